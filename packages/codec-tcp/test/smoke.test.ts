@@ -1,0 +1,2 @@
+import { describe, it, expect } from 'vitest';
+describe('scaffold', () => { it('runs', () => { expect(1).toBe(1); }); });
