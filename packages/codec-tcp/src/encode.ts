@@ -1,0 +1,199 @@
+import {
+  AckStatus,
+  ErrorCode,
+  FrameType,
+  HEADER_SIZE,
+  MAX_EVENT_LENGTH,
+  MAX_FRAME_SIZE_LIMIT,
+  MAX_PING_PAYLOAD,
+  PROTOCOL_VERSION,
+} from './constants';
+import { FrameError } from './errors';
+import { encodeToScratch, isWellFormed, utf8Encode } from './utf8';
+
+const EMPTY = new Uint8Array(0);
+
+/* Event names repeat endlessly on a hot path; keep their UTF-8 bytes (bounded). */
+const NAME_CACHE_MAX = 512;
+const nameCache = new Map<string, Uint8Array>();
+
+/** Requires an event field to be empty, or a non-empty name, as its frame type says. */
+function eventRequired(type: FrameType): boolean {
+  return (
+    type === FrameType.JSON ||
+    type === FrameType.BINARY ||
+    type === FrameType.ACK_REQ ||
+    type === FrameType.JOIN ||
+    type === FrameType.LEAVE
+  );
+}
+function eventForbidden(type: FrameType): boolean {
+  return (
+    type === FrameType.PING ||
+    type === FrameType.PONG ||
+    type === FrameType.CONNECT ||
+    type === FrameType.DISCONNECT
+  );
+}
+
+/**
+ * Validates an event or room name and returns its UTF-8 bytes.
+ * @throws FrameError BAD_EVENT / BAD_EVENT_LENGTH
+ */
+export function encodeEventName(name: string): Uint8Array {
+  const cached = nameCache.get(name);
+  if (cached) return cached;
+  if (typeof name !== 'string') throw new FrameError(ErrorCode.BAD_EVENT, 'event name must be a string');
+  if (!isWellFormed(name)) throw new FrameError(ErrorCode.BAD_EVENT, 'event name has a lone surrogate');
+  const bytes = utf8Encode(name);
+  if (bytes.length > MAX_EVENT_LENGTH) {
+    throw new FrameError(ErrorCode.BAD_EVENT_LENGTH, `event name is ${bytes.length} bytes; the limit is ${MAX_EVENT_LENGTH}`);
+  }
+  if (nameCache.size >= NAME_CACHE_MAX) nameCache.clear();
+  nameCache.set(name, bytes);
+  return bytes;
+}
+
+/**
+ * Lays out one frame: header, event, `headLen` bytes the caller fills (ids, status), then body.
+ * Returns the frame and its DataView positioned for the caller's head bytes.
+ */
+function layout(type: FrameType, event: string, headLen: number, body: Uint8Array): { frame: Uint8Array; view: DataView; at: number } {
+  const ev = event === '' ? EMPTY : encodeEventName(event);
+  if (ev.length === 0 && eventRequired(type)) throw new FrameError(ErrorCode.BAD_EVENT, 'this frame type needs a non-empty event name');
+  if (ev.length > 0 && eventForbidden(type)) throw new FrameError(ErrorCode.BAD_EVENT, 'this frame type carries no event name');
+  const total = HEADER_SIZE + ev.length + headLen + body.length;
+  if (total > MAX_FRAME_SIZE_LIMIT) throw new FrameError(ErrorCode.FRAME_TOO_LARGE, `frame of ${total} bytes exceeds the u32 length field`);
+  const frame = new Uint8Array(total);
+  const view = new DataView(frame.buffer, frame.byteOffset, total);
+  view.setUint32(0, total);
+  frame[4] = type;
+  view.setUint16(5, ev.length);
+  frame.set(ev, HEADER_SIZE);
+  const at = HEADER_SIZE + ev.length;
+  if (body.length > 0) frame.set(body, at + headLen);
+  return { frame, view, at };
+}
+
+/**
+ * Encodes a complete frame (with its 4-byte totalLen; a WebSocket transport sends
+ * `frame.subarray(4)`). The payload is copied once into the frame.
+ */
+export function encodeFrame(type: FrameType, event: string, payload: Uint8Array = EMPTY): Uint8Array {
+  if (!(type >= FrameType.JSON && type <= FrameType.ERROR)) throw new FrameError(ErrorCode.BAD_TYPE, `unknown frame type ${String(type)}`);
+  return layout(type, event, 0, payload).frame;
+}
+
+/**
+ * UTF-8 JSON of a value, in a shared scratch buffer (copy before the next call). `undefined`
+ * (and anything JSON.stringify drops, like functions) encodes as empty: "no data".
+ */
+function jsonScratch(data: unknown): Uint8Array {
+  if (data === undefined) return EMPTY;
+  const text = JSON.stringify(data) as string | undefined;
+  return text === undefined ? EMPTY : encodeToScratch(text);
+}
+
+/** JSON (0x01) frame. Throws what JSON.stringify throws for values it cannot encode. */
+export function encodeJson(event: string, data?: unknown): Uint8Array {
+  return layout(FrameType.JSON, event, 0, jsonScratch(data)).frame;
+}
+
+/** BINARY (0x02) frame. */
+export function encodeBinary(event: string, bytes: Uint8Array): Uint8Array {
+  return layout(FrameType.BINARY, event, 0, bytes).frame;
+}
+
+function pingLike(type: FrameType, bytes: Uint8Array): Uint8Array {
+  if (bytes.length > MAX_PING_PAYLOAD) throw new FrameError(ErrorCode.BAD_PAYLOAD, `ping payload above ${MAX_PING_PAYLOAD} bytes`);
+  return layout(type, '', 0, bytes).frame;
+}
+/** PING (0x03) frame with optional opaque bytes (≤ 125). */
+export function encodePing(bytes: Uint8Array = EMPTY): Uint8Array {
+  return pingLike(FrameType.PING, bytes);
+}
+/** PONG (0x04) frame echoing a PING's bytes. */
+export function encodePong(bytes: Uint8Array = EMPTY): Uint8Array {
+  return pingLike(FrameType.PONG, bytes);
+}
+
+function checkId(id: number): void {
+  if (!Number.isInteger(id) || id < 0 || id > 0xffff_ffff) throw new FrameError(ErrorCode.BAD_PAYLOAD, `request id must be a u32, got ${id}`);
+}
+
+/** ACK_REQ (0x05): a request `id` for `event` with JSON data. */
+export function encodeAckRequest(id: number, event: string, data?: unknown): Uint8Array {
+  checkId(id);
+  const { frame, view, at } = layout(FrameType.ACK_REQ, event, 4, jsonScratch(data));
+  view.setUint32(at, id);
+  return frame;
+}
+
+/** ACK_RES (0x06) answering request `id` with a result. */
+export function encodeAckResult(id: number, event: string, result?: unknown): Uint8Array {
+  checkId(id);
+  const { frame, view, at } = layout(FrameType.ACK_RES, event, 5, jsonScratch(result));
+  view.setUint32(at, id);
+  frame[at + 4] = AckStatus.OK;
+  return frame;
+}
+
+/** ACK_RES (0x06) answering request `id` with an error `{code, message}`. */
+export function encodeAckError(id: number, event: string, code: string, message: string): Uint8Array {
+  checkId(id);
+  const { frame, view, at } = layout(FrameType.ACK_RES, event, 5, jsonScratch({ code, message }));
+  view.setUint32(at, id);
+  frame[at + 4] = AckStatus.ERROR;
+  return frame;
+}
+
+/** Fields of the client's CONNECT. */
+export interface ClientHello {
+  v: number;
+  auth?: unknown;
+}
+/** Fields of the server's CONNECT. */
+export interface ServerHello {
+  v: number;
+  id: string;
+  heartbeat: number;
+  maxFrame: number;
+  [extra: string]: unknown;
+}
+
+/** CONNECT (0x07), client → server: protocol version and optional credentials. */
+export function encodeClientConnect(auth?: unknown): Uint8Array {
+  const hello: ClientHello = auth === undefined ? { v: PROTOCOL_VERSION } : { v: PROTOCOL_VERSION, auth };
+  return layout(FrameType.CONNECT, '', 0, jsonScratch(hello)).frame;
+}
+
+/** CONNECT (0x07), server → client: the accepted session. */
+export function encodeServerConnect(hello: ServerHello): Uint8Array {
+  return layout(FrameType.CONNECT, '', 0, jsonScratch(hello)).frame;
+}
+
+/** DISCONNECT (0x08) with a close code and reason. */
+export function encodeDisconnect(code: number, reason = ''): Uint8Array {
+  return layout(FrameType.DISCONNECT, '', 0, jsonScratch({ code, reason })).frame;
+}
+
+function roomFrame(type: FrameType, room: string, requestId?: number): Uint8Array {
+  if (requestId === undefined) return layout(type, room, 0, EMPTY).frame;
+  checkId(requestId);
+  const { frame, view, at } = layout(type, room, 4, EMPTY);
+  view.setUint32(at, requestId);
+  return frame;
+}
+/** JOIN (0x09) a room; with a request id the server answers with ACK_RES. */
+export function encodeJoin(room: string, requestId?: number): Uint8Array {
+  return roomFrame(FrameType.JOIN, room, requestId);
+}
+/** LEAVE (0x0A) a room; with a request id the server answers with ACK_RES. */
+export function encodeLeave(room: string, requestId?: number): Uint8Array {
+  return roomFrame(FrameType.LEAVE, room, requestId);
+}
+
+/** ERROR (0x0B) `{code, message}`, optionally about an event. */
+export function encodeError(code: string, message: string, event = ''): Uint8Array {
+  return layout(FrameType.ERROR, event, 0, jsonScratch({ code, message })).frame;
+}

@@ -1,0 +1,72 @@
+import { ErrorCode } from './constants';
+import { FrameError } from './errors';
+
+const encoder = new TextEncoder();
+const strictDecoder = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
+
+/** Scratch space reused by encodeUtf8Into callers that must learn a string's byte length first. */
+let scratch = new Uint8Array(16 * 1024);
+
+/**
+ * Encodes a string to UTF-8 into a shared scratch buffer and returns a view of it. The view is
+ * valid until the next call: copy it out before encoding anything else.
+ */
+export function encodeToScratch(text: string): Uint8Array {
+  // A UTF-16 code unit becomes at most 3 UTF-8 bytes.
+  const worst = text.length * 3;
+  if (worst > scratch.length) {
+    if (worst > 64 * 1024 * 1024) return encoder.encode(text); // don't keep a huge scratch alive
+    scratch = new Uint8Array(Math.max(worst, scratch.length * 2));
+  }
+  const { written } = encoder.encodeInto(text, scratch);
+  return scratch.subarray(0, written);
+}
+
+/** UTF-8 bytes of a string (a fresh array). */
+export function utf8Encode(text: string): Uint8Array {
+  return encoder.encode(text);
+}
+
+/**
+ * Decodes strict UTF-8 (no overlong forms, surrogates or code points past U+10FFFF).
+ * Pure-ASCII input, the usual case for event names, takes a fast path without TextDecoder.
+ */
+export function utf8Decode(bytes: Uint8Array, start = 0, end = bytes.length): string {
+  const len = end - start;
+  if (len === 0) return '';
+  if (len <= 64) {
+    let ascii = true;
+    for (let i = start; i < end; i++) {
+      if (bytes[i]! >= 0x80) {
+        ascii = false;
+        break;
+      }
+    }
+    if (ascii) {
+      let s = '';
+      for (let i = start; i < end; i++) s += String.fromCharCode(bytes[i]!);
+      return s;
+    }
+  }
+  try {
+    return strictDecoder.decode(bytes.subarray(start, end));
+  } catch {
+    throw new FrameError(ErrorCode.BAD_UTF8, 'invalid UTF-8');
+  }
+}
+
+/** True when a JS string has no lone surrogates, so it round-trips through UTF-8. */
+export function isWellFormed(text: string): boolean {
+  const f = (text as { isWellFormed?: () => boolean }).isWellFormed;
+  if (f) return f.call(text);
+  // Fallback for engines before ES2024.
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c >= 0xd800 && c <= 0xdbff) {
+      const n = text.charCodeAt(i + 1);
+      if (!(n >= 0xdc00 && n <= 0xdfff)) return false;
+      i++;
+    } else if (c >= 0xdc00 && c <= 0xdfff) return false;
+  }
+  return true;
+}
