@@ -1,0 +1,578 @@
+/**
+ * RFC 7692 permessage-deflate: negotiation (§7) and a per-connection stateful transform on
+ * `node:zlib` streams (§7.2).
+ *
+ * - Sending: DEFLATE with a sync flush, then the trailing `00 00 ff ff` is removed (§7.2.1).
+ * - Receiving: `00 00 ff ff` is appended to the end of the message before inflating (§7.2.2).
+ * - With context takeover the zlib stream is kept between messages; without it, the stream is
+ *   reset after each message of that direction.
+ * - zlib rejects `windowBits` 8 for raw deflate, so when 8 is negotiated for *our* compressor we
+ *   use 9 (as `ws` does). This is safe: zlib never emits a distance beyond the window size minus
+ *   262 bytes, i.e. 250 bytes for a 512-byte window, so the peer's 256-byte window suffices.
+ *   Inflating with 8 is supported by zlib and used as is.
+ * - Inflation is capped: the moment the output of a message passes the limit the inflater is
+ *   destroyed and the operation fails with 1009, so a decompression bomb costs at most one zlib
+ *   chunk of work.
+ * - All zlib work is asynchronous (thread pool) and each direction is a FIFO: operations
+ *   complete in the order they were submitted.
+ */
+import * as zlib from 'node:zlib';
+import { CloseCode, WsError, WsHandshakeError } from './errors.js';
+import type { ExtensionOffer, ExtensionParam } from './extensions.js';
+import type { Role } from './frame.js';
+
+/** The extension's registered name. */
+export const PERMESSAGE_DEFLATE = 'permessage-deflate';
+
+/** Negotiated permessage-deflate parameters (both directions). */
+export interface DeflateParams {
+  /** The server resets its compression context after each message. */
+  serverNoContextTakeover: boolean;
+  /** The client resets its compression context after each message. */
+  clientNoContextTakeover: boolean;
+  /** LZ77 window (log2) the server compresses with at most, 8..15. */
+  serverMaxWindowBits: number;
+  /** LZ77 window (log2) the client compresses with at most, 8..15. */
+  clientMaxWindowBits: number;
+}
+
+/** Server policy for accepting offers. */
+export interface PerMessageDeflateServerOptions {
+  /** Always answer `server_no_context_takeover` (saves memory, costs ratio). Default false. */
+  serverNoContextTakeover?: boolean;
+  /** Always answer `client_no_context_takeover`. Default false (echoed if the client offered it). */
+  clientNoContextTakeover?: boolean;
+  /** Cap on the server's own window (8..15). Default 15. */
+  serverMaxWindowBits?: number;
+  /**
+   * Cap on the client's window (8..15). Offers without `client_max_window_bits` are then declined,
+   * since the server may not send that parameter unprompted (§7.1.2.2). Default: no cap.
+   */
+  clientMaxWindowBits?: number;
+}
+
+/** What a client offers. */
+export interface PerMessageDeflateClientOptions {
+  /** Ask the server not to use context takeover. Default false. */
+  serverNoContextTakeover?: boolean;
+  /** Declare that the client will not use context takeover. Default false. */
+  clientNoContextTakeover?: boolean;
+  /** Ask the server to use at most this window (8..15). Default: not offered. */
+  serverMaxWindowBits?: number;
+  /**
+   * `true` (default): offer `client_max_window_bits` without a value (the server may then limit
+   * our window); a number: offer it with that limit; `false`: leave it out.
+   */
+  clientMaxWindowBits?: number | boolean;
+}
+
+const WINDOW_BITS_VALUES = new Map<string, number>([
+  ['8', 8],
+  ['9', 9],
+  ['10', 10],
+  ['11', 11],
+  ['12', 12],
+  ['13', 13],
+  ['14', 14],
+  ['15', 15],
+]);
+
+function checkWindowBits(name: string, v: number | undefined): void {
+  if (v !== undefined && !(Number.isInteger(v) && v >= 8 && v <= 15)) {
+    throw new WsHandshakeError('WS_HANDSHAKE_INVALID_ARGUMENT', `${name} must be an integer in 8..15`);
+  }
+}
+
+interface ParsedParams {
+  server_no_context_takeover?: true;
+  client_no_context_takeover?: true;
+  server_max_window_bits?: number;
+  client_max_window_bits?: number | true;
+}
+
+/**
+ * Validates an element's parameters. `mode` selects the offer rules (client_max_window_bits may
+ * have no value) or the response rules (it must have one). Returns a reason string on failure:
+ * an unknown parameter, a duplicate, or an invalid value (window bits outside 8..15, leading
+ * zeros, a value on a flag).
+ */
+function parseParams(params: readonly ExtensionParam[], mode: 'offer' | 'response'): ParsedParams | string {
+  const out: ParsedParams = {};
+  for (const { name, value } of params) {
+    switch (name) {
+      case 'server_no_context_takeover':
+      case 'client_no_context_takeover':
+        if (out[name] !== undefined) return `Duplicate parameter ${name}`;
+        if (value !== true) return `Parameter ${name} takes no value`;
+        out[name] = true;
+        break;
+      case 'server_max_window_bits':
+      case 'client_max_window_bits': {
+        if (out[name] !== undefined) return `Duplicate parameter ${name}`;
+        if (value === true) {
+          if (name === 'client_max_window_bits' && mode === 'offer') {
+            out.client_max_window_bits = true;
+            break;
+          }
+          return `Parameter ${name} needs a value`;
+        }
+        const bits = WINDOW_BITS_VALUES.get(value);
+        if (bits === undefined) return `Invalid value for ${name}: ${value}`;
+        out[name] = bits;
+        break;
+      }
+      default:
+        return `Unknown parameter ${name}`;
+    }
+  }
+  return out;
+}
+
+/** Result of a successful server negotiation. */
+export interface DeflateNegotiation {
+  /** Parameters for the connection's {@link PerMessageDeflate}. */
+  params: DeflateParams;
+  /** The element to send back in `Sec-WebSocket-Extensions`. */
+  response: ExtensionOffer;
+}
+
+/**
+ * Server side (§7.1): picks the first acceptable `permessage-deflate` offer. Offers with unknown
+ * or duplicate parameters or invalid values are declined and the next offer is tried. Returns
+ * undefined when every offer is declined (the connection then proceeds without compression).
+ */
+export function negotiateDeflateServer(
+  offers: readonly ExtensionOffer[],
+  options: PerMessageDeflateServerOptions = {},
+): DeflateNegotiation | undefined {
+  checkWindowBits('serverMaxWindowBits', options.serverMaxWindowBits);
+  checkWindowBits('clientMaxWindowBits', options.clientMaxWindowBits);
+  for (const offer of offers) {
+    if (offer.name !== PERMESSAGE_DEFLATE) continue;
+    const p = parseParams(offer.params, 'offer');
+    if (typeof p === 'string') continue;
+    // The server may not send client_max_window_bits unless offered: with a cap configured, an
+    // offer without it is a configuration we don't support.
+    if (options.clientMaxWindowBits !== undefined && p.client_max_window_bits === undefined) continue;
+
+    const response: ExtensionParam[] = [];
+    const serverNct = p.server_no_context_takeover === true || options.serverNoContextTakeover === true;
+    const clientNct = p.client_no_context_takeover === true || options.clientNoContextTakeover === true;
+    if (serverNct) response.push({ name: 'server_no_context_takeover', value: true });
+    if (clientNct) response.push({ name: 'client_no_context_takeover', value: true });
+
+    let serverBits = 15;
+    if (p.server_max_window_bits !== undefined) {
+      serverBits = Math.min(p.server_max_window_bits, options.serverMaxWindowBits ?? 15);
+      response.push({ name: 'server_max_window_bits', value: String(serverBits) });
+    } else if (options.serverMaxWindowBits !== undefined && options.serverMaxWindowBits < 15) {
+      serverBits = options.serverMaxWindowBits;
+      response.push({ name: 'server_max_window_bits', value: String(serverBits) });
+    }
+
+    let clientBits = 15;
+    if (p.client_max_window_bits !== undefined) {
+      const offered = p.client_max_window_bits === true ? 15 : p.client_max_window_bits;
+      if (options.clientMaxWindowBits !== undefined) {
+        clientBits = Math.min(offered, options.clientMaxWindowBits);
+        response.push({ name: 'client_max_window_bits', value: String(clientBits) });
+      } else if (p.client_max_window_bits !== true) {
+        clientBits = offered;
+        response.push({ name: 'client_max_window_bits', value: String(clientBits) });
+      }
+    }
+    return {
+      params: {
+        serverNoContextTakeover: serverNct,
+        clientNoContextTakeover: clientNct,
+        serverMaxWindowBits: serverBits,
+        clientMaxWindowBits: clientBits,
+      },
+      response: { name: PERMESSAGE_DEFLATE, params: response },
+    };
+  }
+  return undefined;
+}
+
+/** Client side: builds the `permessage-deflate` element to offer. */
+export function createDeflateOffer(options: PerMessageDeflateClientOptions = {}): ExtensionOffer {
+  checkWindowBits('serverMaxWindowBits', options.serverMaxWindowBits);
+  if (typeof options.clientMaxWindowBits === 'number') checkWindowBits('clientMaxWindowBits', options.clientMaxWindowBits);
+  const params: ExtensionParam[] = [];
+  if (options.serverNoContextTakeover) params.push({ name: 'server_no_context_takeover', value: true });
+  if (options.clientNoContextTakeover) params.push({ name: 'client_no_context_takeover', value: true });
+  if (options.serverMaxWindowBits !== undefined) {
+    params.push({ name: 'server_max_window_bits', value: String(options.serverMaxWindowBits) });
+  }
+  const cmwb = options.clientMaxWindowBits ?? true;
+  if (cmwb === true) params.push({ name: 'client_max_window_bits', value: true });
+  else if (typeof cmwb === 'number') params.push({ name: 'client_max_window_bits', value: String(cmwb) });
+  return { name: PERMESSAGE_DEFLATE, params };
+}
+
+/**
+ * Client side (§7.1): validates the server's `permessage-deflate` response against what we
+ * offered. Returns the parameters, or a {@link WsHandshakeError}
+ * (`WS_HANDSHAKE_BAD_EXTENSION_PARAMS`) — the client must then fail the connection.
+ */
+export function acceptDeflateResponse(
+  response: ExtensionOffer,
+  options: PerMessageDeflateClientOptions = {},
+): DeflateParams | WsHandshakeError {
+  const bad = (why: string): WsHandshakeError =>
+    new WsHandshakeError('WS_HANDSHAKE_BAD_EXTENSION_PARAMS', `permessage-deflate response refused: ${why}`);
+  const p = parseParams(response.params, 'response');
+  if (typeof p === 'string') return bad(p);
+  if (options.serverNoContextTakeover && p.server_no_context_takeover === undefined) {
+    return bad('server_no_context_takeover was requested but not acknowledged');
+  }
+  const sBits = p.server_max_window_bits;
+  if (options.serverMaxWindowBits !== undefined) {
+    if (sBits === undefined) return bad('server_max_window_bits was requested but not acknowledged');
+    if (typeof sBits === 'number' && sBits > options.serverMaxWindowBits) {
+      return bad(`server_max_window_bits=${sBits} exceeds the offered ${options.serverMaxWindowBits}`);
+    }
+  }
+  const offeredClient = options.clientMaxWindowBits ?? true;
+  const cBits = p.client_max_window_bits;
+  if (cBits !== undefined) {
+    if (offeredClient === false) return bad('client_max_window_bits was not offered');
+    if (typeof offeredClient === 'number' && typeof cBits === 'number' && cBits > offeredClient) {
+      return bad(`client_max_window_bits=${cBits} exceeds the offered ${offeredClient}`);
+    }
+  }
+  return {
+    serverNoContextTakeover: p.server_no_context_takeover === true,
+    clientNoContextTakeover: p.client_no_context_takeover === true || options.clientNoContextTakeover === true,
+    serverMaxWindowBits: typeof sBits === 'number' ? sBits : 15,
+    clientMaxWindowBits:
+      typeof cBits === 'number' ? cBits : typeof offeredClient === 'number' ? offeredClient : 15,
+  };
+}
+
+/** Options of {@link PerMessageDeflate}. */
+export interface PerMessageDeflateOptions {
+  /** Our role: selects which negotiated parameters apply to our compressor and inflater. */
+  role: Role;
+  /** Negotiated parameters (from {@link negotiateDeflateServer} or {@link acceptDeflateResponse}). */
+  params: DeflateParams;
+  /** Messages shorter than this many bytes are sent uncompressed. Default 1024. */
+  threshold?: number;
+  /** zlib compression level, 0..9. Default `zlib.constants.Z_DEFAULT_COMPRESSION`. */
+  level?: number;
+  /** zlib memLevel, 1..9. Default 8. */
+  memLevel?: number;
+  /** zlib output chunk size. Default 16 KiB. */
+  chunkSize?: number;
+}
+
+/** Completion callback of compress/decompress. */
+export type DeflateCallback = (err: WsError | null, data: Buffer) => void;
+
+const TRAILER = Buffer.from([0x00, 0x00, 0xff, 0xff]);
+const EMPTY = Buffer.alloc(0);
+
+interface Op {
+  start(): void;
+}
+
+/** A FIFO of asynchronous operations, one in flight at a time. */
+class SerialQueue {
+  private readonly ops: Op[] = [];
+  private head = 0;
+  private running = false;
+
+  get size(): number {
+    return this.ops.length - this.head + (this.running ? 1 : 0);
+  }
+
+  add(op: Op): void {
+    this.ops.push(op);
+    if (!this.running) this.next();
+  }
+
+  /** Called by the running op when it has completed. */
+  done(): void {
+    this.running = false;
+    this.next();
+  }
+
+  drain(): Op[] {
+    const rest = this.ops.slice(this.head);
+    this.ops.length = 0;
+    this.head = 0;
+    return rest;
+  }
+
+  private next(): void {
+    while (!this.running && this.head < this.ops.length) {
+      const op = this.ops[this.head]!;
+      this.ops[this.head++] = undefined as unknown as Op;
+      if (this.head > 64 && this.head * 2 > this.ops.length) {
+        this.ops.splice(0, this.head);
+        this.head = 0;
+      }
+      this.running = true;
+      op.start();
+    }
+  }
+}
+
+interface Job {
+  chunks: Buffer[];
+  total: number;
+  limit: number;
+  finished: boolean;
+  finish(err: WsError | null, data: Buffer): void;
+}
+
+/**
+ * The per-connection permessage-deflate transform: one compressor for what we send, one
+ * inflater for what we receive, created lazily. Share one instance between the connection's
+ * Receiver and Sender; call {@link close} when the connection ends.
+ */
+export class PerMessageDeflate {
+  readonly role: Role;
+  readonly params: Readonly<DeflateParams>;
+  /** Messages shorter than this are sent uncompressed. */
+  readonly threshold: number;
+  private readonly level: number;
+  private readonly memLevel: number;
+  private readonly chunkSize: number;
+  private deflate: zlib.DeflateRaw | undefined;
+  private inflate: zlib.InflateRaw | undefined;
+  private deflateJob: Job | undefined;
+  private inflateJob: Job | undefined;
+  private readonly deflateQueue = new SerialQueue();
+  private readonly inflateQueue = new SerialQueue();
+  private closed = false;
+
+  constructor(options: PerMessageDeflateOptions) {
+    this.role = options.role;
+    const p = options.params;
+    for (const bits of [p.serverMaxWindowBits, p.clientMaxWindowBits]) {
+      if (!(Number.isInteger(bits) && bits >= 8 && bits <= 15)) {
+        throw new WsError('WS_INVALID_ARGUMENT', CloseCode.INTERNAL_ERROR, 'Window bits must be in 8..15');
+      }
+    }
+    this.params = { ...p };
+    this.threshold = options.threshold ?? 1024;
+    this.level = options.level ?? zlib.constants.Z_DEFAULT_COMPRESSION;
+    this.memLevel = options.memLevel ?? 8;
+    this.chunkSize = options.chunkSize ?? 16 * 1024;
+  }
+
+  /** Whether our compressor resets after each message. */
+  get ownNoContextTakeover(): boolean {
+    return this.role === 'server' ? this.params.serverNoContextTakeover : this.params.clientNoContextTakeover;
+  }
+
+  /** Whether the peer resets its compressor after each message (we reset our inflater too). */
+  get peerNoContextTakeover(): boolean {
+    return this.role === 'server' ? this.params.clientNoContextTakeover : this.params.serverNoContextTakeover;
+  }
+
+  /** Window bits our compressor uses (8 is raised to 9, see the module notes). */
+  get ownWindowBits(): number {
+    const bits = this.role === 'server' ? this.params.serverMaxWindowBits : this.params.clientMaxWindowBits;
+    return bits === 8 ? 9 : bits;
+  }
+
+  /** Window bits our inflater uses. */
+  get peerWindowBits(): number {
+    return this.role === 'server' ? this.params.clientMaxWindowBits : this.params.serverMaxWindowBits;
+  }
+
+  /** Operations queued or running (both directions). */
+  get pending(): number {
+    return this.deflateQueue.size + this.inflateQueue.size;
+  }
+
+  /**
+   * Compresses a message (or one fragment of it; `fin` marks the last). On `fin` the trailing
+   * `00 00 ff ff` is removed and, without context takeover, the compressor is reset.
+   */
+  compress(data: Uint8Array, fin: boolean, callback: DeflateCallback): void {
+    if (this.closed) {
+      queueMicrotask(() => callback(closedError(), EMPTY));
+      return;
+    }
+    this.deflateQueue.add({ start: () => this.runCompress(data, fin, callback) });
+  }
+
+  /** Promise form of {@link compress}. */
+  compressAsync(data: Uint8Array, fin = true): Promise<Buffer> {
+    return new Promise((resolve, reject) => this.compress(data, fin, (err, out) => (err ? reject(err) : resolve(out))));
+  }
+
+  /**
+   * Decompresses a message (or one fragment; `fin` marks the last, the `00 00 ff ff` tail is then
+   * appended). Fails with 1009 `WS_MESSAGE_TOO_LARGE` as soon as this call's output exceeds
+   * `maxOutput` bytes, or with 1007 `WS_INFLATE_FAILED` on corrupt data.
+   */
+  decompress(data: Uint8Array, fin: boolean, maxOutput: number, callback: DeflateCallback): void {
+    if (this.closed) {
+      queueMicrotask(() => callback(closedError(), EMPTY));
+      return;
+    }
+    this.inflateQueue.add({ start: () => this.runDecompress(data, fin, maxOutput, callback) });
+  }
+
+  /** Promise form of {@link decompress}. */
+  decompressAsync(data: Uint8Array, fin = true, maxOutput = Number.MAX_SAFE_INTEGER): Promise<Buffer> {
+    return new Promise((resolve, reject) =>
+      this.decompress(data, fin, maxOutput, (err, out) => (err ? reject(err) : resolve(out))),
+    );
+  }
+
+  /** Releases the zlib streams; pending operations fail with `WS_DEFLATE_CLOSED`. */
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    const err = closedError();
+    for (const job of [this.deflateJob, this.inflateJob]) job?.finish(err, EMPTY);
+    for (const q of [this.deflateQueue, this.inflateQueue]) {
+      for (const op of q.drain()) {
+        // Each op, when started on a closed instance, fails immediately.
+        op.start();
+      }
+    }
+    this.destroyDeflate();
+    this.destroyInflate();
+  }
+
+  private runCompress(data: Uint8Array, fin: boolean, callback: DeflateCallback): void {
+    if (this.closed) {
+      callback(closedError(), EMPTY);
+      this.deflateQueue.done();
+      return;
+    }
+    const stream = this.deflate ?? this.createDeflate();
+    const job: Job = {
+      chunks: [],
+      total: 0,
+      limit: Number.MAX_SAFE_INTEGER,
+      finished: false,
+      finish: (err, out) => {
+        if (job.finished) return;
+        job.finished = true;
+        if (this.deflateJob === job) this.deflateJob = undefined;
+        if (!this.closed) this.deflateQueue.done();
+        callback(err, out);
+      },
+    };
+    this.deflateJob = job;
+    stream.write(data);
+    stream.flush(zlib.constants.Z_SYNC_FLUSH, () => {
+      if (job.finished) return;
+      let out = job.chunks.length === 1 ? job.chunks[0]! : Buffer.concat(job.chunks, job.total);
+      if (fin) {
+        // A sync flush always ends with the empty stored block 00 00 ff ff (§7.2.1).
+        if (out.length >= 4) out = out.subarray(0, out.length - 4);
+        if (this.ownNoContextTakeover) stream.reset();
+      }
+      job.finish(null, out);
+    });
+  }
+
+  private runDecompress(data: Uint8Array, fin: boolean, maxOutput: number, callback: DeflateCallback): void {
+    if (this.closed) {
+      callback(closedError(), EMPTY);
+      this.inflateQueue.done();
+      return;
+    }
+    // A peer may end its DEFLATE stream with a BFINAL block (§7.2.3.4); zlib then ignores any
+    // further input, so the next message needs a fresh inflater.
+    if (this.inflate?.readableEnded) this.destroyInflate();
+    const stream = this.inflate ?? this.createInflate();
+    const job: Job = {
+      chunks: [],
+      total: 0,
+      limit: maxOutput,
+      finished: false,
+      finish: (err, out) => {
+        if (job.finished) return;
+        job.finished = true;
+        if (this.inflateJob === job) this.inflateJob = undefined;
+        if (!this.closed) this.inflateQueue.done();
+        callback(err, out);
+      },
+    };
+    this.inflateJob = job;
+    stream.write(data);
+    if (fin) stream.write(TRAILER);
+    stream.flush(zlib.constants.Z_SYNC_FLUSH, () => {
+      if (job.finished) return;
+      const out =
+        job.chunks.length === 0 ? EMPTY : job.chunks.length === 1 ? job.chunks[0]! : Buffer.concat(job.chunks, job.total);
+      if (stream.readableEnded) this.destroyInflate();
+      else if (fin && this.peerNoContextTakeover) stream.reset();
+      job.finish(null, out);
+    });
+  }
+
+  private createDeflate(): zlib.DeflateRaw {
+    const stream = zlib.createDeflateRaw({
+      windowBits: this.ownWindowBits,
+      level: this.level,
+      memLevel: this.memLevel,
+      chunkSize: this.chunkSize,
+    });
+    stream.on('data', (chunk: Buffer) => {
+      const job = this.deflateJob;
+      if (!job || stream !== this.deflate) return;
+      job.chunks.push(chunk);
+      job.total += chunk.length;
+    });
+    stream.on('error', (e: Error) => {
+      if (stream !== this.deflate) return;
+      const job = this.deflateJob;
+      this.destroyDeflate();
+      job?.finish(new WsError('WS_DEFLATE_FAILED', CloseCode.INTERNAL_ERROR, `Deflate failed: ${e.message}`), EMPTY);
+    });
+    this.deflate = stream;
+    return stream;
+  }
+
+  private createInflate(): zlib.InflateRaw {
+    const stream = zlib.createInflateRaw({ windowBits: this.peerWindowBits, chunkSize: this.chunkSize });
+    stream.on('data', (chunk: Buffer) => {
+      const job = this.inflateJob;
+      if (!job || stream !== this.inflate) return;
+      job.total += chunk.length;
+      if (job.total > job.limit) {
+        // Decompression bomb or simply too big: stop zlib now, the stream is unusable anyway.
+        this.destroyInflate();
+        job.finish(new WsError('WS_MESSAGE_TOO_LARGE', CloseCode.MESSAGE_TOO_BIG, 'Inflated message exceeds the size limit'), EMPTY);
+        return;
+      }
+      job.chunks.push(chunk);
+    });
+    stream.on('error', (e: Error) => {
+      if (stream !== this.inflate) return;
+      const job = this.inflateJob;
+      this.destroyInflate();
+      job?.finish(new WsError('WS_INFLATE_FAILED', CloseCode.INVALID_PAYLOAD, `Inflate failed: ${e.message}`), EMPTY);
+    });
+    this.inflate = stream;
+    return stream;
+  }
+
+  private destroyDeflate(): void {
+    const s = this.deflate;
+    if (!s) return;
+    this.deflate = undefined;
+    s.destroy();
+  }
+
+  private destroyInflate(): void {
+    const s = this.inflate;
+    if (!s) return;
+    this.inflate = undefined;
+    s.destroy();
+  }
+}
+
+function closedError(): WsError {
+  return new WsError('WS_DEFLATE_CLOSED', CloseCode.GOING_AWAY, 'permessage-deflate instance closed');
+}

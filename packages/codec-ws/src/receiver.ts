@@ -1,0 +1,391 @@
+/**
+ * The incremental frame parser and message assembler a transport feeds with raw socket chunks.
+ */
+import { ChunkQueue } from './chunks.js';
+import { decodeCloseBody } from './close.js';
+import { CloseCode, WsError } from './errors.js';
+import { checkLength64, isKnownOpcode, MAX_CONTROL_PAYLOAD, Opcode } from './frame.js';
+import type { Role } from './frame.js';
+import { unmask } from './mask.js';
+import type { PerMessageDeflate } from './permessage-deflate.js';
+import { isValidUtf8, Utf8Validator } from './utf8.js';
+
+/** Default cap on an assembled (and inflated) message: 16 MiB. */
+export const DEFAULT_MAX_MESSAGE_SIZE = 16 * 1024 * 1024;
+
+/** Events of a {@link Receiver}. Handlers run synchronously inside `push` (or a zlib callback). */
+export interface ReceiverHandlers {
+  /** A complete message. `data` may be a view into a pushed chunk (unmasked in place). */
+  onMessage(data: Buffer, isBinary: boolean): void;
+  /** A ping; the transport should answer with a pong carrying `payload`. */
+  onPing(payload: Buffer): void;
+  /** A pong. */
+  onPong(payload: Buffer): void;
+  /**
+   * The peer's close frame (validated). `code` is undefined for an empty body. No further input
+   * is processed; the transport should echo a close frame (if it has not sent one) and end.
+   */
+  onClose(code: number | undefined, reason: string): void;
+  /** A protocol violation: send a close frame with `err.closeCode`, then end the connection. */
+  onError(err: WsError): void;
+  /** Called after `push` returned false, once the receiver can take input again. */
+  onDrain?(): void;
+}
+
+/** Options of {@link Receiver}. */
+export interface ReceiverOptions {
+  /** `server`: frames must be masked; `client`: frames must not be masked. */
+  role: Role;
+  /** Largest message (after assembly and inflation), bytes. Default 16 MiB. */
+  maxMessageSize?: number;
+  /** Largest single frame payload, bytes. Default: `maxMessageSize`. */
+  maxFrameSize?: number;
+  /**
+   * Most raw input held, bytes (the frame being read plus anything pushed while busy inflating).
+   * Exceeding it fails with 1008 `WS_BUFFER_OVERFLOW`. Default `maxFrameSize + 1 MiB`.
+   */
+  maxBufferedBytes?: number;
+  /** The connection's permessage-deflate instance when negotiated (enables RSV1). */
+  deflate?: PerMessageDeflate | undefined;
+}
+
+const enum State {
+  INFO,
+  LENGTH16,
+  LENGTH64,
+  MASK_KEY,
+  PAYLOAD,
+}
+
+const EMPTY = Buffer.alloc(0);
+
+/**
+ * Incremental receiver: `push` raw chunks of any size; complete messages and control frames come
+ * out through the handlers, in order. Linear time, bounded memory, never throws on bad input —
+ * the first violation is reported once through `onError` and all later input is ignored.
+ *
+ * Note: masked payloads are unmasked in place, so pushed chunks are modified.
+ */
+export class Receiver {
+  private readonly handlers: ReceiverHandlers;
+  private readonly role: Role;
+  private readonly deflate: PerMessageDeflate | undefined;
+  readonly maxMessageSize: number;
+  readonly maxFrameSize: number;
+  readonly maxBufferedBytes: number;
+
+  private readonly queue = new ChunkQueue();
+  private state = State.INFO;
+  private inLoop = false;
+  private inflating = false;
+  private needDrain = false;
+  private done = false;
+  private errored = false;
+
+  // Current frame.
+  private fin = false;
+  private rsv1 = false;
+  private opcode = 0;
+  private masked = false;
+  private payloadLength = 0;
+  private readonly maskKey = Buffer.alloc(4);
+
+  // Current message (a data message started and not finished).
+  private msgOpcode = 0;
+  private msgCompressed = false;
+  private msgLength = 0;
+  private fragments: Buffer[] = [];
+  private readonly utf8 = new Utf8Validator();
+
+  constructor(options: ReceiverOptions, handlers: ReceiverHandlers) {
+    this.handlers = handlers;
+    this.role = options.role;
+    this.deflate = options.deflate;
+    this.maxMessageSize = options.maxMessageSize ?? DEFAULT_MAX_MESSAGE_SIZE;
+    this.maxFrameSize = options.maxFrameSize ?? this.maxMessageSize;
+    this.maxBufferedBytes = options.maxBufferedBytes ?? this.maxFrameSize + 1024 * 1024;
+  }
+
+  /** True while an inflate is in progress: input is held (in order) until it completes. */
+  get isBusy(): boolean {
+    return this.inflating;
+  }
+
+  /** Raw bytes held and not yet parsed. */
+  get bufferedBytes(): number {
+    return this.queue.length;
+  }
+
+  /** True once a close frame was received, an error reported, or `destroy` called. */
+  get isDone(): boolean {
+    return this.done;
+  }
+
+  /** True once an error was reported. */
+  get isErrored(): boolean {
+    return this.errored;
+  }
+
+  /**
+   * Feeds raw bytes. Returns false when the transport should stop reading until `onDrain`
+   * (an inflate is in progress); true otherwise (also after the receiver is done: input is then
+   * ignored).
+   */
+  push(chunk: Buffer): boolean {
+    if (this.done) return true;
+    this.queue.push(chunk);
+    if (!this.inflating && !this.inLoop) this.run();
+    if (this.done) return true;
+    if (this.queue.length > this.maxBufferedBytes) {
+      this.fail('WS_BUFFER_OVERFLOW', CloseCode.POLICY_VIOLATION, `More than ${this.maxBufferedBytes} bytes buffered`);
+      return true;
+    }
+    if (this.inflating) {
+      this.needDrain = true;
+      return false;
+    }
+    return true;
+  }
+
+  /** Stops processing and drops all buffered data (e.g. when the socket closes). */
+  destroy(): void {
+    this.done = true;
+    this.queue.clear();
+    this.fragments = [];
+  }
+
+  private fail(code: WsError['code'], closeCode: number, message: string): void {
+    this.failWith(new WsError(code, closeCode, message));
+  }
+
+  private failWith(err: WsError): void {
+    if (this.done) return;
+    this.errored = true;
+    this.destroy();
+    this.handlers.onError(err);
+  }
+
+  private run(): void {
+    this.inLoop = true;
+    try {
+      while (!this.done && !this.inflating) {
+        if (!this.step()) break;
+      }
+    } finally {
+      this.inLoop = false;
+    }
+  }
+
+  /** Advances the state machine once; false when more input is needed. */
+  private step(): boolean {
+    const q = this.queue;
+    switch (this.state) {
+      case State.INFO: {
+        if (q.length < 2) return false;
+        const b0 = q.byteAt(0);
+        const b1 = q.byteAt(1);
+        q.skip(2);
+        return this.readInfo(b0, b1);
+      }
+      case State.LENGTH16: {
+        if (q.length < 2) return false;
+        this.payloadLength = (q.byteAt(0) << 8) | q.byteAt(1);
+        q.skip(2);
+        return this.checkLength();
+      }
+      case State.LENGTH64: {
+        if (q.length < 8) return false;
+        const b = q.consume(8);
+        const hi = b.readUInt32BE(0);
+        const err = checkLength64(hi);
+        if (err) {
+          this.failWith(err);
+          return false;
+        }
+        this.payloadLength = hi * 0x100000000 + b.readUInt32BE(4);
+        return this.checkLength();
+      }
+      case State.MASK_KEY: {
+        if (q.length < 4) return false;
+        const k = this.maskKey;
+        k[0] = q.byteAt(0);
+        k[1] = q.byteAt(1);
+        k[2] = q.byteAt(2);
+        k[3] = q.byteAt(3);
+        q.skip(4);
+        this.state = State.PAYLOAD;
+        return true;
+      }
+      case State.PAYLOAD: {
+        const n = this.payloadLength;
+        if (q.length < n) return false;
+        const data = n === 0 ? EMPTY : q.consume(n);
+        if (this.masked && n > 0) unmask(data, this.maskKey);
+        this.state = State.INFO;
+        this.handleFrame(data);
+        return true;
+      }
+    }
+  }
+
+  private readInfo(b0: number, b1: number): boolean {
+    const opcode = b0 & 0x0f;
+    const fin = (b0 & 0x80) !== 0;
+    const rsv1 = (b0 & 0x40) !== 0;
+    const masked = (b1 & 0x80) !== 0;
+    const len7 = b1 & 0x7f;
+    const control = (opcode & 0x08) !== 0;
+
+    if (!isKnownOpcode(opcode)) {
+      this.fail('WS_BAD_OPCODE', CloseCode.PROTOCOL_ERROR, `Reserved opcode 0x${opcode.toString(16)}`);
+      return false;
+    }
+    if ((b0 & 0x30) !== 0) {
+      this.fail('WS_RSV_BITS', CloseCode.PROTOCOL_ERROR, 'RSV2/RSV3 set without a negotiated extension');
+      return false;
+    }
+    if (rsv1) {
+      if (!this.deflate) {
+        this.fail('WS_RSV_BITS', CloseCode.PROTOCOL_ERROR, 'RSV1 set without permessage-deflate');
+        return false;
+      }
+      if (control || opcode === Opcode.CONTINUATION) {
+        this.fail('WS_RSV_BITS', CloseCode.PROTOCOL_ERROR, 'RSV1 set on a control or continuation frame');
+        return false;
+      }
+    }
+    if (control) {
+      if (!fin) {
+        this.fail('WS_CONTROL_FRAGMENTED', CloseCode.PROTOCOL_ERROR, 'Fragmented control frame');
+        return false;
+      }
+      if (len7 > MAX_CONTROL_PAYLOAD) {
+        this.fail('WS_CONTROL_TOO_LONG', CloseCode.PROTOCOL_ERROR, 'Control frame payload over 125 bytes');
+        return false;
+      }
+    } else if (opcode === Opcode.CONTINUATION) {
+      if (this.msgOpcode === 0) {
+        this.fail('WS_UNEXPECTED_CONTINUATION', CloseCode.PROTOCOL_ERROR, 'Continuation frame without a message to continue');
+        return false;
+      }
+    } else if (this.msgOpcode !== 0) {
+      this.fail('WS_EXPECTED_CONTINUATION', CloseCode.PROTOCOL_ERROR, 'New data frame inside a fragmented message');
+      return false;
+    }
+    if (masked !== (this.role === 'server')) {
+      if (masked) this.fail('WS_MASKED_FRAME', CloseCode.PROTOCOL_ERROR, 'Masked frame sent by the server');
+      else this.fail('WS_UNMASKED_FRAME', CloseCode.PROTOCOL_ERROR, 'Unmasked frame sent by the client');
+      return false;
+    }
+    this.fin = fin;
+    this.rsv1 = rsv1;
+    this.opcode = opcode;
+    this.masked = masked;
+    if (len7 === 126) {
+      this.state = State.LENGTH16;
+      return true;
+    }
+    if (len7 === 127) {
+      this.state = State.LENGTH64;
+      return true;
+    }
+    this.payloadLength = len7;
+    return this.checkLength();
+  }
+
+  /** Rejects oversized frames from the header alone, before buffering their payload. */
+  private checkLength(): boolean {
+    const n = this.payloadLength;
+    if (this.opcode < 8) {
+      if (n > this.maxFrameSize) {
+        this.fail('WS_FRAME_TOO_LARGE', CloseCode.MESSAGE_TOO_BIG, `Frame payload of ${n} bytes exceeds ${this.maxFrameSize}`);
+        return false;
+      }
+      const compressed = this.opcode === Opcode.CONTINUATION ? this.msgCompressed : this.rsv1;
+      const soFar = this.opcode === Opcode.CONTINUATION ? this.msgLength : 0;
+      if (!compressed && soFar + n > this.maxMessageSize) {
+        this.fail('WS_MESSAGE_TOO_LARGE', CloseCode.MESSAGE_TOO_BIG, `Message exceeds ${this.maxMessageSize} bytes`);
+        return false;
+      }
+    }
+    this.state = this.masked ? State.MASK_KEY : State.PAYLOAD;
+    return true;
+  }
+
+  private handleFrame(data: Buffer): void {
+    switch (this.opcode) {
+      case Opcode.CLOSE: {
+        const body = decodeCloseBody(data);
+        if (body instanceof WsError) {
+          this.failWith(body);
+          return;
+        }
+        this.destroy();
+        this.handlers.onClose(body.code, body.reason);
+        return;
+      }
+      case Opcode.PING:
+        this.handlers.onPing(data);
+        return;
+      case Opcode.PONG:
+        this.handlers.onPong(data);
+        return;
+    }
+    if (this.opcode !== Opcode.CONTINUATION) {
+      this.msgOpcode = this.opcode;
+      this.msgCompressed = this.rsv1;
+      this.msgLength = 0;
+      this.fragments = [];
+      this.utf8.reset();
+    }
+    const fin = this.fin;
+    if (this.msgCompressed) {
+      const deflate = this.deflate!;
+      this.inflating = true;
+      deflate.decompress(data, fin, this.maxMessageSize - this.msgLength, (err, out) => {
+        this.inflating = false;
+        if (this.done) return;
+        if (err) {
+          this.failWith(err);
+          return;
+        }
+        this.addData(out, fin);
+        if (!this.inLoop) {
+          this.run();
+          if (!this.done && !this.inflating && this.needDrain) {
+            this.needDrain = false;
+            this.handlers.onDrain?.();
+          }
+        }
+      });
+      return;
+    }
+    this.addData(data, fin);
+  }
+
+  private addData(data: Buffer, fin: boolean): void {
+    this.msgLength += data.length;
+    if (this.msgLength > this.maxMessageSize) {
+      this.fail('WS_MESSAGE_TOO_LARGE', CloseCode.MESSAGE_TOO_BIG, `Message exceeds ${this.maxMessageSize} bytes`);
+      return;
+    }
+    const isText = this.msgOpcode === Opcode.TEXT;
+    if (isText) {
+      const whole = fin && this.fragments.length === 0;
+      const valid = whole ? isValidUtf8(data) && this.utf8.end() : this.utf8.write(data) && (!fin || this.utf8.end());
+      if (!valid) {
+        this.fail('WS_INVALID_UTF8', CloseCode.INVALID_PAYLOAD, 'Text message is not valid UTF-8');
+        return;
+      }
+    }
+    if (data.length > 0) this.fragments.push(data);
+    if (!fin) return;
+    const frags = this.fragments;
+    const message = frags.length === 0 ? EMPTY : frags.length === 1 ? frags[0]! : Buffer.concat(frags, this.msgLength);
+    this.msgOpcode = 0;
+    this.msgCompressed = false;
+    this.msgLength = 0;
+    this.fragments = [];
+    this.handlers.onMessage(message, !isText);
+  }
+}
