@@ -1,0 +1,225 @@
+import type { AnyConnection as Connection } from './connection';
+
+/** Which connections an operation addresses. Empty `rooms` means every connection. */
+export interface Target {
+  readonly rooms: readonly string[];
+  /** Connections in any of these rooms are skipped. */
+  readonly exceptRooms: readonly string[];
+  /** Connections with these ids are skipped. */
+  readonly exceptIds: readonly string[];
+}
+
+/** A broadcast: a target plus delivery flags. */
+export interface BroadcastTarget extends Target {
+  /** May be dropped for receivers under backpressure. */
+  readonly volatile: boolean;
+  /** Only this process: do not forward to other nodes. */
+  readonly local: boolean;
+}
+
+/** A connection as described across processes. */
+export interface ConnectionInfo {
+  id: string;
+  nodeId: string;
+  transport: string;
+  remoteAddress: string;
+  rooms: string[];
+  /** The connection's `data`, as JSON (only what survives JSON.stringify). */
+  data: unknown;
+}
+
+/** What an adapter may use of the hub it serves. */
+export interface AdapterHost {
+  /** This process's id in a cluster. */
+  readonly nodeId: string;
+  /** A local connection by id. */
+  connection(id: string): Connection | undefined;
+  /** Every open local connection. */
+  connections(): IterableIterator<Connection>;
+  /** Called by an adapter when another node sends a server-side event; returns the local reply. */
+  handleServerEvent(event: string, data: unknown, fromNode: string): Promise<unknown>;
+  /** Counts an error (by code) in the hub's metrics. */
+  countError(code: string): void;
+  /** Adjusts the hub's room gauge. */
+  roomsDelta(delta: number): void;
+}
+
+/**
+ * Rooms and broadcast, pluggable. The default keeps everything in this process
+ * (`MemoryAdapter`); `@stelar/adapter-redis` extends it to many processes.
+ *
+ * Membership is always local (each node knows its own connections' rooms); a cluster adapter
+ * forwards broadcasts and queries to the other nodes and answers theirs.
+ */
+export interface Adapter {
+  /** Called once by the hub before use. */
+  attach(host: AdapterHost): void | Promise<void>;
+  /** Adds a local connection to rooms (limits already checked by the hub). */
+  join(conn: Connection, rooms: readonly string[]): void;
+  /** Removes a local connection from a room; returns whether it was in it. */
+  leave(conn: Connection, room: string): boolean;
+  /** Removes a local connection from all its rooms. */
+  leaveAll(conn: Connection): void;
+  /** Local members of a room. */
+  members(room: string): ReadonlySet<Connection> | undefined;
+  /** Number of rooms with local members. */
+  readonly roomCount: number;
+  /**
+   * Delivers an encoded frame (docs/protocol.md §1, with totalLen) to every addressed
+   * connection: locally, and on other nodes unless `target.local`. The frame is encoded once.
+   */
+  broadcast(frame: Uint8Array, target: BroadcastTarget): void;
+  /** Connections matching a target, on every node. */
+  fetchConnections(target: Target, options?: { timeout?: number }): Promise<ConnectionInfo[]>;
+  /** Makes matching connections (on every node) join rooms. */
+  addConnectionsToRooms(target: Target, rooms: readonly string[], options?: { timeout?: number }): Promise<void>;
+  /** Makes matching connections (on every node) leave rooms. */
+  removeConnectionsFromRooms(target: Target, rooms: readonly string[], options?: { timeout?: number }): Promise<void>;
+  /** Disconnects matching connections on every node. */
+  disconnectConnections(target: Target, code: number, reason: string, options?: { timeout?: number }): Promise<void>;
+  /**
+   * Sends an event to the other server processes (not to clients). Resolves with one reply per
+   * other node when `ack` is set, else with an empty list once sent.
+   */
+  serverSideEmit(event: string, data: unknown, options?: { ack?: boolean; timeout?: number }): Promise<unknown[]>;
+  /** Number of nodes known (1 for a single process). */
+  nodeCount(): number;
+  /** Frees resources (connections to Redis, timers). */
+  close(): Promise<void>;
+}
+
+/**
+ * The default adapter: rooms in this process's memory.
+ *
+ * Room members are `Set<Connection>` in one map; each connection keeps its own set of room
+ * names, so leaving all rooms is O(rooms of that connection). Empty rooms are freed at once.
+ * Broadcasts visit each addressed connection once, deduplicated across rooms with a
+ * per-broadcast stamp instead of a temporary Set.
+ */
+export class MemoryAdapter implements Adapter {
+  protected host!: AdapterHost;
+  protected readonly rooms = new Map<string, Set<Connection>>();
+  private stamp = 0;
+
+  attach(host: AdapterHost): void {
+    this.host = host;
+  }
+
+  get roomCount(): number {
+    return this.rooms.size;
+  }
+
+  join(conn: Connection, rooms: readonly string[]): void {
+    for (const room of rooms) {
+      if (conn.roomSet.has(room)) continue;
+      let members = this.rooms.get(room);
+      if (!members) {
+        this.rooms.set(room, (members = new Set()));
+        this.host.roomsDelta(1);
+      }
+      members.add(conn);
+      conn.roomSet.add(room);
+    }
+  }
+
+  leave(conn: Connection, room: string): boolean {
+    if (!conn.roomSet.delete(room)) return false;
+    const members = this.rooms.get(room);
+    if (members) {
+      members.delete(conn);
+      if (members.size === 0) {
+        this.rooms.delete(room);
+        this.host.roomsDelta(-1);
+      }
+    }
+    return true;
+  }
+
+  leaveAll(conn: Connection): void {
+    for (const room of [...conn.roomSet]) this.leave(conn, room);
+  }
+
+  members(room: string): ReadonlySet<Connection> | undefined {
+    return this.rooms.get(room);
+  }
+
+  broadcast(frame: Uint8Array, target: BroadcastTarget): void {
+    this.deliver(frame, target);
+  }
+
+  /** Local delivery: what every adapter does for its own process. Returns the recipients count. */
+  protected deliver(frame: Uint8Array, target: BroadcastTarget): number {
+    let count = 0;
+    this.forEachMatch(target, (conn) => {
+      conn.sendEncoded(frame, target.volatile);
+      count++;
+    });
+    return count;
+  }
+
+  /** Visits each local open connection the target addresses, once. */
+  protected forEachMatch(target: Target, visit: (conn: Connection) => void): void {
+    const { exceptRooms, exceptIds } = target;
+    const filtered = exceptRooms.length > 0 || exceptIds.length > 0;
+    const skip = (c: Connection): boolean => {
+      if (!c.isOpen) return true;
+      if (!filtered) return false;
+      for (const r of exceptRooms) if (c.roomSet.has(r)) return true;
+      return exceptIds.includes(c.id);
+    };
+    if (target.rooms.length === 0) {
+      for (const c of this.host.connections()) if (!skip(c)) visit(c);
+      return;
+    }
+    if (target.rooms.length === 1) {
+      const members = this.rooms.get(target.rooms[0]!);
+      if (!members) return;
+      for (const c of members) if (!skip(c)) visit(c);
+      return;
+    }
+    const stamp = ++this.stamp;
+    for (const room of target.rooms) {
+      const members = this.rooms.get(room);
+      if (!members) continue;
+      for (const c of members) {
+        if (c.broadcastStamp === stamp) continue;
+        c.broadcastStamp = stamp;
+        if (!skip(c)) visit(c);
+      }
+    }
+  }
+
+  protected localMatches(target: Target): Connection[] {
+    const out: Connection[] = [];
+    this.forEachMatch(target, (c) => out.push(c));
+    return out;
+  }
+
+  async fetchConnections(target: Target): Promise<ConnectionInfo[]> {
+    return this.localMatches(target).map((c) => c.info());
+  }
+
+  async addConnectionsToRooms(target: Target, rooms: readonly string[]): Promise<void> {
+    for (const c of this.localMatches(target)) c.join([...rooms]);
+  }
+
+  async removeConnectionsFromRooms(target: Target, rooms: readonly string[]): Promise<void> {
+    for (const c of this.localMatches(target)) for (const r of rooms) c.leave(r);
+  }
+
+  async disconnectConnections(target: Target, code: number, reason: string): Promise<void> {
+    for (const c of this.localMatches(target)) c.disconnect(code, reason);
+  }
+
+  async serverSideEmit(): Promise<unknown[]> {
+    return [];
+  }
+
+  nodeCount(): number {
+    return 1;
+  }
+
+  async close(): Promise<void> {
+    this.rooms.clear();
+  }
+}

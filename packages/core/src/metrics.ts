@@ -1,0 +1,97 @@
+/** A snapshot of a hub's counters. Every figure is kept incrementally: `getStats()` is O(1). */
+export interface Stats {
+  /** Open sessions (CONNECT accepted), and links still opening. */
+  connections: { open: number; opening: number; byTransport: Record<string, number>; total: number; rejected: number };
+  messages: { in: number; out: number };
+  bytes: { in: number; out: number };
+  rooms: number;
+  acks: { pending: number; timedOut: number; inFlightHandlers: number };
+  rateLimit: { hits: number; disconnects: number };
+  /** Errors by stable code (protocol errors, handler errors, rate limits…). */
+  errors: Record<string, number>;
+  backpressure: { buffered: number; dropped: number; slowConsumerDisconnects: number };
+  uptimeMs: number;
+}
+
+/** Mutable counters behind `Stats`. */
+export class Metrics {
+  opening = 0;
+  open = 0;
+  total = 0;
+  rejected = 0;
+  readonly byTransport: Record<string, number> = Object.create(null) as Record<string, number>;
+  messagesIn = 0;
+  messagesOut = 0;
+  bytesIn = 0;
+  bytesOut = 0;
+  rooms = 0;
+  acksPending = 0;
+  acksTimedOut = 0;
+  inFlightHandlers = 0;
+  rateLimitHits = 0;
+  rateLimitDisconnects = 0;
+  readonly errors: Record<string, number> = Object.create(null) as Record<string, number>;
+  buffered = 0;
+  dropped = 0;
+  slowConsumer = 0;
+  private readonly started: number;
+
+  constructor(private readonly clock: () => number) {
+    this.started = clock();
+  }
+
+  error(code: string): void {
+    this.errors[code] = (this.errors[code] ?? 0) + 1;
+  }
+
+  transportDelta(transport: string, delta: number): void {
+    this.byTransport[transport] = (this.byTransport[transport] ?? 0) + delta;
+  }
+
+  snapshot(): Stats {
+    return {
+      connections: { open: this.open, opening: this.opening, byTransport: { ...this.byTransport }, total: this.total, rejected: this.rejected },
+      messages: { in: this.messagesIn, out: this.messagesOut },
+      bytes: { in: this.bytesIn, out: this.bytesOut },
+      rooms: this.rooms,
+      acks: { pending: this.acksPending, timedOut: this.acksTimedOut, inFlightHandlers: this.inFlightHandlers },
+      rateLimit: { hits: this.rateLimitHits, disconnects: this.rateLimitDisconnects },
+      errors: { ...this.errors },
+      backpressure: { buffered: this.buffered, dropped: this.dropped, slowConsumerDisconnects: this.slowConsumer },
+      uptimeMs: Math.round(this.clock() - this.started),
+    };
+  }
+}
+
+/** Renders stats in the Prometheus text exposition format (version 0.0.4). */
+export function toPrometheus(stats: Stats, prefix = 'stelar'): string {
+  const out: string[] = [];
+  const metric = (name: string, type: 'gauge' | 'counter', help: string, samples: [Record<string, string>, number][]): void => {
+    out.push(`# HELP ${prefix}_${name} ${help}`, `# TYPE ${prefix}_${name} ${type}`);
+    for (const [labels, v] of samples) {
+      const l = Object.entries(labels)
+        .map(([k, val]) => `${k}="${val.replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(/\n/g, '\\n')}"`)
+        .join(',');
+      out.push(`${prefix}_${name}${l ? `{${l}}` : ''} ${v}`);
+    }
+  };
+  metric('connections', 'gauge', 'Open sessions by transport.', Object.entries(stats.connections.byTransport).map(([t, v]) => [{ transport: t }, v]));
+  metric('connections_opening', 'gauge', 'Links that have not completed CONNECT.', [[{}, stats.connections.opening]]);
+  metric('connections_total', 'counter', 'Sessions accepted since start.', [[{}, stats.connections.total]]);
+  metric('connections_rejected_total', 'counter', 'Sessions refused by middleware or limits.', [[{}, stats.connections.rejected]]);
+  metric('messages_in_total', 'counter', 'Frames received.', [[{}, stats.messages.in]]);
+  metric('messages_out_total', 'counter', 'Frames sent (one per recipient).', [[{}, stats.messages.out]]);
+  metric('bytes_in_total', 'counter', 'Bytes received in frames.', [[{}, stats.bytes.in]]);
+  metric('bytes_out_total', 'counter', 'Bytes sent in frames.', [[{}, stats.bytes.out]]);
+  metric('rooms', 'gauge', 'Rooms with at least one member.', [[{}, stats.rooms]]);
+  metric('acks_pending', 'gauge', 'Server-to-client requests awaiting a reply.', [[{}, stats.acks.pending]]);
+  metric('acks_timed_out_total', 'counter', 'Requests that timed out.', [[{}, stats.acks.timedOut]]);
+  metric('handlers_in_flight', 'gauge', 'Request handlers still running.', [[{}, stats.acks.inFlightHandlers]]);
+  metric('rate_limit_hits_total', 'counter', 'Messages over a rate limit.', [[{}, stats.rateLimit.hits]]);
+  metric('errors_total', 'counter', 'Errors by code.', Object.entries(stats.errors).map(([c, v]) => [{ code: c }, v]));
+  metric('backpressure_buffered_total', 'counter', 'Sends that found the outgoing buffer above its high-water mark.', [[{}, stats.backpressure.buffered]]);
+  metric('backpressure_dropped_total', 'counter', 'Volatile messages dropped under backpressure.', [[{}, stats.backpressure.dropped]]);
+  metric('slow_consumer_disconnects_total', 'counter', 'Connections closed for not reading.', [[{}, stats.backpressure.slowConsumerDisconnects]]);
+  metric('uptime_seconds', 'gauge', 'Seconds since the hub started.', [[{}, stats.uptimeMs / 1000]]);
+  return out.join('\n') + '\n';
+}

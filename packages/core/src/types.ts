@@ -1,0 +1,64 @@
+/**
+ * Typed event maps, shared by server and client.
+ *
+ * An event map names each event and types it as a function: its parameter is the data, its
+ * return type the reply to a request (`void` for events that are only emitted).
+ *
+ * ```ts
+ * type Events = {
+ *   chat: (msg: { text: string }) => void;
+ *   sum: (args: { a: number; b: number }) => number;
+ *   avatar: (png: Uint8Array) => void;       // binary events carry Uint8Array
+ * };
+ * ```
+ * A server is `Hub<In, Out>`: `In` the events it receives, `Out` those it sends (default: one
+ * shared map for both directions). A client takes the same maps the other way round.
+ */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+export type EventMap = { [event: string]: (data: any) => unknown };
+
+/** The map used when none is declared: any event, any data. */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+export type AnyEvents = { [event: string]: (data?: any) => any };
+
+/** Event names of a map. */
+export type EventName<M> = keyof M & string;
+
+/** The data type of an event. */
+export type EventData<M, K extends keyof M> = M[K] extends (...args: infer A) => unknown ? (A extends [] ? undefined : A[0]) : never;
+
+/** The reply type of an event used as a request. */
+export type EventReply<M, K extends keyof M> = M[K] extends (...args: never[]) => infer R ? Awaited<R> : never;
+
+/** What a handler may return: the reply, or a promise of it. */
+export type MaybePromise<T> = T | Promise<T>;
+
+/** Binary data accepted by `emit`: sent as a BINARY frame. */
+export type BinaryData = Uint8Array | ArrayBuffer;
+
+/** True when a value is sent as a BINARY frame rather than JSON. */
+export function isBinary(data: unknown): data is BinaryData {
+  return data instanceof Uint8Array || data instanceof ArrayBuffer;
+}
+
+/** Bytes of binary data without copying. */
+export function asBytes(data: BinaryData): Uint8Array {
+  return data instanceof Uint8Array ? data : new Uint8Array(data);
+}
+
+/** Options of a single send. */
+export interface SendOptions {
+  /**
+   * A volatile message may be dropped when the receiver is slow (its outgoing buffer is above
+   * the high-water mark) instead of being queued: use it for positions, typing indicators…
+   */
+  volatile?: boolean;
+}
+
+/** Options of a request (an event that expects a reply). */
+export interface RequestOptions {
+  /** Milliseconds before the promise rejects with code TIMEOUT. */
+  timeout?: number;
+  /** Aborting rejects the promise with code ABORTED (the reply, if it comes, is ignored). */
+  signal?: AbortSignal;
+}
