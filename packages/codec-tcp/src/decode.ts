@@ -1,14 +1,6 @@
-import {
-  AckStatus,
-  DEFAULT_MAX_FRAME_SIZE,
-  ErrorCode,
-  FrameType,
-  HEADER_SIZE,
-  LENGTH_PREFIX_SIZE,
-  MAX_EVENT_LENGTH,
-  MAX_PING_PAYLOAD,
-} from './constants';
+import { DEFAULT_MAX_FRAME_SIZE, ErrorCode, FrameType, HEADER_SIZE, LENGTH_PREFIX_SIZE, MAX_EVENT_LENGTH } from './constants';
 import { FrameError } from './errors';
+import { checkBody } from './rules';
 import { utf8Decode } from './utf8';
 
 /** A decoded frame. `payload` is a view into the received bytes, not a copy. */
@@ -36,43 +28,18 @@ export function checkHeader(totalLen: number, type: number, eventLen: number, ma
   if (HEADER_SIZE + eventLen > totalLen) throw new FrameError(ErrorCode.BAD_EVENT_LENGTH, `event length ${eventLen} runs past the frame end`);
 }
 
-/** Per-type rules on the event field and payload layout (docs/protocol.md §2–3). */
-function checkBody(type: FrameType, event: string, payload: Uint8Array): void {
-  switch (type) {
-    case FrameType.JSON:
-    case FrameType.BINARY:
-      if (event === '') throw new FrameError(ErrorCode.BAD_EVENT, 'event name required');
-      return;
-    case FrameType.ACK_REQ:
-      if (event === '') throw new FrameError(ErrorCode.BAD_EVENT, 'event name required');
-      if (payload.length < 4) throw new FrameError(ErrorCode.BAD_PAYLOAD, 'ACK_REQ needs a 4-byte request id');
-      return;
-    case FrameType.ACK_RES:
-      if (payload.length < 5) throw new FrameError(ErrorCode.BAD_PAYLOAD, 'ACK_RES needs a request id and a status');
-      if (payload[4] !== AckStatus.OK && payload[4] !== AckStatus.ERROR) throw new FrameError(ErrorCode.BAD_PAYLOAD, `unknown ACK status ${payload[4]}`);
-      return;
-    case FrameType.PING:
-    case FrameType.PONG:
-      if (event !== '') throw new FrameError(ErrorCode.BAD_EVENT, 'PING/PONG carry no event name');
-      if (payload.length > MAX_PING_PAYLOAD) throw new FrameError(ErrorCode.BAD_PAYLOAD, `PING/PONG payload above ${MAX_PING_PAYLOAD} bytes`);
-      return;
-    case FrameType.CONNECT:
-    case FrameType.DISCONNECT:
-      if (event !== '') throw new FrameError(ErrorCode.BAD_EVENT, 'CONNECT/DISCONNECT carry no event name');
-      return;
-    case FrameType.JOIN:
-    case FrameType.LEAVE:
-      if (event === '') throw new FrameError(ErrorCode.BAD_EVENT, 'room name required');
-      if (payload.length !== 0 && payload.length !== 4) throw new FrameError(ErrorCode.BAD_PAYLOAD, 'JOIN/LEAVE payload is empty or a 4-byte request id');
-      return;
-    case FrameType.ERROR:
-      return;
+/** The receiver limit of `options`, validated: a NaN or tiny limit would silently refuse or allow everything. */
+function limitOf(options: DecodeOptions): number {
+  const max = options.maxFrameSize ?? DEFAULT_MAX_FRAME_SIZE;
+  if (typeof max !== 'number' || Number.isNaN(max) || max < HEADER_SIZE) {
+    throw new RangeError(`maxFrameSize must be a number >= ${HEADER_SIZE}, got ${String(max)}`);
   }
+  return max;
 }
 
 /**
- * Builds a frame from `bytes[start .. start+totalLen)` whose header is already checked.
- * `bodyStart` is where type/eventLen begin: `start + 4` on TCP.
+ * Builds a frame from `bytes[typeAt-4 .. end)` whose header is already checked. `typeAt` is
+ * where type/eventLen begin: 4 past the frame start on TCP, 0 in a WebSocket message.
  */
 function readFrame(bytes: Uint8Array, typeAt: number, end: number): Frame {
   const type = bytes[typeAt] as FrameType;
@@ -91,7 +58,7 @@ function readFrame(bytes: Uint8Array, typeAt: number, end: number): Frame {
 export function decodeFrame(bytes: Uint8Array, options: DecodeOptions = {}): Frame {
   if (bytes.length < HEADER_SIZE) throw new FrameError(ErrorCode.FRAME_TOO_SHORT, `${bytes.length} bytes is below the 7-byte header`);
   const totalLen = ((bytes[0]! << 24) >>> 0) + ((bytes[1]! << 16) | (bytes[2]! << 8) | bytes[3]!);
-  checkHeader(totalLen, bytes[4]!, (bytes[5]! << 8) | bytes[6]!, options.maxFrameSize ?? DEFAULT_MAX_FRAME_SIZE);
+  checkHeader(totalLen, bytes[4]!, (bytes[5]! << 8) | bytes[6]!, limitOf(options));
   if (totalLen !== bytes.length) throw new FrameError(ErrorCode.BAD_PAYLOAD, `frame says ${totalLen} bytes but ${bytes.length} were given`);
   return readFrame(bytes, LENGTH_PREFIX_SIZE, bytes.length);
 }
@@ -103,9 +70,15 @@ export function decodeFrame(bytes: Uint8Array, options: DecodeOptions = {}): Fra
 export function decodeMessage(bytes: Uint8Array, options: DecodeOptions = {}): Frame {
   const totalLen = bytes.length + LENGTH_PREFIX_SIZE;
   if (bytes.length < HEADER_SIZE - LENGTH_PREFIX_SIZE) throw new FrameError(ErrorCode.FRAME_TOO_SHORT, `message of ${bytes.length} bytes is below the 3-byte header`);
-  checkHeader(totalLen, bytes[0]!, (bytes[1]! << 8) | bytes[2]!, options.maxFrameSize ?? DEFAULT_MAX_FRAME_SIZE);
+  checkHeader(totalLen, bytes[0]!, (bytes[1]! << 8) | bytes[2]!, limitOf(options));
   return readFrame(bytes, 0, bytes.length);
 }
+
+/** Pieces shorter than this are copied into a block rather than kept as views of their chunk. */
+const SMALL_PIECE = 4096;
+/** Size bounds of the blocks that gather small pieces. */
+const BLOCK_MIN = 256;
+const BLOCK_MAX = 64 * 1024;
 
 /**
  * Incremental decoder for a TCP byte stream. Feed chunks of any size; complete frames are
@@ -113,12 +86,17 @@ export function decodeMessage(bytes: Uint8Array, options: DecodeOptions = {}): F
  *
  * - Linear time: every byte is looked at a bounded number of times. A frame inside one chunk is
  *   delivered as a view of that chunk (zero-copy); a frame spanning chunks is copied once, when
- *   its last byte arrives (pieces are kept as a list until then, never re-concatenated).
+ *   its last byte arrives (large pieces are kept as a list of views until then, never
+ *   re-concatenated; small pieces are gathered into blocks, so a frame trickling in a byte at a
+ *   time costs no more memory than its bytes).
  * - Bounded: a frame above `maxFrameSize` is refused from its header, before it is buffered;
- *   memory held is at most the bytes actually received of one frame.
+ *   memory held is about the bytes actually received of one frame, never its announced size.
+ * - Chunks are not copied on the way in: a pushed chunk must not be modified afterwards (the
+ *   decoder may still hold a view of it, and delivered payloads may be views of it).
  * - On any error (a FrameError for bad input, or whatever `onFrame` throws) the decoder drops
- *   everything it buffered and rethrows; it can be reused after `reset()` only in tests: a
- *   byte stream cannot be resynchronised after a framing error, so transports close.
+ *   everything it buffered, rethrows, and throws the same error on every later `push`: a byte
+ *   stream cannot be resynchronised after a framing error, so transports close. `reset()`
+ *   clears the failure (for tests).
  */
 export class FrameDecoder {
   private readonly onFrame: (frame: Frame) => void;
@@ -126,30 +104,34 @@ export class FrameDecoder {
   /** Header bytes of a frame whose header is split across chunks. */
   private readonly head = new Uint8Array(HEADER_SIZE);
   private headLen = 0;
-  /** Pieces of the frame being assembled, and its expected total length (0 = none). */
+  /** Sealed pieces of the frame being assembled, in order. */
   private parts: Uint8Array[] = [];
-  private partsLen = 0;
+  /** The open block gathering small pieces (after `parts`), and how much of it is used. */
+  private block: Uint8Array | null = null;
+  private blockLen = 0;
+  /** Bytes of the frame received so far (parts + block), and its total length (0 = none). */
+  private received = 0;
   private expected = 0;
-  private failed: FrameError | null = null;
+  private failure: { readonly error: unknown } | null = null;
 
   constructor(onFrame: (frame: Frame) => void, options: DecodeOptions = {}) {
     this.onFrame = onFrame;
-    this.maxFrameSize = options.maxFrameSize ?? DEFAULT_MAX_FRAME_SIZE;
+    this.maxFrameSize = limitOf(options);
   }
 
-  /** Bytes held for an incomplete frame. */
+  /** Bytes held for an incomplete frame (never more than `maxFrameSize`). */
   get bufferedBytes(): number {
-    return this.headLen + this.partsLen;
+    return this.headLen + this.received;
   }
 
-  /** Feeds a chunk. @throws FrameError on a protocol violation (and after one). */
+  /** Feeds a chunk. @throws FrameError on a protocol violation (and on every push after one). */
   push(chunk: Uint8Array): void {
-    if (this.failed) throw this.failed;
+    if (this.failure) throw this.failure.error;
     try {
       this.consume(chunk);
     } catch (err) {
       this.reset();
-      if (err instanceof FrameError) this.failed = err;
+      this.failure = { error: err };
       throw err;
     }
   }
@@ -158,9 +140,11 @@ export class FrameDecoder {
   reset(): void {
     this.headLen = 0;
     this.parts = [];
-    this.partsLen = 0;
+    this.block = null;
+    this.blockLen = 0;
+    this.received = 0;
     this.expected = 0;
-    this.failed = null;
+    this.failure = null;
   }
 
   private consume(chunk: Uint8Array): void {
@@ -169,11 +153,10 @@ export class FrameDecoder {
     while (off < n) {
       // 1. Continue a frame that spans chunks.
       if (this.expected > 0) {
-        const take = Math.min(this.expected - this.partsLen, n - off);
-        this.parts.push(chunk.subarray(off, off + take));
-        this.partsLen += take;
+        const take = Math.min(this.expected - this.received, n - off);
+        this.append(chunk, off, off + take);
         off += take;
-        if (this.partsLen === this.expected) this.finishSpanning();
+        if (this.received === this.expected) this.finishSpanning();
         continue;
       }
       // 2. A header split across chunks: gather its 7 bytes first.
@@ -183,12 +166,10 @@ export class FrameDecoder {
         this.headLen += take;
         off += take;
         if (this.headLen < HEADER_SIZE) return;
-        const total = this.checkAt(this.head, 0);
+        this.expected = this.checkAt(this.head, 0);
         this.headLen = 0;
-        this.parts = [this.head.slice()];
-        this.partsLen = HEADER_SIZE;
-        this.expected = total;
-        if (total === HEADER_SIZE) this.finishSpanning();
+        this.append(this.head, 0, HEADER_SIZE);
+        if (this.expected === HEADER_SIZE) this.finishSpanning();
         continue;
       }
       // 3. Fast path: the header is in this chunk.
@@ -197,12 +178,47 @@ export class FrameDecoder {
         this.onFrame(readFrame(chunk, off + LENGTH_PREFIX_SIZE, off + total));
         off += total;
       } else {
-        this.parts = [chunk.subarray(off)];
-        this.partsLen = n - off;
         this.expected = total;
+        this.append(chunk, off, n);
         off = n;
       }
     }
+  }
+
+  /**
+   * Adds `src[start..end)` to the frame being assembled. A large piece that is a whole chunk,
+   * or most of one, is kept as a view (no copy yet); anything else is copied, so that holding a
+   * piece never keeps a much larger chunk alive (a chunk's tail after many frames), nor costs an
+   * object per byte (a frame trickling in a byte at a time).
+   */
+  private append(src: Uint8Array, start: number, end: number): void {
+    const len = end - start;
+    if (len >= SMALL_PIECE) {
+      this.seal();
+      const view = src.subarray(start, end);
+      this.parts.push(len * 2 >= src.length ? view : view.slice());
+    } else {
+      let block = this.block;
+      if (block === null || this.blockLen + len > block.length) {
+        this.seal();
+        // Grow blocks with the frame (about doubling the bytes held), within the frame's end.
+        const size = Math.min(this.expected - this.received, Math.max(len, BLOCK_MIN, Math.min(BLOCK_MAX, this.received)));
+        block = this.block = new Uint8Array(size);
+      }
+      block.set(src.subarray(start, end), this.blockLen);
+      this.blockLen += len;
+    }
+    this.received += len;
+  }
+
+  /** Closes the open block into `parts`, trimming it when mostly unused. */
+  private seal(): void {
+    const block = this.block;
+    if (block === null) return;
+    const used = block.subarray(0, this.blockLen);
+    if (this.blockLen > 0) this.parts.push(this.blockLen * 2 >= block.length ? used : used.slice());
+    this.block = null;
+    this.blockLen = 0;
   }
 
   /** Validates the header at `bytes[at..at+7)` and returns totalLen. */
@@ -212,17 +228,27 @@ export class FrameDecoder {
     return total;
   }
 
-  /** Joins the pieces of a spanning frame (one copy) and delivers it. */
+  /** Joins the pieces of a spanning frame (one copy, none if one block holds it) and delivers it. */
   private finishSpanning(): void {
-    const frame = new Uint8Array(this.expected);
-    let at = 0;
-    for (const p of this.parts) {
-      frame.set(p, at);
-      at += p.length;
+    const expected = this.expected;
+    let frame: Uint8Array;
+    if (this.parts.length === 0 && this.block !== null && this.blockLen === expected) {
+      // Every piece was small and went to one block: it is the frame, and it is ours.
+      frame = this.block.subarray(0, expected);
+    } else {
+      this.seal();
+      frame = new Uint8Array(expected);
+      let at = 0;
+      for (const p of this.parts) {
+        frame.set(p, at);
+        at += p.length;
+      }
     }
     this.parts = [];
-    this.partsLen = 0;
+    this.block = null;
+    this.blockLen = 0;
+    this.received = 0;
     this.expected = 0;
-    this.onFrame(readFrame(frame, LENGTH_PREFIX_SIZE, frame.length));
+    this.onFrame(readFrame(frame, LENGTH_PREFIX_SIZE, expected));
   }
 }

@@ -9,11 +9,13 @@ import {
   PROTOCOL_VERSION,
 } from './constants';
 import { FrameError } from './errors';
+import { checkBody, isFrameType } from './rules';
 import { encodeToScratch, isWellFormed, utf8Encode } from './utf8';
 
 const EMPTY = new Uint8Array(0);
 
-/* Event names repeat endlessly on a hot path; keep their UTF-8 bytes (bounded). */
+/* Event names repeat endlessly on a hot path; keep their UTF-8 bytes (bounded). The cached
+   arrays never leave this module: frames get a copy of them, `encodeEventName` callers too. */
 const NAME_CACHE_MAX = 512;
 const nameCache = new Map<string, Uint8Array>();
 
@@ -36,14 +38,15 @@ function eventForbidden(type: FrameType): boolean {
   );
 }
 
-/**
- * Validates an event or room name and returns its UTF-8 bytes.
- * @throws FrameError BAD_EVENT / BAD_EVENT_LENGTH
- */
-export function encodeEventName(name: string): Uint8Array {
+/** UTF-8 bytes of a name, validated, from the cache (callers must not modify the result). */
+function eventBytes(name: string): Uint8Array {
   const cached = nameCache.get(name);
   if (cached) return cached;
   if (typeof name !== 'string') throw new FrameError(ErrorCode.BAD_EVENT, 'event name must be a string');
+  // Every UTF-16 unit is at least one UTF-8 byte: refuse a long string before encoding it.
+  if (name.length > MAX_EVENT_LENGTH) {
+    throw new FrameError(ErrorCode.BAD_EVENT_LENGTH, `event name is over ${MAX_EVENT_LENGTH} bytes; the limit is ${MAX_EVENT_LENGTH}`);
+  }
   if (!isWellFormed(name)) throw new FrameError(ErrorCode.BAD_EVENT, 'event name has a lone surrogate');
   const bytes = utf8Encode(name);
   if (bytes.length > MAX_EVENT_LENGTH) {
@@ -55,11 +58,20 @@ export function encodeEventName(name: string): Uint8Array {
 }
 
 /**
+ * Validates an event or room name and returns its UTF-8 bytes (a fresh array). The empty name
+ * gives an empty array; whether a frame type accepts it is checked by the encoders.
+ * @throws FrameError BAD_EVENT (not a string, lone surrogate) / BAD_EVENT_LENGTH (over 255 bytes)
+ */
+export function encodeEventName(name: string): Uint8Array {
+  return eventBytes(name).slice();
+}
+
+/**
  * Lays out one frame: header, event, `headLen` bytes the caller fills (ids, status), then body.
  * Returns the frame and its DataView positioned for the caller's head bytes.
  */
 function layout(type: FrameType, event: string, headLen: number, body: Uint8Array): { frame: Uint8Array; view: DataView; at: number } {
-  const ev = event === '' ? EMPTY : encodeEventName(event);
+  const ev = event === '' ? EMPTY : eventBytes(event);
   if (ev.length === 0 && eventRequired(type)) throw new FrameError(ErrorCode.BAD_EVENT, 'this frame type needs a non-empty event name');
   if (ev.length > 0 && eventForbidden(type)) throw new FrameError(ErrorCode.BAD_EVENT, 'this frame type carries no event name');
   const total = HEADER_SIZE + ev.length + headLen + body.length;
@@ -77,10 +89,14 @@ function layout(type: FrameType, event: string, headLen: number, body: Uint8Arra
 
 /**
  * Encodes a complete frame (with its 4-byte totalLen; a WebSocket transport sends
- * `frame.subarray(4)`). The payload is copied once into the frame.
+ * `frame.subarray(4)`). The payload is copied once into the frame. The frame is checked
+ * against the same rules as the decoders apply (event field and payload layout by type), so
+ * it never emits what a peer would refuse.
+ * @throws FrameError BAD_TYPE / BAD_EVENT / BAD_EVENT_LENGTH / BAD_PAYLOAD / FRAME_TOO_LARGE
  */
 export function encodeFrame(type: FrameType, event: string, payload: Uint8Array = EMPTY): Uint8Array {
-  if (!(type >= FrameType.JSON && type <= FrameType.ERROR)) throw new FrameError(ErrorCode.BAD_TYPE, `unknown frame type ${String(type)}`);
+  if (!isFrameType(type)) throw new FrameError(ErrorCode.BAD_TYPE, `unknown frame type ${String(type)}`);
+  checkBody(type, event, payload);
   return layout(type, event, 0, payload).frame;
 }
 

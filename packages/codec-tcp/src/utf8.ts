@@ -4,8 +4,10 @@ import { FrameError } from './errors';
 const encoder = new TextEncoder();
 const strictDecoder = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
 
-/** Scratch space reused by encodeUtf8Into callers that must learn a string's byte length first. */
+/** Scratch space reused by callers that must learn a string's byte length before copying it. */
 let scratch = new Uint8Array(16 * 1024);
+/** The scratch never grows past this: a bigger text gets its own array instead of pinning memory for good. */
+const SCRATCH_MAX = 1024 * 1024;
 
 /**
  * Encodes a string to UTF-8 into a shared scratch buffer and returns a view of it. The view is
@@ -15,8 +17,8 @@ export function encodeToScratch(text: string): Uint8Array {
   // A UTF-16 code unit becomes at most 3 UTF-8 bytes.
   const worst = text.length * 3;
   if (worst > scratch.length) {
-    if (worst > 64 * 1024 * 1024) return encoder.encode(text); // don't keep a huge scratch alive
-    scratch = new Uint8Array(Math.max(worst, scratch.length * 2));
+    if (worst > SCRATCH_MAX) return encoder.encode(text);
+    scratch = new Uint8Array(Math.min(SCRATCH_MAX, Math.max(worst, scratch.length * 2)));
   }
   const { written } = encoder.encodeInto(text, scratch);
   return scratch.subarray(0, written);

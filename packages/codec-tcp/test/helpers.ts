@@ -53,10 +53,11 @@ export const utf8 = (s: string): Uint8Array => new TextEncoder().encode(s);
 export interface PlainFrame {
   type: number;
   event: string;
-  payload: number[];
+  /** Hex of the payload (fast to compare). */
+  payload: string;
 }
 export function plain(f: Frame): PlainFrame {
-  return { type: f.type, event: f.event, payload: Array.from(f.payload) };
+  return { type: f.type, event: f.event, payload: toHex(f.payload) };
 }
 
 /** A decoder that records plain copies of every frame. */
