@@ -10,7 +10,7 @@ export type Event =
   | { type: 'drain' };
 
 /** A Receiver whose events are recorded (payloads as hex, text messages as hex too). */
-export function recorder(options: ReceiverOptions): { receiver: Receiver; events: Event[] } {
+export function recorder(options: ReceiverOptions, record = { drain: true }): { receiver: Receiver; events: Event[] } {
   const events: Event[] = [];
   const receiver = new Receiver(options, {
     onMessage: (data, binary) => events.push({ type: 'message', data: data.toString('hex'), binary }),
@@ -21,7 +21,9 @@ export function recorder(options: ReceiverOptions): { receiver: Receiver; events
       if (!(err instanceof WsError)) throw new Error('untyped error');
       events.push({ type: 'error', code: err.code, closeCode: err.closeCode });
     },
-    onDrain: () => events.push({ type: 'drain' }),
+    onDrain: () => {
+      if (record.drain) events.push({ type: 'drain' });
+    },
   });
   return { receiver, events };
 }
