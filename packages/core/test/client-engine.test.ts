@@ -1,0 +1,189 @@
+import { describe, it, expect, afterEach, vi } from 'vitest';
+import { backoffDelay, BoundedQueue, ClientEngine, Hub, type ClientOptions, type Link, type LinkHandler } from '../src/index';
+import { memoryDialer, tick, until } from './memory-link';
+
+type Events = {
+  chat: (m: { n: number }) => void;
+  echo: (x: unknown) => unknown;
+  hang: () => void;
+};
+
+const cleanups: (() => unknown)[] = [];
+afterEach(async () => {
+  for (const f of cleanups.splice(0).reverse()) await f();
+});
+
+function newHub(): Hub<Events> {
+  const hub = new Hub<Events>({ heartbeat: false });
+  hub.on('echo', (x) => x);
+  hub.on('chat', (m, conn) => conn.to('room').emit('chat', m));
+  cleanups.push(async () => {
+    await hub.drain({ timeout: 100 });
+    await hub.dispose();
+  });
+  return hub;
+}
+
+function newClient(getHub: () => Hub<Events> | null, opts: ClientOptions = {}) {
+  const dialer = memoryDialer(getHub);
+  const c = new ClientEngine<Events>(dialer, { heartbeat: false, reconnect: { baseDelay: 5, maxDelay: 20 }, ...opts });
+  cleanups.push(() => c.close());
+  return { c, dialer };
+}
+
+describe('backoff and queue', () => {
+  it('full jitter stays within [0, min(cap, base·factor^n)]', () => {
+    for (let n = 0; n < 40; n++) {
+      const cap = Math.min(1000, 100 * 2 ** n);
+      expect(backoffDelay(n, { baseDelay: 100, factor: 2, maxDelay: 1000 }, () => 0.999999)).toBeLessThanOrEqual(cap);
+      expect(backoffDelay(n, { baseDelay: 100, maxDelay: 1000 }, () => 0)).toBe(0);
+    }
+    expect(backoffDelay(100, { baseDelay: 100, maxDelay: 1000 }, () => 1)).toBe(1000);
+  });
+
+  it('bounded queue: drop-oldest evicts, drop-newest and error refuse', () => {
+    const q = new BoundedQueue<{ size: number; n: number }>({ maxMessages: 2, maxBytes: 100 });
+    expect(q.push({ size: 10, n: 1 })).toEqual([]);
+    expect(q.push({ size: 10, n: 2 })).toEqual([]);
+    expect(q.push({ size: 10, n: 3 })).toEqual([{ size: 10, n: 1 }]);
+    expect(q.push({ size: 95, n: 4 })).toEqual([{ size: 10, n: 2 }, { size: 10, n: 3 }]);
+    expect(q.byteLength).toBe(95);
+    const r = new BoundedQueue<{ size: number }>({ maxMessages: 1, policy: 'drop-newest' });
+    r.push({ size: 1 });
+    expect(r.push({ size: 1 })).toBe(false);
+    expect(r.length).toBe(1);
+  });
+});
+
+describe('client engine', () => {
+  it('goes connecting → connected → reconnecting → connected, re-joins rooms, flushes the queue in order', async () => {
+    let hub: Hub<Events> | null = newHub();
+    let hubForC: Hub<Events> | null = hub;
+    const { c } = newClient(() => hubForC);
+    const states: string[] = [];
+    c.onLifecycle('state', (s) => states.push(s));
+    await c.connect();
+    await c.join('room');
+    const firstId = c.id;
+
+    // A second client in the room sees what the first sends.
+    const { c: other } = newClient(() => hub);
+    const got: number[] = [];
+    other.on('chat', (m) => void got.push(m.n));
+    await other.connect();
+    await other.join('room');
+
+    // The server restarts: clients queue while it is down.
+    const old = hub;
+    hub = hubForC = null;
+    await old.drain({ timeout: 100 });
+    await until(() => c.state === 'reconnecting');
+    for (let i = 0; i < 5; i++) c.emit('chat', { n: i });
+    expect(c.queued).toBe(5);
+    hub = newHub();
+    // The other client is back in the room before this one returns, so it sees the flushed queue.
+    await until(() => other.state === 'connected' && hub!.adapter.members('room')?.size === 1, 3000);
+    hubForC = hub;
+    await until(() => c.state === 'connected', 3000);
+    expect(c.id).not.toBe(firstId);
+    await until(() => got.length === 5);
+    c.emit('chat', { n: 5 });
+    await until(() => got.length === 6);
+    expect(got).toEqual([0, 1, 2, 3, 4, 5]);
+    expect(states.slice(0, 4)).toEqual(['connecting', 'connected', 'reconnecting', 'connected']);
+    expect(hub.adapter.members('room')?.size).toBe(2);
+  });
+
+  it('rejects pending requests when the connection drops, keeps retry ones', async () => {
+    const hub = newHub();
+    let block = true;
+    hub.on('hang', () => (block ? new Promise(() => undefined) : undefined));
+    const { c, dialer } = newClient(() => hub);
+    await c.connect();
+    const lost = c.request('hang');
+    const kept = c.request('echo', 'again', { retry: true });
+    const keptHang = c.request('hang', undefined, { retry: true, timeout: 5000 });
+    await tick(5);
+    block = false;
+    dialer.lastCut!();
+    await expect(lost).rejects.toMatchObject({ code: 'DISCONNECTED' });
+    await expect(kept).resolves.toBe('again');
+    await expect(keptHang).resolves.toBeUndefined();
+  });
+
+  it('queued requests are sent after connecting; volatile emits are dropped while offline', async () => {
+    const hub = newHub();
+    let n = 0;
+    hub.on('chat', () => void n++);
+    const { c } = newClient(() => hub);
+    const p = c.request('echo', 42);
+    expect(c.emit('chat', { n: 1 }, { volatile: true })).toBe(false);
+    expect(c.emit('chat', { n: 2 })).toBe(true);
+    await c.connect();
+    await expect(p).resolves.toBe(42);
+    await until(() => n === 1);
+  });
+
+  it('connect() rejects when attempts run out, with reconnect_failed', async () => {
+    const { c } = newClient(() => null, { reconnect: { baseDelay: 1, maxDelay: 2, maxAttempts: 3 } });
+    const failed = vi.fn();
+    c.onLifecycle('reconnect_failed', failed);
+    await expect(c.connect()).rejects.toThrow(/ECONNREFUSED/);
+    expect(failed).toHaveBeenCalledWith(expect.objectContaining({ attempts: 3 }));
+    expect(c.state).toBe('disconnected');
+  });
+
+  it('a fatal dial error (e.g. HTTP 403) stops at once', async () => {
+    const dial = async () => {
+      throw Object.assign(new Error('HTTP 403 Forbidden'), { fatal: true, status: 403 });
+    };
+    const c = new ClientEngine(dial, { reconnect: true });
+    cleanups.push(() => c.close());
+    await expect(c.connect()).rejects.toMatchObject({ status: 403 });
+  });
+
+  it('no reconnection after close(); pending requests rejected', async () => {
+    const hub = newHub();
+    hub.on('hang', () => new Promise(() => undefined));
+    const { c } = newClient(() => hub);
+    await c.connect();
+    const p = c.request('hang');
+    c.close();
+    await expect(p).rejects.toMatchObject({ code: 'DISCONNECTED' });
+    await tick(50);
+    expect(c.state).toBe('disconnected');
+    expect(hub.connections.size).toBe(0);
+  });
+
+  it('detects a dead server by missing PONGs and reconnects', async () => {
+    // A link that swallows everything after CONNECT: the server is "frozen".
+    const hub = newHub();
+    let frozen = false;
+    let dials = 0;
+    const base = memoryDialer(() => hub);
+    const dial = async (h: LinkHandler, s: AbortSignal): Promise<Link> => {
+      dials++;
+      const link = await base(h, s);
+      return { ...link, send: (f, v) => (frozen ? 0 : link.send(f, v)), close: link.close, terminate: link.terminate, ping: link.ping, pause: link.pause, resume: link.resume, bufferedAmount: 0, transport: 'mem', remoteAddress: '' } as Link;
+    };
+    const c = new ClientEngine<Events>(dial, { heartbeat: { interval: 30, timeout: 30 }, reconnect: { baseDelay: 1, maxDelay: 5 }, connectTimeout: 100 });
+    cleanups.push(() => c.close());
+    await c.connect();
+    frozen = true;
+    await until(() => dials >= 2, 2000);
+    frozen = false;
+    await until(() => c.state === 'connected');
+  });
+
+  it('abort signal and timeout settle requests and leave nothing behind', async () => {
+    const hub = newHub();
+    hub.on('hang', () => new Promise(() => undefined));
+    const { c } = newClient(() => hub);
+    await c.connect();
+    const ac = new AbortController();
+    const p = c.request('hang', undefined, { signal: ac.signal });
+    ac.abort();
+    await expect(p).rejects.toMatchObject({ code: 'ABORTED' });
+    await expect(c.request('hang', undefined, { timeout: 10 })).rejects.toMatchObject({ code: 'TIMEOUT' });
+  });
+});
