@@ -144,7 +144,8 @@ export function verifyUpgradeResponse(handshake: ClientHandshake, response: Upgr
     return fail('WS_HANDSHAKE_BAD_STATUS', `Expected status 101, got ${String(response.statusCode)}`);
   }
   const h = response.headers;
-  if (!listHasToken(getHeader(h, 'upgrade'), 'websocket')) {
+  // §4.1: the value must match "websocket" exactly (ASCII case-insensitive), not merely contain it.
+  if (getHeader(h, 'upgrade')?.trim().toLowerCase() !== 'websocket') {
     return fail('WS_HANDSHAKE_BAD_UPGRADE', 'Response Upgrade header is not "websocket"');
   }
   if (!listHasToken(getHeader(h, 'connection'), 'upgrade')) {

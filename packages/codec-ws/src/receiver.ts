@@ -8,7 +8,7 @@ import { checkLength64, isKnownOpcode, MAX_CONTROL_PAYLOAD, Opcode } from './fra
 import type { Role } from './frame.js';
 import { unmask } from './mask.js';
 import type { PerMessageDeflate } from './permessage-deflate.js';
-import { isValidUtf8, Utf8Validator } from './utf8.js';
+import { Utf8Validator } from './utf8.js';
 
 /** Default cap on an assembled (and inflated) message: 16 MiB. */
 export const DEFAULT_MAX_MESSAGE_SIZE = 16 * 1024 * 1024;
@@ -41,8 +41,9 @@ export interface ReceiverOptions {
   /** Largest single frame payload, bytes. Default: `maxMessageSize`. */
   maxFrameSize?: number;
   /**
-   * Most raw input held, bytes (the frame being read plus anything pushed while busy inflating).
-   * Exceeding it fails with 1008 `WS_BUFFER_OVERFLOW`. Default `maxFrameSize + 1 MiB`.
+   * Most raw input held, bytes (a compressed or control frame being read, plus anything pushed
+   * while busy inflating). Exceeding it fails with 1008 `WS_BUFFER_OVERFLOW`. Default
+   * `maxFrameSize + 1 MiB`; never less than `maxFrameSize + 14`.
    */
   maxBufferedBytes?: number;
   /** The connection's permessage-deflate instance when negotiated (enables RSV1). */
@@ -88,7 +89,12 @@ export class Receiver {
   private opcode = 0;
   private masked = false;
   private payloadLength = 0;
+  /** Payload bytes of the current frame consumed so far (streamed data frames). */
+  private payloadRead = 0;
+  /** The current frame is uncompressed data, consumed as it arrives. */
+  private streaming = false;
   private readonly maskKey = Buffer.alloc(4);
+  private readonly rotatedKey = Buffer.alloc(4);
 
   // Current message (a data message started and not finished).
   private msgOpcode = 0;
@@ -103,7 +109,8 @@ export class Receiver {
     this.deflate = options.deflate;
     this.maxMessageSize = options.maxMessageSize ?? DEFAULT_MAX_MESSAGE_SIZE;
     this.maxFrameSize = options.maxFrameSize ?? this.maxMessageSize;
-    this.maxBufferedBytes = options.maxBufferedBytes ?? this.maxFrameSize + 1024 * 1024;
+    // Never below one whole frame: a compressed frame is buffered whole before inflating.
+    this.maxBufferedBytes = Math.max(options.maxBufferedBytes ?? this.maxFrameSize + 1024 * 1024, this.maxFrameSize + 14);
   }
 
   /** True while an inflate is in progress: input is held (in order) until it completes. */
@@ -217,15 +224,45 @@ export class Receiver {
         return true;
       }
       case State.PAYLOAD: {
-        const n = this.payloadLength;
-        if (q.length < n) return false;
-        const data = n === 0 ? EMPTY : q.consume(n);
-        if (this.masked && n > 0) unmask(data, this.maskKey);
+        if (!this.streaming) {
+          // Control frames (≤ 125 bytes) and compressed frames are handled whole.
+          const n = this.payloadLength;
+          if (q.length < n) return false;
+          const data = n === 0 ? EMPTY : q.consume(n);
+          if (this.masked && n > 0) unmask(data, this.maskKey);
+          this.state = State.INFO;
+          this.handleFrame(data);
+          return true;
+        }
+        // Uncompressed data: consume the payload as it arrives (text is validated piece by
+        // piece, so invalid UTF-8 fails even before the frame is complete).
+        const remaining = this.payloadLength - this.payloadRead;
+        if (remaining > 0) {
+          if (q.length === 0) return false;
+          const n = Math.min(q.length, remaining);
+          const piece = q.consume(n);
+          if (this.masked) unmask(piece, this.keyAtPhase(this.payloadRead & 3));
+          this.payloadRead += n;
+          if (!this.addData(piece)) return false;
+          if (n < remaining) return false;
+        }
         this.state = State.INFO;
-        this.handleFrame(data);
+        if (this.fin) this.finishMessage();
         return true;
       }
     }
+  }
+
+  /** The masking key rotated to start at byte `phase` of the payload. */
+  private keyAtPhase(phase: number): Buffer {
+    if (phase === 0) return this.maskKey;
+    const k = this.maskKey;
+    const r = this.rotatedKey;
+    r[0] = k[phase & 3]!;
+    r[1] = k[(phase + 1) & 3]!;
+    r[2] = k[(phase + 2) & 3]!;
+    r[3] = k[(phase + 3) & 3]!;
+    return r;
   }
 
   private readInfo(b0: number, b1: number): boolean {
@@ -296,22 +333,33 @@ export class Receiver {
   /** Rejects oversized frames from the header alone, before buffering their payload. */
   private checkLength(): boolean {
     const n = this.payloadLength;
+    this.payloadRead = 0;
+    this.streaming = false;
     if (this.opcode < 8) {
       if (n > this.maxFrameSize) {
         this.fail('WS_FRAME_TOO_LARGE', CloseCode.MESSAGE_TOO_BIG, `Frame payload of ${n} bytes exceeds ${this.maxFrameSize}`);
         return false;
       }
-      const compressed = this.opcode === Opcode.CONTINUATION ? this.msgCompressed : this.rsv1;
-      const soFar = this.opcode === Opcode.CONTINUATION ? this.msgLength : 0;
-      if (!compressed && soFar + n > this.maxMessageSize) {
+      const start = this.opcode !== Opcode.CONTINUATION;
+      const compressed = start ? this.rsv1 : this.msgCompressed;
+      if (!compressed && (start ? 0 : this.msgLength) + n > this.maxMessageSize) {
         this.fail('WS_MESSAGE_TOO_LARGE', CloseCode.MESSAGE_TOO_BIG, `Message exceeds ${this.maxMessageSize} bytes`);
         return false;
       }
+      if (start) {
+        this.msgOpcode = this.opcode;
+        this.msgCompressed = compressed;
+        this.msgLength = 0;
+        this.fragments = [];
+        this.utf8.reset();
+      }
+      this.streaming = !compressed;
     }
     this.state = this.masked ? State.MASK_KEY : State.PAYLOAD;
     return true;
   }
 
+  /** A complete control frame, or a complete compressed data frame. */
   private handleFrame(data: Buffer): void {
     switch (this.opcode) {
       case Opcode.CLOSE: {
@@ -331,55 +379,49 @@ export class Receiver {
         this.handlers.onPong(data);
         return;
     }
-    if (this.opcode !== Opcode.CONTINUATION) {
-      this.msgOpcode = this.opcode;
-      this.msgCompressed = this.rsv1;
-      this.msgLength = 0;
-      this.fragments = [];
-      this.utf8.reset();
-    }
     const fin = this.fin;
-    if (this.msgCompressed) {
-      const deflate = this.deflate!;
-      this.inflating = true;
-      deflate.decompress(data, fin, this.maxMessageSize - this.msgLength, (err, out) => {
-        this.inflating = false;
-        if (this.done) return;
-        if (err) {
-          this.failWith(err);
-          return;
+    const deflate = this.deflate!;
+    this.inflating = true;
+    deflate.decompress(data, fin, this.maxMessageSize - this.msgLength, (err, out) => {
+      this.inflating = false;
+      if (this.done) return;
+      if (err) {
+        this.failWith(err);
+        return;
+      }
+      if (this.addData(out) && fin) this.finishMessage();
+      if (!this.inLoop) {
+        this.run();
+        if (!this.done && !this.inflating && this.needDrain) {
+          this.needDrain = false;
+          this.handlers.onDrain?.();
         }
-        this.addData(out, fin);
-        if (!this.inLoop) {
-          this.run();
-          if (!this.done && !this.inflating && this.needDrain) {
-            this.needDrain = false;
-            this.handlers.onDrain?.();
-          }
-        }
-      });
-      return;
-    }
-    this.addData(data, fin);
+      }
+    });
   }
 
-  private addData(data: Buffer, fin: boolean): void {
+  /** Appends a piece of the current message; false after reporting an error. */
+  private addData(data: Buffer): boolean {
+    if (data.length === 0) return true;
     this.msgLength += data.length;
     if (this.msgLength > this.maxMessageSize) {
       this.fail('WS_MESSAGE_TOO_LARGE', CloseCode.MESSAGE_TOO_BIG, `Message exceeds ${this.maxMessageSize} bytes`);
+      return false;
+    }
+    if (this.msgOpcode === Opcode.TEXT && !this.utf8.write(data)) {
+      this.fail('WS_INVALID_UTF8', CloseCode.INVALID_PAYLOAD, 'Text message is not valid UTF-8');
+      return false;
+    }
+    this.fragments.push(data);
+    return true;
+  }
+
+  private finishMessage(): void {
+    const isText = this.msgOpcode === Opcode.TEXT;
+    if (isText && !this.utf8.end()) {
+      this.fail('WS_INVALID_UTF8', CloseCode.INVALID_PAYLOAD, 'Text message ends inside a UTF-8 sequence');
       return;
     }
-    const isText = this.msgOpcode === Opcode.TEXT;
-    if (isText) {
-      const whole = fin && this.fragments.length === 0;
-      const valid = whole ? isValidUtf8(data) && this.utf8.end() : this.utf8.write(data) && (!fin || this.utf8.end());
-      if (!valid) {
-        this.fail('WS_INVALID_UTF8', CloseCode.INVALID_PAYLOAD, 'Text message is not valid UTF-8');
-        return;
-      }
-    }
-    if (data.length > 0) this.fragments.push(data);
-    if (!fin) return;
     const frags = this.fragments;
     const message = frags.length === 0 ? EMPTY : frags.length === 1 ? frags[0]! : Buffer.concat(frags, this.msgLength);
     this.msgOpcode = 0;

@@ -204,10 +204,12 @@ describe('client handshake', () => {
     });
     expect(r).toMatchObject({ ok: true, protocol: 'chat', deflate: { serverMaxWindowBits: 9 } });
     expect(verifyUpgradeResponse(hs, { statusCode: 101, headers: good })).toMatchObject({ ok: true, protocol: undefined, deflate: undefined });
+    expect(verifyUpgradeResponse(hs, { statusCode: 101, headers: { ...good, upgrade: 'WebSocket', connection: 'keep-alive, upgrade' } }).ok).toBe(true);
   });
   const cases: Array<[string, number, HttpHeaders, string]> = [
     ['status 200', 200, good, 'WS_HANDSHAKE_BAD_STATUS'],
     ['no upgrade', 101, { ...good, upgrade: undefined }, 'WS_HANDSHAKE_BAD_UPGRADE'],
+    ['upgrade list', 101, { ...good, upgrade: 'websocket, h2c' }, 'WS_HANDSHAKE_BAD_UPGRADE'],
     ['no connection', 101, { ...good, connection: 'close' }, 'WS_HANDSHAKE_BAD_CONNECTION'],
     ['bad accept', 101, { ...good, 'sec-websocket-accept': 'x' }, 'WS_HANDSHAKE_BAD_ACCEPT'],
     ['unoffered protocol', 101, { ...good, 'sec-websocket-protocol': 'other' }, 'WS_HANDSHAKE_UNEXPECTED_PROTOCOL'],

@@ -282,11 +282,34 @@ describe('Receiver: buffering and re-entrancy', () => {
     expect(receiver.bufferedBytes).toBe(0);
   });
 
-  it('buffers at most one frame while not busy', () => {
-    const { receiver } = recorder({ role: 'client', maxFrameSize: 100 });
+  it('uncompressed data payloads are consumed as they arrive (nothing left buffered)', () => {
+    const { receiver, events } = recorder({ role: 'client', maxFrameSize: 100 });
     receiver.push(hex('82 64'));
-    for (let i = 0; i < 99; i++) receiver.push(bytes(0));
-    expect(receiver.bufferedBytes).toBe(99);
+    for (let i = 0; i < 99; i++) receiver.push(bytes(i));
+    expect(receiver.bufferedBytes).toBe(0);
+    expect(events).toEqual([]);
+    receiver.push(bytes(99));
+    expect(events).toEqual([{ type: 'message', data: Buffer.from(Array.from({ length: 100 }, (_, i) => i)).toString('hex'), binary: true }]);
+  });
+
+  it('masked payloads split at every offset unmask correctly', () => {
+    const payload = Buffer.from('The masking key phase must carry over between chunks.');
+    const frame = clientFrame(0x81, payload, bytes(0xde, 0xad, 0xbe, 0xef));
+    for (let a = 1; a < frame.length; a++) {
+      for (const b of [a + 1, a + 3, a + 5]) {
+        const { receiver, events } = recorder({ role: 'server' });
+        feed(receiver, frame.subarray(0, a));
+        feed(receiver, frame.subarray(a, b));
+        feed(receiver, frame.subarray(b));
+        expect(events).toEqual([msg(payload.toString())]);
+      }
+    }
+  });
+
+  it('invalid UTF-8 fails before the frame is complete', () => {
+    const { receiver, events } = recorder({ role: 'client' });
+    feed(receiver, hex('81 7e 01 00 48 65 6c 6c 6f ed a0'));
+    expect(events).toEqual([err('WS_INVALID_UTF8', 1007)]);
   });
 
   it('a push from inside a handler is processed in order', () => {
