@@ -69,7 +69,7 @@ export interface SendOptions {
   fin?: boolean;
 }
 
-type Task = { frame: EncodedFrame } | { data: Buffer; opcode: number; fin: boolean; rsv1: boolean };
+type Task = { frame: EncodedFrame; after?: () => void } | { data: Buffer; opcode: number; fin: boolean; rsv1: boolean };
 
 /**
  * Ordered frame output for one connection. Uncompressed frames are written synchronously when
@@ -150,12 +150,16 @@ export class Sender {
     return true;
   }
 
-  /** Sends a close frame; nothing can be sent after it. */
-  close(code?: number, reason?: string): boolean {
+  /**
+   * Sends a close frame (no code → empty body); nothing can be sent after it. `onWritten` runs
+   * right after the frame is handed to `write` — end the socket there, not before: the frame may
+   * be waiting behind a compression in progress.
+   */
+  close(code?: number, reason?: string, onWritten?: () => void): boolean {
     if (this.closed || this.failed) return false;
     const frame = encodeCloseFrame(this.role, code, reason);
     this.closed = true;
-    this.enqueue({ frame });
+    this.enqueue(onWritten ? { frame, after: onWritten } : { frame });
     return true;
   }
 
@@ -172,6 +176,7 @@ export class Sender {
   private enqueue(task: Task): void {
     if (!this.compressing && this.head === this.tasks.length && 'frame' in task) {
       this.writeFrame(task.frame[0], task.frame[1]);
+      task.after?.();
       return;
     }
     this.tasks.push(task);
@@ -190,6 +195,7 @@ export class Sender {
       if ('frame' in task) {
         this.queuedBytes -= task.frame[1].length;
         this.writeFrame(task.frame[0], task.frame[1]);
+        task.after?.();
         continue;
       }
       this.compressing = true;
