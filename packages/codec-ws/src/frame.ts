@@ -68,6 +68,9 @@ export function encodeFrameHeader(opcode: number, payloadLength: number, options
     throw new WsError('WS_INVALID_ARGUMENT', CloseCode.INTERNAL_ERROR, 'Control frames are unfragmented and carry at most 125 bytes');
   }
   const maskKey = options.maskKey;
+  if (maskKey !== undefined && maskKey.length < 4) {
+    throw new WsError('WS_INVALID_ARGUMENT', CloseCode.INTERNAL_ERROR, 'A masking key has 4 bytes');
+  }
   const header = Buffer.allocUnsafe(frameHeaderLength(payloadLength, maskKey !== undefined));
   header[0] = (fin ? 0x80 : 0) | (options.rsv1 ? 0x40 : 0) | opcode;
   const maskBit = maskKey !== undefined ? 0x80 : 0;

@@ -360,6 +360,10 @@ export class PerMessageDeflate {
     this.level = options.level ?? zlib.constants.Z_DEFAULT_COMPRESSION;
     this.memLevel = options.memLevel ?? 8;
     this.chunkSize = options.chunkSize ?? 16 * 1024;
+    const intIn = (v: number, lo: number, hi: number): boolean => Number.isInteger(v) && v >= lo && v <= hi;
+    if (!intIn(this.level, -1, 9) || !intIn(this.memLevel, 1, 9) || !intIn(this.chunkSize, 64, 1 << 30) || !(this.threshold >= 0)) {
+      throw new WsError('WS_INVALID_ARGUMENT', CloseCode.INTERNAL_ERROR, 'Invalid zlib level, memLevel, chunkSize or threshold');
+    }
   }
 
   /** Whether our compressor resets after each message. */

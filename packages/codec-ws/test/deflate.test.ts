@@ -296,6 +296,12 @@ describe('PerMessageDeflate transform', () => {
     d.close();
   });
 
+  it('rejects invalid zlib options and window bits up front', () => {
+    expect(() => new PerMessageDeflate({ role: 'server', params: DEFAULTS, level: 10 })).toThrow(WsError);
+    expect(() => new PerMessageDeflate({ role: 'server', params: DEFAULTS, memLevel: 0 })).toThrow(WsError);
+    expect(() => new PerMessageDeflate({ role: 'server', params: { ...DEFAULTS, clientMaxWindowBits: 7 } })).toThrow(WsError);
+  });
+
   it('close() fails pending and later operations', async () => {
     const d = pmd('server');
     const p = d.compressAsync(Buffer.alloc(1 << 20, 1));

@@ -77,6 +77,7 @@ describe('frame headers', () => {
     expect(() => encodeFrameHeader(Opcode.PING, 126)).toThrow(WsError);
     expect(() => encodeFrameHeader(Opcode.CLOSE, 2, { fin: false })).toThrow(WsError);
     expect(() => encodeControlFrame(Opcode.PING, Buffer.alloc(126), 'server')).toThrow(/125/);
+    expect(() => encodeFrame(Buffer.alloc(1), { opcode: Opcode.BINARY, role: 'client', maskKey: bytes(1, 2) })).toThrow(WsError);
   });
   it('parses what it encodes, and asks for more bytes when incomplete', () => {
     const h = Buffer.concat([encodeFrameHeader(Opcode.BINARY, 70000, { maskKey: KEY, rsv1: true })]);
