@@ -1,0 +1,149 @@
+import type { Socket } from 'node:net';
+import {
+  encodeDisconnect,
+  encodePing,
+  FrameDecoder,
+  FrameError,
+  FrameType,
+  HEADER_SIZE,
+  parseDisconnect,
+  type Frame,
+} from '@stelar/codec-tcp';
+import { BaseLink, type LinkInit } from './link-base';
+import type { ConnectionSlot } from './limits';
+import type { ErrorReporter, LinkLimits } from './options';
+
+const PING = encodePing();
+const textEncoder = new TextEncoder();
+
+/** UTF-8 length of an event name (ASCII fast path). */
+function utf8Length(s: string): number {
+  for (let i = 0; i < s.length; i++) if (s.charCodeAt(i) > 0x7f) return textEncoder.encode(s).length;
+  return s.length;
+}
+
+export interface TcpLinkOptions {
+  /** Largest frame accepted (totalLen included); bigger ones are refused from their header. */
+  maxFrameSize: number;
+  limits: LinkLimits;
+  report: ErrorReporter;
+  slot?: ConnectionSlot | undefined;
+}
+
+/**
+ * A core `Link` over a TCP or TLS socket carrying Stelar frames back to back (docs/protocol.md §1).
+ *
+ * `close(code, reason)` writes a DISCONNECT frame after what is queued, half-closes, and destroys
+ * the socket if the peer has not closed `closeTimeout` ms later. A DISCONNECT received from the
+ * peer is passed up like any frame and remembered, so `onClose` reports the peer's code and
+ * reason; a socket that just died reports 1006.
+ */
+export class TcpLink extends BaseLink {
+  readonly socket: Socket;
+  private readonly decoder: FrameDecoder;
+  private closeTimer: ReturnType<typeof setTimeout> | undefined;
+  /** The first close of either side: what `onClose` reports. */
+  private first: { code: number; reason: string } | undefined;
+
+  constructor(socket: Socket, init: LinkInit, options: TcpLinkOptions) {
+    super(init, options.limits, options.report, options.slot);
+    this.socket = socket;
+    this.decoder = new FrameDecoder((frame) => this.onFrame(frame), { maxFrameSize: options.maxFrameSize });
+    socket.setNoDelay(true);
+    socket.setTimeout(0);
+    socket.on('data', (chunk: Buffer) => this.onData(chunk));
+    socket.on('error', () => socket.destroy());
+    socket.on('end', () => {
+      // The peer half-closed: finish our side after what is queued (the socket may allow half-open).
+      if (!socket.writableEnded) socket.end();
+      this.startCloseTimer();
+    });
+    socket.on('drain', () => this.drained());
+    socket.on('close', () => this.onSocketClose());
+    if (socket.destroyed) process.nextTick(() => this.onSocketClose());
+  }
+
+  get bufferedAmount(): number {
+    return this.socket.writableLength;
+  }
+
+  protected get writable(): boolean {
+    const s = this.socket;
+    return !s.destroyed && !s.writableEnded;
+  }
+
+  protected write(frame: Uint8Array): void {
+    this.socket.write(frame);
+  }
+
+  ping(): void {
+    if (!this.closing && this.writable) this.socket.write(PING);
+  }
+
+  close(code: number, reason: string): void {
+    if (this.closing) return;
+    this.closing = true;
+    this.first ??= { code, reason };
+    const s = this.socket;
+    if (!s.destroyed && !s.writableEnded) {
+      s.write(encodeDisconnect(code, reason));
+      s.end();
+    }
+    this.startCloseTimer();
+  }
+
+  terminate(): void {
+    this.closing = true;
+    this.socket.destroy();
+  }
+
+  pause(): void {
+    this.socket.pause();
+  }
+
+  resume(): void {
+    if (!this.socket.destroyed) this.socket.resume();
+  }
+
+  private onData(chunk: Buffer): void {
+    if (this.failed) return;
+    try {
+      this.decoder.push(chunk);
+    } catch (err) {
+      if (err instanceof FrameError) this.protocolError(err.code, err.message, err.closeCode);
+      else {
+        // Thrown by our own frame callback (handler errors are caught there): treat as internal.
+        this.report(err);
+        this.protocolError('INTERNAL', String(err), 1011);
+      }
+    }
+  }
+
+  private onFrame(frame: Frame): void {
+    if (frame.type === FrameType.DISCONNECT && this.first === undefined) {
+      let body: { code: number; reason: string } | undefined;
+      try {
+        body = parseDisconnect(frame.payload);
+      } catch {
+        body = undefined;
+      }
+      this.first = body ?? { code: 1005, reason: '' };
+    }
+    const size = HEADER_SIZE + utf8Length(frame.event) + frame.payload.length;
+    this.deliver(() => this.handler.onFrame(frame, size));
+  }
+
+  private startCloseTimer(): void {
+    if (this.closeTimer !== undefined || this.socket.destroyed) return;
+    this.closeTimer = setTimeout(() => this.socket.destroy(), this.limits.closeTimeout);
+    this.closeTimer.unref?.();
+  }
+
+  private onSocketClose(): void {
+    if (this.closeTimer !== undefined) clearTimeout(this.closeTimer);
+    this.closeTimer = undefined;
+    this.decoder.reset();
+    const first = this.first;
+    this.finish(first ? first.code : 1006, first ? first.reason : '');
+  }
+}

@@ -1,0 +1,330 @@
+import { Buffer } from 'node:buffer';
+import { EventEmitter } from 'node:events';
+import type { Socket } from 'node:net';
+import {
+  CloseCode,
+  encodeCloseFrame,
+  isValidCloseCode,
+  Receiver,
+  Sender,
+  type PerMessageDeflate,
+  type Role,
+  type WsError,
+} from '@stelar/codec-ws';
+import { DEFAULT_CLOSE_TIMEOUT } from './options';
+
+/** Frames up to this size (header + payload) are written as one merged buffer; bigger ones as two corked writes. */
+export const MERGE_MAX = 16 * 1024;
+
+const EMPTY = Buffer.alloc(0);
+
+export interface WsConnectionOptions {
+  /** `server`: we accept masked frames and send unmasked ones; `client`: the reverse. */
+  role: Role;
+  /** The connection's permessage-deflate instance, when negotiated (it is closed with the connection). */
+  deflate?: PerMessageDeflate | undefined;
+  /** Largest message accepted (after assembly and inflation). Default 16 MiB. Above: close 1009. */
+  maxMessageSize?: number;
+  /** Largest single frame payload accepted. Default: `maxMessageSize`. */
+  maxFrameSize?: number;
+  /** How long (ms) the closing handshake may take before the socket is destroyed. Default 5000. */
+  closeTimeout?: number;
+  /** Bytes already read past the opening handshake (the `head` of an `'upgrade'` event). */
+  head?: Buffer | undefined;
+  /** The negotiated subprotocol, if any (informational). */
+  protocol?: string | undefined;
+}
+
+export type WsReadyState = 'open' | 'closing' | 'closed';
+
+/** Events of a {@link WsConnection}. */
+export interface WsConnectionEvents {
+  /** A complete data message (`isBinary` false for text, already checked to be UTF-8). */
+  message: [data: Buffer, isBinary: boolean];
+  /** A ping (already answered with a pong). */
+  ping: [payload: Buffer];
+  pong: [payload: Buffer];
+  /** Everything queued has been handed to the OS after a period of backpressure. */
+  drain: [];
+  /**
+   * The peer broke RFC 6455 (or sent too big a message). A listener may call `close(code)` itself;
+   * otherwise the connection is failed with `error.closeCode` right after the event.
+   */
+  protocolError: [error: WsError];
+  /**
+   * The socket is gone; emitted exactly once. `code` follows RFC 6455 §7.1.5: the code of the
+   * peer's close frame, 1005 if it had none, 1006 if no close frame was received at all.
+   */
+  close: [code: number, reason: string];
+}
+
+/**
+ * One RFC 6455 connection over a connected `net.Socket` or `tls.TLSSocket`, in either role, on
+ * the codec-ws `Receiver`/`Sender` (and `PerMessageDeflate` when negotiated):
+ *
+ * - sends text and binary messages in call order, compressed when negotiated and at least the
+ *   deflate instance's threshold; answers pings with pongs;
+ * - the closing handshake: `close()` sends a close frame and waits up to `closeTimeout` for the
+ *   peer's, then the socket is ended (the server closes TCP first) or destroyed; a peer's close
+ *   frame is echoed;
+ * - protocol violations fail the connection with the right close code (1002, 1007, 1009…);
+ * - any socket error destroys the socket; the only timer is the close timeout.
+ *
+ * Reading starts on the next tick, so listeners attached right after construction see
+ * everything, `head` included.
+ */
+export class WsConnection extends EventEmitter<WsConnectionEvents> {
+  readonly socket: Socket;
+  readonly role: Role;
+  readonly protocol: string | undefined;
+  readonly deflate: PerMessageDeflate | undefined;
+  /** The socket error that ended the connection, if any. */
+  error: Error | undefined;
+  private readonly receiver: Receiver;
+  private readonly sender: Sender;
+  private readonly closeTimeout: number;
+  private state: WsReadyState = 'open';
+  private closeTimer: ReturnType<typeof setTimeout> | undefined;
+  private sent: { code: number; reason: string } | undefined;
+  private received: { code: number; reason: string } | undefined;
+  private userPaused = false;
+  private receiverBusy = false;
+  private needDrain = false;
+  private readonly checkDrain = (): void => {
+    if (!this.needDrain || this.state === 'closed') return;
+    if (this.sender.pendingBytes > 0 || this.socket.writableLength > 0) return;
+    this.needDrain = false;
+    this.emit('drain');
+  };
+
+  constructor(socket: Socket, options: WsConnectionOptions) {
+    super();
+    this.socket = socket;
+    this.role = options.role;
+    this.protocol = options.protocol;
+    this.deflate = options.deflate;
+    this.closeTimeout = options.closeTimeout ?? DEFAULT_CLOSE_TIMEOUT;
+    this.receiver = new Receiver(
+      {
+        role: options.role,
+        deflate: options.deflate,
+        ...(options.maxMessageSize !== undefined ? { maxMessageSize: options.maxMessageSize } : {}),
+        ...(options.maxFrameSize !== undefined ? { maxFrameSize: options.maxFrameSize } : {}),
+      },
+      {
+        onMessage: (data, isBinary) => {
+          if (this.state !== 'closed') this.emit('message', data, isBinary);
+        },
+        onPing: (payload) => {
+          if (this.state === 'open') this.sender.pong(payload);
+          this.emit('ping', payload);
+        },
+        onPong: (payload) => this.emit('pong', payload),
+        onClose: (code, reason) => this.onPeerClose(code, reason),
+        onError: (err) => this.onProtocolError(err),
+        onDrain: () => {
+          this.receiverBusy = false;
+          if (!this.userPaused && this.state !== 'closed') socket.resume();
+        },
+      },
+    );
+    this.sender = new Sender({
+      role: options.role,
+      deflate: options.deflate,
+      write: (header, payload) => this.write(header, payload),
+      onError: (err) => this.onSendError(err),
+    });
+
+    socket.setTimeout(0);
+    socket.setNoDelay(true);
+    socket.on('error', (err) => {
+      this.error ??= err;
+      socket.destroy();
+    });
+    socket.on('close', () => this.onSocketClose());
+    socket.on('end', () => this.endSocket());
+    socket.on('drain', this.checkDrain);
+    if (socket.destroyed) {
+      // Closed before we got it: report once, asynchronously.
+      process.nextTick(() => this.onSocketClose());
+      return;
+    }
+    const head = options.head;
+    if (head && head.length > 0) process.nextTick(() => this.onData(head));
+    socket.on('data', (chunk: Buffer) => this.onData(chunk));
+  }
+
+  /** `open`, `closing` (close frame sent or received) or `closed` (socket gone). */
+  get readyState(): WsReadyState {
+    return this.state;
+  }
+
+  /** Bytes queued and not yet handed to the OS: the socket's buffer plus what waits for compression. */
+  get bufferedAmount(): number {
+    return this.socket.writableLength + this.sender.pendingBytes;
+  }
+
+  /** The close frame we sent, if any (`code` 1005 when it had no body). */
+  get closeSent(): { readonly code: number; readonly reason: string } | undefined {
+    return this.sent;
+  }
+
+  /** The close frame we received, if any (`code` 1005 when it had no body). */
+  get closeReceived(): { readonly code: number; readonly reason: string } | undefined {
+    return this.received;
+  }
+
+  /**
+   * Sends a message: text for a string (unless `binary`), binary for bytes. Returns false if the
+   * connection is not open. Never modifies `data`.
+   */
+  send(data: string | Uint8Array, options: { binary?: boolean; compress?: boolean; fin?: boolean } = {}): boolean {
+    if (this.state !== 'open') return false;
+    const ok = this.sender.send(data, options);
+    if (this.sender.pendingBytes > 0) this.needDrain = true;
+    return ok;
+  }
+
+  /**
+   * Sends a frame encoded elsewhere (server role only: it must be unmasked), in order with the
+   * other sends: `header` then `payload`. A whole frame may be passed as `header` with an empty
+   * `payload` (one write). Used to share one encoded frame between the recipients of a broadcast.
+   */
+  sendEncoded(header: Buffer, payload: Buffer = EMPTY): boolean {
+    if (this.role !== 'server') throw new Error('sendEncoded is for the server role (client frames are masked)');
+    if (this.state !== 'open') return false;
+    const ok = this.sender.sendFrame([header, payload]);
+    if (this.sender.pendingBytes > 0) this.needDrain = true;
+    return ok;
+  }
+
+  /** Sends a ping (payload at most 125 bytes). */
+  ping(payload: string | Uint8Array = EMPTY): boolean {
+    if (this.state !== 'open') return false;
+    return this.sender.ping(payload);
+  }
+
+  /** Sends an unsolicited pong (payload at most 125 bytes). */
+  pong(payload: string | Uint8Array = EMPTY): boolean {
+    if (this.state !== 'open') return false;
+    return this.sender.pong(payload);
+  }
+
+  /**
+   * Starts the closing handshake: queues a close frame (after what is already queued), then waits
+   * up to `closeTimeout` for the peer's close frame and the end of the TCP connection. No code: an
+   * empty close frame (the peer sees 1005). The reason is cut to 123 bytes.
+   * @throws RangeError for a code that may not be sent (e.g. 1005, 1006, 999)
+   */
+  close(code?: number, reason = ''): void {
+    if (code !== undefined && !isValidCloseCode(code)) throw new RangeError(`Close code ${code} may not be sent`);
+    if (this.state !== 'open') return;
+    this.state = 'closing';
+    this.sent = { code: code ?? CloseCode.NO_STATUS, reason: code === undefined ? '' : reason };
+    this.sender.close(code, reason);
+    this.startCloseTimer();
+    // The receiver is done (peer's close already in, or a protocol error): nothing more to wait for.
+    if (this.receiver.isDone) this.endSocket();
+  }
+
+  /** Destroys the socket at once (no closing handshake). */
+  terminate(): void {
+    this.socket.destroy();
+  }
+
+  /** Stops reading from the peer. */
+  pause(): void {
+    this.userPaused = true;
+    this.socket.pause();
+  }
+
+  /** Resumes reading (unless an inflate is still holding input). */
+  resume(): void {
+    this.userPaused = false;
+    if (!this.receiverBusy && this.state !== 'closed') this.socket.resume();
+  }
+
+  private onData(chunk: Buffer): void {
+    if (!this.receiver.push(chunk)) {
+      this.receiverBusy = true;
+      this.socket.pause();
+    }
+  }
+
+  private write(header: Buffer, payload: Buffer): void {
+    const s = this.socket;
+    if (s.destroyed || s.writableEnded) return;
+    const cb = this.needDrain ? this.checkDrain : undefined;
+    let ok: boolean;
+    if (payload.length === 0) {
+      ok = s.write(header, cb);
+    } else if (header.length + payload.length <= MERGE_MAX) {
+      const merged = Buffer.allocUnsafe(header.length + payload.length);
+      header.copy(merged, 0);
+      payload.copy(merged, header.length);
+      ok = s.write(merged, cb);
+    } else {
+      s.cork();
+      s.write(header);
+      ok = s.write(payload, cb);
+      s.uncork();
+    }
+    if (!ok) this.needDrain = true;
+  }
+
+  private startCloseTimer(): void {
+    if (this.closeTimer !== undefined || this.state === 'closed') return;
+    this.closeTimer = setTimeout(() => this.socket.destroy(), this.closeTimeout);
+    this.closeTimer.unref?.();
+  }
+
+  /** Half-closes our side after the queued bytes (the close frame included) are written. */
+  private endSocket(): void {
+    const s = this.socket;
+    if (!s.destroyed && !s.writableEnded) s.end();
+    this.startCloseTimer();
+  }
+
+  private onPeerClose(code: number | undefined, reason: string): void {
+    this.received = { code: code ?? CloseCode.NO_STATUS, reason };
+    if (this.state === 'open') {
+      this.state = 'closing';
+      // Echo the status code (RFC 6455 §5.5.1).
+      this.sent = { code: code ?? CloseCode.NO_STATUS, reason: '' };
+      this.sender.close(code);
+    }
+    this.startCloseTimer();
+    // The server closes the TCP connection first; a client waits for it (bounded by the timer).
+    if (this.role === 'server') this.endSocket();
+  }
+
+  private onProtocolError(err: WsError): void {
+    if (this.state === 'closed') return;
+    this.emit('protocolError', err);
+    if (this.state === 'open') this.close(err.closeCode, err.message);
+    else this.endSocket();
+  }
+
+  private onSendError(err: WsError): void {
+    if (this.state === 'closed') return;
+    if (this.state === 'open') {
+      // The Sender refuses everything after a failure: write the close frame directly.
+      this.state = 'closing';
+      this.sent = { code: err.closeCode, reason: err.message };
+      const [h, p] = encodeCloseFrame(this.role, err.closeCode, err.message);
+      this.write(h, p);
+    }
+    this.endSocket();
+  }
+
+  private onSocketClose(): void {
+    if (this.state === 'closed') return;
+    this.state = 'closed';
+    if (this.closeTimer !== undefined) clearTimeout(this.closeTimer);
+    this.closeTimer = undefined;
+    this.receiver.destroy();
+    this.deflate?.close();
+    const r = this.received;
+    this.emit('close', r ? r.code : CloseCode.ABNORMAL, r ? r.reason : '');
+  }
+}
