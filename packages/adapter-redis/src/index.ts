@@ -1,1 +1,2 @@
-export {};
+export { RedisAdapter, createRedisAdapter, RedisErrorCode, type RedisAdapterOptions, type RedisAdapterStats } from './adapter';
+export { ENVELOPE_VERSION } from './envelope';

@@ -1,0 +1,202 @@
+import { Buffer } from 'node:buffer';
+
+/**
+ * What travels over Redis between nodes. Every message starts with the same small header:
+ *
+ * ```
+ * u8  version   ENVELOPE_VERSION (a node ignores, and counts, any other)
+ * u8  kind      Kind
+ * u8  idLen     bytes of the origin node id
+ *     nodeId    UTF-8
+ * ```
+ *
+ * A BROADCAST goes on with the addressing and then the frame exactly as core encoded it
+ * (docs/protocol.md §1, totalLen included), so a receiving node delivers those very bytes:
+ *
+ * ```
+ * u8  flags     bit 0 volatile, bit 1 sequenced (seq counts this node's global stream)
+ * u32 seq
+ * u16 n, then n × (u16 len, UTF-8)   rooms          (n = 0: everyone)
+ * u16 n, then n × (u16 len, UTF-8)   except rooms
+ * u16 n, then n × (u16 len, UTF-8)   except connection ids
+ *     frame     the rest of the message
+ * ```
+ *
+ * Every other kind carries a JSON body (possibly empty) after the header: membership and
+ * request/response traffic is small and rare, so readability wins there. All integers are
+ * big-endian.
+ */
+export const ENVELOPE_VERSION = 1;
+
+export const Kind = {
+  BROADCAST: 1,
+  HELLO: 2,
+  HEARTBEAT: 3,
+  BYE: 4,
+  REQUEST: 5,
+  RESPONSE: 6,
+} as const;
+export type Kind = (typeof Kind)[keyof typeof Kind];
+
+export const Flag = {
+  VOLATILE: 1,
+  SEQUENCED: 2,
+} as const;
+
+export interface BroadcastEnvelope {
+  origin: string;
+  flags: number;
+  seq: number;
+  rooms: string[];
+  exceptRooms: string[];
+  exceptIds: string[];
+  /** A view into the received message: the frame bytes, not a copy. */
+  frame: Uint8Array;
+}
+
+export interface ControlEnvelope {
+  kind: Exclude<Kind, typeof Kind.BROADCAST>;
+  origin: string;
+  body: unknown;
+}
+
+export class EnvelopeError extends Error {
+  override name = 'EnvelopeError';
+}
+
+/** The header bytes for one node (computed once per node). */
+export function headerFor(nodeId: string): Buffer {
+  const id = Buffer.from(nodeId, 'utf8');
+  if (id.length === 0 || id.length > 255) throw new RangeError(`node id must be 1..255 UTF-8 bytes, got ${id.length}`);
+  const h = Buffer.allocUnsafe(3 + id.length);
+  h[0] = ENVELOPE_VERSION;
+  h[1] = 0; // kind, set per message
+  h[2] = id.length;
+  id.copy(h, 3);
+  return h;
+}
+
+function listSize(list: readonly string[]): number {
+  let n = 2;
+  for (const s of list) n += 2 + Buffer.byteLength(s, 'utf8');
+  return n;
+}
+
+function writeList(buf: Buffer, off: number, list: readonly string[]): number {
+  if (list.length > 0xffff) throw new RangeError('at most 65535 names per list');
+  buf.writeUInt16BE(list.length, off);
+  off += 2;
+  for (const s of list) {
+    const len = buf.write(s, off + 2, 'utf8');
+    if (len > 0xffff) throw new RangeError('names are at most 65535 bytes');
+    buf.writeUInt16BE(len, off);
+    off += 2 + len;
+  }
+  return off;
+}
+
+/** One buffer: header, addressing, then a copy of the frame bytes. */
+export function encodeBroadcast(
+  header: Buffer,
+  flags: number,
+  seq: number,
+  target: { readonly rooms: readonly string[]; readonly exceptRooms: readonly string[]; readonly exceptIds: readonly string[] },
+  frame: Uint8Array,
+): Buffer {
+  const size = header.length + 5 + listSize(target.rooms) + listSize(target.exceptRooms) + listSize(target.exceptIds) + frame.length;
+  const buf = Buffer.allocUnsafe(size);
+  header.copy(buf, 0);
+  buf[1] = Kind.BROADCAST;
+  let off = header.length;
+  buf[off] = flags;
+  buf.writeUInt32BE(seq >>> 0, off + 1);
+  off += 5;
+  off = writeList(buf, off, target.rooms);
+  off = writeList(buf, off, target.exceptRooms);
+  off = writeList(buf, off, target.exceptIds);
+  buf.set(frame, off);
+  return buf;
+}
+
+export function encodeControl(header: Buffer, kind: ControlEnvelope['kind'], body?: unknown): Buffer {
+  const json = body === undefined ? '' : JSON.stringify(body);
+  const buf = Buffer.allocUnsafe(header.length + Buffer.byteLength(json, 'utf8'));
+  header.copy(buf, 0);
+  buf[1] = kind;
+  buf.write(json, header.length, 'utf8');
+  return buf;
+}
+
+/** The message's kind, after checking the version; throws EnvelopeError on a foreign message. */
+export function peekKind(msg: Buffer): Kind {
+  if (msg.length < 4 || msg[0] !== ENVELOPE_VERSION) throw new EnvelopeError(`unknown envelope version ${msg[0] ?? 'none'}`);
+  const kind = msg[1]!;
+  if (kind < Kind.BROADCAST || kind > Kind.RESPONSE) throw new EnvelopeError(`unknown envelope kind ${kind}`);
+  return kind as Kind;
+}
+
+/** Whether the message was sent by the node whose header this is (no string decoding). */
+export function isFrom(msg: Buffer, header: Buffer): boolean {
+  const len = header[2]!;
+  return msg[2] === len && msg.length >= 3 + len && msg.compare(header, 3, 3 + len, 3, 3 + len) === 0;
+}
+
+function originOf(msg: Buffer): { origin: string; off: number } {
+  const len = msg[2]!;
+  if (len === 0 || msg.length < 3 + len) throw new EnvelopeError('truncated node id');
+  return { origin: msg.toString('utf8', 3, 3 + len), off: 3 + len };
+}
+
+function readList(msg: Buffer, off: number): { list: string[]; off: number } {
+  if (off + 2 > msg.length) throw new EnvelopeError('truncated list');
+  const n = msg.readUInt16BE(off);
+  off += 2;
+  const list: string[] = new Array<string>(n);
+  for (let i = 0; i < n; i++) {
+    if (off + 2 > msg.length) throw new EnvelopeError('truncated list');
+    const len = msg.readUInt16BE(off);
+    off += 2;
+    if (off + len > msg.length) throw new EnvelopeError('truncated name');
+    list[i] = msg.toString('utf8', off, off + len);
+    off += len;
+  }
+  return { list, off };
+}
+
+export function decodeBroadcast(msg: Buffer): BroadcastEnvelope {
+  const head = originOf(msg);
+  let off = head.off;
+  if (off + 5 > msg.length) throw new EnvelopeError('truncated broadcast');
+  const flags = msg[off]!;
+  const seq = msg.readUInt32BE(off + 1);
+  off += 5;
+  const rooms = readList(msg, off);
+  const exceptRooms = readList(msg, rooms.off);
+  const exceptIds = readList(msg, exceptRooms.off);
+  off = exceptIds.off;
+  if (msg.length - off < 7) throw new EnvelopeError('broadcast without a frame');
+  return {
+    origin: head.origin,
+    flags,
+    seq,
+    rooms: rooms.list,
+    exceptRooms: exceptRooms.list,
+    exceptIds: exceptIds.list,
+    frame: msg.subarray(off),
+  };
+}
+
+export function decodeControl(msg: Buffer): ControlEnvelope {
+  const kind = peekKind(msg);
+  if (kind === Kind.BROADCAST) throw new EnvelopeError('not a control message');
+  const head = originOf(msg);
+  let body: unknown;
+  if (head.off < msg.length) {
+    try {
+      body = JSON.parse(msg.toString('utf8', head.off)) as unknown;
+    } catch {
+      throw new EnvelopeError('control body is not JSON');
+    }
+  }
+  return { kind, origin: head.origin, body };
+}
