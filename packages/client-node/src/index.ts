@@ -1,1 +1,14 @@
-export {};
+export { connect, dialerFor, StelarClient, type NodeClientOptions } from './client';
+export {
+  DisconnectCode,
+  ErrorCode,
+  StelarError,
+  type AnyEvents,
+  type BackoffOptions,
+  type ClientLifecycle,
+  type ClientOptions,
+  type ClientRequestOptions,
+  type ClientState,
+  type OfflineQueueOptions,
+} from '@stelar/core';
+export { DialError } from '@stelar/transport-node';

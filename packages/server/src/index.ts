@@ -1,1 +1,20 @@
-export {};
+export { createServer, StelarServer, type CloseOptions, type ListenInfo, type ServerOptions, type WebSocketOptions } from './server';
+export type { HealthOptions, MetricsOptions } from './health';
+export {
+  AuthError,
+  Connection,
+  DisconnectCode,
+  ErrorCode,
+  MemoryAdapter,
+  StelarError,
+  type Adapter,
+  type AnyEvents,
+  type ConnectionMiddleware,
+  type EventContext,
+  type EventMiddleware,
+  type HubOptions,
+  type RateLimiter,
+  type RateLimitOptions,
+  type RateLimitRule,
+  type Stats,
+} from '@stelar/core';

@@ -1,0 +1,59 @@
+import { ClientEngine, type AnyEvents, type ClientOptions, type Dialer } from '@stelar/core';
+import { dialTcp, dialWebSocket, type DialTcpOptions, type DialWebSocketOptions } from '@stelar/transport-node';
+
+/** Options of a Node client: the engine's (auth, reconnect, queue, timeouts) plus the transport's. */
+export interface NodeClientOptions
+  extends ClientOptions,
+    Omit<DialWebSocketOptions, 'onError'>,
+    Omit<DialTcpOptions, 'onError' | keyof DialWebSocketOptions> {
+  /** Start connecting at once (`connect()` then returns the same attempt). Default true. */
+  autoConnect?: boolean;
+  /** Transport errors thrown by handlers. Default: `process.emitWarning`. */
+  onTransportError?: (err: unknown) => void;
+}
+
+/** Picks the dialer for a URL scheme. */
+export function dialerFor(url: string | URL, options: NodeClientOptions = {}): Dialer {
+  const u = typeof url === 'string' ? new URL(url) : url;
+  const onError = options.onTransportError;
+  switch (u.protocol) {
+    case 'ws:':
+    case 'wss:':
+      return dialWebSocket(u, { ...options, ...(onError && { onError }) });
+    case 'tcp:':
+    case 'tls:':
+      return dialTcp(u, { ...options, ...(onError && { onError }) });
+    default:
+      throw new TypeError(`unsupported URL scheme "${u.protocol}" (use ws://, wss://, tcp:// or tls://)`);
+  }
+}
+
+/**
+ * A Stelar client in Node, over WebSocket (`ws://`, `wss://`) or the binary protocol (`tcp://`,
+ * `tls://`). Everything else — events, requests, rooms, reconnection, the offline queue — is
+ * the engine's (see `@stelar/core`).
+ */
+export class StelarClient<In extends object = AnyEvents, Out extends object = In> extends ClientEngine<In, Out> {
+  readonly url: string;
+
+  constructor(url: string | URL, options: NodeClientOptions = {}) {
+    super(dialerFor(url, options), options);
+    this.url = String(url);
+  }
+}
+
+/**
+ * Creates a client and starts connecting (unless `autoConnect: false`). Register handlers right
+ * away; `await client.connect()` resolves once the server accepted the session.
+ *
+ * ```ts
+ * const client = connect<Events>('tcp://127.0.0.1:4000', { auth: { token } });
+ * client.on('chat', (m) => console.log(m));
+ * await client.connect();
+ * ```
+ */
+export function connect<In extends object = AnyEvents, Out extends object = In>(url: string | URL, options: NodeClientOptions = {}): StelarClient<In, Out> {
+  const client = new StelarClient<In, Out>(url, options);
+  if (options.autoConnect !== false) client.connect().catch(() => undefined);
+  return client;
+}

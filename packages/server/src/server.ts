@@ -1,0 +1,307 @@
+import * as http from 'node:http';
+import * as https from 'node:https';
+import type { AddressInfo } from 'node:net';
+import type { TlsOptions } from 'node:tls';
+import { Hub, type AnyEvents, type HubOptions } from '@stelar/core';
+import {
+  attachWebSocket,
+  ConnectionLimits,
+  listenTcp,
+  type TcpListener,
+  type WebSocketHandle,
+  type WebSocketServerOptions,
+} from '@stelar/transport-node';
+import { createRoutes, type HealthOptions, type MetricsOptions } from './health';
+
+/** WebSocket endpoint options (see `@stelar/transport-node`). */
+export type WebSocketOptions = Omit<WebSocketServerOptions, 'limits' | 'onError' | keyof LinkLimitOptions>;
+
+interface LinkLimitOptions {
+  highWaterMark?: number;
+  maxBufferedAmount?: number;
+  closeTimeout?: number;
+}
+
+export interface ServerOptions extends HubOptions, LinkLimitOptions {
+  /** Port of the standalone HTTP(S) server carrying WebSocket, health and metrics. 0 = any free port. */
+  port?: number;
+  /** Address to bind both listeners to. Default: all interfaces. */
+  host?: string;
+  /** Attach to your own `http`/`https` server instead of creating one (you call its `listen`). */
+  server?: http.Server | https.Server;
+  /** Make the standalone server HTTPS (`wss://`) with these options. */
+  https?: https.ServerOptions;
+  /** WebSocket endpoint options: `path`, `allowOrigins`, `perMessageDeflate`, `trustProxy`, … */
+  ws?: WebSocketOptions | false;
+  /** Port of the binary TCP listener. Omit for none; 0 = any free port. */
+  tcpPort?: number;
+  /** Serve the binary protocol over TLS with these options. */
+  tls?: TlsOptions;
+  /** Most open connections over both transports. Default: unlimited. */
+  maxConnections?: number;
+  /** Most open connections from one IP. Default: unlimited. */
+  maxConnectionsPerIp?: number;
+  /** Opt-in `/healthz` (liveness) and `/readyz` (readiness) on the HTTP server. Default off. */
+  health?: boolean | HealthOptions;
+  /** Opt-in `/metrics` in Prometheus text format on the HTTP server. Default off. */
+  metrics?: boolean | MetricsOptions;
+  /** Most bytes of HTTP headers (standalone server). Default 16 KiB. */
+  maxHeaderSize?: number;
+  /** Close gracefully on SIGINT/SIGTERM. Default false: Stelar installs no signal handler. */
+  handleSignals?: boolean | { timeout?: number };
+  /** Errors from handlers, middleware and transports. Default: `process.emitWarning`. */
+  onError?: (err: unknown) => void;
+}
+
+/** Where the server listens. */
+export interface ListenInfo {
+  /** HTTP/WebSocket port (undefined without an HTTP server, or an attached one not yet listening). */
+  port: number | undefined;
+  /** TCP/TLS port (undefined without a TCP listener). */
+  tcpPort: number | undefined;
+}
+
+export interface CloseOptions {
+  /** Most time (ms) to wait for in-flight requests and replies before closing sockets. Default 10 000. */
+  timeout?: number;
+  /** Close code sent to clients. Default 1001 (going away). */
+  code?: number;
+  reason?: string;
+}
+
+type State = 'created' | 'starting' | 'listening' | 'closing' | 'closed';
+
+/**
+ * A Stelar server: one hub (handlers, rooms, ACKs, middleware…, see `@stelar/core`'s `Hub`) over
+ * WebSocket and the binary TCP/TLS protocol at once, with health endpoints and graceful shutdown.
+ */
+export class StelarServer<In extends object = AnyEvents, Out extends object = In> extends Hub<In, Out> {
+  private readonly options: ServerOptions;
+  private readonly limits: ConnectionLimits;
+  private readonly ownsHttp: boolean;
+  private httpServer: http.Server | https.Server | undefined;
+  private wsHandle: WebSocketHandle | undefined;
+  private tcp: TcpListener | undefined;
+  private state: State = 'created';
+  private signalHandler: (() => void) | undefined;
+  private restoreRequestListeners: (() => void) | undefined;
+
+  constructor(options: ServerOptions = {}) {
+    super(options);
+    this.options = options;
+    this.limits = new ConnectionLimits({
+      ...(options.maxConnections !== undefined && { maxConnections: options.maxConnections }),
+      ...(options.maxConnectionsPerIp !== undefined && { maxConnectionsPerIp: options.maxConnectionsPerIp }),
+    });
+    this.ownsHttp = !options.server && options.ws !== false && (options.port !== undefined || options.tcpPort === undefined);
+    if (options.onError) this.onError(options.onError);
+  }
+
+  /** True while listening and not draining. */
+  override get isReady(): boolean {
+    return this.state === 'listening' && super.isReady;
+  }
+
+  /** The HTTP server carrying WebSocket (yours or the standalone one). */
+  get http(): http.Server | https.Server | undefined {
+    return this.httpServer;
+  }
+
+  /**
+   * Starts the listeners. Resolves with the bound ports; rejects on a bind or TLS set-up error
+   * (then nothing is left listening). Never picks another port by itself.
+   */
+  async listen(): Promise<ListenInfo> {
+    if (this.state !== 'created') throw new Error(`cannot listen: server is ${this.state}`);
+    this.state = 'starting';
+    const o = this.options;
+    const report = (err: unknown): void => this.reportError(err);
+    const linkOpts = {
+      ...(o.highWaterMark !== undefined && { highWaterMark: o.highWaterMark }),
+      ...(o.maxBufferedAmount !== undefined && { maxBufferedAmount: o.maxBufferedAmount }),
+      ...(o.closeTimeout !== undefined && { closeTimeout: o.closeTimeout }),
+    };
+    try {
+      await this.ready();
+      if (o.ws !== false && (o.server || this.ownsHttp)) {
+        const server = o.server ?? this.createHttpServer();
+        this.httpServer = server;
+        this.mountRoutes(server);
+        this.wsHandle = attachWebSocket(server, this, { ...o.ws, ...linkOpts, limits: this.limits, onError: report });
+        if (this.ownsHttp) await listenHttp(server, o.port ?? 0, o.host);
+      }
+      if (o.tcpPort !== undefined) {
+        this.tcp = await listenTcp(this, {
+          ...linkOpts,
+          port: o.tcpPort,
+          ...(o.host !== undefined && { host: o.host }),
+          ...(o.tls && { tls: o.tls }),
+          limits: this.limits,
+          onError: report,
+        });
+      }
+    } catch (err) {
+      await this.shutdownListeners();
+      this.state = 'closed';
+      await this.dispose();
+      throw err;
+    }
+    this.state = 'listening';
+    if (o.handleSignals) this.installSignalHandlers();
+    return this.address();
+  }
+
+  /** The bound ports. */
+  address(): ListenInfo {
+    const a = this.httpServer?.address();
+    return {
+      port: a && typeof a === 'object' ? (a as AddressInfo).port : undefined,
+      tcpPort: this.tcp?.port,
+    };
+  }
+
+  /**
+   * Graceful shutdown: stops accepting; refuses new requests; waits up to `timeout` for request
+   * handlers to reply and for clients to answer pending requests; tells every client (close
+   * 1001 on WebSocket, DISCONNECT 1001 on TCP); then closes what is left. Resolves once every
+   * socket is gone. No `process.exit`.
+   */
+  async close(options: CloseOptions = {}): Promise<void> {
+    if (this.state === 'closed' || this.state === 'closing') return;
+    const wasListening = this.state === 'listening' || this.state === 'starting';
+    this.state = 'closing';
+    this.removeSignalHandlers();
+    if (wasListening) {
+      this.wsHandle?.close();
+      if (this.ownsHttp) this.httpServer?.close();
+      await this.drain(options);
+      await this.shutdownListeners();
+    }
+    this.state = 'closed';
+    await this.dispose();
+  }
+
+  private createHttpServer(): http.Server | https.Server {
+    const o = this.options;
+    const handshake = o.ws && o.ws.handshakeTimeout !== undefined ? o.ws.handshakeTimeout : 10_000;
+    const base = { maxHeaderSize: o.maxHeaderSize ?? 16 * 1024 };
+    const server = o.https ? https.createServer({ ...base, ...o.https }) : http.createServer(base);
+    // The header phase of every request (upgrades included) is bounded by the handshake time.
+    server.headersTimeout = handshake;
+    server.requestTimeout = Math.max(handshake, 30_000);
+    server.on('request', (_req: http.IncomingMessage, res: http.ServerResponse) => {
+      if (res.headersSent || res.writableEnded) return;
+      res.writeHead(404, { 'content-type': 'text/plain; charset=utf-8' });
+      res.end('Not found\n');
+    });
+    server.on('clientError', (_err, socket) => {
+      if (socket.writable) socket.end('HTTP/1.1 400 Bad Request\r\nConnection: close\r\n\r\n');
+      socket.destroy();
+    });
+    return server;
+  }
+
+  /**
+   * Health and metrics routes. On a standalone server they sit in front of the 404 handler; on
+   * your server they wrap the `request` listeners present now, answering only their own paths
+   * and passing everything else on untouched.
+   */
+  private mountRoutes(server: http.Server | https.Server): void {
+    const o = this.options;
+    const health = o.health ? (o.health === true ? {} : o.health) : false;
+    const metrics = o.metrics ? (o.metrics === true ? {} : o.metrics) : false;
+    if (!health && !metrics) return;
+    const routes = createRoutes(
+      {
+        isLive: () => this.state !== 'closed',
+        isReady: () => this.isReady,
+        metricsText: (p) => this.metricsText(p),
+        stats: () => this.getStats().connections,
+      },
+      health,
+      metrics,
+    );
+    const existing = server.listeners('request') as ((req: http.IncomingMessage, res: http.ServerResponse) => void)[];
+    server.removeAllListeners('request');
+    const front = (req: http.IncomingMessage, res: http.ServerResponse): void => {
+      if (routes(req, res)) return;
+      for (const l of existing) l.call(server, req, res);
+    };
+    server.on('request', front);
+    this.restoreRequestListeners = () => {
+      server.removeListener('request', front);
+      for (const l of existing) server.on('request', l);
+    };
+  }
+
+  private async shutdownListeners(): Promise<void> {
+    this.wsHandle?.close();
+    this.wsHandle = undefined;
+    const tcp = this.tcp;
+    this.tcp = undefined;
+    if (tcp) await tcp.close();
+    const server = this.httpServer;
+    if (server && this.ownsHttp) {
+      await new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeAllConnections();
+      });
+    } else if (this.restoreRequestListeners) {
+      this.restoreRequestListeners();
+    }
+    this.restoreRequestListeners = undefined;
+  }
+
+  private reportError(err: unknown): void {
+    const fallback = this.options.onError;
+    if (fallback) fallback(err);
+    else process.emitWarning(err instanceof Error ? err : new Error(String(err)), { code: 'STELAR_SERVER' });
+  }
+
+  private installSignalHandlers(): void {
+    const h = this.options.handleSignals;
+    const timeout = typeof h === 'object' && h.timeout !== undefined ? h.timeout : 10_000;
+    const handler = (): void => {
+      void this.close({ timeout });
+    };
+    this.signalHandler = handler;
+    process.once('SIGINT', handler);
+    process.once('SIGTERM', handler);
+  }
+
+  private removeSignalHandlers(): void {
+    if (!this.signalHandler) return;
+    process.removeListener('SIGINT', this.signalHandler);
+    process.removeListener('SIGTERM', this.signalHandler);
+    this.signalHandler = undefined;
+  }
+}
+
+function listenHttp(server: http.Server | https.Server, port: number, host: string | undefined): Promise<void> {
+  return new Promise<void>((resolve, reject) => {
+    const onError = (err: Error): void => {
+      server.removeListener('listening', onListening);
+      reject(err);
+    };
+    const onListening = (): void => {
+      server.removeListener('error', onError);
+      resolve();
+    };
+    server.once('error', onError);
+    server.once('listening', onListening);
+    server.listen(port, host);
+  });
+}
+
+/**
+ * Creates a server. Nothing listens until `listen()`.
+ *
+ * ```ts
+ * const server = createServer({ port: 3000, tcpPort: 4000 });
+ * server.on('chat', (msg, conn) => server.to('lobby').except(conn).emit('chat', msg));
+ * await server.listen();
+ * ```
+ */
+export function createServer<In extends object = AnyEvents, Out extends object = In>(options: ServerOptions = {}): StelarServer<In, Out> {
+  return new StelarServer<In, Out>(options);
+}
