@@ -203,3 +203,42 @@ describe('cross-node queries', () => {
     expect(String((err as Error).message)).toContain(nodes[2]!.hub.nodeId);
   });
 });
+
+describe('sharded mode', () => {
+  it('a node subscribes a room channel while it has local members, and only then', async () => {
+    cluster = new Cluster(redis.url);
+    const [a, b] = await cluster.start(2, { sharded: true });
+    const { Redis } = await import('ioredis');
+    const r = new Redis(redis.url);
+    try {
+      const subscribers = async (room: string): Promise<number> => {
+        const reply = (await r.call('PUBSUB', 'SHARDNUMSUB', `${cluster.prefix}#room#${room}`)) as [string, number];
+        return Number(reply[1]);
+      };
+      expect(await subscribers('s')).toBe(0);
+      const c1 = await a!.client();
+      const c2 = await a!.client();
+      const c3 = await b!.client();
+      await c1.join('s');
+      await c2.join('s');
+      await c3.join('s');
+      await a!.adapter.sync();
+      await b!.adapter.sync();
+      expect(await subscribers('s')).toBe(2); // one subscription per node, not per member
+      await c1.leave('s');
+      await a!.adapter.sync();
+      expect(await subscribers('s')).toBe(2);
+      c2.close();
+      await until(() => a!.hub.connections.size === 1);
+      await a!.adapter.sync();
+      expect(await subscribers('s')).toBe(1);
+      // The room is still reachable from node a, through node b's subscription.
+      const rec = recorder(c3);
+      a!.hub.to('s').emit('m', 1);
+      await settle(() => count(rec, 'm') === 1);
+      expect(count(rec, 'm')).toBe(1);
+    } finally {
+      r.disconnect();
+    }
+  });
+});

@@ -1,0 +1,56 @@
+import { describe, expect, it } from 'vitest';
+import { Buffer } from 'node:buffer';
+import { encodeJson } from '@stelar/codec-tcp';
+import {
+  decodeBroadcast,
+  decodeControl,
+  encodeBroadcast,
+  encodeControl,
+  EnvelopeError,
+  Flag,
+  headerFor,
+  isFrom,
+  Kind,
+  peekKind,
+} from '../src/envelope';
+
+describe('envelope', () => {
+  const header = headerFor('node-Ä1');
+
+  it('round-trips a broadcast; the frame is a view of the same bytes, not re-encoded', () => {
+    const frame = encodeJson('chat', { t: 'hi' });
+    const target = { rooms: ['lobby', 'ünïcode 🚀'], exceptRooms: ['muted'], exceptIds: ['abc', 'def'] };
+    const msg = encodeBroadcast(header, Flag.VOLATILE | Flag.SEQUENCED, 0xfffffffe, target, frame);
+    // header (3 + 8) + flags/seq 5 + lists + frame: a few dozen bytes of overhead, no base64.
+    expect(msg.length).toBe(11 + 5 + (2 + 2 + 5 + 2 + Buffer.byteLength('ünïcode 🚀')) + (2 + 2 + 5) + (2 + 2 + 3 + 2 + 3) + frame.length);
+    expect(peekKind(msg)).toBe(Kind.BROADCAST);
+    const env = decodeBroadcast(msg);
+    expect(env).toMatchObject({ origin: 'node-Ä1', flags: 3, seq: 0xfffffffe, ...target });
+    expect(Buffer.from(env.frame).equals(Buffer.from(frame))).toBe(true);
+    expect(env.frame.buffer).toBe(msg.buffer);
+    expect(isFrom(msg, header)).toBe(true);
+    expect(isFrom(msg, headerFor('node-Ä2'))).toBe(false);
+    expect(isFrom(msg, headerFor('node'))).toBe(false);
+  });
+
+  it('round-trips control messages with and without a body', () => {
+    const req = encodeControl(header, Kind.REQUEST, { id: 7, op: 'fetch' });
+    expect(decodeControl(req)).toEqual({ kind: Kind.REQUEST, origin: 'node-Ä1', body: { id: 7, op: 'fetch' } });
+    expect(decodeControl(encodeControl(header, Kind.BYE))).toEqual({ kind: Kind.BYE, origin: 'node-Ä1', body: undefined });
+  });
+
+  it('refuses foreign or truncated messages with EnvelopeError', () => {
+    const frame = encodeJson('x', 1);
+    const good = encodeBroadcast(header, 0, 1, { rooms: ['a'], exceptRooms: [], exceptIds: [] }, frame);
+    expect(() => peekKind(Buffer.from('nope'))).toThrow(EnvelopeError);
+    expect(() => peekKind(Buffer.from([2, 1, 1, 65]))).toThrow(/version/);
+    expect(() => peekKind(Buffer.from([1, 9, 1, 65]))).toThrow(/kind/);
+    for (let cut = 3; cut < good.length - frame.length + 6; cut++) {
+      expect(() => decodeBroadcast(good.subarray(0, cut)), `cut at ${cut}`).toThrow(EnvelopeError);
+    }
+    const bad = Buffer.concat([encodeControl(header, Kind.HEARTBEAT), Buffer.from('{oops')]);
+    expect(() => decodeControl(bad)).toThrow(EnvelopeError);
+    expect(() => headerFor('')).toThrow(RangeError);
+    expect(() => headerFor('x'.repeat(256))).toThrow(RangeError);
+  });
+});
