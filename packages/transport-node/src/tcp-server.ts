@@ -63,11 +63,15 @@ export function listenTcp(acceptor: Acceptor, options: TcpListenOptions = {}): P
   const links = new Set<TcpLink>();
   const sockets = new Set<net.Socket>();
   let stopping = false;
+  let onSocketGone: () => void = () => undefined;
 
   // Every accepted TCP socket (under TLS: the raw one), to bound `close()`.
   server.on('connection', (raw: net.Socket) => {
     sockets.add(raw);
-    raw.once('close', () => sockets.delete(raw));
+    raw.once('close', () => {
+      sockets.delete(raw);
+      onSocketGone();
+    });
   });
   const onSocket = (socket: net.Socket): void => {
     socket.on('error', () => socket.destroy());
@@ -86,7 +90,10 @@ export function listenTcp(acceptor: Acceptor, options: TcpListenOptions = {}): P
       { maxFrameSize: acceptor.maxFrameSize, limits, report, slot },
     );
     links.add(link);
-    socket.once('close', () => links.delete(link));
+    socket.once('close', () => {
+      links.delete(link);
+      onSocketGone();
+    });
     try {
       link.attach(acceptor.accept(link));
     } catch (err) {
@@ -124,9 +131,18 @@ export function listenTcp(acceptor: Acceptor, options: TcpListenOptions = {}): P
             const timer = setTimeout(() => {
               for (const s of sockets) s.destroy();
             }, limits.closeTimeout);
-            server.close(() => {
+            // net.Server's close callback comes before the sockets' own 'close' events: wait
+            // for those too, so every link has reported onClose when this resolves.
+            let serverClosed = false;
+            const check = (): void => {
+              if (!serverClosed || sockets.size > 0 || links.size > 0) return;
               clearTimeout(timer);
               done();
+            };
+            onSocketGone = check;
+            server.close(() => {
+              serverClosed = true;
+              check();
             });
             for (const link of [...links]) link.close(1001, 'server shutting down');
           })),

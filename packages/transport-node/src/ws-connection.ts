@@ -87,6 +87,14 @@ export class WsConnection extends EventEmitter<WsConnectionEvents> {
   private closeTimer: ReturnType<typeof setTimeout> | undefined;
   private sent: { code: number; reason: string } | undefined;
   private received: { code: number; reason: string } | undefined;
+  /** Our close frame has been handed to the socket (or never will be): ending is safe. */
+  private closeWritten = false;
+  /** We want to half-close once our close frame is written. */
+  private wantEnd = false;
+  private readonly onCloseWritten = (): void => {
+    this.closeWritten = true;
+    if (this.wantEnd) this.endNow();
+  };
   private userPaused = false;
   private receiverBusy = false;
   private needDrain = false;
@@ -142,7 +150,11 @@ export class WsConnection extends EventEmitter<WsConnectionEvents> {
       socket.destroy();
     });
     socket.on('close', () => this.onSocketClose());
-    socket.on('end', () => this.endSocket());
+    socket.on('end', () => {
+      // The peer half-closed. Without a closing handshake there is nothing left to say.
+      if (this.state === 'open') this.endNow();
+      else this.requestEnd();
+    });
     socket.on('drain', this.checkDrain);
     if (socket.destroyed) {
       // Closed before we got it: report once, asynchronously.
@@ -221,10 +233,10 @@ export class WsConnection extends EventEmitter<WsConnectionEvents> {
     if (this.state !== 'open') return;
     this.state = 'closing';
     this.sent = { code: code ?? CloseCode.NO_STATUS, reason: code === undefined ? '' : reason };
-    this.sender.close(code, reason);
+    if (!this.sender.close(code, reason, this.onCloseWritten)) this.closeWritten = true;
     this.startCloseTimer();
     // The receiver is done (peer's close already in, or a protocol error): nothing more to wait for.
-    if (this.receiver.isDone) this.endSocket();
+    if (this.receiver.isDone) this.requestEnd();
   }
 
   /** Destroys the socket at once (no closing handshake). */
@@ -278,11 +290,19 @@ export class WsConnection extends EventEmitter<WsConnectionEvents> {
     this.closeTimer.unref?.();
   }
 
-  /** Half-closes our side after the queued bytes (the close frame included) are written. */
-  private endSocket(): void {
+  /**
+   * Half-closes our side once our close frame has been handed to the socket (it may wait behind a
+   * compression in progress); the close timer bounds the wait.
+   */
+  private requestEnd(): void {
+    this.wantEnd = true;
+    this.startCloseTimer();
+    if (this.closeWritten) this.endNow();
+  }
+
+  private endNow(): void {
     const s = this.socket;
     if (!s.destroyed && !s.writableEnded) s.end();
-    this.startCloseTimer();
   }
 
   private onPeerClose(code: number | undefined, reason: string): void {
@@ -291,18 +311,18 @@ export class WsConnection extends EventEmitter<WsConnectionEvents> {
       this.state = 'closing';
       // Echo the status code (RFC 6455 §5.5.1).
       this.sent = { code: code ?? CloseCode.NO_STATUS, reason: '' };
-      this.sender.close(code);
+      if (!this.sender.close(code, undefined, this.onCloseWritten)) this.closeWritten = true;
     }
     this.startCloseTimer();
     // The server closes the TCP connection first; a client waits for it (bounded by the timer).
-    if (this.role === 'server') this.endSocket();
+    if (this.role === 'server') this.requestEnd();
   }
 
   private onProtocolError(err: WsError): void {
     if (this.state === 'closed') return;
     this.emit('protocolError', err);
     if (this.state === 'open') this.close(err.closeCode, err.message);
-    else this.endSocket();
+    else this.requestEnd();
   }
 
   private onSendError(err: WsError): void {
@@ -314,7 +334,8 @@ export class WsConnection extends EventEmitter<WsConnectionEvents> {
       const [h, p] = encodeCloseFrame(this.role, err.closeCode, err.message);
       this.write(h, p);
     }
-    this.endSocket();
+    this.closeWritten = true;
+    this.requestEnd();
   }
 
   private onSocketClose(): void {
