@@ -95,6 +95,8 @@ export class WsConnection extends EventEmitter<WsConnectionEvents> {
     this.closeWritten = true;
     if (this.wantEnd) this.endNow();
   };
+  /** The socket closed while a compressed message was still inflating (see onSocketClose). */
+  private socketGone = false;
   private userPaused = false;
   private receiverBusy = false;
   private needDrain = false;
@@ -128,11 +130,18 @@ export class WsConnection extends EventEmitter<WsConnectionEvents> {
           this.emit('ping', payload);
         },
         onPong: (payload) => this.emit('pong', payload),
-        onClose: (code, reason) => this.onPeerClose(code, reason),
-        onError: (err) => this.onProtocolError(err),
+        onClose: (code, reason) => {
+          this.onPeerClose(code, reason);
+          if (this.socketGone) this.finalize();
+        },
+        onError: (err) => {
+          this.onProtocolError(err);
+          if (this.socketGone) this.finalize();
+        },
         onDrain: () => {
           this.receiverBusy = false;
-          if (!this.userPaused && this.state !== 'closed') socket.resume();
+          if (this.socketGone) this.finalize();
+          else if (!this.userPaused && this.state !== 'closed') socket.resume();
         },
       },
     );
@@ -339,6 +348,20 @@ export class WsConnection extends EventEmitter<WsConnectionEvents> {
   }
 
   private onSocketClose(): void {
+    if (this.state === 'closed' || this.socketGone) return;
+    this.socketGone = true;
+    if (this.receiver.isBusy) {
+      // Bytes that arrived before the socket closed are still being inflated: deliver them (and
+      // a close frame behind them) first. The receiver calls onDrain, onClose or onError once it
+      // is idle, since the push that found it busy returned false; the close timeout bounds it.
+      if (this.closeTimer !== undefined) clearTimeout(this.closeTimer);
+      this.closeTimer = setTimeout(() => this.finalize(), this.closeTimeout);
+      return;
+    }
+    this.finalize();
+  }
+
+  private finalize(): void {
     if (this.state === 'closed') return;
     this.state = 'closed';
     if (this.closeTimer !== undefined) clearTimeout(this.closeTimer);
