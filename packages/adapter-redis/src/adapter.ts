@@ -241,7 +241,7 @@ export class RedisAdapter extends MemoryAdapter {
       role === 'pub'
         ? // A publish must fail at once when Redis is away (it is counted as lost), and never be
           // sent twice after a reconnection: pub/sub here is at-most-once.
-          { enableOfflineQueue: false, autoResendUnfulfilledCommands: false }
+          { enableOfflineQueue: false, autoResendUnfulfilledCommands: false, enableAutoPipelining: true }
         : // (Re)subscriptions wait for the connection; ioredis resubscribes after a reconnection.
           { enableOfflineQueue: true, autoResubscribe: true, maxRetriesPerRequest: null };
     const name = { connectionName: `stelar-${role}-${this.nodeId}`.slice(0, 64) };
