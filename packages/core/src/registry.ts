@@ -6,17 +6,28 @@ interface Entry<H extends Fn> {
   readonly once: boolean;
 }
 
+/** The entries of one event, with their functions ready to call (no allocation per dispatch). */
+interface List<H extends Fn> {
+  readonly entries: readonly Entry<H>[];
+  readonly fns: readonly H[];
+  readonly hasOnce: boolean;
+}
+
+function list<H extends Fn>(entries: readonly Entry<H>[]): List<H> {
+  return { entries, fns: entries.map((e) => e.fn), hasOnce: entries.some((e) => e.once) };
+}
+
 /**
  * Handlers by event name: many per event, `once`, `off`, plus catch-all handlers. Lists are
  * copied on write, so handlers may add or remove handlers while an event is dispatched.
  */
 export class HandlerRegistry<H extends Fn, A extends Fn = Fn> {
-  private readonly byEvent = new Map<string, readonly Entry<H>[]>();
+  private readonly byEvent = new Map<string, List<H>>();
   private anyHandlers: readonly A[] = [];
 
   on(event: string, fn: H, once = false): void {
-    const list = this.byEvent.get(event) ?? [];
-    this.byEvent.set(event, [...list, { fn, once }]);
+    const current = this.byEvent.get(event)?.entries ?? [];
+    this.byEvent.set(event, list([...current, { fn, once }]));
   }
 
   /** Removes one handler, or every handler of the event when `fn` is omitted. */
@@ -25,12 +36,12 @@ export class HandlerRegistry<H extends Fn, A extends Fn = Fn> {
       this.byEvent.delete(event);
       return;
     }
-    const list = this.byEvent.get(event);
-    if (!list) return;
-    const i = list.findIndex((e) => e.fn === fn);
+    const entries = this.byEvent.get(event)?.entries;
+    if (!entries) return;
+    const i = entries.findIndex((e) => e.fn === fn);
     if (i < 0) return;
-    const next = list.slice(0, i).concat(list.slice(i + 1));
-    if (next.length) this.byEvent.set(event, next);
+    const next = entries.slice(0, i).concat(entries.slice(i + 1));
+    if (next.length) this.byEvent.set(event, list(next));
     else this.byEvent.delete(event);
   }
 
@@ -57,16 +68,14 @@ export class HandlerRegistry<H extends Fn, A extends Fn = Fn> {
 
   /** The handlers to call for one dispatch (removing `once` entries). */
   take(event: string): readonly H[] | undefined {
-    const list = this.byEvent.get(event);
-    if (!list) return undefined;
-    if (list.length === 1 && !list[0]!.once) return [list[0]!.fn];
-    const fns = list.map((e) => e.fn);
-    if (list.some((e) => e.once)) {
-      const keep = list.filter((e) => !e.once);
-      if (keep.length) this.byEvent.set(event, keep);
+    const l = this.byEvent.get(event);
+    if (!l) return undefined;
+    if (l.hasOnce) {
+      const keep = l.entries.filter((e) => !e.once);
+      if (keep.length) this.byEvent.set(event, list(keep));
       else this.byEvent.delete(event);
     }
-    return fns;
+    return l.fns;
   }
 
   clear(): void {
