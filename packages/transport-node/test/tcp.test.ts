@@ -112,6 +112,39 @@ describe('listenTcp', () => {
     expect(pb.errors[0]).toMatchObject({ code: 'FRAME_TOO_LARGE', closeCode: 1009 });
   });
 
+  it('pause() stops reading until resume(); ping() sends a PING frame', async () => {
+    const { listener, acceptor } = await listen();
+    const client = await dialInto(dialTcp(`tcp://127.0.0.1:${listener.port}`));
+    const server = await acceptor.peer(0);
+    server.link.pause();
+    for (let i = 0; i < 3; i++) client.link.send(encodeJson('n', i));
+    await sleep(80);
+    expect(server.frames).toHaveLength(0);
+    server.link.resume();
+    await until(() => server.frames.length === 3);
+    server.link.ping();
+    await until(() => client.frames.length === 1);
+    expect(client.frames[0]!.type).toBe(FrameType.PING);
+  });
+
+  it('signals onDrain after BUFFERED once the peer reads again', async () => {
+    const { listener, acceptor } = await listen({ highWaterMark: 32 * 1024 });
+    const client = await dialInto(dialTcp(`tcp://127.0.0.1:${listener.port}`));
+    const server = await acceptor.peer(0);
+    client.link.pause();
+    const chunk = encodeBinary('fill', new Uint8Array(16 * 1024));
+    let status: number = SendStatus.OK;
+    for (let i = 0; i < 20_000 && status === SendStatus.OK; i++) {
+      status = server.link.send(chunk);
+      if (i % 64 === 63) await sleep(1);
+    }
+    expect(status).toBe(SendStatus.BUFFERED);
+    expect(server.drains).toBe(0);
+    client.link.resume();
+    await until(() => server.drains === 1, 'onDrain');
+    expect(server.link.bufferedAmount).toBe(0);
+  });
+
   it('rejects on EADDRINUSE instead of picking another port', async () => {
     const { listener } = await listen();
     await expect(listenTcp(new FakeAcceptor(), { host: '127.0.0.1', port: listener.port })).rejects.toMatchObject({ code: 'EADDRINUSE' });
