@@ -1,0 +1,258 @@
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import * as http from 'node:http';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { BrowserContext, Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { connect as connectNode, type StelarClient as NodeClient } from '@stelar/client-node';
+import { StelarError } from '@stelar/core';
+import { createServer, type StelarServer } from '@stelar/server';
+import { launchChromium } from './chromium';
+
+type Events = {
+  chat: (m: { from: string; text: string }) => void;
+  bin: (b: Uint8Array) => void;
+  seq: (n: number) => void;
+  sum: (a: { a: number; b: number }) => number;
+  fail: () => void;
+  confirm: (q: string) => boolean;
+};
+
+const root = fileURLToPath(new URL('..', import.meta.url));
+const PAGE = '<!doctype html><meta charset="utf-8"><title>stelar test</title><script src="/stelar.min.js"></script>';
+
+/** The test's HTTP server (page + bundle) with a Stelar server attached, plus TCP. */
+interface Running {
+  stelar: StelarServer<Events>;
+  httpServer: http.Server;
+  port: number;
+  tcpPort: number;
+  seqs: number[];
+  stop(): Promise<void>;
+}
+
+let bundle: Buffer;
+let dir: string;
+let browser: { context: BrowserContext; close: () => Promise<void> } | undefined;
+const nodeClients: NodeClient<Events>[] = [];
+const running = new Set<Running>();
+
+async function start(port = 0, tcpPort = 0): Promise<Running> {
+  const httpServer = http.createServer((req, res) => {
+    if (req.url === '/stelar.min.js') res.writeHead(200, { 'content-type': 'text/javascript' }).end(bundle);
+    else if (req.url === '/') res.writeHead(200, { 'content-type': 'text/html; charset=utf-8' }).end(PAGE);
+    else res.writeHead(404).end();
+  });
+  const stelar = createServer<Events>({ server: httpServer, tcpPort, host: '127.0.0.1', onError: () => undefined });
+  const seqs: number[] = [];
+  stelar.on('chat', (m, conn) => conn.to('lobby').emit('chat', m));
+  stelar.on('bin', (b, conn) => conn.to('lobby').emit('bin', b));
+  stelar.on('seq', (n, conn) => {
+    seqs.push(n);
+    conn.to('lobby').emit('seq', n);
+  });
+  stelar.on('sum', ({ a, b }) => a + b);
+  stelar.on('fail', () => {
+    throw new StelarError('NOPE', 'not today');
+  });
+  const info = await stelar.listen();
+  await new Promise<void>((resolve, reject) => {
+    httpServer.once('error', reject);
+    httpServer.listen(port, '127.0.0.1', () => resolve());
+  });
+  const r: Running = {
+    stelar,
+    httpServer,
+    port: (httpServer.address() as { port: number }).port,
+    tcpPort: info.tcpPort!,
+    seqs,
+    async stop() {
+      running.delete(r);
+      await stelar.close({ timeout: 500 });
+      await new Promise<void>((resolve) => {
+        httpServer.close(() => resolve());
+        httpServer.closeAllConnections();
+      });
+    },
+  };
+  running.add(r);
+  return r;
+}
+
+function tcpClient(port: number): NodeClient<Events> {
+  const c = connectNode<Events>(`tcp://127.0.0.1:${port}`, { reconnect: { baseDelay: 50, maxDelay: 200 } });
+  nodeClients.push(c);
+  return c;
+}
+
+async function until(cond: () => boolean, timeout = 5000): Promise<void> {
+  const start = Date.now();
+  while (!cond()) {
+    if (Date.now() - start > timeout) throw new Error('condition not met in time');
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
+
+/** Opens the test page and connects the bundle's client from it, joined to `lobby`. */
+async function openPage(base: string): Promise<Page> {
+  const page = await browser!.context.newPage();
+  await page.goto(base);
+  await page.evaluate(async () => {
+    const client = Stelar.createClient('/', { reconnect: { baseDelay: 50, maxDelay: 200 }, auth: { who: 'page' } });
+    globalThis.t = { client, log: [], states: [], pending: [] };
+    client.on('chat', (m) => void t.log.push(['chat', m]));
+    client.on('bin', (b) => void t.log.push(['bin', b instanceof Uint8Array, Array.from(b as Uint8Array)]));
+    client.on('confirm', (q) => q === 'ok?');
+    client.onLifecycle('state', (s) => void t.states.push(s));
+    await client.connect();
+    await client.join('lobby');
+  });
+  return page;
+}
+
+beforeAll(async () => {
+  dir = mkdtempSync(join(tmpdir(), 'stelar-bundle-'));
+  const out = join(dir, 'stelar.min.js');
+  execFileSync(process.execPath, [join(root, 'scripts/bundle.mjs'), '--outfile', out], { stdio: 'inherit' });
+  bundle = readFileSync(out);
+  browser = await launchChromium();
+});
+
+afterAll(async () => {
+  for (const c of nodeClients.splice(0)) c.close();
+  for (const r of [...running]) await r.stop();
+  await browser?.close();
+  if (dir) rmSync(dir, { recursive: true, force: true });
+});
+
+describe('@stelar/client-browser in Chromium, from the <script> bundle', () => {
+  it('exposes the API on the Stelar global and resolves URLs against the page', async () => {
+    const srv = await start();
+    const page = await browser!.context.newPage();
+    await page.goto(`http://127.0.0.1:${srv.port}/`);
+    const r = await page.evaluate(() => {
+      let bad = '';
+      try {
+        Stelar.resolveUrl('ftp://x/');
+      } catch (e) {
+        bad = (e as Error).name;
+      }
+      return {
+        api: Object.keys(Stelar).sort(),
+        none: Stelar.resolveUrl(),
+        rel: Stelar.resolveUrl('/ws?room=a'),
+        https: Stelar.resolveUrl('https://example.com/s'),
+        ws: Stelar.resolveUrl('ws://h:1/x'),
+        bad,
+        url: Stelar.createClient('/x').url,
+      };
+    });
+    expect(r.api).toEqual(['DialError', 'DisconnectCode', 'ErrorCode', 'StelarClient', 'StelarError', 'connect', 'createClient', 'dialWebSocket', 'resolveUrl']);
+    expect(r).toMatchObject({
+      none: `ws://127.0.0.1:${srv.port}/`,
+      rel: `ws://127.0.0.1:${srv.port}/ws?room=a`,
+      https: 'wss://example.com/s',
+      ws: 'ws://h:1/x',
+      bad: 'TypeError',
+      url: `ws://127.0.0.1:${srv.port}/x`,
+    });
+    // A refused connection is a (retryable) DialError; with reconnect off, connect() rejects with it.
+    const refused = await page.evaluate(async () => {
+      const c = Stelar.connect('ws://127.0.0.1:9/', { reconnect: false });
+      try {
+        await c.connect();
+        return 'connected?';
+      } catch (e) {
+        const err = e as InstanceType<typeof Stelar.DialError>;
+        return { name: err.name, code: err.code, fatal: err.fatal, state: c.state };
+      }
+    });
+    expect(refused).toEqual({ name: 'DialError', code: 'WS_DIAL_FAILED', fatal: false, state: 'disconnected' });
+    await page.close();
+    await srv.stop();
+  });
+
+  it('shares a room with a TCP client: JSON, binary and ACK replies both ways; survives a server restart with its queue in order', async () => {
+    let srv = await start();
+    const { port, tcpPort } = srv;
+    const page = await openPage(`http://127.0.0.1:${port}/`);
+    const tcp = tcpClient(tcpPort);
+    const atTcp: unknown[] = [];
+    tcp.on('chat', (m) => void atTcp.push(['chat', m]));
+    tcp.on('bin', (b) => void atTcp.push(['bin', [...b]]));
+    tcp.on('seq', (n) => void atTcp.push(['seq', n]));
+    await tcp.connect();
+    await tcp.join('lobby');
+
+    // The page's connection is a WebSocket one, in the lobby with the TCP one.
+    const lobby = await srv.stelar.in('lobby').fetchConnections();
+    expect(lobby.map((c) => c.transport).sort()).toEqual(['tcp', 'ws']);
+
+    // JSON and binary, browser → TCP.
+    await page.evaluate(() => {
+      t.client.emit('chat', { from: 'web', text: 'hello tcp' });
+      t.client.emit('bin', new Uint8Array([0, 1, 2, 255]));
+    });
+    await until(() => atTcp.length === 2);
+    expect(atTcp).toEqual([
+      ['chat', { from: 'web', text: 'hello tcp' }],
+      ['bin', [0, 1, 2, 255]],
+    ]);
+
+    // TCP → browser; binary arrives as a Uint8Array.
+    tcp.emit('chat', { from: 'tcp', text: 'hello web' });
+    tcp.emit('bin', new Uint8Array([9, 8, 7]));
+    await page.waitForFunction(() => t.log.length === 2, undefined, { timeout: 5000 });
+    expect(await page.evaluate(() => t.log)).toEqual([
+      ['chat', { from: 'tcp', text: 'hello web' }],
+      ['bin', true, [9, 8, 7]],
+    ]);
+
+    // Requests from the page get the server's replies (and its errors, with their code).
+    const replies = await page.evaluate(async () => {
+      const sum = await t.client.request('sum', { a: 20, b: 22 });
+      const err = await t.client.request('fail').then(
+        () => null,
+        (e: { code: string; message: string }) => ({ code: e.code, message: e.message }),
+      );
+      return { sum, err };
+    });
+    expect(replies).toEqual({ sum: 42, err: { code: 'NOPE', message: 'not today' } });
+    // …and the server's requests get the page's reply.
+    const pageConn = [...srv.stelar.connections.values()].find((c) => c.transport === 'ws')!;
+    await expect(pageConn.request('confirm', 'ok?', { timeout: 2000 })).resolves.toBe(true);
+
+    // Restart: close the server, queue messages and a request while it is down, start a new one
+    // on the same ports.
+    await srv.stop();
+    await page.waitForFunction(() => t.client.state === 'reconnecting', undefined, { timeout: 5000 });
+    const queued = await page.evaluate(() => {
+      for (let n = 1; n <= 5; n++) t.client.emit('seq', n);
+      t.pending.push(t.client.request('sum', { a: 1, b: 2 }));
+      return t.client.queued;
+    });
+    expect(queued).toBe(6);
+    srv = await start(port, tcpPort);
+    await page.waitForFunction(() => t.client.connected, undefined, { timeout: 8000 });
+    expect(await page.evaluate(() => t.pending[0])).toBe(3);
+    await until(() => srv.seqs.length === 5);
+    expect(srv.seqs).toEqual([1, 2, 3, 4, 5]);
+    const states = await page.evaluate(() => t.states);
+    expect(states).toEqual(['connecting', 'connected', 'reconnecting', 'connected']);
+
+    // Both clients re-joined the lobby on their own and talk again.
+    await until(() => tcp.connected);
+    await until(() => srv.stelar.connections.size === 2);
+    await expect(srv.stelar.in('lobby').count()).resolves.toBe(2);
+    atTcp.length = 0;
+    await page.evaluate(() => t.client.emit('chat', { from: 'web', text: 'back' }));
+    tcp.emit('chat', { from: 'tcp', text: 'back too' });
+    await until(() => atTcp.length === 1);
+    expect(atTcp).toEqual([['chat', { from: 'web', text: 'back' }]]);
+    await page.waitForFunction(() => t.log.some((e) => JSON.stringify(e).includes('back too')), undefined, { timeout: 5000 });
+    await page.evaluate(() => t.client.close());
+    await page.close();
+  });
+});

@@ -1,0 +1,15 @@
+import type * as StelarNamespace from '../src/index';
+
+declare global {
+  /** The IIFE bundle's global, as a page sees it. */
+  // eslint-disable-next-line no-var
+  var Stelar: typeof StelarNamespace;
+  /** Test state kept on the page's window between `page.evaluate` calls. */
+  // eslint-disable-next-line no-var
+  var t: {
+    client: StelarNamespace.StelarClient;
+    log: unknown[];
+    states: string[];
+    pending: Promise<unknown>[];
+  };
+}
