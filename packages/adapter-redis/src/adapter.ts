@@ -294,15 +294,17 @@ export class RedisAdapter extends MemoryAdapter {
     });
     const channels = [this.channels.bc, this.channels.req, this.channels.res];
     const subscribed = this.options.sharded ? sub.ssubscribe(...channels) : sub.subscribe(...channels);
+    // Heartbeats and the sweep run from now on (a tick skips the heartbeat while Redis is away).
+    this.heartbeatTimer = setInterval(() => this.tick(), this.options.heartbeatInterval);
+    unref(this.heartbeatTimer);
+    // Startup goes on after a start timeout: the node says hello whenever Redis is first there.
+    const boot = Promise.all([whenReady(pub), whenReady(sub), subscribed]).then(() => this.sendHello());
+    boot.catch(() => undefined);
     try {
-      await Promise.race([Promise.all([whenReady(pub), whenReady(sub), subscribed]), timeout]);
+      await Promise.race([boot, timeout]);
     } finally {
       clearTimeout(this.startTimer);
     }
-    if (this.closed) return;
-    this.sendHello();
-    this.heartbeatTimer = setInterval(() => this.tick(), this.options.heartbeatInterval);
-    unref(this.heartbeatTimer);
   }
 
   /**

@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { Cluster, RedisServer, recorder, tick, until } from './helpers';
+import { Cluster, RedisServer, freePort, recorder, tick, until } from './helpers';
 
 let server: RedisServer | undefined;
 let cluster: Cluster | undefined;
@@ -29,7 +29,9 @@ describe.each([
     await until(() => recs.every((r) => r.get('m')?.length === 1));
 
     await server.kill();
-    await until(() => nodes.every((n) => !n.adapter.stats.connected), 3_000);
+    // Both connections of every node have noticed (until then a publish fails in flight instead,
+    // counted in publishFailures).
+    await until(() => nodes.every((n) => n.adapter.stats.disconnects === 2), 3_000);
 
     // While Redis is down: local delivery goes on, the rest is dropped and counted, never silent.
     nodes[0]!.hub.to('r').emit('m', 2);
@@ -38,7 +40,7 @@ describe.each([
     const down = nodes[0]!.adapter.stats;
     expect(down.droppedWhileDown).toBe(2); // the broadcast and the server-side event
     expect(nodes[0]!.hub.getStats().errors['REDIS_DOWN']).toBe(2);
-    expect(down.disconnects).toBe(2); // publish and subscribe connections
+    expect(down.publishFailures).toBe(0);
 
     await tick(700); // longer than nodeTimeout: the nodes also lose sight of each other
     expect(nodes.every((n) => n.adapter.nodeCount() === 1)).toBe(true);
@@ -63,5 +65,31 @@ describe.each([
     expect(nodes[0]!.adapter.stats.missedFromPeers).toBe(0);
     // And the queries work again across all three.
     expect(await nodes[2]!.hub.in('r').count()).toBe(3);
+  });
+});
+
+describe('Redis not there at start', () => {
+  it('hub.ready() rejects with REDIS_DOWN after startTimeout; the node joins the cluster once Redis comes', async () => {
+    const port = await freePort();
+    cluster = new Cluster(`redis://127.0.0.1:${port}`);
+    const early = cluster.add({ startTimeout: 300 });
+    await expect(early).rejects.toMatchObject({ code: 'REDIS_DOWN', message: expect.stringContaining('not reachable in 300 ms') });
+    const a = cluster.nodes[0]!;
+    // Meanwhile: local work goes on, what would cross nodes is counted as lost.
+    const c = await a.client();
+    const rec = recorder(c);
+    a.hub.emit('m', 0);
+    await until(() => rec.get('m')?.length === 1);
+    expect(a.adapter.stats.droppedWhileDown).toBe(1);
+
+    server = await RedisServer.start(port);
+    const b = await cluster.add();
+    await cluster.converged(3_000);
+    const cb = await b.client();
+    const recB = recorder(cb);
+    a.hub.emit('m', 1);
+    await until(() => recB.get('m')?.length === 1 && rec.get('m')?.length === 2);
+    expect(recB.get('m')).toEqual([1]);
+    expect(a.adapter.stats.connected).toBe(true);
   });
 });
