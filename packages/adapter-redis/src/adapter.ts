@@ -293,7 +293,8 @@ export class RedisAdapter extends MemoryAdapter {
       unref(this.startTimer);
     });
     const channels = [this.channels.bc, this.channels.req, this.channels.res];
-    const subscribed = this.options.sharded ? sub.ssubscribe(...channels) : sub.subscribe(...channels);
+    // One SSUBSCRIBE per channel: sharded channels of different hash slots may not share one.
+    const subscribed = this.options.sharded ? Promise.all(channels.map((c) => sub.ssubscribe(c))) : sub.subscribe(...channels);
     // Heartbeats and the sweep run from now on (a tick skips the heartbeat while Redis is away).
     this.heartbeatTimer = setInterval(() => this.tick(), this.options.heartbeatInterval);
     unref(this.heartbeatTimer);
