@@ -44,6 +44,8 @@ export interface DialWebSocketOptions extends LinkOptions, DialTlsOptions {
   onError?: ErrorReporter;
 }
 
+const PROBE_PARAMS = { serverNoContextTakeover: false, clientNoContextTakeover: false, serverMaxWindowBits: 15, clientMaxWindowBits: 15 };
+
 /** Most bytes of a refusal's body quoted in the error message. */
 const BODY_QUOTE_MAX = 512;
 
@@ -69,6 +71,13 @@ export function dialWebSocket(url: string | URL, options: DialWebSocketOptions =
   const offer: PerMessageDeflateClientOptions | undefined = pmd
     ? (({ threshold: _t, level: _l, memLevel: _m, ...negotiation }) => negotiation)(pmd)
     : undefined;
+  const compressor = {
+    ...(pmd?.threshold !== undefined ? { threshold: pmd.threshold } : {}),
+    ...(pmd?.level !== undefined ? { level: pmd.level } : {}),
+    ...(pmd?.memLevel !== undefined ? { memLevel: pmd.memLevel } : {}),
+  };
+  // Bad zlib options fail here, once, not after each handshake (the streams are lazy).
+  if (pmd) new PerMessageDeflate({ role: 'client', params: PROBE_PARAMS, ...compressor }).close();
   const where = `${endpoint.url.protocol}//${endpoint.url.host}${endpoint.url.pathname}`;
   const what = `WebSocket dial to ${where}`;
 
@@ -152,13 +161,7 @@ export function dialWebSocket(url: string | URL, options: DialWebSocketOptions =
         signal.removeEventListener('abort', onAbort);
         let deflate: PerMessageDeflate | undefined;
         if (verdict.deflate) {
-          deflate = new PerMessageDeflate({
-            role: 'client',
-            params: verdict.deflate,
-            ...(pmd?.threshold !== undefined ? { threshold: pmd.threshold } : {}),
-            ...(pmd?.level !== undefined ? { level: pmd.level } : {}),
-            ...(pmd?.memLevel !== undefined ? { memLevel: pmd.memLevel } : {}),
-          });
+          deflate = new PerMessageDeflate({ role: 'client', params: verdict.deflate, ...compressor });
         }
         const conn = new WsConnection(socket, {
           role: 'client',

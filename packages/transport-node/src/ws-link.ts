@@ -74,7 +74,6 @@ export interface WsLinkOptions {
  */
 export class WsLink extends BaseLink {
   readonly connection: WsConnection;
-  private readonly maxFrameSize: number;
   private readonly server: boolean;
   /** The close we asked for while the connection was open (reported by `onClose`). */
   private initiated: { code: number; reason: string } | undefined;
@@ -82,7 +81,6 @@ export class WsLink extends BaseLink {
   constructor(connection: WsConnection, init: LinkInit, options: WsLinkOptions) {
     super(init, options.limits, options.report, options.slot);
     this.connection = connection;
-    this.maxFrameSize = options.maxFrameSize;
     this.server = connection.role === 'server';
     const decodeOptions = { maxFrameSize: options.maxFrameSize };
     connection.on('message', (data, isBinary) => {
@@ -162,10 +160,5 @@ export class WsLink extends BaseLink {
 
   resume(): void {
     this.connection.resume();
-  }
-
-  /** Largest Stelar frame this link accepts. */
-  get frameLimit(): number {
-    return this.maxFrameSize;
   }
 }

@@ -191,20 +191,21 @@ function originAllowed(rule: WebSocketServerOptions['allowOrigins'], req: Incomi
   return origin === undefined || rule.includes(origin);
 }
 
+const PROBE_PARAMS = { serverNoContextTakeover: false, clientNoContextTakeover: false, serverMaxWindowBits: 15, clientMaxWindowBits: 15 };
+
 function deflateOptionsOf(o: WsServerDeflateOptions): {
   negotiation: PerMessageDeflateServerOptions;
-  threshold?: number;
-  level?: number;
-  memLevel?: number;
-  chunkSize?: number;
+  compressor: { threshold?: number; level?: number; memLevel?: number; chunkSize?: number };
 } {
   const { threshold, level, memLevel, chunkSize, ...negotiation } = o;
   return {
     negotiation,
-    ...(threshold !== undefined ? { threshold } : {}),
-    ...(level !== undefined ? { level } : {}),
-    ...(memLevel !== undefined ? { memLevel } : {}),
-    ...(chunkSize !== undefined ? { chunkSize } : {}),
+    compressor: {
+      ...(threshold !== undefined ? { threshold } : {}),
+      ...(level !== undefined ? { level } : {}),
+      ...(memLevel !== undefined ? { memLevel } : {}),
+      ...(chunkSize !== undefined ? { chunkSize } : {}),
+    },
   };
 }
 
@@ -230,6 +231,10 @@ export function attachWebSocket(server: AnyServer, acceptor: Acceptor, options: 
     ...(options.headers !== undefined ? { headers: options.headers } : {}),
     ...(deflate ? { perMessageDeflate: deflate.negotiation } : {}),
   };
+  if (deflate) {
+    // Fail at attach time, not on each connection, for bad zlib options (the streams are lazy).
+    new PerMessageDeflate({ role: 'server', params: PROBE_PARAMS, ...deflate.compressor }).close();
+  }
   const reg = registryOf(server);
   let open = 0;
   let closed = false;
@@ -273,38 +278,37 @@ export function attachWebSocket(server: AnyServer, acceptor: Acceptor, options: 
       } else slot = freeSlot(ip);
 
       socket.off('error', destroyOnError);
-      socket.write(result.response);
-      const conn = new WsConnection(socket, {
-        role: 'server',
-        deflate: result.deflate
-          ? new PerMessageDeflate({
-              role: 'server',
-              params: result.deflate,
-              ...(deflate?.threshold !== undefined ? { threshold: deflate.threshold } : {}),
-              ...(deflate?.level !== undefined ? { level: deflate.level } : {}),
-              ...(deflate?.memLevel !== undefined ? { memLevel: deflate.memLevel } : {}),
-              ...(deflate?.chunkSize !== undefined ? { chunkSize: deflate.chunkSize } : {}),
-            })
-          : undefined,
-        maxMessageSize: Math.max(0, acceptor.maxFrameSize - 4),
-        closeTimeout: limits.closeTimeout,
-        head,
-        protocol: result.protocol,
-      });
-      open++;
-      conn.once('close', () => {
-        open--;
-      });
-      const link = new WsLink(
-        conn,
-        {
-          transport: (socket as TLSSocket).encrypted === true ? 'wss' : 'ws',
-          remoteAddress: ip,
-          remotePort: forwarded === undefined ? socket.remotePort : undefined,
-          upgradeRequest: { url: req.url ?? '/', headers: req.headers },
-        },
-        { maxFrameSize: acceptor.maxFrameSize, limits, report, slot },
-      );
+      let link: WsLink;
+      try {
+        socket.write(result.response);
+        const conn = new WsConnection(socket, {
+          role: 'server',
+          deflate: result.deflate ? new PerMessageDeflate({ role: 'server', params: result.deflate, ...deflate?.compressor }) : undefined,
+          maxMessageSize: Math.max(0, acceptor.maxFrameSize - 4),
+          closeTimeout: limits.closeTimeout,
+          head,
+          protocol: result.protocol,
+        });
+        open++;
+        conn.once('close', () => {
+          open--;
+        });
+        link = new WsLink(
+          conn,
+          {
+            transport: (socket as TLSSocket).encrypted === true ? 'wss' : 'ws',
+            remoteAddress: ip,
+            remotePort: forwarded === undefined ? socket.remotePort : undefined,
+            upgradeRequest: { url: req.url ?? '/', headers: req.headers },
+          },
+          { maxFrameSize: acceptor.maxFrameSize, limits, report, slot },
+        );
+      } catch (err) {
+        slot.release();
+        socket.destroy();
+        report(err);
+        return;
+      }
       try {
         link.attach(acceptor.accept(link));
       } catch (err) {

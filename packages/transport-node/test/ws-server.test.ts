@@ -124,6 +124,12 @@ describe('attachWebSocket: the opening handshake', () => {
     pb.link.terminate();
   });
 
+  it('refuses bad zlib options when attaching or dialing, not per connection', async () => {
+    const { server } = await setup({ path: '/ok' });
+    expect(() => attachWebSocket(server, new FakeAcceptor(), { path: '/z', perMessageDeflate: { level: 42 } })).toThrow(/level/);
+    expect(() => dialWebSocket('ws://127.0.0.1:1', { perMessageDeflate: { memLevel: 0 } })).toThrow(/memLevel/);
+  });
+
   it('completes the handshake with an accepted subprotocol and custom 101 headers', async () => {
     const { port } = await setup({ protocols: ['stelar.v1'], headers: { 'X-Served-By': 'test' } });
     const res = await upgrade(port, { headers: { 'Sec-WebSocket-Protocol': 'other, stelar.v1' } });
@@ -193,8 +199,10 @@ describe('attachWebSocket: frames', () => {
     const { url } = await setup({}, acceptor);
     const client = await dial(url);
     const server = await acceptor.peer(0);
-    client.link.send(encodeBinary('ok', new Uint8Array(1000 - 4 - 7 - 2 - 2))); // exactly the limit on the wire? below
-    client.link.send(encodeBinary('big', new Uint8Array(2000)));
+    const atLimit = encodeBinary('ok', new Uint8Array(1000 - 7 - 2)); // totalLen 1000 = maxFrameSize
+    expect(atLimit.length).toBe(1000);
+    client.link.send(atLimit);
+    client.link.send(encodeBinary('ok', new Uint8Array(1000 - 7 - 2 + 1))); // one byte over
     await until(() => server.closed !== null && client.closed !== null, 'close');
     expect(server.frames).toHaveLength(1);
     expect(server.errors[0]).toMatchObject({ closeCode: 1009 });
