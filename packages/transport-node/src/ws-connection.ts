@@ -214,7 +214,9 @@ export class WsConnection extends EventEmitter<WsConnectionEvents> {
   sendEncoded(header: Buffer, payload: Buffer = EMPTY): boolean {
     if (this.role !== 'server') throw new Error('sendEncoded is for the server role (client frames are masked)');
     if (this.state !== 'open') return false;
-    const ok = this.sender.sendFrame([header, payload]);
+    // A whole frame goes as the payload part: the Sender counts only payload bytes in
+    // pendingBytes, and a frame waiting behind a compression must count in bufferedAmount.
+    const ok = this.sender.sendFrame(payload.length === 0 ? [EMPTY, header] : [header, payload]);
     if (this.sender.pendingBytes > 0) this.needDrain = true;
     return ok;
   }
@@ -279,6 +281,8 @@ export class WsConnection extends EventEmitter<WsConnectionEvents> {
     let ok: boolean;
     if (payload.length === 0) {
       ok = s.write(header, cb);
+    } else if (header.length === 0) {
+      ok = s.write(payload, cb);
     } else if (header.length + payload.length <= MERGE_MAX) {
       const merged = Buffer.allocUnsafe(header.length + payload.length);
       header.copy(merged, 0);

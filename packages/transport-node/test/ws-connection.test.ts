@@ -239,3 +239,19 @@ describe('WsConnection', () => {
     expect(rec.messages.map((m) => m.data.toString())).toEqual(['one', 'two']);
   });
 });
+
+describe('WsConnection accounting', () => {
+  it('counts pre-encoded frames waiting behind a compression in bufferedAmount', async () => {
+    const { port, conns } = await echoServer({ deflate: true });
+    const { rec } = await rawClient(port, { deflate: true });
+    await until(() => conns.length === 1);
+    const server = conns[0]!;
+    server.send('c'.repeat(200_000)); // compression in progress
+    const before = server.bufferedAmount;
+    const wire = Buffer.concat(encodeFrame(Buffer.from('pre-encoded'), { opcode: Opcode.BINARY, role: 'server' }));
+    for (let i = 0; i < 10; i++) server.sendEncoded(wire);
+    expect(server.bufferedAmount - before).toBe(10 * wire.length);
+    await until(() => rec.messages.length === 11);
+    expect(rec.messages.slice(1).every((m) => m.binary && m.data.toString() === 'pre-encoded')).toBe(true);
+  });
+});
