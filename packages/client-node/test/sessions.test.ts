@@ -46,6 +46,24 @@ describe.each(['ws', 'tcp'] as const)('sessions over %s://', (scheme) => {
     expect(server.getStats().connections.total).toBe(2);
   });
 
+  it("the error notification: ERROR frames from the server and the client's own failing handlers", async () => {
+    const { server, url } = await startServer({ rateLimit: { events: { chat: { rate: 1, burst: 1 } } } });
+    const c = client(url(scheme));
+    const errors: [string, string | undefined][] = [];
+    c.onLifecycle('error', (err, event) => void errors.push([err.code, event]));
+    c.on('news', () => {
+      throw new Error('my handler broke');
+    });
+    await c.connect();
+    c.emit('chat', { n: 1, text: 'ok' });
+    c.emit('chat', { n: 2, text: 'over the limit' });
+    server.getConnection(c.id!)!.emit('news', { text: 'boom' });
+    await until(() => errors.length === 2);
+    expect(errors).toContainEqual(['RATE_LIMITED', 'chat']);
+    expect(errors).toContainEqual(['HANDLER_ERROR', 'news']);
+    expect(c.state).toBe('connected');
+  });
+
   it('connect() after close() opens a new session', async () => {
     const { server, url } = await startServer({}, standardHandlers);
     const c = client(url(scheme));
