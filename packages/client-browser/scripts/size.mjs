@@ -23,7 +23,7 @@ const parts = Object.entries(out.inputs)
   .filter(([, n]) => n > 0)
   .sort((a, b) => b[1] - a[1]);
 
-const verdict = gz <= TARGET ? `within the ${kb(TARGET)} target` : `over the ${kb(TARGET)} target (see "Size" below)`;
+const verdict = gz <= TARGET ? `within the ${kb(TARGET)} target` : `over the ${kb(TARGET)} target: see below`;
 const block = [
   '<!-- size:start -->',
   `**\`dist/stelar.min.js\`: ${kb(min)} minified, ${kb(gz)} minified + gzip** (${min} / ${gz} bytes, gzip level 9; ${verdict}).`,

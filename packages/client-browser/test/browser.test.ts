@@ -18,6 +18,8 @@ type Events = {
   sum: (a: { a: number; b: number }) => number;
   fail: () => void;
   confirm: (q: string) => boolean;
+  /** Asks the server for a chat message of about this many bytes. */
+  big: (n: number) => void;
 };
 
 const root = fileURLToPath(new URL('..', import.meta.url));
@@ -54,6 +56,7 @@ async function start(port = 0, tcpPort = 0): Promise<Running> {
     conn.to('lobby').emit('seq', n);
   });
   stelar.on('sum', ({ a, b }) => a + b);
+  stelar.on('big', (n, conn) => void conn.emit('chat', { from: 'x'.repeat(n), text: '' }));
   stelar.on('fail', () => {
     throw new StelarError('NOPE', 'not today');
   });
@@ -170,6 +173,48 @@ describe('@stelar/client-browser in Chromium, from the <script> bundle', () => {
       }
     });
     expect(refused).toEqual({ name: 'DialError', code: 'WS_DIAL_FAILED', fatal: false, state: 'disconnected' });
+    await page.close();
+    await srv.stop();
+  });
+
+  it('maps close codes the browser cannot send, and treats an oversize frame as a protocol error', async () => {
+    const srv = await start();
+    const closes: [string, number, string][] = [];
+    srv.stelar.onDisconnect((conn, code, reason) => void closes.push([String((conn.auth as { who?: string } | undefined)?.who), code, reason]));
+    const page = await browser!.context.newPage();
+    await page.goto(`http://127.0.0.1:${srv.port}/`);
+    const seen = await page.evaluate(async () => {
+      const out: unknown[] = [];
+      // An application close code (4100–4999) goes through as is; 1001 becomes 1000 on the wire.
+      for (const [who, code] of [['app', 4100], ['away', 1001]] as const) {
+        const c = Stelar.connect('/', { auth: { who } });
+        await c.connect();
+        c.close(code, `bye ${who}`);
+      }
+      // A frame above maxFrameSize (128 bytes: the server's CONNECT fits, a 200-byte chat does not): the page closes the link (1009 to the engine), then reconnects.
+      const c = Stelar.connect('/', { auth: { who: 'small' }, maxFrameSize: 128, reconnect: { baseDelay: 10, maxDelay: 20 } });
+      c.onLifecycle('disconnected', (d) => void out.push(d));
+      await c.connect();
+      await c.join('lobby');
+      const first = c.id;
+      c.on('chat', (m) => void out.push(m));
+      const back = new Promise<void>((resolve) => c.onLifecycle('connected', () => resolve()));
+      c.emit('big', 200);
+      await Promise.race([back, new Promise((_, reject) => setTimeout(() => reject(new Error('no reconnection')), 5000))]);
+      out.push(first !== c.id, c.rooms.has('lobby'), c.state);
+      c.close();
+      return out;
+    });
+    // The oversize chat never reached a handler; the client came back as a new session, still in its room.
+    expect(seen).toEqual([{ code: 1009, reason: expect.stringMatching(/exceeds the limit of 128/), willReconnect: true }, true, true, 'connected']);
+    await until(() => closes.length >= 4);
+    expect(closes).toEqual(
+      expect.arrayContaining([
+        ['app', 4100, 'bye app'],
+        ['away', 1000, 'bye away'],
+        ['small', 1000, expect.stringMatching(/exceeds the limit of 128/)],
+      ]),
+    );
     await page.close();
     await srv.stop();
   });
