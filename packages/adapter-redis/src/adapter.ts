@@ -340,6 +340,12 @@ export class RedisAdapter extends MemoryAdapter {
     return { ...this.counters, connected: this.pubReady() && this.sub?.status === 'ready', nodes: this.nodeCount() };
   }
 
+  /** The counters as numbers, for the hub's `getStats().adapter` and Prometheus output. */
+  metrics(): Record<string, number> {
+    const { connected, ...counters } = this.stats;
+    return { ...counters, connected: connected ? 1 : 0 };
+  }
+
   override nodeCount(): number {
     return this.peers.size + 1;
   }
@@ -359,16 +365,20 @@ export class RedisAdapter extends MemoryAdapter {
 
   // ── rooms (sharded mode: one channel per room with local members) ──────────
 
-  override join(conn: AnyConnection, rooms: readonly string[]): void {
+  /** In sharded mode, resolves once the channels of rooms new to this node are subscribed. */
+  override join(conn: AnyConnection, rooms: readonly string[]): void | Promise<void> {
     if (!this.options.sharded) {
       super.join(conn, rooms);
-      return;
+      return undefined;
     }
     const fresh = rooms.filter((r) => !this.rooms.has(r));
     super.join(conn, rooms);
+    const subscribed: Promise<unknown>[] = [];
     for (const r of fresh) {
-      if (this.rooms.has(r)) this.sub?.ssubscribe(this.channels.room(r)).catch((err: unknown) => this.subscriptionFailed(err));
+      const sub = this.sub;
+      if (this.rooms.has(r) && sub) subscribed.push(sub.ssubscribe(this.channels.room(r)).catch((err: unknown) => this.subscriptionFailed(err)));
     }
+    return subscribed.length ? Promise.all(subscribed).then(() => undefined) : undefined;
   }
 
   override leave(conn: AnyConnection, room: string): boolean {
@@ -603,7 +613,7 @@ export class RedisAdapter extends MemoryAdapter {
   }
 
   /** Number of connections matching a target, on every node (without shipping their descriptions). */
-  async countConnections(target: Target, options: { timeout?: number } = {}): Promise<number> {
+  override async countConnections(target: Target, options: { timeout?: number } = {}): Promise<number> {
     let n = this.localMatches(target).length;
     const replies = await this.ask('count', 'countConnections', { target: plainTarget(target) }, options.timeout);
     for (const [, r] of replies) if (r.ok && typeof r.value === 'number') n += r.value;
@@ -631,8 +641,7 @@ export class RedisAdapter extends MemoryAdapter {
    * every live node's reply (rejects with the node's error code if a handler failed or had
    * none, NODE_TIMEOUT if a node did not answer in time); without, once published.
    */
-  // `event` is optional only because MemoryAdapter declares serverSideEmit() without parameters.
-  override async serverSideEmit(event?: string, data?: unknown, options: { ack?: boolean; timeout?: number } = {}): Promise<unknown[]> {
+  override async serverSideEmit(event: string, data?: unknown, options: { ack?: boolean; timeout?: number } = {}): Promise<unknown[]> {
     if (typeof event !== 'string' || event.length === 0) throw new StelarError('BAD_EVENT', 'serverSideEmit needs an event name');
     const label = `serverSideEmit("${event}")`;
     if (options.ack) {
@@ -769,7 +778,13 @@ export class RedisAdapter extends MemoryAdapter {
           return;
         case 'join': {
           const matches = this.localMatches(req.target!);
-          for (const c of matches) c.join(req.rooms ?? []);
+          for (const c of matches) {
+            try {
+              void c.join(req.rooms ?? []);
+            } catch {
+              /* over its room limit: counted by that node's hub */
+            }
+          }
           if (this.options.sharded) {
             // Answer once the new room channels are subscribed, so a broadcast sent after the
             // caller's await reaches them.

@@ -54,8 +54,12 @@ export interface AdapterHost {
 export interface Adapter {
   /** Called once by the hub before use. */
   attach(host: AdapterHost): void | Promise<void>;
-  /** Adds a local connection to rooms (limits already checked by the hub). */
-  join(conn: Connection, rooms: readonly string[]): void;
+  /**
+   * Adds a local connection to rooms (limits already checked by the hub). A cluster adapter may
+   * return a promise that resolves once the membership is in effect across nodes (e.g. a
+   * subscription); the hub waits for it before acknowledging a client's JOIN.
+   */
+  join(conn: Connection, rooms: readonly string[]): void | Promise<void>;
   /** Removes a local connection from a room; returns whether it was in it. */
   leave(conn: Connection, room: string): boolean;
   /** Removes a local connection from all its rooms. */
@@ -71,6 +75,8 @@ export interface Adapter {
   broadcast(frame: Uint8Array, target: BroadcastTarget): void;
   /** Connections matching a target, on every node. */
   fetchConnections(target: Target, options?: { timeout?: number }): Promise<ConnectionInfo[]>;
+  /** Number of connections matching a target, on every node (without describing each one). */
+  countConnections?(target: Target, options?: { timeout?: number }): Promise<number>;
   /** Makes matching connections (on every node) join rooms. */
   addConnectionsToRooms(target: Target, rooms: readonly string[], options?: { timeout?: number }): Promise<void>;
   /** Makes matching connections (on every node) leave rooms. */
@@ -84,6 +90,8 @@ export interface Adapter {
   serverSideEmit(event: string, data: unknown, options?: { ack?: boolean; timeout?: number }): Promise<unknown[]>;
   /** Number of nodes known (1 for a single process). */
   nodeCount(): number;
+  /** The adapter's own counters, merged into `getStats().adapter` and the Prometheus output. */
+  metrics?(): Record<string, number>;
   /** Frees resources (connections to Redis, timers). */
   close(): Promise<void>;
 }
@@ -199,8 +207,17 @@ export class MemoryAdapter implements Adapter {
     return this.localMatches(target).map((c) => c.info());
   }
 
+  /** Joins matching local connections; one over its room limit is skipped (and counted). */
   async addConnectionsToRooms(target: Target, rooms: readonly string[]): Promise<void> {
-    for (const c of this.localMatches(target)) c.join([...rooms]);
+    const pending: Promise<void>[] = [];
+    for (const c of this.localMatches(target)) {
+      try {
+        pending.push(c.join([...rooms]));
+      } catch {
+        /* ROOM_LIMIT: already counted by the hub */
+      }
+    }
+    await Promise.all(pending);
   }
 
   async removeConnectionsFromRooms(target: Target, rooms: readonly string[]): Promise<void> {
@@ -211,8 +228,14 @@ export class MemoryAdapter implements Adapter {
     for (const c of this.localMatches(target)) c.disconnect(code, reason);
   }
 
-  async serverSideEmit(): Promise<unknown[]> {
+  async serverSideEmit(_event: string, _data?: unknown, _options?: { ack?: boolean; timeout?: number }): Promise<unknown[]> {
     return [];
+  }
+
+  async countConnections(target: Target): Promise<number> {
+    let n = 0;
+    this.forEachMatch(target, () => n++);
+    return n;
   }
 
   nodeCount(): number {

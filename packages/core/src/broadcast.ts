@@ -69,6 +69,7 @@ export class BroadcastOperator<Out extends object = AnyEvents> {
 
   /** Number of connections addressed, on every node. */
   async count(options?: { timeout?: number }): Promise<number> {
+    if (this.adapter.countConnections) return this.adapter.countConnections(this.target, options);
     return (await this.fetchConnections(options)).length;
   }
 

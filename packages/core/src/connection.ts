@@ -23,7 +23,7 @@ export type ConnectionState = 'opening' | 'open' | 'closing' | 'closed';
 /** The parts of the hub a connection calls back into (kept narrow on purpose). */
 export interface ConnectionOwner {
   readonly requestTimeout: number;
-  joinRooms(conn: AnyConnection, rooms: readonly string[]): void;
+  joinRooms(conn: AnyConnection, rooms: readonly string[]): void | Promise<void>;
   leaveRoom(conn: AnyConnection, room: string): boolean;
   /** Counts one delivery and its outcome. */
   countSend(status: SendStatus, bytes: number): void;
@@ -111,11 +111,13 @@ export class Connection<In extends object = AnyEvents, Out extends object = In> 
   }
 
   /**
-   * Joins one or more rooms.
+   * Joins one or more rooms. Membership is local at once; the promise resolves when it is in
+   * effect across a cluster too (at once with the in-memory adapter). Awaiting it is optional.
    * @throws StelarError ROOM_LIMIT when a limit would be exceeded (nothing is joined then)
    */
-  join(rooms: string | readonly string[]): void {
-    this.owner.joinRooms(this, typeof rooms === 'string' ? [rooms] : rooms);
+  join(rooms: string | readonly string[]): Promise<void> {
+    const pending = this.owner.joinRooms(this, typeof rooms === 'string' ? [rooms] : rooms);
+    return pending ?? Promise.resolve();
   }
 
   /** Leaves a room; returns whether it was in it. */

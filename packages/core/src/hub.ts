@@ -324,12 +324,12 @@ export class Hub<In extends object = AnyEvents, Out extends object = In> {
 
   /** Counters, in O(1). */
   getStats(): Stats {
-    return this.metrics.snapshot();
+    return this.metrics.snapshot(this.adapter.metrics?.());
   }
 
   /** The counters in Prometheus text format. */
   metricsText(prefix?: string): string {
-    return toPrometheus(this.metrics.snapshot(), prefix);
+    return toPrometheus(this.getStats(), prefix);
   }
 
   /** False while draining. */
@@ -695,13 +695,13 @@ export class Hub<In extends object = AnyEvents, Out extends object = In> {
 
   // ── rooms ───────────────────────────────────────────────────────────────────
 
-  private joinRooms(conn: AnyConnection, rooms: readonly string[]): void {
+  private joinRooms(conn: AnyConnection, rooms: readonly string[]): void | Promise<void> {
     const fresh: string[] = [];
     for (const r of rooms) {
       if (typeof r !== 'string' || r.length === 0) throw new StelarError(ErrorCode.BAD_EVENT, 'room names are non-empty strings');
       if (!conn.roomSet.has(r) && !fresh.includes(r)) fresh.push(r);
     }
-    if (fresh.length === 0) return;
+    if (fresh.length === 0) return undefined;
     const { maxRoomsPerConnection, maxRooms } = this.opts;
     if (conn.roomSet.size + fresh.length > maxRoomsPerConnection) {
       this.metrics.error(ErrorCode.ROOM_LIMIT);
@@ -713,7 +713,7 @@ export class Hub<In extends object = AnyEvents, Out extends object = In> {
       this.metrics.error(ErrorCode.ROOM_LIMIT);
       throw new StelarError(ErrorCode.ROOM_LIMIT, `the server is at its limit of ${maxRooms} rooms`);
     }
-    this.adapter.join(conn, fresh);
+    return this.adapter.join(conn, fresh);
   }
 
   private clientRoomOp(conn: Connection<In, Out>, frame: Frame): Promise<void> | undefined {
@@ -735,12 +735,16 @@ export class Hub<In extends object = AnyEvents, Out extends object = In> {
         answer({ code: ErrorCode.REJECTED, message: `not allowed to join "${room}"` });
         return;
       }
+      let pending: void | Promise<void>;
       try {
-        this.joinRooms(conn, [room]);
-        answer();
+        pending = this.joinRooms(conn, [room]);
       } catch (err) {
         answer(toErrorBody(err, ErrorCode.ROOM_LIMIT));
+        return;
       }
+      // A cluster adapter may need a moment (a subscription) before the room is live everywhere.
+      if (pending) pending.then(() => answer(), () => answer());
+      else answer();
     };
     if (!this.authorizeJoin) {
       join(true);

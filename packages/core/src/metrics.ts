@@ -10,6 +10,8 @@ export interface Stats {
   /** Errors by stable code (protocol errors, handler errors, rate limits…). */
   errors: Record<string, number>;
   backpressure: { buffered: number; dropped: number; slowConsumerDisconnects: number };
+  /** The adapter's own counters (e.g. Redis publishes, messages missed while Redis was down). */
+  adapter: Record<string, number>;
   uptimeMs: number;
 }
 
@@ -48,7 +50,7 @@ export class Metrics {
     this.byTransport[transport] = (this.byTransport[transport] ?? 0) + delta;
   }
 
-  snapshot(): Stats {
+  snapshot(adapter: Record<string, number> = {}): Stats {
     return {
       connections: { open: this.open, opening: this.opening, byTransport: { ...this.byTransport }, total: this.total, rejected: this.rejected },
       messages: { in: this.messagesIn, out: this.messagesOut },
@@ -58,6 +60,7 @@ export class Metrics {
       rateLimit: { hits: this.rateLimitHits, disconnects: this.rateLimitDisconnects },
       errors: { ...this.errors },
       backpressure: { buffered: this.buffered, dropped: this.dropped, slowConsumerDisconnects: this.slowConsumer },
+      adapter,
       uptimeMs: Math.round(this.clock() - this.started),
     };
   }
@@ -92,6 +95,7 @@ export function toPrometheus(stats: Stats, prefix = 'stelar'): string {
   metric('backpressure_buffered_total', 'counter', 'Sends that found the outgoing buffer above its high-water mark.', [[{}, stats.backpressure.buffered]]);
   metric('backpressure_dropped_total', 'counter', 'Volatile messages dropped under backpressure.', [[{}, stats.backpressure.dropped]]);
   metric('slow_consumer_disconnects_total', 'counter', 'Connections closed for not reading.', [[{}, stats.backpressure.slowConsumerDisconnects]]);
+  metric('adapter', 'gauge', "The adapter's own counters.", Object.entries(stats.adapter).map(([c, v]) => [{ counter: c }, v]));
   metric('uptime_seconds', 'gauge', 'Seconds since the hub started.', [[{}, stats.uptimeMs / 1000]]);
   return out.join('\n') + '\n';
 }
