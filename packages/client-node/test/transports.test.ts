@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { connect, StelarClient, StelarError } from '../src/index';
-import { client, onCleanup, recordStates, SCHEMES, standardHandlers, startServer, until, type Server } from './helpers';
+import { client, onCleanup, recordStates, SCHEMES, standardHandlers, startServer, tick, until, type Server } from './helpers';
 import { useFixtures } from './helpers';
 
 useFixtures();
@@ -17,23 +17,26 @@ describe.each(SCHEMES)('over %s://', (scheme) => {
     };
     const first = await startServer({ secure }, setup(1));
     const c = client(first.url(scheme), { autoConnect: false, auth: 'A', reconnect: { baseDelay: 20, maxDelay: 80 } });
+    // A second client goes through the same restart: nothing of one may reach the server twice.
+    const b = client(first.url(scheme), { auth: 'B', reconnect: { baseDelay: 20, maxDelay: 80 } });
     const states = recordStates(c);
     const disconnects: { code: number; willReconnect: boolean }[] = [];
     c.onLifecycle('disconnected', ({ code, willReconnect }) => void disconnects.push({ code, willReconnect }));
     expect(c.state).toBe('idle');
 
-    await c.connect();
+    await Promise.all([c.connect(), b.connect()]);
     const firstId = c.id;
     expect(firstId).toEqual(expect.any(String));
     expect(first.server.getConnection(firstId!)?.transport).toBe(scheme);
-    await c.join('lobby');
+    await Promise.all([c.join('lobby'), b.join('lobby')]);
     expect([...c.rooms]).toEqual(['lobby']);
     c.emit('chat', { n: 0, text: 'before' });
     await until(() => seen.length === 1);
 
     // The server goes away (close code 1001: not a refusal, so the client reconnects).
     await first.server.close({ timeout: 200 });
-    await until(() => c.state === 'reconnecting', 'reconnecting');
+    await until(() => c.state === 'reconnecting' && b.state === 'reconnecting', 'reconnecting');
+    for (let n = 101; n <= 110; n++) b.emit('chat', { n, text: 'queued by B' });
     expect(disconnects).toEqual([{ code: 1001, willReconnect: true }]);
     for (let n = 1; n <= 5; n++) expect(c.emit('chat', { n, text: 'queued' })).toBe(true);
     const sum = c.request('sum', { a: 2, b: 3 });
@@ -42,18 +45,24 @@ describe.each(SCHEMES)('over %s://', (scheme) => {
     c.onLifecycle('connected', () => void c.emit('chat', { n: 6, text: 'on connected' }));
 
     const second = await startServer({ secure, port: first.port, tcpPort: first.tcpPort }, setup(2));
-    await c.connect();
+    await Promise.all([c.connect(), b.connect()]);
     c.emit('chat', { n: 7, text: 'after' });
     await expect(sum).resolves.toBe(5);
-    await until(() => seen.length === 8, 'all messages');
+    await until(() => seen.length === 18, 'all messages');
 
-    expect(seen.map((s) => s.n)).toEqual([0, 1, 2, 3, 4, 5, 6, 7]);
-    expect(seen.filter((s) => s.client === 'A')).toHaveLength(8); // one client, nothing duplicated
-    expect(seen.slice(1).every((s) => s.server === 2 && s.inLobby)).toBe(true); // the JOIN arrived before the queue
+    // Per client: everything once, in order; queued ones on the new server, after the re-join.
+    const from = (who: string): Seen[] => seen.filter((s) => s.client === who);
+    expect(from('A').map((s) => s.n)).toEqual([0, 1, 2, 3, 4, 5, 6, 7]);
+    expect(from('B').map((s) => s.n)).toEqual([101, 102, 103, 104, 105, 106, 107, 108, 109, 110]);
+    expect(seen.filter((s) => s.n !== 0).every((s) => s.server === 2 && s.inLobby)).toBe(true);
+    await tick(50);
+    expect(seen).toHaveLength(18);
     expect(c.queued).toBe(0);
     expect(c.id).toEqual(expect.any(String));
     expect(c.id).not.toBe(firstId);
-    expect(await second.server.to('lobby').count()).toBe(1);
+    expect(await second.server.to('lobby').count()).toBe(2);
+    b.close();
+    await until(() => second.server.getStats().connections.open === 1, 'B to leave');
     const news: string[] = [];
     c.on('news', (m) => void news.push(m.text));
     second.server.to('lobby').emit('news', { text: 'welcome back' });
