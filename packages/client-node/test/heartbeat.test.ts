@@ -68,6 +68,19 @@ describe('dead-server detection', () => {
     expect(sessions).toHaveLength(1);
   });
 
+  it.each(SCHEMES)("over %s://: the client answers the server's heartbeats, so a strict server keeps it", async (scheme) => {
+    const secure = scheme === 'wss' || scheme === 'tls';
+    const closes: number[] = [];
+    const { server, url } = await startServer({ secure, heartbeat: { interval: 40, timeout: 60 } }, (s) => s.onDisconnect((_c, code) => void closes.push(code)));
+    const c = client(url(scheme), { heartbeat: false }); // only the server probes
+    await c.connect();
+    const id = c.id;
+    await tick(400);
+    expect(closes).toEqual([]);
+    expect(c.id).toBe(id);
+    expect(c.state).toBe('connected');
+  });
+
   it('heartbeat: false sends no PING and never drops a silent server', async () => {
     const { port, sessions } = await rawTcpServer((s, f) => {
       if (f.type === FrameType.CONNECT) s.send(serverHello('quiet', 30));
