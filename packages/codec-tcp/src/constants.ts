@@ -87,7 +87,9 @@ export const ErrorCode = {
   NO_HANDLER: 'NO_HANDLER',
   HANDLER_ERROR: 'HANDLER_ERROR',
   TIMEOUT: 'TIMEOUT',
+  ABORTED: 'ABORTED',
   DISCONNECTED: 'DISCONNECTED',
+  QUEUE_FULL: 'QUEUE_FULL',
   SHUTTING_DOWN: 'SHUTTING_DOWN',
 } as const;
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];

@@ -30,13 +30,13 @@ import { Metrics, toPrometheus, type Stats } from './metrics';
 import { runMiddleware, type Middleware } from './middleware';
 import { ConnectionBuckets, type RateLimitOptions } from './rate-limit';
 import { HandlerRegistry } from './registry';
-import type { AnyEvents, EventData, EventName, EventReply, MaybePromise } from './types';
+import type { AnyEvents, EventData, EventName, EventReply, HandlerResult } from './types';
 
 /** A handler for one event: its return value (or resolved promise) answers a request. */
 export type EventHandler<In extends object, Out extends object, K extends EventName<In>> = (
   data: EventData<In, K>,
   conn: Connection<In, Out>,
-) => MaybePromise<EventReply<In, K> | void>;
+) => HandlerResult<EventReply<In, K>>;
 
 /** A catch-all handler: sees every event before its own handlers. */
 export type AnyEventHandler<In extends object, Out extends object> = (event: string, data: unknown, conn: Connection<In, Out>) => void;

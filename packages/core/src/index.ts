@@ -20,6 +20,7 @@ export {
   type EventMap,
   type EventName,
   type EventReply,
+  type HandlerResult,
   type MaybePromise,
   type RequestOptions,
   type SendOptions,

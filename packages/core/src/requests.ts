@@ -96,5 +96,5 @@ export class PendingRequests {
 
 function abortError(signal: AbortSignal): StelarError {
   const reason: unknown = signal.reason;
-  return new StelarError('ABORTED', reason instanceof Error ? reason.message : 'request aborted', reason);
+  return new StelarError(ErrorCode.ABORTED, reason instanceof Error ? reason.message : 'request aborted', reason);
 }

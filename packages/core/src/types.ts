@@ -33,6 +33,12 @@ export type EventReply<M, K extends keyof M> = M[K] extends (...args: never[]) =
 /** What a handler may return: the reply, or a promise of it. */
 export type MaybePromise<T> = T | Promise<T>;
 
+/**
+ * What a handler of an event may return: the reply type (or a promise of it) for requests;
+ * anything for events without a reply, so `(m, conn) => conn.emit(…)` is fine there.
+ */
+export type HandlerResult<R> = [R] extends [void] ? unknown : MaybePromise<R>;
+
 /** Binary data accepted by `emit`: sent as a BINARY frame. */
 export type BinaryData = Uint8Array | ArrayBuffer;
 

@@ -25,7 +25,7 @@ import { now } from '../clock';
 import { StelarError, toErrorBody } from '../errors';
 import { SendStatus, type Link, type LinkHandler } from '../link';
 import { HandlerRegistry } from '../registry';
-import { asBytes, isBinary, type AnyEvents, type EventData, type EventName, type EventReply, type MaybePromise, type SendOptions } from '../types';
+import { asBytes, isBinary, type AnyEvents, type EventData, type EventName, type EventReply, type HandlerResult, type SendOptions } from '../types';
 import { backoffDelay, type BackoffOptions } from './backoff';
 import { BoundedQueue, type OfflineQueueOptions } from './queue';
 
@@ -106,7 +106,7 @@ interface RoomState {
 }
 
 /** Reply-less handlers are fine; for requests the first handler's return value is the reply. */
-export type ClientEventHandler<In extends object, K extends EventName<In>> = (data: EventData<In, K>) => MaybePromise<EventReply<In, K> | void>;
+export type ClientEventHandler<In extends object, K extends EventName<In>> = (data: EventData<In, K>) => HandlerResult<EventReply<In, K>>;
 
 const FATAL_CODES: ReadonlySet<number> = new Set([DisconnectCode.UNAUTHORIZED, DisconnectCode.VERSION_MISMATCH]);
 
@@ -136,8 +136,12 @@ export class ClientEngine<In extends object = AnyEvents, Out extends object = In
   private everConnected = false;
   private userClosed = false;
   private nextId = 1;
+  /** The last server's frame limit, kept across reconnections to check queued frames. */
+  private maxFrame = 0;
   private lastError: unknown;
   private refusal: StelarError | null = null;
+  /** Set when the connect timer fired: the reason the attempt ended. */
+  private attemptTimeout: StelarError | null = null;
   private peerClose: { code: number; reason: string } | null = null;
   private connectWaiters: { resolve: () => void; reject: (e: unknown) => void }[] = [];
   private retryTimer: ReturnType<typeof setTimeout> | undefined;
@@ -267,6 +271,8 @@ export class ClientEngine<In extends object = AnyEvents, Out extends object = In
   emit<K extends EventName<Out>>(event: K, ...args: undefined extends EventData<Out, K> ? [data?: EventData<Out, K>, options?: SendOptions] : [data: EventData<Out, K>, options?: SendOptions]): boolean {
     const [data, options] = args as [unknown, SendOptions | undefined];
     const frame = isBinary(data) ? encodeBinary(event, asBytes(data)) : encodeJson(event, data);
+    const tooBig = this.checkSize(frame);
+    if (tooBig) throw tooBig;
     const volatile = options?.volatile ?? false;
     if (this.live) {
       const s = this.link!.send(frame, volatile);
@@ -312,7 +318,7 @@ export class ClientEngine<In extends object = AnyEvents, Out extends object = In
     return new Promise<unknown>((resolve, reject) => {
       const req: OutRequest = { event, data, retry: options.retry ?? false, encode, resolve, reject, id: 0, timer: undefined, signal: options.signal, onAbort: undefined, size: 64 };
       if (options.signal?.aborted) {
-        reject(new StelarError('ABORTED', 'request aborted'));
+        reject(new StelarError(ErrorCode.ABORTED, 'request aborted'));
         return;
       }
       const timeout = options.timeout ?? this.opts.requestTimeout ?? 10_000;
@@ -320,7 +326,7 @@ export class ClientEngine<In extends object = AnyEvents, Out extends object = In
         req.timer = setTimeout(() => this.settle(req, false, new StelarError(ErrorCode.TIMEOUT, `request "${event}" timed out after ${timeout} ms`)), timeout);
       }
       if (options.signal) {
-        req.onAbort = () => this.settle(req, false, new StelarError('ABORTED', 'request aborted'));
+        req.onAbort = () => this.settle(req, false, new StelarError(ErrorCode.ABORTED, 'request aborted'));
         options.signal.addEventListener('abort', req.onAbort, { once: true });
       }
       if (this.live) this.sendRequest(req);
@@ -332,9 +338,23 @@ export class ClientEngine<In extends object = AnyEvents, Out extends object = In
           this.settle(req, false, err);
           return;
         }
-        if (!this.enqueue({ size: req.size, req })) this.settle(req, false, new StelarError('QUEUE_FULL', 'offline queue is full'));
+        let queued: boolean;
+        try {
+          queued = this.enqueue({ size: req.size, req });
+        } catch (err) {
+          this.settle(req, false, err);
+          return;
+        }
+        if (!queued) this.settle(req, false, new StelarError(ErrorCode.QUEUE_FULL, 'offline queue is full'));
       }
     });
+  }
+
+  /** Refuses a frame above the server's announced limit (it would close the connection with 1009). */
+  private checkSize(frame: Uint8Array): StelarError | null {
+    const max = this.session?.maxFrame ?? this.maxFrame;
+    if (max > 0 && frame.length > max) return new StelarError(ErrorCode.FRAME_TOO_LARGE, `frame of ${frame.length} bytes exceeds the server's limit of ${max}`);
+    return null;
   }
 
   /** A link whose session the server accepted. */
@@ -351,6 +371,11 @@ export class ClientEngine<In extends object = AnyEvents, Out extends object = In
       frame = req.encode(id);
     } catch (err) {
       this.settle(req, false, err);
+      return;
+    }
+    const tooBig = this.checkSize(frame);
+    if (tooBig) {
+      this.settle(req, false, tooBig);
       return;
     }
     req.id = id;
@@ -375,10 +400,10 @@ export class ClientEngine<In extends object = AnyEvents, Out extends object = In
     if (!this.queue) return false;
     const r = this.queue.push(item);
     if (r === false) {
-      if (this.queue.policy === 'error') throw new StelarError('QUEUE_FULL', 'offline queue is full');
+      if (this.queue.policy === 'error') throw new StelarError(ErrorCode.QUEUE_FULL, 'offline queue is full');
       return false;
     }
-    for (const ev of r) if (ev.req) this.settle(ev.req, false, new StelarError('QUEUE_FULL', 'dropped from the full offline queue'));
+    for (const ev of r) if (ev.req) this.settle(ev.req, false, new StelarError(ErrorCode.QUEUE_FULL, 'dropped from the full offline queue'));
     return true;
   }
 
@@ -417,11 +442,13 @@ export class ClientEngine<In extends object = AnyEvents, Out extends object = In
     this.setState(this.everConnected ? 'reconnecting' : 'connecting');
     this.refusal = null;
     this.peerClose = null;
+    this.attemptTimeout = null;
     const ac = new AbortController();
     this.dialAbort = ac;
     const timeout = this.opts.connectTimeout ?? 10_000;
     this.connectTimer = setTimeout(() => {
       const err = new StelarError(ErrorCode.TIMEOUT, `connection not established within ${timeout} ms`);
+      this.attemptTimeout = err;
       ac.abort(err);
       if (this.link && gen === this.generation) this.link.terminate();
     }, timeout);
@@ -597,6 +624,7 @@ export class ClientEngine<In extends object = AnyEvents, Out extends object = In
     this.connectTimer = undefined;
     this.dialAbort = null;
     this.session = hello;
+    this.maxFrame = hello.maxFrame;
     this.attempts = 0;
     this.everConnected = true;
     // Rooms first, then the offline queue in order, then new sends: state flips last.
@@ -605,6 +633,7 @@ export class ClientEngine<In extends object = AnyEvents, Out extends object = In
     if (q) {
       for (let item = q.shift(); item; item = q.shift()) {
         if (item.req) this.sendRequest(item.req);
+        else if (this.checkSize(item.frame)) this.notify('error', this.checkSize(item.frame)!);
         else this.link!.send(item.frame, false);
       }
     }
@@ -622,6 +651,7 @@ export class ClientEngine<In extends object = AnyEvents, Out extends object = In
       code = peer.code;
       reason = peer.reason;
     }
+    const hadSession = this.session !== null;
     this.link = null;
     this.session = null;
     this.stopHeartbeat();
@@ -646,7 +676,11 @@ export class ClientEngine<In extends object = AnyEvents, Out extends object = In
     const refusal = this.refusal ?? (FATAL_CODES.has(code) ? new StelarError(code === DisconnectCode.VERSION_MISMATCH ? ErrorCode.VERSION_MISMATCH : ErrorCode.UNAUTHORIZED, reason || 'refused') : null);
     if (this.userClosed) this.finish(new StelarError(ErrorCode.DISCONNECTED, 'client closed'), { code, reason }, false);
     else if (refusal && (FATAL_CODES.has(code) || !this.everConnected)) this.finish(refusal, { code, reason }, false);
-    else {
+    else if (!hadSession) {
+      // The link opened but no session followed (connect timeout, or the server hung up).
+      this.lastError = this.attemptTimeout ?? new StelarError(ErrorCode.DISCONNECTED, `connection closed before the session opened (${code}${reason ? `: ${reason}` : ''})`);
+      this.scheduleRetry(this.lastError);
+    } else {
       this.lastError = new StelarError(ErrorCode.DISCONNECTED, `connection closed (${code}${reason ? `: ${reason}` : ''})`);
       const willReconnect = this.backoff !== false;
       this.notify('disconnected', { code, reason, willReconnect });
