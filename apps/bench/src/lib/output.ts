@@ -1,0 +1,42 @@
+/** Writes a run's files: results/<time>.json, results/latest.json, results/ratios.svg, README block. */
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join, relative, dirname } from 'node:path';
+import { renderMarkdown, renderSvg, updateReadme } from './report';
+import type { Results } from './suite';
+
+export interface Written {
+  json: string;
+  latest: string;
+  svg: string;
+  readme: string | undefined;
+}
+
+export const README_INTRO = `# Stelar benchmarks
+
+Side-by-side benchmarks of the Stelar server against \`ws\`, \`socket.io\`, uWebSockets.js (when
+installed) and a raw length-prefixed \`net\` echo (the physical limit), on one machine. The
+harness lives in \`apps/bench\`; run it from the repository root with:
+
+\`\`\`
+pnpm bench
+\`\`\`
+
+Options (\`node apps/bench/dist/main.js --help\`): \`--runs N\`, \`--servers a,b\`, \`--scenarios a,b\`,
+\`--preset smoke\`, \`--no-profile\`.`;
+
+export function writeOutputs(r: Results, resultsDir: string, readmePath: string | undefined): Written {
+  mkdirSync(resultsDir, { recursive: true });
+  const stamp = r.finishedAt.replace(/[:.]/g, '-');
+  const json = join(resultsDir, `${stamp}.json`);
+  const latest = join(resultsDir, 'latest.json');
+  const svg = join(resultsDir, 'ratios.svg');
+  const text = `${JSON.stringify(r, null, 2)}\n`;
+  writeFileSync(json, text);
+  writeFileSync(latest, text);
+  writeFileSync(svg, renderSvg(r));
+  if (readmePath) {
+    mkdirSync(dirname(readmePath), { recursive: true });
+    updateReadme(readmePath, renderMarkdown(r, relative(dirname(readmePath), svg)), README_INTRO);
+  }
+  return { json, latest, svg, readme: readmePath };
+}

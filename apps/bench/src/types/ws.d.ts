@@ -1,0 +1,41 @@
+/** The few `ws` 8 APIs the bench uses (`ws` ships no types and `@types/ws` is not a dependency). */
+declare module 'ws' {
+  import type { EventEmitter } from 'node:events';
+  import type { Server as HttpServer } from 'node:http';
+
+  export interface PerMessageDeflateOptions {
+    threshold?: number;
+    serverNoContextTakeover?: boolean;
+    clientNoContextTakeover?: boolean;
+  }
+
+  export class WebSocket extends EventEmitter {
+    static readonly OPEN: 1;
+    readonly readyState: number;
+    send(data: Buffer | Uint8Array | string, options?: { binary?: boolean; compress?: boolean }, cb?: (err?: Error) => void): void;
+    close(code?: number, reason?: string): void;
+    terminate(): void;
+    on(event: 'message', listener: (data: Buffer, isBinary: boolean) => void): this;
+    on(event: 'close', listener: (code: number, reason: Buffer) => void): this;
+    on(event: 'error', listener: (err: Error) => void): this;
+  }
+
+  export interface ServerOptions {
+    host?: string;
+    port?: number;
+    server?: HttpServer;
+    perMessageDeflate?: boolean | PerMessageDeflateOptions;
+    maxPayload?: number;
+    clientTracking?: boolean;
+  }
+
+  export class WebSocketServer extends EventEmitter {
+    constructor(options: ServerOptions, callback?: () => void);
+    readonly clients: Set<WebSocket>;
+    address(): { port: number } | string;
+    close(cb?: (err?: Error) => void): void;
+    on(event: 'connection', listener: (socket: WebSocket) => void): this;
+    on(event: 'listening', listener: () => void): this;
+    on(event: 'error', listener: (err: Error) => void): this;
+  }
+}
