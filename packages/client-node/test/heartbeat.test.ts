@@ -71,7 +71,7 @@ describe('dead-server detection', () => {
   it.each(SCHEMES)("over %s://: the client answers the server's heartbeats, so a strict server keeps it", async (scheme) => {
     const secure = scheme === 'wss' || scheme === 'tls';
     const closes: number[] = [];
-    const { server, url } = await startServer({ secure, heartbeat: { interval: 40, timeout: 60 } }, (s) => s.onDisconnect((_c, code) => void closes.push(code)));
+    const { url } = await startServer({ secure, heartbeat: { interval: 40, timeout: 60 } }, (s) => s.onDisconnect((_c, code) => void closes.push(code)));
     const c = client(url(scheme), { heartbeat: false }); // only the server probes
     await c.connect();
     const id = c.id;
