@@ -140,7 +140,10 @@ describe('the chat example, end to end', () => {
     await msg(alice, 'sent while offline', '.delivered').waitFor({ timeout: 8000 });
     await bob.locator('#rooms li', { hasText: '#lobby' }).locator('button.room').click();
     await msg(bob, 'sent while offline').waitFor({ timeout: 8000 });
-    // The bot came back over TCP on its own, in #lobby.
+    // The bot came back over TCP on its own (after its own backoff), in #lobby.
+    await expect
+      .poll(async () => (await chat!.server.in('lobby').fetchConnections()).some((c) => c.transport === 'tcp'), { timeout: 10_000 })
+      .toBe(true);
     await say(bob, '/echo still here');
     await msg(alice, 'echo: still here', '.bot').waitFor({ timeout: 8000 });
 
