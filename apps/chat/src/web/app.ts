@@ -116,8 +116,11 @@ function system(room: string, text: string): void {
 }
 
 function renderFile(li: HTMLLIElement, info: Pick<FileInfo, 'name' | 'type' | 'size'>, bytes: Uint8Array): void {
-  const url = URL.createObjectURL(new Blob([bytes as Uint8Array<ArrayBuffer>], { type: info.type || 'application/octet-stream' }));
-  if (INLINE_IMAGE_TYPES.includes(info.type)) {
+  const inline = INLINE_IMAGE_TYPES.includes(info.type);
+  // Anything but a raster image is an opaque download: a blob: URL has this page's origin, so an
+  // HTML or SVG file opened from it could run script here.
+  const url = URL.createObjectURL(new Blob([bytes as Uint8Array<ArrayBuffer>], { type: inline ? info.type : 'application/octet-stream' }));
+  if (inline) {
     const img = el('img');
     img.src = url;
     img.alt = info.name;
