@@ -177,6 +177,12 @@ export async function startChat(options: ChatOptions = {}): Promise<Chat> {
     await next();
   });
 
+  // The bot is a trusted service: no per-connection rate limit. (In onConnection, not in the
+  // middleware: a connection's limiter exists only once its session is accepted.)
+  server.onConnection((conn) => {
+    if (conn.data['bot'] === true) conn.setRateLimit(null);
+  });
+
   server.on('say', (m, conn) => {
     const room = joinedRoom(conn, m?.room);
     const text = typeof m?.text === 'string' ? m.text.trim() : '';
