@@ -126,6 +126,8 @@ export class Hub<In extends object = AnyEvents, Out extends object = In> {
   private readonly connectionListeners: ((conn: Connection<In, Out>) => unknown)[] = [];
   private readonly disconnectListeners: ((conn: Connection<In, Out>, code: number, reason: string) => void)[] = [];
   private readonly errorListeners: ((err: unknown, conn?: Connection<In, Out>) => void)[] = [];
+  private readonly joinListeners: ((conn: Connection<In, Out>, room: string) => void)[] = [];
+  private readonly leaveListeners: ((conn: Connection<In, Out>, room: string) => void)[] = [];
   private readonly waiters = new Set<Waiter>();
   private readonly owner: ConnectionOwner;
   private readonly opts: {
@@ -167,7 +169,7 @@ export class Hub<In extends object = AnyEvents, Out extends object = In> {
       nodeId: this.nodeId,
       requestTimeout: this.opts.requestTimeout,
       joinRooms: (conn, rooms) => this.joinRooms(conn, rooms),
-      leaveRoom: (conn, room) => this.adapter.leave(conn, room),
+      leaveRoom: (conn, room) => this.leaveRoom(conn, room),
       countSend: (status, bytes) => {
         if (status === SendStatus.OK || status === SendStatus.BUFFERED) {
           metrics.messagesOut++;
@@ -255,6 +257,21 @@ export class Hub<In extends object = AnyEvents, Out extends object = In> {
   /** Runs when an accepted session ends. */
   onDisconnect(fn: (conn: Connection<In, Out>, code: number, reason: string) => void): this {
     this.disconnectListeners.push(fn);
+    return this;
+  }
+
+  /**
+   * Runs after a connection joins a room (server-side `join`, a client's JOIN, or a remote
+   * `to(…).join`), once per room actually joined.
+   */
+  onJoin(fn: (conn: Connection<In, Out>, room: string) => void): this {
+    this.joinListeners.push(fn);
+    return this;
+  }
+
+  /** Runs after a connection leaves a room, including the rooms it leaves by disconnecting. */
+  onLeave(fn: (conn: Connection<In, Out>, room: string) => void): this {
+    this.leaveListeners.push(fn);
     return this;
   }
 
@@ -353,6 +370,8 @@ export class Hub<In extends object = AnyEvents, Out extends object = In> {
   accept(link: Link): LinkHandler {
     const conn = new Connection<In, Out>(this.opts.generateId(), link, this.owner);
     conn.openedAt = conn.lastSeen = now();
+    // Buckets exist from the start, so connection middleware may already override them.
+    if (this.rateLimit && !this.rateLimit.limiter) conn.buckets = new ConnectionBuckets(this.rateLimit.connection, this.rateLimit.events);
     this.opening.add(conn);
     this.metrics.opening++;
     if (this.draining) conn.disconnect(DisconnectCode.GOING_AWAY, 'server shutting down');
@@ -510,7 +529,6 @@ export class Hub<In extends object = AnyEvents, Out extends object = In> {
     m.open++;
     m.total++;
     m.transportDelta(conn.transport, 1);
-    if (this.rateLimit && !this.rateLimit.limiter) conn.buckets = new ConnectionBuckets(this.rateLimit.connection, this.rateLimit.events);
     conn.sendEncoded(
       encodeServerConnect({
         v: PROTOCOL_VERSION,
@@ -713,7 +731,15 @@ export class Hub<In extends object = AnyEvents, Out extends object = In> {
       this.metrics.error(ErrorCode.ROOM_LIMIT);
       throw new StelarError(ErrorCode.ROOM_LIMIT, `the server is at its limit of ${maxRooms} rooms`);
     }
-    return this.adapter.join(conn, fresh);
+    const pending = this.adapter.join(conn, fresh);
+    if (this.joinListeners.length) for (const room of fresh) for (const fn of this.joinListeners) this.guard(() => fn(conn, room), conn);
+    return pending;
+  }
+
+  private leaveRoom(conn: AnyConnection, room: string): boolean {
+    const was = this.adapter.leave(conn, room);
+    if (was) for (const fn of this.leaveListeners) this.guard(() => fn(conn, room), conn);
+    return was;
   }
 
   private clientRoomOp(conn: Connection<In, Out>, frame: Frame): Promise<void> | undefined {
@@ -724,7 +750,7 @@ export class Hub<In extends object = AnyEvents, Out extends object = In> {
       else if (err && conn.isOpen) conn.sendEncoded(encodeError(err.code, err.message, room), false);
     };
     if (frame.type === FrameType.LEAVE) {
-      this.adapter.leave(conn, room);
+      this.leaveRoom(conn, room);
       answer();
       return undefined;
     }
@@ -780,7 +806,8 @@ export class Hub<In extends object = AnyEvents, Out extends object = In> {
       m.transportDelta(conn.transport, -1);
     }
     if (code === DisconnectCode.SLOW_CONSUMER) m.slowConsumer++;
-    this.adapter.leaveAll(conn);
+    if (this.leaveListeners.length) for (const room of [...conn.roomSet]) this.leaveRoom(conn, room);
+    else this.adapter.leaveAll(conn);
     this.rateLimit?.limiter?.release?.(conn);
     conn.closed(code, reason);
     if (wasOpen) for (const fn of this.disconnectListeners) this.guard(() => fn(conn, code, reason), conn);

@@ -262,6 +262,23 @@ describe('rooms and broadcast', () => {
     await expect(a.join('admin:x')).rejects.toMatchObject({ code: 'REJECTED' });
   });
 
+  it('onJoin/onLeave see every join and leave, including leaving by disconnecting', async () => {
+    const { hub, client } = setup();
+    const log: string[] = [];
+    hub.onJoin((_c, room) => void log.push(`+${room}`));
+    hub.onLeave((_c, room) => void log.push(`-${room}`));
+    hub.onConnection((conn) => void conn.join(['a', 'b']));
+    const c = client();
+    await c.connect();
+    await c.join('c');
+    await c.join('c');
+    await c.leave('a');
+    c.close();
+    await until(() => log.length === 6);
+    expect(log.slice(0, 4)).toEqual(['+a', '+b', '+c', '-a']);
+    expect(log.slice(4).sort()).toEqual(['-b', '-c']);
+  });
+
   it('server-side join/leave/disconnect of connections in a room', async () => {
     const { hub, client } = setup();
     const a = client();
@@ -308,6 +325,18 @@ describe('rate limiting', () => {
     c.emit('chat', { text: '2' });
     await until(() => c.state === 'disconnected');
     expect(hub.getStats().rateLimit.disconnects).toBe(1);
+  });
+
+  it('connection middleware can already override the rate limit', async () => {
+    const { hub, client } = setup({ rateLimit: { connection: { rate: 1, burst: 1 } } });
+    hub.use(async (conn, next) => {
+      if (conn.auth === 'trusted') conn.setRateLimit(null);
+      await next();
+    });
+    hub.on('echo', (x) => x);
+    const c = client({ auth: 'trusted' });
+    await c.connect();
+    for (let i = 0; i < 5; i++) await expect(c.request('echo', i)).resolves.toBe(i);
   });
 
   it('a pluggable async limiter', async () => {

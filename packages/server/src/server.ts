@@ -84,6 +84,7 @@ export class StelarServer<In extends object = AnyEvents, Out extends object = In
   private tcp: TcpListener | undefined;
   private state: State = 'created';
   private signalHandler: (() => void) | undefined;
+  private closing: Promise<void> | undefined;
   private restoreRequestListeners: (() => void) | undefined;
 
   constructor(options: ServerOptions = {}) {
@@ -166,8 +167,13 @@ export class StelarServer<In extends object = AnyEvents, Out extends object = In
    * 1001 on WebSocket, DISCONNECT 1001 on TCP); then closes what is left. Resolves once every
    * socket is gone. No `process.exit`.
    */
-  async close(options: CloseOptions = {}): Promise<void> {
-    if (this.state === 'closed' || this.state === 'closing') return;
+  close(options: CloseOptions = {}): Promise<void> {
+    // Every caller (e.g. a signal handler and the application) waits for the same shutdown.
+    this.closing ??= this.shutdown(options);
+    return this.closing;
+  }
+
+  private async shutdown(options: CloseOptions): Promise<void> {
     const wasListening = this.state === 'listening' || this.state === 'starting';
     this.state = 'closing';
     this.removeSignalHandlers();

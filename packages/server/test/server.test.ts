@@ -233,6 +233,24 @@ describe('listening, health, shutdown', () => {
     await new Promise<void>((r) => mine.close(() => r()));
   });
 
+  it('close() called twice (say by a signal handler and the app) is one shutdown both wait for', async () => {
+    const { server, client } = await start();
+    server.on('slow', async (ms) => {
+      await tick(ms);
+      return 'done';
+    });
+    const c = client('tcp');
+    await c.connect();
+    const reply = c.request('slow', 100);
+    await until(() => server.getStats().acks.inFlightHandlers === 1);
+    let firstDone = false;
+    const first = server.close({ timeout: 2000 }).then(() => (firstDone = true));
+    await server.close();
+    expect(firstDone || server.getStats().connections.open === 0).toBe(true);
+    await first;
+    await expect(reply).resolves.toBe('done');
+  });
+
   it('close(): requests in flight on both transports all receive their replies', async () => {
     const { server, client } = await start();
     server.on('slow', async (ms) => {
