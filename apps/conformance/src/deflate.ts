@@ -1,0 +1,181 @@
+/**
+ * The tester's own permessage-deflate (RFC 7692), on `node:zlib` streams and independent of
+ * `@stelar/codec-ws`: parameter formatting and parsing, and one compressor and one decompressor
+ * per direction with the negotiated window size and context-takeover rule.
+ *
+ * The decompressor is deliberately strict: it inflates with exactly the window the peer agreed to
+ * use and, without context takeover, with a fresh stream per message, so a peer that compresses
+ * with a bigger window or keeps its context fails to inflate here (zlib: "invalid distance too
+ * far back").
+ */
+import * as zlib from 'node:zlib';
+
+export interface PmdParams {
+  serverNoContextTakeover: boolean;
+  clientNoContextTakeover: boolean;
+  /** Undefined: parameter absent (15 applies). */
+  serverMaxWindowBits: number | undefined;
+  /** Undefined: absent; `true`: present without a value (offers only). */
+  clientMaxWindowBits: number | true | undefined;
+}
+
+export const NO_PARAMS: PmdParams = {
+  serverNoContextTakeover: false,
+  clientNoContextTakeover: false,
+  serverMaxWindowBits: undefined,
+  clientMaxWindowBits: undefined,
+};
+
+/** `permessage-deflate; server_no_context_takeover; …` */
+export function formatPmd(p: Partial<PmdParams>): string {
+  const parts = ['permessage-deflate'];
+  if (p.serverNoContextTakeover) parts.push('server_no_context_takeover');
+  if (p.clientNoContextTakeover) parts.push('client_no_context_takeover');
+  if (p.serverMaxWindowBits !== undefined) parts.push(`server_max_window_bits=${p.serverMaxWindowBits}`);
+  if (p.clientMaxWindowBits === true) parts.push('client_max_window_bits');
+  else if (p.clientMaxWindowBits !== undefined) parts.push(`client_max_window_bits=${p.clientMaxWindowBits}`);
+  return parts.join('; ');
+}
+
+/**
+ * Parses one `Sec-WebSocket-Extensions` value as a response: exactly one permessage-deflate
+ * element with known, unduplicated, valid parameters. Returns a reason string otherwise, or
+ * undefined when the header is absent or empty.
+ */
+export function parsePmdResponse(value: string | undefined): PmdParams | string | undefined {
+  if (value === undefined || value.trim() === '') return undefined;
+  const elements = value.split(',').map((s) => s.trim()).filter(Boolean);
+  if (elements.length !== 1) return `expected one extension, got ${elements.length}`;
+  const [name, ...params] = elements[0]!.split(';').map((s) => s.trim());
+  if (name !== 'permessage-deflate') return `unexpected extension ${name}`;
+  const out: PmdParams = { ...NO_PARAMS };
+  const seen = new Set<string>();
+  for (const p of params) {
+    const eq = p.indexOf('=');
+    const key = (eq < 0 ? p : p.slice(0, eq)).trim();
+    let val = eq < 0 ? undefined : p.slice(eq + 1).trim();
+    if (val !== undefined && val.startsWith('"') && val.endsWith('"')) val = val.slice(1, -1);
+    if (seen.has(key)) return `duplicate parameter ${key}`;
+    seen.add(key);
+    switch (key) {
+      case 'server_no_context_takeover':
+      case 'client_no_context_takeover':
+        if (val !== undefined) return `${key} takes no value`;
+        if (key === 'server_no_context_takeover') out.serverNoContextTakeover = true;
+        else out.clientNoContextTakeover = true;
+        break;
+      case 'server_max_window_bits':
+      case 'client_max_window_bits': {
+        if (val === undefined || !/^(8|9|1[0-5])$/.test(val)) return `${key} needs a value in 8..15 (got ${String(val)})`;
+        if (key === 'server_max_window_bits') out.serverMaxWindowBits = Number(val);
+        else out.clientMaxWindowBits = Number(val);
+        break;
+      }
+      default:
+        return `unknown parameter ${key}`;
+    }
+  }
+  return out;
+}
+
+const TRAILER = Buffer.from([0x00, 0x00, 0xff, 0xff]);
+
+function run(stream: zlib.DeflateRaw | zlib.InflateRaw, input: Buffer, limit: number): Promise<Buffer> {
+  return new Promise<Buffer>((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    let done = false;
+    const finish = (err: Error | undefined, out?: Buffer): void => {
+      if (done) return;
+      done = true;
+      stream.off('data', onData);
+      stream.off('error', onError);
+      if (err) reject(err);
+      else resolve(out!);
+    };
+    const onData = (c: Buffer): void => {
+      chunks.push(c);
+      size += c.length;
+      if (size > limit) {
+        finish(new Error(`inflated size over ${limit} bytes`));
+        stream.destroy();
+      }
+    };
+    const onError = (e: Error): void => finish(e);
+    stream.on('data', onData);
+    stream.once('error', onError);
+    stream.write(input);
+    stream.flush(zlib.constants.Z_SYNC_FLUSH, () => finish(undefined, Buffer.concat(chunks, size)));
+  });
+}
+
+/** One direction's compressor. */
+export class TesterDeflater {
+  private stream: zlib.DeflateRaw | undefined;
+  constructor(
+    private readonly windowBits: number,
+    private readonly noContextTakeover: boolean,
+    private readonly level = 6,
+  ) {}
+
+  /** Compresses one whole message (the trailing 00 00 ff ff removed, RFC 7692 §7.2.1). */
+  async compress(data: Buffer): Promise<Buffer> {
+    this.stream ??= zlib.createDeflateRaw({ windowBits: Math.max(9, this.windowBits), level: this.level, memLevel: 8 });
+    let out = await run(this.stream, data, Infinity);
+    if (out.length >= 4 && out.subarray(out.length - 4).equals(TRAILER)) out = out.subarray(0, out.length - 4);
+    if (this.noContextTakeover) this.reset();
+    // An empty message compresses to the single empty stored block 0x00 (§7.2.3.6).
+    return out.length === 0 ? Buffer.from([0x00]) : out;
+  }
+
+  reset(): void {
+    this.stream?.close();
+    this.stream = undefined;
+  }
+}
+
+/** One direction's decompressor. */
+export class TesterInflater {
+  private stream: zlib.InflateRaw | undefined;
+  constructor(
+    private readonly windowBits: number,
+    private readonly noContextTakeover: boolean,
+  ) {}
+
+  /** Inflates one whole message (its frames' payloads concatenated). */
+  async inflate(data: Buffer, limit = 64 * 1024 * 1024): Promise<Buffer> {
+    if (!this.stream || this.stream.destroyed || this.ended) {
+      this.reset();
+      const s = zlib.createInflateRaw({ windowBits: this.windowBits });
+      // A BFINAL block ends the stream: the next message needs a new one.
+      s.once('end', () => {
+        if (this.stream === s) this.ended = true;
+      });
+      this.stream = s;
+    }
+    try {
+      return await run(this.stream, Buffer.concat([data, TRAILER]), limit);
+    } catch (err) {
+      this.reset();
+      throw err;
+    } finally {
+      if (this.noContextTakeover) this.reset();
+    }
+  }
+
+  private ended = false;
+
+  reset(): void {
+    this.stream?.close();
+    this.stream = undefined;
+    this.ended = false;
+  }
+}
+
+/** One-shot raw deflate of `data` (a fresh context), trailer removed: for bombs and odd streams. */
+export function deflateOnce(data: Buffer, options: { windowBits?: number; final?: boolean; level?: number } = {}): Buffer {
+  const opts = { windowBits: options.windowBits ?? 15, level: options.level ?? 9 };
+  if (options.final) return zlib.deflateRawSync(data, opts); // BFINAL set, no trailer
+  const out = zlib.deflateRawSync(data, { ...opts, finishFlush: zlib.constants.Z_SYNC_FLUSH });
+  return out.subarray(out.length - 4).equals(TRAILER) ? out.subarray(0, out.length - 4) : out;
+}
