@@ -470,19 +470,18 @@ add({
 });
 add({
   id: '5.13',
-  title: 'binary message in 5 fragments, each followed by a ping',
+  title: 'binary message in 5 fragments, a ping after each of the first 4',
   rfc: R('5.4, 5.5'),
   expect: echo,
   run: (t) => {
     const parts = Array.from({ length: 5 }, () => randomBinary(100));
     const frames = parts.flatMap((p, i) => [
       { opcode: i === 0 ? OP.BINARY : OP.CONT, payload: p, fin: i === 4 },
-      { opcode: OP.PING, payload: `ping ${i}` },
+      ...(i < 4 ? [{ opcode: OP.PING, payload: `ping ${i}` }] : []),
     ]);
     t.send(...frames);
     for (let i = 0; i < 4; i++) t.expectPong(`ping ${i}`);
     t.expectMessage(Buffer.concat(parts), true);
-    t.expectPong('ping 4');
   },
 });
 add({

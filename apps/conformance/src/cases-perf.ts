@@ -88,7 +88,7 @@ for (const [g, binary] of [
     }),
   );
 }
-const SMALL = [0, 16, 64, 256, KiB, 4 * KiB];
+const SMALL = [0, 256, 4 * KiB];
 for (const [g, binary] of [
   [7, false],
   [8, true],

@@ -38,23 +38,18 @@ export function formatPmd(p: Partial<PmdParams>): string {
 }
 
 /**
- * Parses one `Sec-WebSocket-Extensions` value as a response: exactly one permessage-deflate
- * element with known, unduplicated, valid parameters. Returns a reason string otherwise, or
- * undefined when the header is absent or empty.
+ * Parses one permessage-deflate element's parameters. `offer` mode allows
+ * `client_max_window_bits` without a value; `response` mode does not. Returns a reason string
+ * for an unknown, duplicated or invalid parameter.
  */
-export function parsePmdResponse(value: string | undefined): PmdParams | string | undefined {
-  if (value === undefined || value.trim() === '') return undefined;
-  const elements = value.split(',').map((s) => s.trim()).filter(Boolean);
-  if (elements.length !== 1) return `expected one extension, got ${elements.length}`;
-  const [name, ...params] = elements[0]!.split(';').map((s) => s.trim());
-  if (name !== 'permessage-deflate') return `unexpected extension ${name}`;
+export function parsePmdParams(params: readonly string[], mode: 'offer' | 'response'): PmdParams | string {
   const out: PmdParams = { ...NO_PARAMS };
   const seen = new Set<string>();
   for (const p of params) {
     const eq = p.indexOf('=');
     const key = (eq < 0 ? p : p.slice(0, eq)).trim();
     let val = eq < 0 ? undefined : p.slice(eq + 1).trim();
-    if (val !== undefined && val.startsWith('"') && val.endsWith('"')) val = val.slice(1, -1);
+    if (val !== undefined && val.length >= 2 && val.startsWith('"') && val.endsWith('"')) val = val.slice(1, -1);
     if (seen.has(key)) return `duplicate parameter ${key}`;
     seen.add(key);
     switch (key) {
@@ -66,6 +61,10 @@ export function parsePmdResponse(value: string | undefined): PmdParams | string 
         break;
       case 'server_max_window_bits':
       case 'client_max_window_bits': {
+        if (val === undefined && key === 'client_max_window_bits' && mode === 'offer') {
+          out.clientMaxWindowBits = true;
+          break;
+        }
         if (val === undefined || !/^(8|9|1[0-5])$/.test(val)) return `${key} needs a value in 8..15 (got ${String(val)})`;
         if (key === 'server_max_window_bits') out.serverMaxWindowBits = Number(val);
         else out.clientMaxWindowBits = Number(val);
@@ -76,6 +75,76 @@ export function parsePmdResponse(value: string | undefined): PmdParams | string 
     }
   }
   return out;
+}
+
+function elements(value: string): { name: string; params: string[] }[] {
+  return value
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean)
+    .map((e) => {
+      const [name, ...params] = e.split(';').map((s) => s.trim());
+      return { name: name!, params: params.filter(Boolean) };
+    });
+}
+
+/**
+ * Parses a `Sec-WebSocket-Extensions` response value: exactly one permessage-deflate element with
+ * valid parameters. Returns a reason string otherwise, or undefined when absent or empty.
+ */
+export function parsePmdResponse(value: string | undefined): PmdParams | string | undefined {
+  if (value === undefined || value.trim() === '') return undefined;
+  const els = elements(value);
+  if (els.length !== 1) return `expected one extension, got ${els.length}`;
+  if (els[0]!.name !== 'permessage-deflate') return `unexpected extension ${els[0]!.name}`;
+  return parsePmdParams(els[0]!.params, 'response');
+}
+
+/** The valid permessage-deflate offers of a request header, in order (invalid ones skipped). */
+export function parsePmdOffers(value: string): PmdParams[] {
+  const out: PmdParams[] = [];
+  for (const e of elements(value)) {
+    if (e.name !== 'permessage-deflate') continue;
+    const p = parsePmdParams(e.params, 'offer');
+    if (typeof p !== 'string') out.push(p);
+  }
+  return out;
+}
+
+/**
+ * Whether a server's response may answer an offer (RFC 7692 §7.1): a requested
+ * server_no_context_takeover is acknowledged, server_max_window_bits is at most the requested
+ * value, client_max_window_bits appears only when offered and is at most the offered value.
+ * Returns the problem, or undefined.
+ */
+export function responseProblem(offer: PmdParams, r: PmdParams): string | undefined {
+  if (offer.serverNoContextTakeover && !r.serverNoContextTakeover) return 'server_no_context_takeover requested but not acknowledged';
+  if (offer.serverMaxWindowBits !== undefined) {
+    if (r.serverMaxWindowBits === undefined) return 'server_max_window_bits requested but not acknowledged';
+    if (r.serverMaxWindowBits > offer.serverMaxWindowBits) return `server_max_window_bits=${r.serverMaxWindowBits} above the requested ${offer.serverMaxWindowBits}`;
+  }
+  if (r.clientMaxWindowBits !== undefined) {
+    if (offer.clientMaxWindowBits === undefined) return 'client_max_window_bits in the response without an offer';
+    if (typeof offer.clientMaxWindowBits === 'number' && (r.clientMaxWindowBits as number) > offer.clientMaxWindowBits) {
+      return `client_max_window_bits=${String(r.clientMaxWindowBits)} above the offered ${offer.clientMaxWindowBits}`;
+    }
+  }
+  return undefined;
+}
+
+/** What both ends must do after `response` accepted `offer`: the client's own declarations hold too. */
+export function agreed(offer: PmdParams, response: PmdParams): PmdParams {
+  return {
+    serverNoContextTakeover: response.serverNoContextTakeover,
+    clientNoContextTakeover: response.clientNoContextTakeover || offer.clientNoContextTakeover,
+    serverMaxWindowBits: response.serverMaxWindowBits,
+    clientMaxWindowBits:
+      response.clientMaxWindowBits !== undefined && response.clientMaxWindowBits !== true
+        ? response.clientMaxWindowBits
+        : typeof offer.clientMaxWindowBits === 'number'
+          ? offer.clientMaxWindowBits
+          : undefined,
+  };
 }
 
 const TRAILER = Buffer.from([0x00, 0x00, 0xff, 0xff]);

@@ -30,7 +30,7 @@ export interface DeflateSetup {
   params: Partial<PmdParams>;
   /** Server role: the raw offer (default: `params` formatted). */
   offer?: string;
-  /** Server role: the answer required from the server (null: no extension). Default: `params`. */
+  /** Server role: null, the offer must be declined; an object, accepted with these fields exactly; undefined (default), accepted with any answer RFC 7692 §7.1 allows. */
   expectResponse?: Partial<PmdParams> | null;
   /** Client role: the Stelar client's offer (false: none). Default: the codec's default offer. */
   clientOffer?: PerMessageDeflateClientOptions | boolean;

@@ -23,9 +23,26 @@ export function utf8Text(n: number): Buffer {
   return out;
 }
 
-/** `n` random bytes (incompressible). */
+let seed = randomBytes(4).readUInt32LE(0) | 1;
+/** `n` pseudo-random bytes (incompressible; xorshift32, far cheaper than crypto for megabytes). */
 export function randomBinary(n: number): Buffer {
-  return randomBytes(n);
+  const out = Buffer.allocUnsafeSlow(n);
+  const words = new Uint32Array(out.buffer, 0, n >>> 2);
+  let x = seed;
+  for (let i = 0; i < words.length; i++) {
+    x ^= x << 13;
+    x ^= x >>> 17;
+    x ^= x << 5;
+    words[i] = x;
+  }
+  for (let i = words.length * 4; i < n; i++) {
+    x ^= x << 13;
+    x ^= x >>> 17;
+    x ^= x << 5;
+    out[i] = x & 0xff;
+  }
+  seed = x | 1;
+  return out;
 }
 
 /** `n` bytes with structure: a random block repeated, so deflate finds matches `period` apart. */

@@ -3,7 +3,7 @@
  */
 import { createHash, randomBytes } from 'node:crypto';
 import * as net from 'node:net';
-import { formatPmd, NO_PARAMS, parsePmdResponse, type PmdParams } from './deflate';
+import { agreed, formatPmd, NO_PARAMS, parsePmdOffers, parsePmdResponse, responseProblem, type PmdParams } from './deflate';
 import { EXCEPTIONS } from './exceptions';
 import { categoryOf, CATEGORY_NAMES, describeExpectation, type Case, type CaseResult, type Verdict } from './model';
 import { dialEchoClient, startEchoServer, type EchoServer } from './peers';
@@ -57,10 +57,9 @@ function effective(p: PmdParams): PmdParams {
   return { ...p, clientMaxWindowBits: p.clientMaxWindowBits === true ? undefined : p.clientMaxWindowBits };
 }
 
-function sameParams(a: Partial<PmdParams>, b: PmdParams): string | undefined {
-  const want = effective({ ...NO_PARAMS, ...a });
-  const keys: (keyof PmdParams)[] = ['serverNoContextTakeover', 'clientNoContextTakeover', 'serverMaxWindowBits', 'clientMaxWindowBits'];
-  for (const k of keys) {
+/** The fields of `want` the server's answer must match exactly (a Stelar policy check). */
+function sameParams(want: Partial<PmdParams>, b: PmdParams): string | undefined {
+  for (const k of Object.keys(want) as (keyof PmdParams)[]) {
     if (want[k] !== b[k]) return `${k}: expected ${String(want[k])}, server answered ${String(b[k])}`;
   }
   return undefined;
@@ -95,20 +94,30 @@ async function setupServerRole(c: Case, server: EchoServer): Promise<Setup> {
   const ext = parsePmdResponse(headers.get('sec-websocket-extensions'));
   if (typeof ext === 'string') return fail(`bad Sec-WebSocket-Extensions: ${ext}`);
   if (!c.deflate && ext) return fail('an extension was accepted without being offered');
-  if (c.deflate) {
-    const want = c.deflate.expectResponse === undefined ? c.deflate.params : c.deflate.expectResponse;
-    if (want === null && ext) return fail(`expected the offer to be declined, got ${headers.get('sec-websocket-extensions')!}`);
-    if (want !== null) {
+  let params: PmdParams | undefined;
+  if (c.deflate && offer) {
+    const want = c.deflate.expectResponse;
+    if (want === null) {
+      if (ext) return fail(`expected the offer to be declined, got ${headers.get('sec-websocket-extensions')!}`);
+    } else {
       if (!ext) return fail('permessage-deflate was declined');
-      const diff = sameParams(want, ext);
-      if (diff) return fail(diff);
+      // The answer must be valid for one of the offers (RFC 7692 §7.1); the first it fits is the one accepted.
+      const offers = parsePmdOffers(offer);
+      const problems = offers.map((o) => responseProblem(o, ext));
+      const i = problems.findIndex((p) => p === undefined);
+      if (i < 0) return fail(`the answer fits no offer: ${problems.join('; ') || 'no valid offer'}`);
+      if (want) {
+        const diff = sameParams(want, ext);
+        if (diff) return fail(diff);
+      }
+      params = agreed(offers[i]!, ext);
     }
   }
-  return { ok: true, tester: new Tester('server', socket, ext ? testerPmd('server', ext) : undefined, rest) };
+  return { ok: true, tester: new Tester('server', socket, params ? testerPmd('server', params) : undefined, rest) };
 }
 
 /** Client role: the Stelar echo client dials the tester's server. */
-class TesterServer {
+export class TesterServer {
   private server!: net.Server;
   private queue: net.Socket[] = [];
   private wanted: ((s: net.Socket) => void) | undefined;
@@ -199,7 +208,8 @@ async function setupClientRole(c: Case, ts: TesterServer): Promise<Setup> {
     return { ok: false, result: 'FAIL', detail: `the client refused the opening handshake: ${dialed.error}` };
   }
   const parsed = response ? parsePmdResponse(response) : undefined;
-  const pmd = parsed && typeof parsed !== 'string' ? testerPmd('client', parsed) : undefined;
+  const offered = parsePmdOffers(headers.get('sec-websocket-extensions') ?? '')[0] ?? NO_PARAMS;
+  const pmd = parsed && typeof parsed !== 'string' ? testerPmd('client', agreed(offered, parsed)) : undefined;
   return { ok: true, tester: new Tester('client', socket, pmd, rest), stelarClosed: dialed.closed };
 }
 
@@ -303,6 +313,11 @@ async function finish(c: Case, t: Tester): Promise<boolean> {
 
 export interface RunOptions {
   roles?: readonly PeerRole[];
+  /**
+   * Server role against another server (calibration of the tester against other
+   * implementations, or self-tests against broken ones). Default: the Stelar echo server.
+   */
+  target?: EchoServer;
   /** Only ids starting with one of these prefixes. */
   only?: readonly string[];
   onResult?: (r: CaseResult) => void;
@@ -356,7 +371,7 @@ export async function runCase(c: Case, role: PeerRole, env: { server: EchoServer
   tester?.destroy();
   // Once the TCP connection is gone on the tester's side, the Stelar end must notice at once:
   // a connection kept until its close timer is a peer that stopped reading (NON-STRICT).
-  const LINGER_MS = 1000;
+  const LINGER_MS = 500;
   const downgrade = (why: string): void => {
     if (verdict === 'PASS') verdict = 'NON-STRICT';
     detail = detail ? `${detail}; ${why}` : why;
@@ -382,7 +397,7 @@ export async function runCase(c: Case, role: PeerRole, env: { server: EchoServer
   if (tester && Object.keys(tester.metrics).length > 0) result.metrics = tester.metrics;
   if (tester && tester.notes.length > 0) result.notes = tester.notes;
   const ex = EXCEPTIONS.find((x) => x.role === role && x.id === c.id);
-  if (ex && verdict !== 'PASS') result.exception = ex.reason;
+  if (ex && verdict === ex.verdict) result.exception = ex.reason;
   return result;
 }
 
@@ -390,7 +405,7 @@ export async function runCase(c: Case, role: PeerRole, env: { server: EchoServer
 export async function runCatalogue(cases: readonly Case[], options: RunOptions = {}): Promise<Report> {
   const started = performance.now();
   const roles = options.roles ?? (['server', 'client'] as const);
-  const server = await startEchoServer();
+  const server = options.target ?? (await startEchoServer());
   const testerServer = new TesterServer();
   await testerServer.start();
   const results: CaseResult[] = [];
@@ -407,7 +422,7 @@ export async function runCatalogue(cases: readonly Case[], options: RunOptions =
       }),
     );
   } finally {
-    await server.close();
+    if (!options.target) await server.close();
     await testerServer.close();
   }
   const order = new Map(cases.map((c, i) => [c.id, i]));

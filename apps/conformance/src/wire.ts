@@ -4,6 +4,7 @@
  * non-minimal or lying lengths, missing or wrong masks), and a strict incremental parser that
  * reports every way a frame sent by the peer under test breaks RFC 6455 §5.
  */
+import { isUtf8 } from 'node:buffer';
 import { randomBytes } from 'node:crypto';
 
 export const OP = {
@@ -50,28 +51,32 @@ const LITTLE_ENDIAN = new Uint8Array(new Uint32Array([1]).buffer)[0] === 1;
 
 /** XOR with a 4-byte key, starting at key phase 0. Returns a new buffer. */
 export function xorMask(data: Buffer, key: Uint8Array): Buffer {
-  const out = Buffer.allocUnsafe(data.length);
   const n = data.length;
-  const k0 = key[0]!;
-  const k1 = key[1]!;
-  const k2 = key[2]!;
-  const k3 = key[3]!;
-  let i = 0;
-  // Word path: 4 bytes at a time through a 32-bit view when aligned copies allow.
+  // Its own ArrayBuffer at offset 0, so the word view below is aligned.
+  const out = Buffer.allocUnsafeSlow(n);
+  data.copy(out, 0);
   const words = n >>> 2;
-  if (words > 64 && LITTLE_ENDIAN) {
-    const kw = (k0 | (k1 << 8) | (k2 << 16) | (k3 << 24)) >>> 0;
-    const src = new Uint32Array(words);
-    Buffer.from(src.buffer).set(data.subarray(0, words * 4));
-    for (let w = 0; w < words; w++) src[w] = (src[w]! ^ kw) >>> 0;
-    Buffer.from(src.buffer).copy(out, 0);
+  let i = 0;
+  if (LITTLE_ENDIAN && words > 16) {
+    const kw = (key[0]! | (key[1]! << 8) | (key[2]! << 16) | (key[3]! << 24)) >>> 0;
+    const w = new Uint32Array(out.buffer, out.byteOffset, words);
+    for (let j = 0; j < words; j++) w[j] = w[j]! ^ kw;
     i = words * 4;
   }
-  for (; i < n; i++) {
-    const m = i & 3;
-    out[i] = data[i]! ^ (m === 0 ? k0 : m === 1 ? k1 : m === 2 ? k2 : k3);
-  }
+  for (; i < n; i++) out[i] = out[i]! ^ key[i & 3]!;
   return out;
+}
+
+let keyPool = Buffer.alloc(0);
+let keyOffset = 0;
+/** A random 4-byte masking key (from a pooled `randomBytes` buffer). */
+export function maskKey(): Buffer {
+  if (keyOffset + 4 > keyPool.length) {
+    keyPool = randomBytes(64 * 1024);
+    keyOffset = 0;
+  }
+  keyOffset += 4;
+  return keyPool.subarray(keyOffset - 4, keyOffset);
 }
 
 /** Builds the bytes of one frame (header and, masked if asked, payload). */
@@ -95,7 +100,7 @@ export function buildFrame(spec: FrameSpec, defaultMask: boolean): Buffer {
     header.writeBigUInt64BE(len & 0xffffffffffffffffn, 2);
   }
   if (!masked) return payload.length === 0 ? header : Buffer.concat([header, payload]);
-  const key = spec.maskKey ?? randomBytes(4);
+  const key = spec.maskKey ?? maskKey();
   Buffer.from(key).copy(header, 2 + extLen, 0, 4);
   return Buffer.concat([header, xorMask(payload, key)]);
 }
@@ -215,12 +220,7 @@ export class FrameParser {
 
 /** Strict UTF-8 check (RFC 3629: no overlongs, no surrogates, nothing above U+10FFFF). */
 export function isStrictUtf8(b: Uint8Array): boolean {
-  try {
-    new TextDecoder('utf-8', { fatal: true, ignoreBOM: true }).decode(b);
-    return true;
-  } catch {
-    return false;
-  }
+  return isUtf8(b);
 }
 
 /** RFC 6455 §7.4 plus the IANA registry: codes a close frame may carry. */
