@@ -296,8 +296,8 @@ function judge(c: Case, t: Tester, hung: boolean): { verdict: Verdict; detail: s
   return fail('unexpected expectation');
 }
 
-async function finish(c: Case, t: Tester): Promise<boolean> {
-  const timeout = c.timeout ?? 4000;
+async function finish(c: Case, t: Tester, cap: number | undefined): Promise<boolean> {
+  const timeout = Math.min(c.timeout ?? 4000, cap ?? Infinity);
   const e = c.expect;
   if (e.kind === 'echo') {
     await t.waitData(t.expected.length, timeout);
@@ -305,7 +305,7 @@ async function finish(c: Case, t: Tester): Promise<boolean> {
     if (!t.peerClosed && !t.tcpClosed && !t.closeSent) t.close(1000);
   }
   await t.waitFor(() => t.peerClosed !== undefined || t.tcpClosed || t.violations.length > 0, timeout);
-  const closedBy = await t.waitFor(() => t.tcpClosed, 3000);
+  const closedBy = await t.waitFor(() => t.tcpClosed, Math.min(3000, cap ?? Infinity));
   await t.flushed();
   if (!closedBy) t.destroy();
   return !closedBy;
@@ -318,6 +318,8 @@ export interface RunOptions {
    * implementations, or self-tests against broken ones). Default: the Stelar echo server.
    */
   target?: EchoServer;
+  /** Cap (ms) on every wait of a case (default: the case's own, 4 s unless it says otherwise). */
+  maxWait?: number;
   /** Only ids starting with one of these prefixes. */
   only?: readonly string[];
   onResult?: (r: CaseResult) => void;
@@ -338,7 +340,11 @@ function matches(id: string, only: readonly string[] | undefined): boolean {
 }
 
 /** Runs one case in one role. */
-export async function runCase(c: Case, role: PeerRole, env: { server: EchoServer; testerServer: TesterServer }): Promise<CaseResult> {
+export async function runCase(
+  c: Case,
+  role: PeerRole,
+  env: { server: EchoServer; testerServer: TesterServer; maxWait?: number | undefined },
+): Promise<CaseResult> {
   const started = performance.now();
   const base = {
     id: c.id,
@@ -361,7 +367,7 @@ export async function runCase(c: Case, role: PeerRole, env: { server: EchoServer
       tester = setup.tester;
       stelarClosed = setup.stelarClosed;
       await c.run(tester);
-      const hung = await finish(c, tester);
+      const hung = await finish(c, tester, env.maxWait);
       ({ verdict, detail } = judge(c, tester, hung));
     }
   } catch (err) {
@@ -415,7 +421,7 @@ export async function runCatalogue(cases: readonly Case[], options: RunOptions =
         for (const c of cases) {
           if (!matches(c.id, options.only)) continue;
           if (c.roles && !c.roles.includes(role)) continue;
-          const r = await runCase(c, role, { server, testerServer });
+          const r = await runCase(c, role, { server, testerServer, maxWait: options.maxWait });
           results.push(r);
           options.onResult?.(r);
         }
