@@ -263,6 +263,33 @@ add({
   },
 });
 
+add({
+  id: '12.7.1',
+  title: 'incompressible binary message of exactly 16 MiB (the limit), compressed: its payload is 16 MiB + deflate overhead',
+  rfc: R('6; RFC 6455 §10.4 (the limit is on the message)'),
+  deflate: DEFAULT,
+  expect: { kind: 'echo' },
+  timeout: 30_000,
+  run: async (t) => {
+    const m = randomBinary(16 * MiB);
+    await t.message(m, { compress: true });
+    t.expectMessage(m, true);
+  },
+});
+add({
+  id: '12.7.2',
+  title: 'compressed message inflating to exactly 16 MiB (the limit) is accepted',
+  rfc: R('6; RFC 6455 §10.4'),
+  deflate: DEFAULT,
+  expect: { kind: 'echo' },
+  timeout: 30_000,
+  run: async (t) => {
+    const m = repetitive(16 * MiB, 4096);
+    await t.message(m, { compress: true });
+    t.expectMessage(m, true);
+  },
+});
+
 // ── 13 parameter combinations ──────────────────────────────────────────────────
 /** Messages that exercise windows (repeats far apart) and contexts (sent twice). */
 function mixFor(round: number): (string | Buffer)[] {
