@@ -17,7 +17,7 @@ const MiB = 1024 * 1024;
 interface PyResult {
   code: number | null;
   checks: { check: string; ok: boolean; [k: string]: unknown }[];
-  summary?: { checks: number; failed: number; seconds: number };
+  summary: { checks: number; failed: number; seconds: number } | undefined;
   stderr: string;
 }
 
@@ -33,7 +33,7 @@ function runPython(mode: 'echo' | 'stelar' | 'edge', url: string, deflate: boole
           .filter(Boolean)
           .map((l) => JSON.parse(l) as Record<string, unknown>);
         resolve({
-          code: err ? ((err as NodeJS.ErrnoException & { code?: number }).code as number | null) ?? 1 : 0,
+          code: err ? (typeof err.code === 'number' ? err.code : 1) : 0,
           checks: lines.filter((l) => !l['summary']) as PyResult['checks'],
           summary: lines.find((l) => l['summary']) as PyResult['summary'],
           stderr,
