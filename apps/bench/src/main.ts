@@ -18,7 +18,8 @@ const HELP = `usage: node apps/bench/dist/main.js [options]
   --no-profile            skip the --cpu-prof profiles of the Stelar server
   --results DIR           results directory (default <repo>/bench/results)
   --readme FILE|none      README to update (default <repo>/bench/README.md)
-  --source-addresses N    spread many connections over 127.0.0.2..N+1 (default: automatic)`;
+  --source-addresses N    spread many connections over 127.0.0.2..N+1 (default: automatic)
+  --stelar-node-args "…"  extra Node options for the Stelar server processes only (experiments)`;
 
 function main(): Promise<number> {
   const distDir = dirname(fileURLToPath(import.meta.url));
@@ -64,6 +65,8 @@ function main(): Promise<number> {
     cfg.scenarios = list as ScenarioName[];
   }
   if (opt.has('no-profile')) cfg.profile.enabled = false;
+  const extra = opt.get('stelar-node-args');
+  if (extra !== undefined) cfg.stelarExecArgv = extra.split(/\s+/).filter((x) => x.length > 0);
   const sa = opt.get('source-addresses');
   if (sa !== undefined) cfg.sourceAddresses = Number(sa);
   const command = process.env['npm_lifecycle_event'] === 'bench' && argv.length === 0 ? 'pnpm bench' : `node apps/bench/dist/main.js${argv.length ? ` ${argv.join(' ')}` : ''}`;

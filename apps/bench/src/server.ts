@@ -6,13 +6,23 @@
  * full collection (needs --expose-gc); `stop` → closes the server and exits (so --cpu-prof
  * writes its profile).
  */
+import { writeFileSync } from 'node:fs';
+import { Session } from 'node:inspector';
 import { performance } from 'node:perf_hooks';
+import { writeHeapSnapshot } from 'node:v8';
 import type { ServerStart, ServerStats } from './lib/common';
 import { serveRequests } from './lib/ipc';
 import { startServer, type RunningServer } from './lib/servers';
 
 
 let running: RunningServer | undefined;
+let profiler: Session | undefined;
+
+function post<T>(session: Session, method: string, params: Record<string, unknown> = {}): Promise<T> {
+  return new Promise<T>((resolve, reject) => {
+    session.post(method, params, (err, result) => (err ? reject(err) : resolve(result as T)));
+  });
+}
 
 function stats(): ServerStats {
   const cpu = process.cpuUsage();
@@ -32,6 +42,15 @@ function stats(): ServerStats {
 
 const tick = (): Promise<void> => new Promise((r) => setImmediate(r));
 
+async function fullGc(): Promise<void> {
+  const gc = (globalThis as { gc?: () => void }).gc;
+  if (!gc) throw new Error('run the server process with --expose-gc');
+  for (let i = 0; i < 3; i++) {
+    gc();
+    await tick();
+  }
+}
+
 process.on('uncaughtException', (err) => {
   process.stderr.write(`server process: uncaught ${err.stack ?? String(err)}\n`);
 });
@@ -44,13 +63,32 @@ serveRequests({
   },
   stats: () => stats(),
   gc: async () => {
-    const gc = (globalThis as { gc?: () => void }).gc;
-    if (!gc) throw new Error('run the server process with --expose-gc');
-    for (let i = 0; i < 3; i++) {
-      gc();
-      await tick();
-    }
+    await fullGc();
     return stats();
+  },
+  /** V8's CPU profiler (what --cpu-prof uses), over a window the controller chooses. */
+  profileStart: async () => {
+    if (profiler) throw new Error('profiler already running');
+    const session = new Session();
+    session.connect();
+    await post(session, 'Profiler.enable');
+    await post(session, 'Profiler.setSamplingInterval', { interval: 200 });
+    await post(session, 'Profiler.start');
+    profiler = session;
+    return true;
+  },
+  profileStop: async (req) => {
+    const session = profiler;
+    if (!session) throw new Error('profiler not running');
+    profiler = undefined;
+    const { profile } = await post<{ profile: unknown }>(session, 'Profiler.stop');
+    session.disconnect();
+    writeFileSync(String(req['file']), JSON.stringify(profile));
+    return true;
+  },
+  heapSnapshot: async (req) => {
+    await fullGc();
+    return writeHeapSnapshot(String(req['file']));
   },
   stop: () => {
     // Exit right after answering: the kernel closes the sockets, and a --cpu-prof profile is

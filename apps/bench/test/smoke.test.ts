@@ -17,7 +17,7 @@ import { presetConfig } from '../src/lib/config';
 import { killAllChildren } from '../src/lib/ipc';
 import { writeOutputs } from '../src/lib/output';
 import { README_END, README_START } from '../src/lib/report';
-import { runSuite, SCENARIOS, type Results } from '../src/lib/suite';
+import { runSuite, type CellScenario, type Results } from '../src/lib/suite';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const app = resolve(here, '..');
@@ -82,12 +82,11 @@ describe('benchmark harness (smoke)', () => {
     const metric: Record<string, string[]> = {
       echo: ['msgsPerSec', 'serverCpuUsPerMsg', 'serverCpuPct', 'genCpuPct'],
       latency: ['p50Ms', 'p99Ms', 'p999Ms', 'achievedRate'],
-      fanout: ['serverCpuUsPerDelivery', 'lastClientMs'],
-      connections: ['setupPerSec', 'rssPerConn', 'heapPerConn'],
+      fanout: ['serverCpuUsPerDelivery', 'serverUserUsPerDelivery', 'lastClientMs'],
+      connections: ['conns', 'setupPerSec', 'rssPerConn', 'heapPerConn'],
       deflate: ['msgsPerSec', 'serverCpuUsPerMsg', 'wireBytesPerMsg'],
     };
-    for (const scenario of SCENARIOS) {
-      if (scenario === 'bundle') continue;
+    for (const scenario of ['echo', 'latency', 'fanout', 'connections', 'deflate'] as CellScenario[]) {
       for (const kind of available) {
         if (scenario === 'deflate' && !WS_KINDS.includes(kind)) continue;
         const cells = results.cells.filter((c) => c.scenario === scenario && c.server === kind);
@@ -117,7 +116,7 @@ describe('benchmark harness (smoke)', () => {
     }
   });
 
-  it('measures the browser bundles and summarises a profile', () => {
+  it('measures the browser bundles, summarises a CPU profile and a heap diff', () => {
     expect(results.bundle?.entries.map((e) => e.name)).toEqual(['@stelar/client-browser', 'socket.io-client']);
     const sio = results.bundle!.entries[1]!;
     expect(sio.gzipBytes).toBeGreaterThan(1000);
@@ -125,6 +124,9 @@ describe('benchmark harness (smoke)', () => {
     const p = results.profiles[0]!;
     expect(p.top.length).toBeGreaterThan(0);
     expect(p.areas.some((a) => a.area.startsWith('@stelar/'))).toBe(true);
+    expect(results.heaps).toHaveLength(1);
+    expect(results.heaps[0]!.bytesPerConn).toBeGreaterThan(0);
+    expect(results.heaps[0]!.top.length).toBeGreaterThan(0);
   });
 
   it('writes the JSON, the SVG chart and the README block', () => {

@@ -154,3 +154,63 @@ export function summarizeProfile(file: string, label: string, topN = 15, root = 
       .map(([area, us]) => ({ area, self: us / busy })),
   };
 }
+
+// ---------------------------------------------------------------------------------------------
+// Heap snapshots: what one connection retains.
+
+interface HeapSnapshotFile {
+  snapshot: { meta: { node_fields: string[]; node_types: (string[] | string)[] } };
+  nodes: number[];
+  strings: string[];
+}
+
+/** Objects per group (`type:name`) and their self sizes, from a `.heapsnapshot`. */
+export function heapGroups(file: string): Map<string, { count: number; size: number }> {
+  const snap = JSON.parse(readFileSync(file, 'utf8')) as HeapSnapshotFile;
+  const fields = snap.snapshot.meta.node_fields;
+  const types = snap.snapshot.meta.node_types[0] as string[];
+  const width = fields.length;
+  const iType = fields.indexOf('type');
+  const iName = fields.indexOf('name');
+  const iSize = fields.indexOf('self_size');
+  const out = new Map<string, { count: number; size: number }>();
+  const nodes = snap.nodes;
+  for (let i = 0; i < nodes.length; i += width) {
+    const type = types[nodes[i + iType]!] ?? '?';
+    const name = snap.strings[nodes[i + iName]!] ?? '?';
+    let key: string;
+    if (type === 'object' || type === 'closure' || type === 'native') key = `${type === 'object' ? '' : `${type} `}${name}`;
+    else if (type === 'array' || type === 'hidden') key = `(${type}) ${name.length > 40 ? `${name.slice(0, 40)}…` : name}`;
+    else key = `(${type})`;
+    const g = out.get(key) ?? { count: 0, size: 0 };
+    g.count++;
+    g.size += nodes[i + iSize]!;
+    out.set(key, g);
+  }
+  return out;
+}
+
+export interface HeapSummary {
+  label: string;
+  conns: number;
+  /** Sum of the positive per-group deltas, per connection (≈ JS heap per connection). */
+  bytesPerConn: number;
+  top: { group: string; perConn: number; bytesPerConn: number }[];
+}
+
+/** Per-connection difference between two snapshots (before and after `conns` connections). */
+export function summarizeHeapDiff(before: string, after: string, conns: number, label: string, topN = 15): HeapSummary {
+  const a = heapGroups(before);
+  const b = heapGroups(after);
+  const rows: { group: string; perConn: number; bytesPerConn: number }[] = [];
+  let total = 0;
+  for (const [group, g] of b) {
+    const base = a.get(group) ?? { count: 0, size: 0 };
+    const size = (g.size - base.size) / conns;
+    if (size <= 0) continue;
+    total += size;
+    rows.push({ group, perConn: (g.count - base.count) / conns, bytesPerConn: size });
+  }
+  rows.sort((x, y) => y.bytesPerConn - x.bytesPerConn);
+  return { label, conns, bytesPerConn: total, top: rows.slice(0, topN) };
+}

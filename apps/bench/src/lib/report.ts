@@ -1,6 +1,7 @@
 /** Markdown tables and a hand-written SVG bar chart of the ratios. */
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { machineLine } from './machine';
+import { median } from './stats';
 import { fmtSize, type Cell, type Ratio, type Results, type Target } from './suite';
 import type { ServerKind } from './common';
 
@@ -96,13 +97,24 @@ function echoTable(r: Results): string {
         `${conns} × ${fmtSize(size)}`,
         ...servers.map((s) => {
           const c = get(r, 'echo', s, p);
-          return failed(c) ?? `${num(c?.median['msgsPerSec'])}/s · ${num(c?.median['serverCpuUsPerMsg'])} µs`;
+          return failed(c) ?? `${num(c?.median['msgsPerSec'])}/s · ${num(c?.median['serverCpuUsPerMsg'])} µs (u ${num(c?.median['serverUserUsPerMsg'])})`;
         }),
         ...shown.map(([a, b]) => `**${ratio(findRatio(r, 'echo', a, b, p)?.median)}**`),
       ]);
     }
   }
   return table(['conns × payload', ...servers.map((s) => SERVER_LABEL[s]), ...shown.map(([a, b]) => `${SERVER_LABEL[a]} / ${SERVER_LABEL[b]}`)], rows);
+}
+
+/** Median CPU use of the server and of the generator during the echo cells: who is saturated. */
+function saturationLine(r: Results): string {
+  const parts = serversIn(r, 'echo').map((s) => {
+    const cells = r.cells.filter((c) => c.scenario === 'echo' && c.server === s);
+    const srv = median(cells.map((c) => c.median['serverCpuPct']));
+    const gen = median(cells.map((c) => c.median['genCpuPct']));
+    return `${SERVER_LABEL[s]} ${num(srv, 0)}% / ${num(gen, 0)}%`;
+  });
+  return `CPU use during the echo cells (median over cells, server / load generator; 100% = one core): ${parts.join(', ')}.`;
 }
 
 function latencyTable(r: Results): string {
@@ -122,7 +134,7 @@ function latencyTable(r: Results): string {
 }
 
 function fanoutTable(r: Results): string {
-  const f = r.config.fanout;
+  const f = r.config.rooms;
   const servers = serversIn(r, 'fanout');
   const rows: string[][] = [];
   for (const clients of f.clients) {
@@ -131,7 +143,8 @@ function fanoutTable(r: Results): string {
       `${clients.toLocaleString('en-US')} clients`,
       ...servers.map((s) => {
         const c = get(r, 'fanout', s, p);
-        return failed(c) ?? `${num(c?.median['serverCpuUsPerDelivery'], 2)} µs · ${num(c?.median['lastClientMs'], 1)} ms`;
+        if (!c) return '–';
+        return failed(c) ?? `${num(c.median['serverCpuUsPerDelivery'], 2)} µs (user ${num(c.median['serverUserUsPerDelivery'], 2)}) · ${num(c.median['lastClientMs'], 1)} ms`;
       }),
       ...(servers.includes('ws') && servers.includes('stelar-ws') ? [`**${ratio(findRatio(r, 'fanout', 'stelar-ws', 'ws', p)?.median)}**`] : []),
     ]);
@@ -143,15 +156,14 @@ function fanoutTable(r: Results): string {
 }
 
 function connectionsTable(r: Results): string {
-  const n = r.config.connections.conns;
   const rows = serversIn(r, 'connections').map((s) => {
-    const c = get(r, 'connections', s, { conns: n });
+    const c = get(r, 'connections', s, {});
     const m = c?.median ?? {};
     return failed(c)
-      ? [SERVER_LABEL[s], 'failed', '', '', '']
-      : [SERVER_LABEL[s], num(m['setupPerSec']), bytes(m['rssPerConn']), bytes(m['heapPerConn']), bytes(m['externalPerConn'])];
+      ? [SERVER_LABEL[s], 'failed', '', '', '', '']
+      : [SERVER_LABEL[s], num(m['conns'], 0), num(m['setupPerSec']), bytes(m['rssPerConn']), bytes(m['heapPerConn']), bytes(m['externalPerConn'])];
   });
-  return table(['server', 'setups/s', 'RSS / conn', 'JS heap / conn', 'external / conn'], rows);
+  return table(['server', 'connections', 'setups/s', 'RSS / conn', 'JS heap / conn', 'external / conn'], rows);
 }
 
 function deflateTable(r: Results): string {
@@ -213,6 +225,19 @@ function profilesSection(r: Results): string {
     .join('\n\n');
 }
 
+function heapsSection(r: Results): string {
+  if (r.heaps.length === 0) return '_no heap snapshot in this run_';
+  return r.heaps
+    .map((h) => {
+      const t = table(
+        ['bytes / conn', 'objects / conn', 'group (constructor or V8 type)'],
+        h.top.map((g) => [num(g.bytesPerConn, 0), num(g.perConn, 2), `\`${g.group.replace(/\|/g, '\\|')}\``]),
+      );
+      return `#### ${h.label}: ${bytes(h.bytesPerConn)} of JS heap per connection\n\n${t}`;
+    })
+    .join('\n\n');
+}
+
 /** The generated part of bench/README.md. */
 export function renderMarkdown(r: Results, chartPath: string): string {
   const skipped = r.servers.filter((s) => s.status === 'skipped');
@@ -238,9 +263,11 @@ export function renderMarkdown(r: Results, chartPath: string): string {
     '',
     `### Echo throughput`,
     '',
-    `Closed loop: each connection keeps ${c.echo.inflight} / connections messages in flight (${c.echo.inflightLarge} for 64 KiB), at least 1. Cell: echoed messages per second · server CPU time per echoed message (user + system, sampled in the server process).`,
+    `Closed loop: each connection keeps ${c.echo.inflight} / connections messages in flight (${c.echo.inflightLarge} for 64 KiB), at least 1. Cell: echoed messages per second · server CPU time per echoed message, user + system (u: user only), sampled in the server process with \`process.cpuUsage()\`.`,
     '',
     echoTable(r),
+    '',
+    saturationLine(r),
     '',
     `### Round-trip latency`,
     '',
@@ -248,15 +275,15 @@ export function renderMarkdown(r: Results, chartPath: string): string {
     '',
     latencyTable(r),
     '',
-    `### Fan-out`,
+    `### Connections and fan-out (one pass)`,
     '',
-    `One publisher, every receiver in one room, ${fmtSize(c.fanout.size)} payload, ${c.fanout.rounds} broadcasts (after ${c.fanout.warmupRounds} warm-up) one at a time, receivers spread over ${plural(c.fanout.generators, 'generator process', 'generator processes')}. Cell: server CPU per delivery · time from the publish to the last receiver (median of the broadcasts).`,
+    `Receivers join one room in batches up to ${c.rooms.clients.map((n) => n.toLocaleString('en-US')).join(' and ')} (Stelar TLS stops at ${c.rooms.tlsMaxClients.toLocaleString('en-US')}: 10k TLS handshakes take minutes on this machine), opened by ${plural(c.rooms.generators, 'generator process', 'generator processes')} with ${c.rooms.concurrency} handshakes in flight (TCP connect, WebSocket upgrade, and the Stelar CONNECT / socket.io namespace exchange included).`,
+    '',
+    `**Fan-out.** At each room size, one publisher sends ${c.rooms.rounds} broadcasts of ${fmtSize(c.rooms.size)} (after ${c.rooms.warmupRounds} warm-up), one at a time. Cell: server CPU per delivery, user + system (user alone in brackets) · time from the publish to the last receiver (median of the broadcasts, clocks: CLOCK_MONOTONIC shared by the processes). On loopback the sender's \`write\` also runs the receiver's TCP path, so system time is mostly kernel work common to every server; user time is each library's own.`,
     '',
     fanoutTable(r),
     '',
-    `### Connections: setup rate and idle memory`,
-    '',
-    `${c.connections.conns.toLocaleString('en-US')} connections opened by ${plural(c.connections.generators, 'generator process', 'generator processes')} (${c.connections.concurrency} handshakes in flight; WebSocket upgrade plus Stelar CONNECT / socket.io namespace connect included), then left idle; memory deltas measured in the server process after a full GC.`,
+    `**Setup rate and memory.** Connections per second over all batches; memory deltas measured in the server process after a full GC, from before the first receiver to after the last (each connection is idle and in one room).`,
     '',
     connectionsTable(r),
     '',
@@ -270,9 +297,17 @@ export function renderMarkdown(r: Results, chartPath: string): string {
     '',
     bundleTable(r),
     '',
-    `### Profiles of the Stelar server (\`node --cpu-prof\`)`,
+    `### Profiles of the Stelar server`,
+    '',
+    `V8's CPU profiler (the one \`node --cpu-prof\` uses), started and stopped through \`node:inspector\` around the measured window only, so process start-up and connection set-up stay out of the echo and fan-out profiles. Self time per function, mapped back to the TypeScript sources; \`writeBuffer\`/\`writev\` are the native socket writes (the \`write\` system calls, loopback TCP included).`,
     '',
     profilesSection(r),
+    '',
+    `### What an idle connection retains (heap snapshots)`,
+    '',
+    `Difference between two heap snapshots of the server process (after a full GC), before and after the connections, per connection.`,
+    '',
+    heapsSection(r),
     '',
     README_END,
   ];

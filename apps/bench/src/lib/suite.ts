@@ -4,19 +4,22 @@
  * order each run), and reduces the runs to medians and same-run ratios.
  */
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import * as os from 'node:os';
 import { join } from 'node:path';
 import { measureBundles, type BundleResult } from './bundle';
 import { errorMessage, WS_KINDS, type ClientSpec, type GenCounters, type ServerKind, type ServerStart, type ServerStats } from './common';
 import { Child, killAllChildren } from './ipc';
 import { describeMachine, raiseFdLimit, type Machine } from './machine';
-import { summarizeProfile, type ProfileSummary } from './profile';
+import { summarizeHeapDiff, summarizeProfile, type HeapSummary, type ProfileSummary } from './profile';
 import { uwsAvailable } from './servers';
 import { geomean, median, percentileSorted, sleep } from './stats';
 
-export const SCENARIOS = ['echo', 'latency', 'fanout', 'connections', 'deflate', 'bundle'] as const;
+/** What can be run (`--scenarios`). `rooms` measures connection setup, memory and fan-out in one pass. */
+export const SCENARIOS = ['echo', 'latency', 'rooms', 'deflate', 'bundle'] as const;
 export type ScenarioName = (typeof SCENARIOS)[number];
+/** What a result cell belongs to. */
+export type CellScenario = 'echo' | 'latency' | 'fanout' | 'connections' | 'deflate';
 
 export interface SuiteConfig {
   preset: string;
@@ -33,8 +36,22 @@ export interface SuiteConfig {
     inflightLarge: number;
   };
   latency: { conns: number; rate: number; size: number; warmupMs: number; durationMs: number };
-  fanout: { clients: number[]; rounds: number; warmupRounds: number; size: number; generators: number };
-  connections: { conns: number; generators: number; concurrency: number; settleMs: number };
+  /**
+   * Receivers join one room in batches up to each size of `clients` (ascending; the last is the
+   * connection count): every batch's setup is timed, memory is measured at the end (after a full
+   * GC), and a fan-out is measured at each size. Stelar TLS stops at `tlsMaxClients`.
+   */
+  rooms: {
+    clients: number[];
+    tlsMaxClients: number;
+    rounds: number;
+    warmupRounds: number;
+    size: number;
+    generators: number;
+    /** Handshakes in flight over all generators. */
+    concurrency: number;
+    settleMs: number;
+  };
   deflate: { conns: number; size: number; warmupMs: number; durationMs: number; inflight: number };
   /**
    * Servers measured at the same time within a scenario. 1 for real runs (anything else skews the
@@ -44,7 +61,18 @@ export interface SuiteConfig {
   /** Extra loopback source addresses (127.0.0.2…) for the many-connection scenarios; -1 = automatic. */
   sourceAddresses: number;
   /** Profile the Stelar server (node --cpu-prof) after the runs. */
-  profile: { enabled: boolean; durationMs: number; fanClients: number; rounds: number; jobs: ('ws-echo' | 'tcp-echo' | 'ws-fanout')[] };
+  profile: {
+    enabled: boolean;
+    durationMs: number;
+    fanClients: number;
+    rounds: number;
+    jobs: ('ws-echo' | 'tcp-echo' | 'ws-fanout' | 'ws-connect')[];
+    /** Heap snapshots before and after `heapConns` idle connections, per server listed. */
+    heapServers: ServerKind[];
+    heapConns: number;
+  };
+  /** Extra Node options for the Stelar server processes only (experiments: `--import ./patch.mjs`, `--cpu-prof`…). */
+  stelarExecArgv: string[];
   /** Directory holding the built `server.js` and `generator.js`. */
   distDir: string;
   /** Where `.cpuprofile` files go. */
@@ -57,7 +85,7 @@ export interface SuiteConfig {
 export type Metrics = Record<string, number>;
 
 export interface Cell {
-  scenario: ScenarioName;
+  scenario: CellScenario;
   server: ServerKind;
   params: Record<string, number | string>;
   /** One entry per run (null: the run failed, see `errors`). */
@@ -69,7 +97,7 @@ export interface Cell {
 export interface Ratio {
   id: string;
   label: string;
-  scenario: ScenarioName;
+  scenario: CellScenario;
   metric: string;
   params: Record<string, number | string>;
   num: ServerKind;
@@ -113,6 +141,7 @@ export interface Results {
   targets: Target[];
   bundle: BundleResult | null;
   profiles: ProfileSummary[];
+  heaps: HeapSummary[];
   notes: string[];
 }
 
@@ -201,7 +230,7 @@ export class Suite {
     this.cfg.log(s);
   }
 
-  private cell(scenario: ScenarioName, server: ServerKind, params: Record<string, number | string>): Cell {
+  private cell(scenario: CellScenario, server: ServerKind, params: Record<string, number | string>): Cell {
     const key = `${scenario}|${server}|${JSON.stringify(params)}`;
     let c = this.cells.get(key);
     if (!c) {
@@ -211,7 +240,7 @@ export class Suite {
     return c;
   }
 
-  private find(scenario: ScenarioName, server: ServerKind, params: Record<string, number | string>): Cell | undefined {
+  private find(scenario: CellScenario, server: ServerKind, params: Record<string, number | string>): Cell | undefined {
     return this.cells.get(`${scenario}|${server}|${JSON.stringify(params)}`);
   }
 
@@ -251,7 +280,7 @@ export class Suite {
       this.statuses.push({ kind, status: 'ok' });
       this.available.push(kind);
     }
-    const many = Math.max(this.cfg.connections.conns, ...this.cfg.fanout.clients);
+    const many = Math.max(...this.cfg.rooms.clients);
     if (this.cfg.sourceAddresses >= 0) this.sourceAddresses = this.cfg.sourceAddresses;
     else {
       // Each server has its own port, so the kernel can reuse ephemeral ports across servers; extra
@@ -278,7 +307,8 @@ export class Suite {
   }
 
   private start(kind: ServerKind, room: boolean, deflate: boolean, execArgv: string[] = []): Promise<ServerProc> {
-    return startServerProc(this.cfg, { kind, room, deflate, certDir: this.certDir }, execArgv);
+    const extra = kind.startsWith('stelar-') ? this.cfg.stelarExecArgv : [];
+    return startServerProc(this.cfg, { kind, room, deflate, certDir: this.certDir }, [...extra, ...execArgv]);
   }
 
   /** Forks the server and `n` generators at once; everything is stopped if a start fails. */
@@ -322,10 +352,8 @@ export class Suite {
         return this.echo(kind, run);
       case 'latency':
         return this.latency(kind, run);
-      case 'fanout':
-        return this.fanout(kind, run);
-      case 'connections':
-        return this.connections(kind, run);
+      case 'rooms':
+        return this.rooms(kind, run);
       case 'deflate':
         return this.deflate(kind, run);
       case 'bundle':
@@ -343,15 +371,18 @@ export class Suite {
     window: number,
     warmupMs: number,
     durationMs: number,
+    profile?: { start: () => Promise<void>; stop: () => Promise<void> },
   ): Promise<Metrics> {
     const { server } = p;
     const gen = await initGen(p.gens[0]!, this.spec(kind, server.port, size, deflate));
     await connect(gen, conns, 64);
     await gen.call('echoStart', { window });
     await sleep(warmupMs);
+    await profile?.start();
     const [g0, s0] = await Promise.all([gen.call<GenCounters>('counters'), server.stats()]);
     await sleep(durationMs);
     const [g1, s1] = await Promise.all([gen.call<GenCounters>('counters'), server.stats()]);
+    await profile?.stop();
     await gen.call('echoStop');
     checkClean(`${kind} echo`, g1);
     const msgs = g1.messages - g0.messages;
@@ -361,6 +392,8 @@ export class Suite {
       msgsPerSec: msgs / secs,
       payloadMBps: (msgs * size) / secs / 1e6,
       serverCpuUsPerMsg: (cpuOf(s1) - cpuOf(s0)) / msgs,
+      serverUserUsPerMsg: (s1.user - s0.user) / msgs,
+      serverSysUsPerMsg: (s1.system - s0.system) / msgs,
       serverCpuPct: ((cpuOf(s1) - cpuOf(s0)) / 1000 / (s1.at - s0.at)) * 100,
       genCpuPct: ((genCpuOf(g1) - genCpuOf(g0)) / 1000 / (g1.at - g0.at)) * 100,
       wireBytesPerMsg: (g1.bytes - g0.bytes) / msgs,
@@ -450,16 +483,21 @@ export class Suite {
     });
   }
 
-  /** Connects `total` receivers (spread over the generators) plus a publisher on the first. */
+  /** Connects a publisher on the first generator (receivers come with {@link fanGrow}). */
   private async fanSetup(p: Procs, kind: ServerKind, size: number): Promise<void> {
     await Promise.all(p.gens.map((g) => initGen(g, this.spec(kind, p.server.port, size, false, true))));
     await p.gens[0]!.call('connectPublisher');
   }
 
-  private async fanGrow(p: Procs, from: number, to: number): Promise<void> {
+  /** Adds receivers up to `to` (spread over the generators); resolves with the time it took (ms). */
+  private async fanGrow(p: Procs, from: number, to: number): Promise<number> {
     const shares = split(to - from, p.gens.length);
-    await Promise.all(p.gens.map((gen, i) => connect(gen, shares[i] ?? 0, 64)));
+    const perGen = Math.max(1, Math.round(this.cfg.rooms.concurrency / p.gens.length));
+    const t0 = performance.now();
+    await Promise.all(p.gens.map((gen, i) => connect(gen, shares[i] ?? 0, perGen)));
+    const ms = performance.now() - t0;
     await Promise.all(p.gens.map((gen) => gen.call('fanReset')));
+    return ms;
   }
 
   /** One broadcast; resolves with the µs from the publish to the last receiver. */
@@ -469,21 +507,46 @@ export class Suite {
     return Math.max(...ts) - t0;
   }
 
-  /** One publisher, N receivers in a room; server CPU per delivery and time until the last receiver has it. */
-  private async fanout(kind: ServerKind, run: number): Promise<void> {
-    const f = this.cfg.fanout;
-    const sizes = [...f.clients].sort((a, b) => a - b);
-    const cells = (): Cell[] => sizes.map((clients) => this.cell('fanout', kind, { clients, size: f.size }));
-    await this.attempt(`${kind} fan-out`, cells, run, async () => {
+  /**
+   * Connections and fan-out in one pass (one set of handshakes): receivers join the room in
+   * batches up to each room size; at each size, `rounds` broadcasts from one publisher (server
+   * CPU per delivery, time until the last receiver has it); every batch's setup is timed, and the
+   * server's memory is measured after the last batch, against a baseline taken before the first.
+   */
+  private async rooms(kind: ServerKind, run: number): Promise<void> {
+    const f = this.cfg.rooms;
+    const limit = kind === 'stelar-tls' ? f.tlsMaxClients : Number.POSITIVE_INFINITY;
+    const all = [...f.clients].sort((a, b) => a - b);
+    const sizes = all.filter((n) => n <= limit);
+    if (sizes.length < all.length) sizes.push(Math.min(limit, all[all.length - 1]!));
+    const target = sizes[sizes.length - 1]!;
+    const connCell = this.cell('connections', kind, {});
+    const fanCells = (): Cell[] => sizes.filter((n) => all.includes(n)).map((clients) => this.cell('fanout', kind, { clients, size: f.size }));
+    await this.attempt(`${kind} rooms (connections + fan-out)`, () => [connCell, ...fanCells()], run, async () => {
       let p: Procs | undefined;
       try {
         p = await this.procs(kind, true, false, Math.max(1, f.generators));
         await this.fanSetup(p, kind, f.size);
+        await sleep(100);
+        const before = await p.server.gcStats();
         let have = 0;
+        let setupMs = 0;
         for (const clients of sizes) {
-          const cell = this.cell('fanout', kind, { clients, size: f.size });
-          await this.fanGrow(p, have, clients);
+          setupMs += await this.fanGrow(p, have, clients);
           have = clients;
+          if (clients === target) {
+            await sleep(f.settleMs);
+            const after = await p.server.gcStats();
+            if (after.connections < clients) throw new Error(`server counts ${after.connections} of ${clients} connections`);
+            connCell.runs[run] = {
+              conns: clients,
+              setupPerSec: clients / (setupMs / 1000),
+              rssPerConn: (after.rss - before.rss) / clients,
+              heapPerConn: (after.heapUsed - before.heapUsed) / clients,
+              externalPerConn: (after.external - before.external) / clients,
+            };
+          }
+          if (!all.includes(clients)) continue;
           await sleep(100);
           let round = 0;
           for (let i = 0; i < f.warmupRounds; i++) await this.fanRound(p, ++round);
@@ -494,46 +557,15 @@ export class Suite {
           const counters = await Promise.all(p.gens.map((gen) => gen.call<GenCounters>('counters')));
           for (const c of counters) checkClean(`${kind} fan-out`, c);
           const sorted = lasts.sort((a, b) => a - b);
-          cell.runs[run] = {
-            serverCpuUsPerDelivery: (cpuOf(s1) - cpuOf(s0)) / (f.rounds * clients),
+          const deliveries = f.rounds * clients;
+          this.cell('fanout', kind, { clients, size: f.size }).runs[run] = {
+            serverCpuUsPerDelivery: (cpuOf(s1) - cpuOf(s0)) / deliveries,
+            serverUserUsPerDelivery: (s1.user - s0.user) / deliveries,
+            serverSysUsPerDelivery: (s1.system - s0.system) / deliveries,
             lastClientMs: (median(sorted) ?? Number.NaN) / 1000,
             lastClientMaxMs: sorted[sorted.length - 1]! / 1000,
-            deliveriesPerSec: (f.rounds * clients) / ((s1.at - s0.at) / 1000),
           };
         }
-      } finally {
-        await this.stopProcs(p);
-      }
-    });
-  }
-
-  /** Setup rate of N connections (handshakes included), then memory per idle connection. */
-  private async connections(kind: ServerKind, run: number): Promise<void> {
-    const c = this.cfg.connections;
-    const cell = this.cell('connections', kind, { conns: c.conns });
-    await this.attempt(`${kind} connections`, () => [cell], run, async () => {
-      let p: Procs | undefined;
-      try {
-        p = await this.procs(kind, false, false, Math.max(1, c.generators));
-        const { server, gens } = p;
-        await Promise.all(gens.map((g) => initGen(g, this.spec(kind, server.port, 32, false, true))));
-        const before = await server.gcStats();
-        const t0 = performance.now();
-        const shares = split(c.conns, gens.length);
-        await Promise.all(gens.map((gen, i) => connect(gen, shares[i] ?? 0, Math.max(1, Math.round(c.concurrency / gens.length)))));
-        const secs = (performance.now() - t0) / 1000;
-        await sleep(c.settleMs);
-        const after = await server.gcStats();
-        const counters = await Promise.all(gens.map((gen) => gen.call<GenCounters>('counters')));
-        for (const x of counters) checkClean(`${kind} connections`, x);
-        if (after.connections < c.conns) throw new Error(`server counts ${after.connections} of ${c.conns} connections`);
-        cell.runs[run] = {
-          setupPerSec: c.conns / secs,
-          rssPerConn: (after.rss - before.rss) / c.conns,
-          heapPerConn: (after.heapUsed - before.heapUsed) / c.conns,
-          externalPerConn: (after.external - before.external) / c.conns,
-          serverConnections: after.connections,
-        };
       } finally {
         await this.stopProcs(p);
       }
@@ -549,51 +581,110 @@ export class Suite {
     if (!p.enabled) return [];
     const out: ProfileSummary[] = [];
     mkdirSync(this.cfg.profileDir, { recursive: true });
-    const jobs: { label: string; kind: ServerKind; gens: number; run: (p: Procs) => Promise<void>; room: boolean }[] = [];
+    // Each job profiles only its measured window (V8's CPU profiler through node:inspector, the
+    // profiler --cpu-prof uses), so start-up and connection set-up stay out of echo/fan-out profiles.
+    type Window = { start: () => Promise<void>; stop: () => Promise<void> };
+    const jobs: { id: string; label: string; kind: ServerKind; gens: number; room: boolean; run: (p: Procs, w: Window) => Promise<void> }[] = [];
     const e = this.cfg.echo;
     const bigConns = Math.max(...e.conns);
     const size = e.sizes.includes(1024) ? 1024 : Math.min(...e.sizes);
     for (const kind of ['stelar-ws', 'stelar-tcp'] as const) {
-      if (!this.available.includes(kind) || !p.jobs.includes(kind === 'stelar-ws' ? 'ws-echo' : 'tcp-echo')) continue;
       jobs.push({
+        id: kind === 'stelar-ws' ? 'ws-echo' : 'tcp-echo',
         label: `${kind} echo, ${bigConns} connections × ${fmtSize(size)}`,
         kind,
         gens: 1,
         room: false,
-        run: async (procs) => {
-          await this.echoLoad(procs, kind, bigConns, size, false, this.windowFor(bigConns, size), 300, p.durationMs);
+        run: async (procs, w) => {
+          await this.echoLoad(procs, kind, bigConns, size, false, this.windowFor(bigConns, size), 300, p.durationMs, w);
         },
       });
     }
-    if (this.available.includes('stelar-ws') && p.jobs.includes('ws-fanout')) {
-      jobs.push({
-        label: `stelar-ws fan-out to ${p.fanClients} clients, ${fmtSize(this.cfg.fanout.size)}`,
-        kind: 'stelar-ws',
-        gens: Math.max(1, this.cfg.fanout.generators),
-        room: true,
-        run: async (procs) => {
-          await this.fanSetup(procs, 'stelar-ws', this.cfg.fanout.size);
-          await this.fanGrow(procs, 0, p.fanClients);
-          for (let round = 1; round <= p.rounds; round++) await this.fanRound(procs, round);
-        },
-      });
-    }
+    const r = this.cfg.rooms;
+    jobs.push({
+      id: 'ws-fanout',
+      label: `stelar-ws fan-out to ${p.fanClients} clients, ${fmtSize(r.size)} (${p.rounds} broadcasts)`,
+      kind: 'stelar-ws',
+      gens: Math.max(1, r.generators),
+      room: true,
+      run: async (procs, w) => {
+        await this.fanSetup(procs, 'stelar-ws', r.size);
+        await this.fanGrow(procs, 0, p.fanClients);
+        await sleep(200);
+        await w.start();
+        for (let round = 1; round <= p.rounds; round++) await this.fanRound(procs, round);
+        await w.stop();
+      },
+    });
+    jobs.push({
+      id: 'ws-connect',
+      label: `stelar-ws connection setup, ${p.fanClients} clients joining a room`,
+      kind: 'stelar-ws',
+      gens: Math.max(1, r.generators),
+      room: true,
+      run: async (procs, w) => {
+        await this.fanSetup(procs, 'stelar-ws', r.size);
+        await w.start();
+        await this.fanGrow(procs, 0, p.fanClients);
+        await w.stop();
+      },
+    });
     for (const job of jobs) {
-      const name = `${job.label.replace(/[^a-z0-9]+/gi, '-').replace(/-+$/, '')}.cpuprofile`;
+      if (!p.jobs.includes(job.id as (typeof p.jobs)[number]) || !this.available.includes(job.kind)) continue;
+      const name = `${job.id}.cpuprofile`;
       const file = join(this.cfg.profileDir, name);
       rmSync(file, { force: true });
       this.log(`  profile: ${job.label}`);
       let procs: Procs | undefined;
       try {
-        procs = await this.procs(job.kind, job.room, false, job.gens, ['--cpu-prof', '--cpu-prof-dir', this.cfg.profileDir, '--cpu-prof-name', name]);
-        await job.run(procs);
+        procs = await this.procs(job.kind, job.room, false, job.gens);
+        const child = procs.server.child;
+        await job.run(procs, {
+          start: async () => {
+            await child.call('profileStart');
+          },
+          stop: async () => {
+            await child.call('profileStop', { file }, 120_000);
+          },
+        });
+        out.push(summarizeProfile(file, job.label, 15, this.cfg.repoRoot));
       } catch (err) {
         this.log(`    profile failed: ${errorMessage(err)}`);
       } finally {
         await this.stopProcs(procs);
       }
-      if (readdirSync(this.cfg.profileDir).includes(name)) out.push(summarizeProfile(file, job.label, 15, this.cfg.repoRoot));
-      else this.log(`    no profile written for ${job.label}`);
+    }
+    return out;
+  }
+
+  /** Heap snapshots before and after N idle connections: which objects a connection retains. */
+  async heaps(): Promise<HeapSummary[]> {
+    const p = this.cfg.profile;
+    if (!p.enabled) return [];
+    mkdirSync(this.cfg.profileDir, { recursive: true });
+    const out: HeapSummary[] = [];
+    for (const kind of p.heapServers) {
+      if (!this.available.includes(kind)) continue;
+      const label = `${kind}, ${p.heapConns} idle connections`;
+      this.log(`  heap: ${label}`);
+      const before = join(this.cfg.profileDir, `heap-${kind}-before.heapsnapshot`);
+      const after = join(this.cfg.profileDir, `heap-${kind}-after.heapsnapshot`);
+      let procs: Procs | undefined;
+      try {
+        procs = await this.procs(kind, false, false, 1);
+        const gen = await initGen(procs.gens[0]!, this.spec(kind, procs.server.port, 32, false, true));
+        await procs.server.child.call('heapSnapshot', { file: before }, 120_000);
+        await connect(gen, p.heapConns, 64);
+        await sleep(300);
+        await procs.server.child.call('heapSnapshot', { file: after }, 120_000);
+        out.push(summarizeHeapDiff(before, after, p.heapConns, label));
+      } catch (err) {
+        this.log(`    heap snapshot failed: ${errorMessage(err)}`);
+      } finally {
+        await this.stopProcs(procs);
+        rmSync(before, { force: true });
+        rmSync(after, { force: true });
+      }
     }
     return out;
   }
@@ -603,7 +694,7 @@ export class Suite {
 
   ratios(): Ratio[] {
     const out: Ratio[] = [];
-    const add = (scenario: ScenarioName, metric: string, params: Record<string, number | string>, num: ServerKind, den: ServerKind, label: string): void => {
+    const add = (scenario: CellScenario, metric: string, params: Record<string, number | string>, num: ServerKind, den: ServerKind, label: string): void => {
       const a = this.find(scenario, num, params);
       const b = this.find(scenario, den, params);
       if (!a || !b) return;
@@ -625,7 +716,7 @@ export class Suite {
         add('echo', 'msgsPerSec', p, 'stelar-ws', 'uws', `echo stelar-ws / uws (${tag})`);
       }
     }
-    const f = this.cfg.fanout;
+    const f = this.cfg.rooms;
     for (const clients of f.clients) {
       const p = { clients, size: f.size };
       add('fanout', 'serverCpuUsPerDelivery', p, 'stelar-ws', 'ws', `fan-out CPU/delivery stelar-ws / ws (${clients})`);
@@ -654,11 +745,11 @@ export class Suite {
       t('fan-uws', 'fan-out server CPU per delivery, stelar-ws vs uWebSockets.js', '<=', 2, fan('stelar-ws', 'uws'), 'geometric mean over the room sizes'),
       t('p99', 'p99 latency at equal load, stelar-ws vs ws', '<=', 1, pick((r) => r.scenario === 'latency' && r.num === 'stelar-ws'), 'median of same-run ratios'),
     ];
-    const c = this.cfg.connections;
     for (const kind of ['stelar-ws', 'stelar-tcp'] as const) {
-      const cell = this.find('connections', kind, { conns: c.conns });
+      const cell = this.find('connections', kind, {});
       const v = cell?.median['rssPerConn'];
       const heap = cell?.median['heapPerConn'];
+      const conns = cell?.median['conns'];
       out.push({
         id: `mem-${kind}`,
         label: `memory per idle connection, ${kind} (RSS)`,
@@ -667,7 +758,7 @@ export class Suite {
         unit: 'B',
         measured: v ?? null,
         met: v === undefined ? null : v <= 4096,
-        basis: `RSS delta over ${c.conns} connections${heap !== undefined ? ` (heap alone: ${Math.round(heap)} B)` : ''}`,
+        basis: `RSS delta over ${conns ?? '?'} connections${heap !== undefined ? ` (heap alone: ${Math.round(heap)} B)` : ''}`,
       });
     }
     return out;
@@ -725,6 +816,7 @@ export async function runSuite(cfg: SuiteConfig, command: string): Promise<Resul
     await suite.prepare();
     await suite.runAll();
     const profiles = await suite.profiles();
+    const heaps = await suite.heaps();
     const ratios = suite.ratios();
     const finished = new Date();
     machine.loadAvgEnd = Math.round(os.loadavg()[0]! * 100) / 100;
@@ -744,6 +836,7 @@ export async function runSuite(cfg: SuiteConfig, command: string): Promise<Resul
       targets: suite.targets(ratios),
       bundle: suite.bundle(),
       profiles,
+      heaps,
       notes: suite.notes,
     };
   } finally {
