@@ -85,10 +85,14 @@ export class Tester {
   readonly maskKeys = new Set<string>();
   readonly t0 = performance.now();
   tcpClosedAt: number | undefined;
+  /** Messages and pongs logged so far. */
+  dataCount = 0;
+  /** Answer the peer's pings (default true). */
+  autoPong = true;
   /** Our close frame (code undefined = empty body). */
   closeSent: { code: number | undefined; at: number } | undefined;
   private readonly parser: FrameParser;
-  private peerClose: { code: number | undefined; reason: Buffer } | undefined;
+  private peerClose: { code: number | undefined; reason: Buffer; at: number } | undefined;
   private waiters = new Set<() => void>();
   private chain: Promise<void> = Promise.resolve();
   // Message being assembled.
@@ -123,9 +127,9 @@ export class Tester {
     return performance.now() - this.t0;
   }
 
+  /** The peer's close frame, as soon as it is parsed (its log entry may wait behind an inflate). */
   get peerClosed(): { code: number | undefined; reason: Buffer; at: number } | undefined {
-    const ev = this.log.find((e) => e.kind === 'close');
-    return ev && ev.kind === 'close' ? { code: ev.code, reason: ev.reason, at: ev.at } : undefined;
+    return this.peerClose;
   }
 
   get tcpClosed(): boolean {
@@ -266,11 +270,11 @@ export class Tester {
 
   /** Waits until the peer closed (close frame or TCP). */
   waitPeerGone(ms: number): Promise<boolean> {
-    return this.waitFor(() => this.peerClosed !== undefined || this.tcpClosed, ms);
+    return this.waitFor(() => this.peerClose !== undefined || this.tcpClosed, ms);
   }
 
   waitData(n: number, ms: number): Promise<boolean> {
-    return this.waitFor(() => this.dataEvents.length >= n || this.peerClosed !== undefined || this.tcpClosed, ms);
+    return this.waitFor(() => this.dataCount >= n || this.peerClose !== undefined || this.tcpClosed, ms);
   }
 
   private poke(): void {
@@ -291,6 +295,7 @@ export class Tester {
 
   private push(ev: LogEvent): void {
     this.log.push(ev);
+    if (ev.kind === 'message' || ev.kind === 'pong') this.dataCount++;
     this.poke();
   }
 
@@ -329,7 +334,7 @@ export class Tester {
       if (f.opcode === OP.PING) {
         this.inOrder(() => this.push({ kind: 'ping', at, data: f.payload }));
         // Answer like any endpoint would.
-        if (!this.closeSent) this.send({ opcode: OP.PONG, payload: f.payload });
+        if (!this.closeSent && this.autoPong) this.send({ opcode: OP.PONG, payload: f.payload });
       } else if (f.opcode === OP.PONG) this.inOrder(() => this.push({ kind: 'pong', at, data: f.payload }));
       else this.onClose(f.payload, at);
       return;
@@ -380,7 +385,7 @@ export class Tester {
       if (!isStrictUtf8(payload.subarray(2))) this.violation('close reason that is not valid UTF-8');
     }
     const reason = payload.subarray(2);
-    this.peerClose = { code, reason };
+    this.peerClose = { code, reason, at };
     this.inOrder(() => this.push({ kind: 'close', at, code, reason }));
     // Echo it (RFC 6455 §5.5.1) unless we already sent ours.
     if (!this.closeSent) {
