@@ -20,6 +20,12 @@ export const KNOWN = {
     'transport-node WsConnection: every ping is answered by a pong written to the socket whatever its buffer ' +
     'holds; a client that sends pings and never reads grows the server\'s write buffer without bound (no ' +
     'maxBufferedAmount check, no 4006/1008, reading never paused)',
+  requestSlotSpin:
+    'core hub.ts dispatch: a request waiting for a slot (inFlight at maxConcurrentRequests) whose connection closes ' +
+    'retries at once forever: waitForSlot resolves because the connection is no longer open, dispatch sees inFlight ' +
+    'still at the limit and waits again — a microtask loop that starves the event loop (the running handlers never ' +
+    'finish) until the process dies out of memory. Any client can trigger it with maxConcurrentRequests + 1 slow ' +
+    'requests and a disconnect',
 } as const;
 
 export function noteKnown(which: keyof typeof KNOWN, measured: string): void {
