@@ -555,7 +555,10 @@ export class Hub<In extends object = AnyEvents, Out extends object = In> {
         this.reply(conn, id, frame.event, false, { code: ErrorCode.SHUTTING_DOWN, message: 'server is shutting down' });
         return undefined;
       }
-      if (conn.inFlight >= this.opts.maxConcurrentRequests) return this.waitForSlot(conn).then(() => this.dispatch(conn, frame));
+      if (conn.inFlight >= this.opts.maxConcurrentRequests) {
+        // A closed connection's request is dropped, not retried (it would wait again at once).
+        return this.waitForSlot(conn).then(() => (conn.isOpen ? this.dispatch(conn, frame) : undefined));
+      }
     }
     const rl = this.rateLimit;
     if (rl) {
@@ -899,9 +902,9 @@ export class Hub<In extends object = AnyEvents, Out extends object = In> {
         }
         const idle = t - c.lastSeen;
         if (idle >= hb.interval + hb.timeout) {
+          // Told 4004 if it can still hear; the transport destroys the socket after its close timeout.
           this.metrics.error('HEARTBEAT_TIMEOUT');
-          c.state = 'closing';
-          c.link.terminate();
+          c.disconnect(DisconnectCode.HEARTBEAT_TIMEOUT, 'heartbeat timeout');
         } else if (idle >= hb.interval && !c.pingSent) {
           c.pingSent = true;
           c.link.ping();

@@ -162,6 +162,25 @@ describe('events and requests', () => {
     expect(hub.getStats().acks.pending).toBe(0);
   });
 
+  it('requests waiting for a slot are dropped when their connection closes (no busy loop)', async () => {
+    const { hub, client } = setup({ maxConcurrentRequests: 2 });
+    let started = 0;
+    hub.on('slow', async (ms) => {
+      started++;
+      await tick(ms);
+      return 'done';
+    });
+    const c = client();
+    await c.connect();
+    const all = [c.request('slow', 50), c.request('slow', 50), c.request('slow', 50), c.request('slow', 50)];
+    await until(() => started === 2);
+    c.close();
+    await Promise.allSettled(all);
+    await tick(100); // the event loop still turns: the in-flight handlers finish
+    expect(started).toBe(2);
+    expect(hub.getStats().acks.inFlightHandlers).toBe(0);
+  });
+
   it('binary data arrives as Uint8Array', async () => {
     const { hub, client } = setup();
     let got: Uint8Array | undefined;

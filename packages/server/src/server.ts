@@ -190,7 +190,9 @@ export class StelarServer<In extends object = AnyEvents, Out extends object = In
   private createHttpServer(): http.Server | https.Server {
     const o = this.options;
     const handshake = o.ws && o.ws.handshakeTimeout !== undefined ? o.ws.handshakeTimeout : 10_000;
-    const base = { maxHeaderSize: o.maxHeaderSize ?? 16 * 1024 };
+    // Node checks headersTimeout only every connectionsCheckingInterval (30 s by default): check
+    // often enough that a trickled handshake is cut near the handshake timeout.
+    const base = { maxHeaderSize: o.maxHeaderSize ?? 16 * 1024, connectionsCheckingInterval: Math.max(50, Math.min(1000, Math.floor(handshake / 4))) };
     const server = o.https ? https.createServer({ ...base, ...o.https }) : http.createServer(base);
     // The header phase of every request (upgrades included) is bounded by the handshake time.
     server.headersTimeout = handshake;
@@ -200,9 +202,16 @@ export class StelarServer<In extends object = AnyEvents, Out extends object = In
       res.writeHead(404, { 'content-type': 'text/plain; charset=utf-8' });
       res.end('Not found\n');
     });
-    server.on('clientError', (_err, socket) => {
-      if (socket.writable) socket.end('HTTP/1.1 400 Bad Request\r\nConnection: close\r\n\r\n');
-      socket.destroy();
+    server.on('clientError', (err: NodeJS.ErrnoException, socket) => {
+      // Headers over maxHeaderSize are 431; a request that took too long is 408; the rest 400.
+      const status =
+        err.code === 'HPE_HEADER_OVERFLOW' ? '431 Request Header Fields Too Large' : err.code === 'ERR_HTTP_REQUEST_TIMEOUT' || err.code === 'HPE_HEADER_TIMEOUT' ? '408 Request Timeout' : '400 Bad Request';
+      if (!socket.writable) {
+        socket.destroy();
+        return;
+      }
+      socket.end(`HTTP/1.1 ${status}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
+      setTimeout(() => socket.destroy(), 1000).unref();
     });
     return server;
   }

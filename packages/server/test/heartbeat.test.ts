@@ -40,6 +40,9 @@ describe('heartbeats (one sweep for every connection)', () => {
     }, 10);
     await until(() => silent.closed, 3000);
     expect(silent.frames.some((f) => f.type === FrameType.PING)).toBe(true);
+    // It was told why before the socket went (DISCONNECT 4004).
+    const bye = silent.frames.find((f) => f.type === FrameType.DISCONNECT);
+    expect(bye && JSON.parse(silent.text(bye))).toMatchObject({ code: 4004 });
     await tick(300);
     clearInterval(timer);
     expect(polite.closed).toBe(false);
@@ -49,7 +52,7 @@ describe('heartbeats (one sweep for every connection)', () => {
   });
 
   it('WebSocket: the client transport answers pings by itself; a socket that does not is closed', async () => {
-    const { server, port } = await start({ heartbeat: { interval: 80, timeout: 120 } });
+    const { server, port } = await start({ heartbeat: { interval: 80, timeout: 120 }, closeTimeout: 300 });
     const c = connect(`ws://127.0.0.1:${port}/`, { reconnect: false, heartbeat: false });
     await c.connect();
     // A raw WebSocket that completes the upgrade and CONNECT, then never reads again.
