@@ -12,6 +12,9 @@ import { Utf8Validator } from './utf8.js';
 
 /** Default cap on an assembled (and inflated) message: 16 MiB. */
 export const DEFAULT_MAX_MESSAGE_SIZE = 16 * 1024 * 1024;
+/** Pieces below this size after a message's first are copied into a block (see `tail`). */
+const SMALL_PIECE = 1024;
+const TAIL_BLOCK = 16 * 1024;
 
 /** Events of a {@link Receiver}. Handlers run synchronously inside `push` (or a zlib callback). */
 export interface ReceiverHandlers {
@@ -101,6 +104,12 @@ export class Receiver {
   private msgCompressed = false;
   private msgLength = 0;
   private fragments: Buffer[] = [];
+  /**
+   * Small pieces after a message's first one are copied into this block instead of kept as
+   * views: a flood of tiny fragments then costs its bytes, not an object per fragment.
+   */
+  private tail: Buffer | null = null;
+  private tailLength = 0;
   private readonly utf8 = new Utf8Validator();
 
   constructor(options: ReceiverOptions, handlers: ReceiverHandlers) {
@@ -159,6 +168,8 @@ export class Receiver {
     this.done = true;
     this.queue.clear();
     this.fragments = [];
+    this.tail = null;
+    this.tailLength = 0;
   }
 
   private fail(code: WsError['code'], closeCode: number, message: string): void {
@@ -351,6 +362,8 @@ export class Receiver {
         this.msgCompressed = compressed;
         this.msgLength = 0;
         this.fragments = [];
+        this.tail = null;
+        this.tailLength = 0;
         this.utf8.reset();
       }
       this.streaming = !compressed;
@@ -412,8 +425,28 @@ export class Receiver {
       this.fail('WS_INVALID_UTF8', CloseCode.INVALID_PAYLOAD, 'Text message is not valid UTF-8');
       return false;
     }
-    this.fragments.push(data);
+    if (this.fragments.length === 0 && this.tail === null) {
+      this.fragments.push(data); // the usual one-piece message: a view, no copy
+      return true;
+    }
+    if (data.length >= SMALL_PIECE) {
+      this.flushTail();
+      this.fragments.push(data);
+      return true;
+    }
+    if (this.tail === null || this.tailLength + data.length > this.tail.length) {
+      this.flushTail();
+      this.tail = Buffer.allocUnsafe(TAIL_BLOCK);
+    }
+    data.copy(this.tail, this.tailLength);
+    this.tailLength += data.length;
     return true;
+  }
+
+  private flushTail(): void {
+    if (this.tail !== null && this.tailLength > 0) this.fragments.push(this.tail.subarray(0, this.tailLength));
+    this.tail = null;
+    this.tailLength = 0;
   }
 
   private finishMessage(): void {
@@ -422,12 +455,15 @@ export class Receiver {
       this.fail('WS_INVALID_UTF8', CloseCode.INVALID_PAYLOAD, 'Text message ends inside a UTF-8 sequence');
       return;
     }
+    this.flushTail();
     const frags = this.fragments;
     const message = frags.length === 0 ? EMPTY : frags.length === 1 ? frags[0]! : Buffer.concat(frags, this.msgLength);
     this.msgOpcode = 0;
     this.msgCompressed = false;
     this.msgLength = 0;
     this.fragments = [];
+    this.tail = null;
+    this.tailLength = 0;
     this.handlers.onMessage(message, !isText);
   }
 }

@@ -337,3 +337,21 @@ describe('Receiver: buffering and re-entrancy', () => {
     expect(events).toHaveLength(1);
   });
 });
+
+describe('many small fragments', () => {
+  it('a message of thousands of 1-byte fragments (mixed with a large one) assembles exactly', () => {
+    const { receiver, events } = recorder({ role: 'server' });
+    const big = Buffer.alloc(5000, 0x61);
+    const parts: Buffer[] = [clientFrame(0x02, Buffer.from([0]))];
+    const expected: number[] = [0];
+    for (let i = 1; i < 3000; i++) {
+      const b = i === 1500 ? big : Buffer.from([i & 255]);
+      parts.push(clientFrame(0x00, b));
+      expected.push(...b);
+    }
+    parts.push(clientFrame(0x80, Buffer.from([7])));
+    expected.push(7);
+    feed(receiver, Buffer.concat(parts));
+    expect(events).toEqual([{ type: 'message', data: Buffer.from(expected).toString('hex'), binary: true }]);
+  });
+});

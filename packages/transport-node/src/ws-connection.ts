@@ -15,6 +15,8 @@ import { DEFAULT_CLOSE_TIMEOUT } from './options';
 
 /** Frames up to this size (header + payload) are written as one merged buffer; bigger ones as two corked writes. */
 export const MERGE_MAX = 16 * 1024;
+/** Output bytes above which pings are answered only once the output drains. */
+const PONG_BACKLOG = 64 * 1024;
 
 const EMPTY = Buffer.alloc(0);
 
@@ -98,6 +100,8 @@ export class WsConnection extends EventEmitter<WsConnectionEvents> {
   /** The socket closed while a compressed message was still inflating (see onSocketClose). */
   private socketGone = false;
   private userPaused = false;
+  /** The latest ping to answer once the output drains (see answerPing). */
+  private latePong: Buffer | null = null;
   private receiverBusy = false;
   private needDrain = false;
   private readonly checkDrain = (): void => {
@@ -126,7 +130,7 @@ export class WsConnection extends EventEmitter<WsConnectionEvents> {
           if (this.state !== 'closed') this.emit('message', data, isBinary);
         },
         onPing: (payload) => {
-          if (this.state === 'open') this.sender.pong(payload);
+          if (this.state === 'open') this.answerPing(payload);
           this.emit('ping', payload);
         },
         onPong: (payload) => this.emit('pong', payload),
@@ -253,6 +257,27 @@ export class WsConnection extends EventEmitter<WsConnectionEvents> {
   /** Destroys the socket at once (no closing handshake). */
   terminate(): void {
     this.socket.destroy();
+  }
+
+  /**
+   * Answers a ping. While the peer is not reading (our output backed up), only the most recent
+   * ping is answered, once the output drains (RFC 6455 §5.5.3 allows it): a ping flood from a
+   * peer that never reads cannot grow our buffer.
+   */
+  private answerPing(payload: Buffer): void {
+    if (this.socket.writableLength + this.sender.pendingBytes < PONG_BACKLOG) {
+      this.sender.pong(payload);
+      return;
+    }
+    const waiting = this.latePong !== null;
+    this.latePong = Buffer.from(payload);
+    if (!waiting) {
+      this.socket.once('drain', () => {
+        const p = this.latePong;
+        this.latePong = null;
+        if (p && this.state === 'open') this.sender.pong(p);
+      });
+    }
   }
 
   /** Stops reading from the peer. */
