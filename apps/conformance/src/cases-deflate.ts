@@ -264,6 +264,20 @@ add({
 });
 
 add({
+  id: '12.6.4',
+  title: 'a ping while a large, very compressible echo is being compressed: the pong is still sent',
+  rfc: R('6; RFC 6455 §5.5.2'),
+  deflate: DEFAULT,
+  expect: { kind: 'echo' },
+  timeout: 2500,
+  run: (t) => {
+    const m = Buffer.alloc(2 * MiB, 0x61);
+    t.send({ opcode: OP.BINARY, rsv: RSV1, payload: deflateOnce(m) }, { opcode: OP.PING, payload: 'p' });
+    t.expectMessage(m, true);
+    t.expectPong('p');
+  },
+});
+add({
   id: '12.7.1',
   title: 'incompressible binary message of exactly 16 MiB (the limit), compressed: its payload is 16 MiB + deflate overhead',
   rfc: R('6; RFC 6455 §10.4 (the limit is on the message)'),
