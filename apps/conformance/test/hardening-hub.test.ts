@@ -17,7 +17,6 @@ import {
 import type { StelarClient } from '@stelar/client-node';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { OP } from '../src/wire';
-import { noteKnown } from './known';
 import { runScenario } from './scenario';
 import { KiB, MiB, RawTcp, rawHttp, rawWs, retained, served, sleep, startServer, until, upgradeRequest, witness, wsMessage, type Harness } from './helpers';
 
@@ -111,13 +110,14 @@ describe('hardening: hub limits over both transports', { timeout: 30_000 }, () =
     await until(() => h.server.getStats().connections.open === 1, 'attacker gone');
   });
 
-  it('a client that disconnects with requests waiting for a slot: the server keeps serving (or the known spin, in a child process)', async () => {
+  it('a client that disconnects with requests waiting for a slot: the server keeps serving (run in a child process)', async () => {
+    // Before 9a0ef0e the hub re-dispatched those requests in a microtask loop that starved the
+    // event loop until the process ran out of memory.
     const r = await runScenario('request-disconnect', { timeout: 8000, maxOldSpaceMb: 96 });
     const survived = /survived (\d+)/.exec(r.stdout);
-    if (!survived) {
-      noteKnown('requestSlotSpin', `child ${r.killed ? 'killed after' : 'ended after'} ${r.ms} ms (exit ${String(r.exit)}), no answer to the other client; ${r.stderr.split('\n').find((l) => /heap|FATAL/.test(l)) ?? ''}`);
-      expect(r.stdout).not.toMatch(/survived/);
-    } else expect(Number(survived[1])).toBeLessThan(1000);
+    if (!survived) console.log(`child ${r.killed ? 'killed' : 'ended'} after ${r.ms} ms (exit ${String(r.exit)}): ${r.stderr.split('\n').find((l) => /heap|FATAL/.test(l)) ?? r.stderr.slice(0, 500)}`);
+    expect(survived).not.toBeNull();
+    expect(Number(survived![1])).toBeLessThan(1000);
   });
 
   for (const transport of ['ws', 'tcp'] as const) {
