@@ -128,7 +128,7 @@ function latencyTable(r: Results): string {
     const rel = s === 'ws' || p99ws === undefined ? '' : ratio(findRatio(r, 'latency', s, 'ws', p)?.median);
     return failed(c)
       ? [SERVER_LABEL[s], 'failed', '', '', '', '', '', '']
-      : [SERVER_LABEL[s], num(m['p50Ms'], 2), num(m['p99Ms'], 2), num(m['p999Ms'], 2), num(m['maxMs'], 2), num(m['achievedRate']), num(m['serverCpuUsPerMsg']), rel];
+      : [SERVER_LABEL[s], num(m['p50Ms'], 2), num(m['p99Ms'], 2), num(m['p999Ms'], 2), num(m['maxMs'], 2), num(m['achievedRate']), `${num(m['serverCpuUsPerMsg'])} (u ${num(m['serverUserUsPerMsg'])})`, rel];
   });
   return table(['server', 'p50 ms', 'p99 ms', 'p99.9 ms', 'max ms', 'msg/s', 'server µs/msg', 'p99 vs ws'], rows);
 }
@@ -305,7 +305,7 @@ export function renderMarkdown(r: Results, chartPath: string): string {
     '',
     `### What an idle connection retains (heap snapshots)`,
     '',
-    `Difference between two heap snapshots of the server process (after a full GC), before and after the connections, per connection.`,
+    `Difference between two heap snapshots of the server process (each after a full GC): the baseline is taken after a warm-up batch of connections (so JIT code for the first ones is not counted), the second after the measured connections; per connection. \`(synthetic)\` is Node's native socket handle, common to every server.`,
     '',
     heapsSection(r),
     '',

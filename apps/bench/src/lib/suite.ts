@@ -476,6 +476,7 @@ export class Suite {
           samples: sorted.length,
           achievedRate: msgs / ((g1.at - g0.at) / 1000),
           serverCpuUsPerMsg: msgs > 0 ? (cpuOf(s1) - cpuOf(s0)) / msgs : Number.NaN,
+          serverUserUsPerMsg: msgs > 0 ? (s1.user - s0.user) / msgs : Number.NaN,
         };
       } finally {
         await this.stopProcs(p);
@@ -673,6 +674,10 @@ export class Suite {
       try {
         procs = await this.procs(kind, false, false, 1);
         const gen = await initGen(procs.gens[0]!, this.spec(kind, procs.server.port, 32, false, true));
+        // A warm-up batch first, so the code compiled for the first connections (JIT) is in
+        // the baseline and not counted per connection.
+        await connect(gen, Math.max(1, Math.round(p.heapConns / 10)), 64);
+        await sleep(300);
         await procs.server.child.call('heapSnapshot', { file: before }, 120_000);
         await connect(gen, p.heapConns, 64);
         await sleep(300);
