@@ -85,7 +85,7 @@ export async function startEchoServer(options: EchoServerOptions = {}): Promise<
       role: 'server',
       deflate: hs.deflate ? new PerMessageDeflate({ role: 'server', params: hs.deflate, threshold: options.threshold ?? 0 }) : undefined,
       maxMessageSize: options.maxMessageSize ?? ECHO_MAX_MESSAGE,
-      closeTimeout: options.closeTimeout ?? 1000,
+      closeTimeout: options.closeTimeout ?? 2000,
       head,
     });
     conns.add(conn);
@@ -163,7 +163,7 @@ export function dialEchoClient(port: number, options: EchoClientOptions = {}): P
         role: 'client',
         deflate: v.deflate ? new PerMessageDeflate({ role: 'client', params: v.deflate, threshold: options.threshold ?? 0 }) : undefined,
         maxMessageSize: options.maxMessageSize ?? ECHO_MAX_MESSAGE,
-        closeTimeout: options.closeTimeout ?? 1000,
+        closeTimeout: options.closeTimeout ?? 2000,
         head,
       });
       const closed = new Promise<{ code: number; reason: string }>((r) => conn.once('close', (code, reason) => r({ code, reason })));

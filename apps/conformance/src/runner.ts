@@ -407,7 +407,7 @@ export async function runCase(
   tester?.destroy();
   // Once the TCP connection is gone on the tester's side, the Stelar end must notice at once:
   // a connection kept until its close timer is a peer that stopped reading (NON-STRICT).
-  const LINGER_MS = 500;
+  const LINGER_MS = 1000;
   const downgrade = (why: string): void => {
     if (verdict === 'PASS') verdict = 'NON-STRICT';
     detail = detail ? `${detail}; ${why}` : why;
