@@ -347,12 +347,15 @@ export class Receiver {
     this.payloadRead = 0;
     this.streaming = false;
     if (this.opcode < 8) {
-      if (n > this.maxFrameSize) {
-        this.fail('WS_FRAME_TOO_LARGE', CloseCode.MESSAGE_TOO_BIG, `Frame payload of ${n} bytes exceeds ${this.maxFrameSize}`);
-        return false;
-      }
       const start = this.opcode !== Opcode.CONTINUATION;
       const compressed = start ? this.rsv1 : this.msgCompressed;
+      // Deflate can grow incompressible data a little: a message allowed once inflated must not
+      // be refused for its compressed size. Inflation itself is capped by maxMessageSize.
+      const frameLimit = compressed ? this.maxFrameSize + Math.min(1024 + Math.floor(this.maxFrameSize / 64), 512 * 1024) : this.maxFrameSize;
+      if (n > frameLimit) {
+        this.fail('WS_FRAME_TOO_LARGE', CloseCode.MESSAGE_TOO_BIG, `Frame payload of ${n} bytes exceeds ${frameLimit}`);
+        return false;
+      }
       if (!compressed && (start ? 0 : this.msgLength) + n > this.maxMessageSize) {
         this.fail('WS_MESSAGE_TOO_LARGE', CloseCode.MESSAGE_TOO_BIG, `Message exceeds ${this.maxMessageSize} bytes`);
         return false;

@@ -265,7 +265,9 @@ export class WsConnection extends EventEmitter<WsConnectionEvents> {
    * peer that never reads cannot grow our buffer.
    */
   private answerPing(payload: Buffer): void {
-    if (this.socket.writableLength + this.sender.pendingBytes < PONG_BACKLOG) {
+    // Only bytes the peer has not read count: a compression in progress for a peer that does
+    // read must not hold the pong back (RFC 6455 §5.5.2: answer as soon as practical).
+    if (this.socket.writableLength < PONG_BACKLOG) {
       this.sender.pong(payload);
       return;
     }
@@ -345,6 +347,7 @@ export class WsConnection extends EventEmitter<WsConnectionEvents> {
 
   private onPeerClose(code: number | undefined, reason: string): void {
     this.received = { code: code ?? CloseCode.NO_STATUS, reason };
+    this.readToEnd();
     if (this.state === 'open') {
       this.state = 'closing';
       // Echo the status code (RFC 6455 §5.5.1).
@@ -356,8 +359,18 @@ export class WsConnection extends EventEmitter<WsConnectionEvents> {
     if (this.role === 'server') this.requestEnd();
   }
 
+  /**
+   * The receiver takes no more input (peer's close, or a protocol error, possibly found while
+   * an inflate held reading paused): keep reading so the peer's close frame and FIN are seen.
+   */
+  private readToEnd(): void {
+    this.receiverBusy = false;
+    if (!this.socket.destroyed) this.socket.resume();
+  }
+
   private onProtocolError(err: WsError): void {
     if (this.state === 'closed') return;
+    this.readToEnd();
     this.emit('protocolError', err);
     if (this.state === 'open') this.close(err.closeCode, err.message);
     else this.requestEnd();
