@@ -2,13 +2,14 @@
  * `pnpm bench`: every scenario against every server, each in its own process; writes
  * bench/results/*.json, bench/results/ratios.svg and the tables of bench/README.md.
  */
+import { readFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { isServerKind, type ServerKind } from './lib/common';
 import { presetConfig, type PresetName } from './lib/config';
 import { killAllChildren } from './lib/ipc';
 import { writeOutputs } from './lib/output';
-import { runSuite, SCENARIOS, type ScenarioName } from './lib/suite';
+import { recompute, runSuite, SCENARIOS, type Results, type ScenarioName } from './lib/suite';
 
 const HELP = `usage: node apps/bench/dist/main.js [options]
   --preset full|smoke     sizes and durations (default full)
@@ -19,7 +20,8 @@ const HELP = `usage: node apps/bench/dist/main.js [options]
   --results DIR           results directory (default <repo>/bench/results)
   --readme FILE|none      README to update (default <repo>/bench/README.md)
   --source-addresses N    spread many connections over 127.0.0.2..N+1 (default: automatic)
-  --stelar-node-args "…"  extra Node options for the Stelar server processes only (experiments)`;
+  --stelar-node-args "…"  extra Node options for the Stelar server processes only (experiments)
+  --render FILE           no run: recompute ratios/targets of a results JSON, rewrite README and chart`;
 
 function main(): Promise<number> {
   const distDir = dirname(fileURLToPath(import.meta.url));
@@ -70,6 +72,14 @@ function main(): Promise<number> {
   const sa = opt.get('source-addresses');
   if (sa !== undefined) cfg.sourceAddresses = Number(sa);
   const command = process.env['npm_lifecycle_event'] === 'bench' && argv.length === 0 ? 'pnpm bench' : `node apps/bench/dist/main.js${argv.length ? ` ${argv.join(' ')}` : ''}`;
+
+  const render = opt.get('render');
+  if (render !== undefined) {
+    const r = recompute(JSON.parse(readFileSync(resolve(render), 'utf8')) as Results);
+    const w = writeOutputs(r, resultsDir, readme, false);
+    console.log(`chart:   ${w.svg}${w.readme ? `\nreadme:  ${w.readme}` : ''}`);
+    return Promise.resolve(0);
+  }
 
   for (const sig of ['SIGINT', 'SIGTERM'] as const) {
     process.once(sig, () => {

@@ -24,19 +24,22 @@ pnpm bench
 Options (\`node apps/bench/dist/main.js --help\`): \`--runs N\`, \`--servers a,b\`, \`--scenarios a,b\`,
 \`--preset smoke\`, \`--no-profile\`.`;
 
-export function writeOutputs(r: Results, resultsDir: string, readmePath: string | undefined): Written {
+/** Writes the chart and README block, and (unless `json` is false) the results JSON files. */
+export function writeOutputs(r: Results, resultsDir: string, readmePath: string | undefined, json = true): Written {
   mkdirSync(resultsDir, { recursive: true });
   const stamp = r.finishedAt.replace(/[:.]/g, '-');
-  const json = join(resultsDir, `${stamp}.json`);
+  const file = join(resultsDir, `${stamp}.json`);
   const latest = join(resultsDir, 'latest.json');
   const svg = join(resultsDir, 'ratios.svg');
-  const text = `${JSON.stringify(r, null, 2)}\n`;
-  writeFileSync(json, text);
-  writeFileSync(latest, text);
+  if (json) {
+    const text = `${JSON.stringify(r, null, 2)}\n`;
+    writeFileSync(file, text);
+    writeFileSync(latest, text);
+  }
   writeFileSync(svg, renderSvg(r));
   if (readmePath) {
     mkdirSync(dirname(readmePath), { recursive: true });
     updateReadme(readmePath, renderMarkdown(r, relative(dirname(readmePath), svg)), README_INTRO);
   }
-  return { json, latest, svg, readme: readmePath };
+  return { json: file, latest, svg, readme: readmePath };
 }

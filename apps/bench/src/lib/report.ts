@@ -65,9 +65,9 @@ function get(r: Results, scenario: Cell['scenario'], server: ServerKind, params:
   return r.cells.find((c) => c.scenario === scenario && c.server === server && JSON.stringify(c.params) === key);
 }
 
-function findRatio(r: Results, scenario: string, num: ServerKind, den: ServerKind, params: Record<string, number | string>): Ratio | undefined {
+function findRatio(r: Results, scenario: string, num: ServerKind, den: ServerKind, params: Record<string, number | string>, metric?: string): Ratio | undefined {
   const key = JSON.stringify(params);
-  return r.ratios.find((x) => x.scenario === scenario && x.num === num && x.den === den && JSON.stringify(x.params) === key);
+  return r.ratios.find((x) => x.scenario === scenario && x.num === num && x.den === den && JSON.stringify(x.params) === key && (metric === undefined || x.metric === metric));
 }
 
 function failed(c: Cell | undefined): string | undefined {
@@ -99,7 +99,11 @@ function echoTable(r: Results): string {
           const c = get(r, 'echo', s, p);
           return failed(c) ?? `${num(c?.median['msgsPerSec'])}/s · ${num(c?.median['serverCpuUsPerMsg'])} µs (u ${num(c?.median['serverUserUsPerMsg'])})`;
         }),
-        ...shown.map(([a, b]) => `**${ratio(findRatio(r, 'echo', a, b, p)?.median)}**`),
+        ...shown.map(([a, b]) => {
+          const t = findRatio(r, 'echo', a, b, p, 'msgsPerSec')?.median;
+          const e = findRatio(r, 'echo', a, b, p, '1/serverCpuUsPerMsg')?.median;
+          return `**${ratio(t)}** (${ratio(e)})`;
+        }),
       ]);
     }
   }
@@ -114,7 +118,8 @@ function saturationLine(r: Results): string {
     const gen = median(cells.map((c) => c.median['genCpuPct']));
     return `${SERVER_LABEL[s]} ${num(srv, 0)}% / ${num(gen, 0)}%`;
   });
-  return `CPU use during the echo cells (median over cells, server / load generator; 100% = one core): ${parts.join(', ')}.`;
+  const other = median(r.cells.filter((c) => c.scenario === 'echo').map((c) => c.median['otherCpuPct']));
+  return `CPU use during the echo cells (median over cells, server / load generator; 100% = one core): ${parts.join(', ')}. Other processes on the machine used ${num(other, 0)}% of a core meanwhile (median; from /proc/stat). A server below ~95% was not saturated: it waited for CPU time or for the client.`;
 }
 
 function latencyTable(r: Results): string {
@@ -263,7 +268,7 @@ export function renderMarkdown(r: Results, chartPath: string): string {
     '',
     `### Echo throughput`,
     '',
-    `Closed loop: each connection keeps ${c.echo.inflight} / connections messages in flight (${c.echo.inflightLarge} for 64 KiB), at least 1. Cell: echoed messages per second · server CPU time per echoed message, user + system (u: user only), sampled in the server process with \`process.cpuUsage()\`.`,
+    `Closed loop: each connection keeps ${c.echo.inflight} / connections messages in flight (${c.echo.inflightLarge} for 64 KiB), at least 1. Cell: echoed messages per second · server CPU time per echoed message, user + system (u: user only), sampled in the server process with \`process.cpuUsage()\`. Ratio columns: throughput ratio, and in brackets the CPU-efficiency ratio (the other server's CPU per message ÷ this one's; higher is better), which depends much less on what else the machine is doing.`,
     '',
     echoTable(r),
     '',
@@ -354,12 +359,13 @@ export function renderSvg(r: Results): string {
     });
   }
   const groups: [string, (x: Ratio) => boolean][] = [
-    ['Echo throughput ratios', (x) => x.scenario === 'echo'],
+    ['Echo throughput ratios', (x) => x.scenario === 'echo' && x.metric === 'msgsPerSec'],
+    ['Echo CPU-efficiency ratios (CPU per message of the other ÷ Stelar)', (x) => x.scenario === 'echo' && x.metric !== 'msgsPerSec'],
     ['Fan-out server CPU per delivery ratios (lower is better)', (x) => x.scenario === 'fanout'],
     ['p99 latency ratios (lower is better)', (x) => x.scenario === 'latency'],
   ];
   const goalOf = (x: Ratio): Bar['goal'] => {
-    const g = RATIO_GOALS.find((k) => k.scenario === x.scenario && k.num === x.num && k.den === x.den);
+    const g = x.metric.startsWith('1/') ? undefined : RATIO_GOALS.find((k) => k.scenario === x.scenario && k.num === x.num && k.den === x.den);
     return g ? { op: g.op, value: g.value } : undefined;
   };
   for (const [title, pred] of groups) {

@@ -4,7 +4,7 @@
  * order each run), and reduces the runs to medians and same-run ratios.
  */
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import * as os from 'node:os';
 import { join } from 'node:path';
 import { measureBundles, type BundleResult } from './bundle';
@@ -202,6 +202,25 @@ async function connect(gen: Child, count: number, concurrency: number): Promise<
 }
 
 const cpuOf = (s: ServerStats): number => s.user + s.system;
+
+/** Busy CPU time of the whole machine in µs (all cores, from /proc/stat), or NaN off Linux. */
+function machineBusyMicros(): number {
+  try {
+    const f = readFileSync('/proc/stat', 'utf8');
+    const v = f.slice(0, f.indexOf('\n')).trim().split(/\s+/).slice(1).map(Number);
+    const idle = (v[3] ?? 0) + (v[4] ?? 0);
+    const total = v.slice(0, 8).reduce((a, b) => a + b, 0);
+    return (total - idle) * 10_000; // USER_HZ = 100
+  } catch {
+    return Number.NaN;
+  }
+}
+
+/** CPU used by other processes (not this server, not these generators) during a window, in % of one core. */
+function otherCpuPct(m0: number, m1: number, ours: number, wallMs: number): number {
+  if (!Number.isFinite(m0) || !Number.isFinite(m1) || wallMs <= 0) return Number.NaN;
+  return Math.max(0, ((m1 - m0 - ours) / 1000 / wallMs) * 100);
+}
 const genCpuOf = (g: GenCounters): number => g.user + g.system;
 
 function checkClean(label: string, c: GenCounters): void {
@@ -292,6 +311,12 @@ export class Suite {
     if (this.sourceAddresses > 0) this.notes.push(`connections spread over ${this.sourceAddresses} loopback source addresses (127.0.0.2…)`);
   }
 
+  /** Restores measured cells (see {@link recompute}). */
+  load(cells: Cell[], available: ServerKind[]): void {
+    for (const c of cells) this.cells.set(`${c.scenario}|${c.server}|${JSON.stringify(c.params)}`, c);
+    this.available = available;
+  }
+
   dispose(): void {
     killAllChildren();
     if (this.certDir) rmSync(this.certDir, { recursive: true, force: true });
@@ -379,9 +404,11 @@ export class Suite {
     await gen.call('echoStart', { window });
     await sleep(warmupMs);
     await profile?.start();
+    const m0 = machineBusyMicros();
     const [g0, s0] = await Promise.all([gen.call<GenCounters>('counters'), server.stats()]);
     await sleep(durationMs);
     const [g1, s1] = await Promise.all([gen.call<GenCounters>('counters'), server.stats()]);
+    const m1 = machineBusyMicros();
     await profile?.stop();
     await gen.call('echoStop');
     checkClean(`${kind} echo`, g1);
@@ -396,6 +423,7 @@ export class Suite {
       serverSysUsPerMsg: (s1.system - s0.system) / msgs,
       serverCpuPct: ((cpuOf(s1) - cpuOf(s0)) / 1000 / (s1.at - s0.at)) * 100,
       genCpuPct: ((genCpuOf(g1) - genCpuOf(g0)) / 1000 / (g1.at - g0.at)) * 100,
+      otherCpuPct: otherCpuPct(m0, m1, cpuOf(s1) - cpuOf(s0) + genCpuOf(g1) - genCpuOf(g0), g1.at - g0.at),
       wireBytesPerMsg: (g1.bytes - g0.bytes) / msgs,
       window,
     };
@@ -460,9 +488,11 @@ export class Suite {
         await connect(gen, l.conns, 64);
         await gen.call('latencyStart', { rate: l.rate });
         await sleep(l.warmupMs);
+        const m0 = machineBusyMicros();
         const [g0, s0] = await Promise.all([gen.call<GenCounters>('latencyRecord', { on: true }), server.stats()]);
         await sleep(l.durationMs);
         const [g1, s1] = await Promise.all([gen.call<GenCounters>('latencyRecord', { on: false }), server.stats()]);
+        const m1 = machineBusyMicros();
         const { samples } = await gen.call<{ samples: number[] }>('latencyStop', {}, 60_000);
         checkClean(`${kind} latency`, g1);
         if (samples.length === 0) throw new Error('no round trip completed');
@@ -477,6 +507,7 @@ export class Suite {
           achievedRate: msgs / ((g1.at - g0.at) / 1000),
           serverCpuUsPerMsg: msgs > 0 ? (cpuOf(s1) - cpuOf(s0)) / msgs : Number.NaN,
           serverUserUsPerMsg: msgs > 0 ? (s1.user - s0.user) / msgs : Number.NaN,
+          otherCpuPct: otherCpuPct(m0, m1, cpuOf(s1) - cpuOf(s0) + genCpuOf(g1) - genCpuOf(g0), g1.at - g0.at),
         };
       } finally {
         await this.stopProcs(p);
@@ -699,16 +730,18 @@ export class Suite {
 
   ratios(): Ratio[] {
     const out: Ratio[] = [];
-    const add = (scenario: CellScenario, metric: string, params: Record<string, number | string>, num: ServerKind, den: ServerKind, label: string): void => {
+    /** metric(num) / metric(den) per run; `inverse`: metric(den) / metric(num) (CPU efficiency). */
+    const add = (scenario: CellScenario, metric: string, params: Record<string, number | string>, num: ServerKind, den: ServerKind, label: string, inverse = false): void => {
       const a = this.find(scenario, num, params);
       const b = this.find(scenario, den, params);
       if (!a || !b) return;
       const perRun = a.runs.map((ra, i) => {
-        const x = ra?.[metric];
-        const y = b.runs[i]?.[metric];
+        const x = inverse ? b.runs[i]?.[metric] : ra?.[metric];
+        const y = inverse ? ra?.[metric] : b.runs[i]?.[metric];
         return x !== undefined && y !== undefined && y !== 0 && Number.isFinite(x) && Number.isFinite(y) ? x / y : null;
       });
-      out.push({ id: `${scenario}:${metric}:${num}/${den}:${JSON.stringify(params)}`, label, scenario, metric, params, num, den, perRun, median: median(perRun) });
+      const id = `${scenario}:${inverse ? `1/${metric}` : metric}:${num}/${den}:${JSON.stringify(params)}`;
+      out.push({ id, label, scenario, metric: inverse ? `1/${metric}` : metric, params, num, den, perRun, median: median(perRun) });
     };
     const e = this.cfg.echo;
     for (const conns of e.conns) {
@@ -719,6 +752,9 @@ export class Suite {
         add('echo', 'msgsPerSec', p, 'stelar-tcp', 'ws', `echo stelar-tcp / ws (${tag})`);
         add('echo', 'msgsPerSec', p, 'stelar-tcp', 'net', `echo stelar-tcp / net (${tag})`);
         add('echo', 'msgsPerSec', p, 'stelar-ws', 'uws', `echo stelar-ws / uws (${tag})`);
+        add('echo', 'serverCpuUsPerMsg', p, 'stelar-ws', 'ws', `CPU efficiency stelar-ws / ws (${tag})`, true);
+        add('echo', 'serverCpuUsPerMsg', p, 'stelar-tcp', 'ws', `CPU efficiency stelar-tcp / ws (${tag})`, true);
+        add('echo', 'serverCpuUsPerMsg', p, 'stelar-tcp', 'net', `CPU efficiency stelar-tcp / net (${tag})`, true);
       }
     }
     const f = this.cfg.rooms;
@@ -740,12 +776,16 @@ export class Suite {
       const measured = rs.length === 0 ? null : geomean(rs.map((r) => r.median));
       return { id, label, op, goal, unit: 'x', measured, met: measured === null ? null : op === '>=' ? measured >= goal : measured <= goal, basis, ...(rs.length === 0 ? { note: 'not measured (server unavailable)' } : {}) };
     };
-    const echo = (num: ServerKind, den: ServerKind) => pick((r) => r.scenario === 'echo' && r.num === num && r.den === den);
+    const echo = (num: ServerKind, den: ServerKind) => pick((r) => r.scenario === 'echo' && r.metric === 'msgsPerSec' && r.num === num && r.den === den);
+    const eff = (num: ServerKind, den: ServerKind): string => {
+      const g = geomean(pick((r) => r.scenario === 'echo' && r.metric === '1/serverCpuUsPerMsg' && r.num === num && r.den === den).map((r) => r.median));
+      return g === null ? '' : `; CPU per message: ${g.toFixed(2)}× as efficient`;
+    };
     const fan = (num: ServerKind, den: ServerKind) => pick((r) => r.scenario === 'fanout' && r.num === num && r.den === den);
     const out: Target[] = [
-      t('ws-echo', 'WS echo throughput, stelar-ws vs ws', '>=', 1.3, echo('stelar-ws', 'ws'), 'geometric mean over the echo cells'),
-      t('tcp-echo-ws', 'TCP echo throughput, stelar-tcp vs ws', '>=', 1.5, echo('stelar-tcp', 'ws'), 'geometric mean over the echo cells'),
-      t('tcp-echo-net', 'TCP echo throughput, stelar-tcp vs raw net', '>=', 0.8, echo('stelar-tcp', 'net'), 'geometric mean over the echo cells'),
+      t('ws-echo', 'WS echo throughput, stelar-ws vs ws', '>=', 1.3, echo('stelar-ws', 'ws'), `geometric mean over the echo cells${eff('stelar-ws', 'ws')}`),
+      t('tcp-echo-ws', 'TCP echo throughput, stelar-tcp vs ws', '>=', 1.5, echo('stelar-tcp', 'ws'), `geometric mean over the echo cells${eff('stelar-tcp', 'ws')}`),
+      t('tcp-echo-net', 'TCP echo throughput, stelar-tcp vs raw net', '>=', 0.8, echo('stelar-tcp', 'net'), `geometric mean over the echo cells${eff('stelar-tcp', 'net')}`),
       t('fan-ws', 'fan-out server CPU per delivery, stelar-ws vs ws', '<=', 0.3, fan('stelar-ws', 'ws'), 'geometric mean over the room sizes'),
       t('fan-uws', 'fan-out server CPU per delivery, stelar-ws vs uWebSockets.js', '<=', 2, fan('stelar-ws', 'uws'), 'geometric mean over the room sizes'),
       t('p99', 'p99 latency at equal load, stelar-ws vs ws', '<=', 1, pick((r) => r.scenario === 'latency' && r.num === 'stelar-ws'), 'median of same-run ratios'),
@@ -808,6 +848,18 @@ function makeCert(): string {
     throw new Error(`openssl failed: ${r.error ? r.error.message : r.stderr.toString().trim()}`);
   }
   return dir;
+}
+
+/**
+ * Recomputes the ratios and targets of saved results with this version of the harness (the
+ * measurements are kept as they are).
+ */
+export function recompute(r: Results, log: (s: string) => void = () => undefined): Results {
+  const cfg = { ...r.config, log, distDir: '', profileDir: '', repoRoot: '' } as SuiteConfig;
+  const suite = new Suite(cfg);
+  suite.load(r.cells, r.servers.filter((s) => s.status === 'ok').map((s) => s.kind));
+  const ratios = suite.ratios();
+  return { ...r, ratios, targets: suite.targets(ratios) };
 }
 
 /** Runs the whole suite and returns the results (processes are cleaned up on every path). */
