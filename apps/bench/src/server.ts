@@ -8,7 +8,7 @@
  */
 import { writeFileSync } from 'node:fs';
 import { Session } from 'node:inspector';
-import { performance } from 'node:perf_hooks';
+import { monitorEventLoopDelay, performance, type IntervalHistogram } from 'node:perf_hooks';
 import { writeHeapSnapshot } from 'node:v8';
 import type { ServerStart, ServerStats } from './lib/common';
 import { serveRequests } from './lib/ipc';
@@ -17,6 +17,7 @@ import { startServer, type RunningServer } from './lib/servers';
 
 let running: RunningServer | undefined;
 let profiler: Session | undefined;
+let loopDelay: IntervalHistogram | undefined;
 
 function post<T>(session: Session, method: string, params: Record<string, unknown> = {}): Promise<T> {
   return new Promise<T>((resolve, reject) => {
@@ -65,6 +66,20 @@ serveRequests({
   gc: async () => {
     await fullGc();
     return stats();
+  },
+  /** Event-loop delay over a window (1 ms resolution): is the server's loop ever blocked? */
+  loopDelayStart: () => {
+    loopDelay?.disable();
+    loopDelay = monitorEventLoopDelay({ resolution: 1 });
+    loopDelay.enable();
+    return true;
+  },
+  loopDelayStop: () => {
+    const h = loopDelay;
+    if (!h) throw new Error('loop delay not started');
+    h.disable();
+    loopDelay = undefined;
+    return { p50Ms: h.percentile(50) / 1e6, p99Ms: h.percentile(99) / 1e6, maxMs: h.max / 1e6 };
   },
   /** V8's CPU profiler (what --cpu-prof uses), over a window the controller chooses. */
   profileStart: async () => {

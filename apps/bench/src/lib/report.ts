@@ -132,10 +132,20 @@ function latencyTable(r: Results): string {
     const p99ws = ws?.median['p99Ms'];
     const rel = s === 'ws' || p99ws === undefined ? '' : ratio(findRatio(r, 'latency', s, 'ws', p)?.median);
     return failed(c)
-      ? [SERVER_LABEL[s], 'failed', '', '', '', '', '', '']
-      : [SERVER_LABEL[s], num(m['p50Ms'], 2), num(m['p99Ms'], 2), num(m['p999Ms'], 2), num(m['maxMs'], 2), num(m['achievedRate']), `${num(m['serverCpuUsPerMsg'])} (u ${num(m['serverUserUsPerMsg'])})`, rel];
+      ? [SERVER_LABEL[s], 'failed', '', '', '', '', '', '', '']
+      : [
+          SERVER_LABEL[s],
+          num(m['p50Ms'], 2),
+          num(m['p99Ms'], 2),
+          num(m['p999Ms'], 2),
+          num(m['maxMs'], 2),
+          num(m['achievedRate']),
+          `${num(m['serverCpuUsPerMsg'])} (u ${num(m['serverUserUsPerMsg'])})`,
+          `${num(m['loopDelayP99Ms'], 2)} / ${num(m['loopDelayMaxMs'], 2)}`,
+          rel,
+        ];
   });
-  return table(['server', 'p50 ms', 'p99 ms', 'p99.9 ms', 'max ms', 'msg/s', 'server µs/msg', 'p99 vs ws'], rows);
+  return table(['server', 'p50 ms', 'p99 ms', 'p99.9 ms', 'max ms', 'msg/s', 'server µs/msg', 'server loop delay p99 / max ms', 'p99 vs ws'], rows);
 }
 
 function fanoutTable(r: Results): string {
@@ -276,7 +286,7 @@ export function renderMarkdown(r: Results, chartPath: string): string {
     '',
     `### Round-trip latency`,
     '',
-    `Open loop: ${c.latency.conns} connections, ${c.latency.rate} msg/s in total, ${fmtSize(c.latency.size)} payloads, ${c.latency.durationMs / 1000} s recorded after ${c.latency.warmupMs / 1000} s of warm-up; latency from the write to the echo's arrival in the generator.`,
+    `Open loop: ${c.latency.conns} connections, ${c.latency.rate} msg/s in total, ${fmtSize(c.latency.size)} payloads, ${c.latency.durationMs / 1000} s recorded after ${c.latency.warmupMs / 1000} s of warm-up; latency from the write to the echo's arrival in the generator. Server loop delay: \`monitorEventLoopDelay\` in the server process over the same window (how long a ready event could wait for the loop).`,
     '',
     latencyTable(r),
     '',

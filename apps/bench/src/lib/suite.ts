@@ -489,9 +489,11 @@ export class Suite {
         await gen.call('latencyStart', { rate: l.rate });
         await sleep(l.warmupMs);
         const m0 = machineBusyMicros();
+        await server.child.call('loopDelayStart');
         const [g0, s0] = await Promise.all([gen.call<GenCounters>('latencyRecord', { on: true }), server.stats()]);
         await sleep(l.durationMs);
         const [g1, s1] = await Promise.all([gen.call<GenCounters>('latencyRecord', { on: false }), server.stats()]);
+        const loop = await server.child.call<{ p50Ms: number; p99Ms: number; maxMs: number }>('loopDelayStop');
         const m1 = machineBusyMicros();
         const { samples } = await gen.call<{ samples: number[] }>('latencyStop', {}, 60_000);
         checkClean(`${kind} latency`, g1);
@@ -508,6 +510,8 @@ export class Suite {
           serverCpuUsPerMsg: msgs > 0 ? (cpuOf(s1) - cpuOf(s0)) / msgs : Number.NaN,
           serverUserUsPerMsg: msgs > 0 ? (s1.user - s0.user) / msgs : Number.NaN,
           otherCpuPct: otherCpuPct(m0, m1, cpuOf(s1) - cpuOf(s0) + genCpuOf(g1) - genCpuOf(g0), g1.at - g0.at),
+          loopDelayP99Ms: loop.p99Ms,
+          loopDelayMaxMs: loop.maxMs,
         };
       } finally {
         await this.stopProcs(p);
