@@ -49,8 +49,7 @@ export class Connection<In extends object = AnyEvents, Out extends object = In> 
   readonly upgradeRequest: LinkInfo['upgradeRequest'];
   /** Whatever the client sent as `auth` in CONNECT. */
   auth: unknown = undefined;
-  /** Free storage for the application (user, session…). */
-  data: Record<string, unknown> = {};
+  private dataStore: Record<string, unknown> | undefined;
   /** @internal */
   state: ConnectionState = 'opening';
   /** @internal rooms this connection is in; read them through `rooms`. */
@@ -73,7 +72,8 @@ export class Connection<In extends object = AnyEvents, Out extends object = In> 
   /** @internal */
   buckets: ConnectionBuckets | undefined;
   private readonly owner: ConnectionOwner;
-  private readonly pending: PendingRequests;
+  /** Created on the first server → client request (most connections never make one). */
+  private pendingRequestsTable: PendingRequests | undefined;
   private closeHandlers: ((code: number, reason: string) => void)[] | undefined;
 
   constructor(id: string, link: Link, owner: ConnectionOwner) {
@@ -84,10 +84,14 @@ export class Connection<In extends object = AnyEvents, Out extends object = In> 
     this.remoteAddress = link.remoteAddress;
     this.remotePort = link.remotePort;
     this.upgradeRequest = link.upgradeRequest;
-    this.pending = new PendingRequests({
-      onCount: (d) => owner.pendingDelta(d),
-      onTimeout: () => owner.requestTimedOut(),
-    });
+  }
+
+  /** Free storage for the application (user, session…); created on first use. */
+  get data(): Record<string, unknown> {
+    return (this.dataStore ??= {});
+  }
+  set data(value: Record<string, unknown>) {
+    this.dataStore = value;
   }
 
   /** True once the session is accepted and until it closes. */
@@ -107,7 +111,7 @@ export class Connection<In extends object = AnyEvents, Out extends object = In> 
 
   /** Requests sent to this client and not yet answered. */
   get pendingRequests(): number {
-    return this.pending.size;
+    return this.pendingRequestsTable?.size ?? 0;
   }
 
   /**
@@ -139,16 +143,16 @@ export class Connection<In extends object = AnyEvents, Out extends object = In> 
    */
   request<K extends EventName<Out>>(event: K, data: EventData<Out, K>, options: RequestOptions = {}): Promise<EventReply<Out, K>> {
     if (!this.isOpen) return Promise.reject(new StelarError(ErrorCode.DISCONNECTED, 'connection is not open'));
-    const { id, promise } = this.pending.create(event, options.timeout ?? this.owner.requestTimeout, options.signal);
+    const { id, promise } = this.pending().create(event, options.timeout ?? this.owner.requestTimeout, options.signal);
     if (id !== 0) {
       let status: SendStatus;
       try {
         status = this.sendEncoded(encodeAckRequest(id, event, data), false);
       } catch (err) {
-        this.pending.fail(id, err);
+        this.pending().fail(id, err);
         return promise as Promise<EventReply<Out, K>>;
       }
-      if (status === SendStatus.CLOSED) this.pending.fail(id, new StelarError(ErrorCode.DISCONNECTED, 'connection closed'));
+      if (status === SendStatus.CLOSED) this.pending().fail(id, new StelarError(ErrorCode.DISCONNECTED, 'connection closed'));
     }
     return promise as Promise<EventReply<Out, K>>;
   }
@@ -184,7 +188,7 @@ export class Connection<In extends object = AnyEvents, Out extends object = In> 
   info(): ConnectionInfo {
     let data: unknown;
     try {
-      data = JSON.parse(JSON.stringify(this.data)) as unknown;
+      data = this.dataStore === undefined ? {} : (JSON.parse(JSON.stringify(this.dataStore)) as unknown);
     } catch {
       data = {};
     }
@@ -198,6 +202,15 @@ export class Connection<In extends object = AnyEvents, Out extends object = In> 
     };
   }
 
+  private pending(): PendingRequests {
+    if (this.pendingRequestsTable) return this.pendingRequestsTable;
+    const owner = this.owner;
+    return (this.pendingRequestsTable = new PendingRequests({
+      onCount: (d) => owner.pendingDelta(d),
+      onTimeout: () => owner.requestTimedOut(),
+    }));
+  }
+
   /** @internal sends an already encoded frame and counts it. */
   sendEncoded(frame: Uint8Array, volatile: boolean): SendStatus {
     if (this.state === 'closed') return SendStatus.CLOSED;
@@ -208,13 +221,13 @@ export class Connection<In extends object = AnyEvents, Out extends object = In> 
 
   /** @internal a reply from the client to one of our requests. */
   answer(id: number, ok: boolean, body: Uint8Array): void {
-    this.pending.answer(id, ok, body);
+    this.pendingRequestsTable?.answer(id, ok, body);
   }
 
   /** @internal the link closed: reject what waits, run close handlers. */
   closed(code: number, reason: string): void {
     this.state = 'closed';
-    this.pending.failAll(new StelarError(ErrorCode.DISCONNECTED, `connection closed (${code}${reason ? `: ${reason}` : ''})`));
+    this.pendingRequestsTable?.failAll(new StelarError(ErrorCode.DISCONNECTED, `connection closed (${code}${reason ? `: ${reason}` : ''})`));
     this.inbox = null;
     const handlers = this.closeHandlers;
     this.closeHandlers = undefined;

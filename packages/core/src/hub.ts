@@ -102,6 +102,34 @@ interface Waiter {
 
 const DEFAULT_HEARTBEAT: Required<HeartbeatOptions> = { interval: 25_000, timeout: 20_000 };
 
+/** What a link handler calls back into (one object per hub). */
+interface HubInbound {
+  frame(conn: AnyConnection, frame: Frame, size: number): void;
+  protocolError(conn: AnyConnection, err: { code: string; message: string; closeCode: number }): void;
+  closed(conn: AnyConnection, code: number, reason: string): void;
+}
+
+/** A link's handler: two fields and prototype methods, instead of a closure per callback. */
+class ConnectionLinkHandler implements LinkHandler {
+  constructor(
+    private readonly hub: HubInbound,
+    private readonly conn: AnyConnection,
+  ) {}
+  onFrame(frame: Frame, size: number): void {
+    this.hub.frame(this.conn, frame, size);
+  }
+  onProtocolError(err: { code: string; message: string; closeCode: number }): void {
+    this.hub.protocolError(this.conn, err);
+  }
+  onPong(): void {
+    this.conn.alive = true;
+  }
+  onDrain(): void {}
+  onClose(code: number, reason: string): void {
+    this.hub.closed(this.conn, code, reason);
+  }
+}
+
 function isThenable(v: unknown): v is PromiseLike<unknown> {
   return typeof v === 'object' && v !== null && typeof (v as { then?: unknown }).then === 'function';
 }
@@ -376,16 +404,15 @@ export class Hub<In extends object = AnyEvents, Out extends object = In> {
     this.metrics.opening++;
     if (this.draining) conn.disconnect(DisconnectCode.GOING_AWAY, 'server shutting down');
     else this.startSweep();
-    return {
-      onFrame: (frame, size) => this.onFrame(conn, frame, size),
-      onProtocolError: (err) => this.protocolError(conn, err.code, err.message, err.closeCode),
-      onPong: () => {
-        conn.alive = true;
-      },
-      onDrain: () => undefined,
-      onClose: (code, reason) => this.linkClosed(conn, code, reason),
-    };
+    return new ConnectionLinkHandler(this.inbound, conn);
   }
+
+  /** The hub's side of every link, shared: per connection only a small handler object exists. */
+  private readonly inbound: HubInbound = {
+    frame: (conn, frame, size) => this.onFrame(conn as Connection<In, Out>, frame, size),
+    protocolError: (conn, err) => this.protocolError(conn as Connection<In, Out>, err.code, err.message, err.closeCode),
+    closed: (conn, code, reason) => this.linkClosed(conn as Connection<In, Out>, code, reason),
+  };
 
   // ── inbound ─────────────────────────────────────────────────────────────────
 
