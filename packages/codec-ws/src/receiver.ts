@@ -96,8 +96,10 @@ export class Receiver {
   private payloadRead = 0;
   /** The current frame is uncompressed data, consumed as it arrives. */
   private streaming = false;
-  private readonly maskKey = Buffer.alloc(4);
-  private readonly rotatedKey = Buffer.alloc(4);
+  /** The two 4-byte keys share one small buffer from Node's pool (no backing store of their own). */
+  private readonly keys = Buffer.allocUnsafe(8).fill(0);
+  private readonly maskKey = this.keys.subarray(0, 4);
+  private readonly rotatedKey = this.keys.subarray(4, 8);
 
   // Current message (a data message started and not finished).
   private msgOpcode = 0;
