@@ -212,7 +212,9 @@ function bundleTable(r: Results): string {
 
 function targetValue(t: Target): string {
   if (t.measured === null) return '–';
-  return t.unit === 'B' ? bytes(t.measured) : ratio(t.measured);
+  if (t.unit === 'B') return bytes(t.measured);
+  // Enough digits that a miss never reads as the goal itself (1.496× is not 1.50×).
+  return Math.abs(t.measured - t.goal) < 0.005 ? `${t.measured.toFixed(3)}×` : ratio(t.measured);
 }
 
 function targetsTable(r: Results): string {
