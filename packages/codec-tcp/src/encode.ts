@@ -66,25 +66,58 @@ export function encodeEventName(name: string): Uint8Array {
   return eventBytes(name).slice();
 }
 
+/* Small frames are carved from a shared slab (like Node's Buffer pool): one allocation and one
+   zero-fill per slab instead of per frame. A frame kept alive keeps its slab alive, so only small
+   frames use it and the slab stays small. Frames may therefore share an ArrayBuffer: use the
+   Uint8Array, never `frame.buffer` as a whole. */
+const SLAB_SIZE = 16 * 1024;
+const SLAB_MAX_FRAME = 2 * 1024;
+let slab = new Uint8Array(0);
+let slabUsed = 0;
+
+function allocFrame(size: number): Uint8Array {
+  if (size > SLAB_MAX_FRAME) return new Uint8Array(size);
+  if (slabUsed + size > slab.length) {
+    slab = new Uint8Array(SLAB_SIZE);
+    slabUsed = 0;
+  }
+  const frame = slab.subarray(slabUsed, slabUsed + size);
+  slabUsed += (size + 7) & ~7; // keep frames 8-byte aligned
+  return frame;
+}
+
+function putU32(b: Uint8Array, at: number, v: number): void {
+  b[at] = v >>> 24;
+  b[at + 1] = (v >>> 16) & 0xff;
+  b[at + 2] = (v >>> 8) & 0xff;
+  b[at + 3] = v & 0xff;
+}
+
 /**
- * Lays out one frame: header, event, `headLen` bytes the caller fills (ids, status), then body.
- * Returns the frame and its DataView positioned for the caller's head bytes.
+ * Lays out one frame: header, event, then the optional u32 request `id` and u8 `status` (ACK
+ * layouts), then the body.
  */
-function layout(type: FrameType, event: string, headLen: number, body: Uint8Array): { frame: Uint8Array; view: DataView; at: number } {
+function layout(type: FrameType, event: string, body: Uint8Array, id = -1, status = -1): Uint8Array {
   const ev = event === '' ? EMPTY : eventBytes(event);
   if (ev.length === 0 && eventRequired(type)) throw new FrameError(ErrorCode.BAD_EVENT, 'this frame type needs a non-empty event name');
   if (ev.length > 0 && eventForbidden(type)) throw new FrameError(ErrorCode.BAD_EVENT, 'this frame type carries no event name');
+  const headLen = (id >= 0 ? 4 : 0) + (status >= 0 ? 1 : 0);
   const total = HEADER_SIZE + ev.length + headLen + body.length;
   if (total > MAX_FRAME_SIZE_LIMIT) throw new FrameError(ErrorCode.FRAME_TOO_LARGE, `frame of ${total} bytes exceeds the u32 length field`);
-  const frame = new Uint8Array(total);
-  const view = new DataView(frame.buffer, frame.byteOffset, total);
-  view.setUint32(0, total);
+  const frame = allocFrame(total);
+  putU32(frame, 0, total);
   frame[4] = type;
-  view.setUint16(5, ev.length);
-  frame.set(ev, HEADER_SIZE);
-  const at = HEADER_SIZE + ev.length;
-  if (body.length > 0) frame.set(body, at + headLen);
-  return { frame, view, at };
+  frame[5] = ev.length >>> 8;
+  frame[6] = ev.length & 0xff;
+  if (ev.length > 0) frame.set(ev, HEADER_SIZE);
+  let at = HEADER_SIZE + ev.length;
+  if (id >= 0) {
+    putU32(frame, at, id);
+    at += 4;
+  }
+  if (status >= 0) frame[at++] = status;
+  if (body.length > 0) frame.set(body, at);
+  return frame;
 }
 
 /**
@@ -97,7 +130,7 @@ function layout(type: FrameType, event: string, headLen: number, body: Uint8Arra
 export function encodeFrame(type: FrameType, event: string, payload: Uint8Array = EMPTY): Uint8Array {
   if (!isFrameType(type)) throw new FrameError(ErrorCode.BAD_TYPE, `unknown frame type ${String(type)}`);
   checkBody(type, event, payload);
-  return layout(type, event, 0, payload).frame;
+  return layout(type, event, payload);
 }
 
 /**
@@ -112,17 +145,17 @@ function jsonScratch(data: unknown): Uint8Array {
 
 /** JSON (0x01) frame. Throws what JSON.stringify throws for values it cannot encode. */
 export function encodeJson(event: string, data?: unknown): Uint8Array {
-  return layout(FrameType.JSON, event, 0, jsonScratch(data)).frame;
+  return layout(FrameType.JSON, event, jsonScratch(data));
 }
 
 /** BINARY (0x02) frame. */
 export function encodeBinary(event: string, bytes: Uint8Array): Uint8Array {
-  return layout(FrameType.BINARY, event, 0, bytes).frame;
+  return layout(FrameType.BINARY, event, bytes);
 }
 
 function pingLike(type: FrameType, bytes: Uint8Array): Uint8Array {
   if (bytes.length > MAX_PING_PAYLOAD) throw new FrameError(ErrorCode.BAD_PAYLOAD, `ping payload above ${MAX_PING_PAYLOAD} bytes`);
-  return layout(type, '', 0, bytes).frame;
+  return layout(type, '', bytes);
 }
 /** PING (0x03) frame with optional opaque bytes (≤ 125). */
 export function encodePing(bytes: Uint8Array = EMPTY): Uint8Array {
@@ -140,27 +173,19 @@ function checkId(id: number): void {
 /** ACK_REQ (0x05): a request `id` for `event` with JSON data. */
 export function encodeAckRequest(id: number, event: string, data?: unknown): Uint8Array {
   checkId(id);
-  const { frame, view, at } = layout(FrameType.ACK_REQ, event, 4, jsonScratch(data));
-  view.setUint32(at, id);
-  return frame;
+  return layout(FrameType.ACK_REQ, event, jsonScratch(data), id);
 }
 
 /** ACK_RES (0x06) answering request `id` with a result. */
 export function encodeAckResult(id: number, event: string, result?: unknown): Uint8Array {
   checkId(id);
-  const { frame, view, at } = layout(FrameType.ACK_RES, event, 5, jsonScratch(result));
-  view.setUint32(at, id);
-  frame[at + 4] = AckStatus.OK;
-  return frame;
+  return layout(FrameType.ACK_RES, event, jsonScratch(result), id, AckStatus.OK);
 }
 
 /** ACK_RES (0x06) answering request `id` with an error `{code, message}`. */
 export function encodeAckError(id: number, event: string, code: string, message: string): Uint8Array {
   checkId(id);
-  const { frame, view, at } = layout(FrameType.ACK_RES, event, 5, jsonScratch({ code, message }));
-  view.setUint32(at, id);
-  frame[at + 4] = AckStatus.ERROR;
-  return frame;
+  return layout(FrameType.ACK_RES, event, jsonScratch({ code, message }), id, AckStatus.ERROR);
 }
 
 /** Fields of the client's CONNECT. */
@@ -180,25 +205,23 @@ export interface ServerHello {
 /** CONNECT (0x07), client → server: protocol version and optional credentials. */
 export function encodeClientConnect(auth?: unknown): Uint8Array {
   const hello: ClientHello = auth === undefined ? { v: PROTOCOL_VERSION } : { v: PROTOCOL_VERSION, auth };
-  return layout(FrameType.CONNECT, '', 0, jsonScratch(hello)).frame;
+  return layout(FrameType.CONNECT, '', jsonScratch(hello));
 }
 
 /** CONNECT (0x07), server → client: the accepted session. */
 export function encodeServerConnect(hello: ServerHello): Uint8Array {
-  return layout(FrameType.CONNECT, '', 0, jsonScratch(hello)).frame;
+  return layout(FrameType.CONNECT, '', jsonScratch(hello));
 }
 
 /** DISCONNECT (0x08) with a close code and reason. */
 export function encodeDisconnect(code: number, reason = ''): Uint8Array {
-  return layout(FrameType.DISCONNECT, '', 0, jsonScratch({ code, reason })).frame;
+  return layout(FrameType.DISCONNECT, '', jsonScratch({ code, reason }));
 }
 
 function roomFrame(type: FrameType, room: string, requestId?: number): Uint8Array {
-  if (requestId === undefined) return layout(type, room, 0, EMPTY).frame;
+  if (requestId === undefined) return layout(type, room, EMPTY);
   checkId(requestId);
-  const { frame, view, at } = layout(type, room, 4, EMPTY);
-  view.setUint32(at, requestId);
-  return frame;
+  return layout(type, room, EMPTY, requestId);
 }
 /** JOIN (0x09) a room; with a request id the server answers with ACK_RES. */
 export function encodeJoin(room: string, requestId?: number): Uint8Array {
@@ -211,5 +234,5 @@ export function encodeLeave(room: string, requestId?: number): Uint8Array {
 
 /** ERROR (0x0B) `{code, message}`, optionally about an event. */
 export function encodeError(code: string, message: string, event = ''): Uint8Array {
-  return layout(FrameType.ERROR, event, 0, jsonScratch({ code, message })).frame;
+  return layout(FrameType.ERROR, event, jsonScratch({ code, message }));
 }

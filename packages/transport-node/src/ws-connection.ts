@@ -295,9 +295,16 @@ export class WsConnection extends EventEmitter<WsConnectionEvents> {
   }
 
   private onData(chunk: Buffer): void {
-    if (!this.receiver.push(chunk)) {
-      this.receiverBusy = true;
-      this.socket.pause();
+    // Frames written while this chunk is handled (replies, pongs) leave in one writev().
+    const s = this.socket;
+    s.cork();
+    try {
+      if (!this.receiver.push(chunk)) {
+        this.receiverBusy = true;
+        s.pause();
+      }
+    } finally {
+      s.uncork();
     }
   }
 
