@@ -12,7 +12,7 @@
 // per millisecond; latency is publish -> delivery on node 1 (the other side of Redis), or on
 // node 0 when there is one node.
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, writeFileSync } from 'node:fs';
 import { createServer, connect as netConnect } from 'node:net';
 import { cpus, loadavg } from 'node:os';
 import { fileURLToPath } from 'node:url';
@@ -208,5 +208,10 @@ console.log('| nodes | mode | receivers | broadcasts/s | deliveries/s | burst p9
 console.log('|---:|---|---:|---:|---:|---:|---:|---:|---:|');
 for (const r of rows) {
   console.log(`| ${r.nodes} | ${r.mode} | ${r.receivers} | ${r.rate.toLocaleString('en')} | ${r.deliveries.toLocaleString('en')} | ${fmt(r.burstP99, 1)} | ${fmt(r.p50)} | ${fmt(r.p99)} | ${r.lost} |`);
+}
+// BENCH_JSON=<file>: also write the rows and the set-up as JSON (apps/bench's cluster scenario reads it).
+if (process.env.BENCH_JSON) {
+  const setup = { messages: MESSAGES, batch: BATCH, repeat: REPEAT, paced: PACED, receiversPerNode: RECEIVERS, node: process.version, cores: cpus().length, loadAtStart: Number(loadAtStart) };
+  writeFileSync(process.env.BENCH_JSON, JSON.stringify({ setup, rows }, null, 2) + '\n');
 }
 process.exit(rows.every((r) => r.lost === 0) ? 0 : 1);
