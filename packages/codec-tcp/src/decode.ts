@@ -82,7 +82,7 @@ const BLOCK_MAX = 64 * 1024;
 
 /**
  * Incremental decoder for a TCP byte stream. Feed chunks of any size; complete frames are
- * passed to `onFrame` in order, synchronously.
+ * passed to `onFrame` in order, synchronously, with their size on the wire (totalLen).
  *
  * - Linear time: every byte is looked at a bounded number of times. A frame inside one chunk is
  *   delivered as a view of that chunk (zero-copy); a frame spanning chunks is copied once, when
@@ -99,7 +99,7 @@ const BLOCK_MAX = 64 * 1024;
  *   clears the failure (for tests).
  */
 export class FrameDecoder {
-  private readonly onFrame: (frame: Frame) => void;
+  private readonly onFrame: (frame: Frame, size: number) => void;
   private readonly maxFrameSize: number;
   /** Header bytes of a frame whose header is split across chunks. */
   private readonly head = new Uint8Array(HEADER_SIZE);
@@ -114,7 +114,7 @@ export class FrameDecoder {
   private expected = 0;
   private failure: { readonly error: unknown } | null = null;
 
-  constructor(onFrame: (frame: Frame) => void, options: DecodeOptions = {}) {
+  constructor(onFrame: (frame: Frame, size: number) => void, options: DecodeOptions = {}) {
     this.onFrame = onFrame;
     this.maxFrameSize = limitOf(options);
   }
@@ -175,7 +175,7 @@ export class FrameDecoder {
       // 3. Fast path: the header is in this chunk.
       const total = this.checkAt(chunk, off);
       if (n - off >= total) {
-        this.onFrame(readFrame(chunk, off + LENGTH_PREFIX_SIZE, off + total));
+        this.onFrame(readFrame(chunk, off + LENGTH_PREFIX_SIZE, off + total), total);
         off += total;
       } else {
         this.expected = total;
@@ -249,6 +249,6 @@ export class FrameDecoder {
     this.blockLen = 0;
     this.received = 0;
     this.expected = 0;
-    this.onFrame(readFrame(frame, LENGTH_PREFIX_SIZE, expected));
+    this.onFrame(readFrame(frame, LENGTH_PREFIX_SIZE, expected), expected);
   }
 }

@@ -337,3 +337,18 @@ describe('FrameDecoder: delivered frames', () => {
     expect(plain({ type: FrameType.JSON, event: 'x', payload: new Uint8Array([1, 255]) })).toEqual({ type: 1, event: 'x', payload: '01 ff' });
   });
 });
+
+describe('frame sizes', () => {
+  it('onFrame gets each frame size on the wire, whether inside one chunk or spanning chunks', () => {
+    const a = encodeJson('chat', { t: 'hi' });
+    const b = encodeBinary('blob', new Uint8Array(3000));
+    const sizes: number[] = [];
+    const d = new FrameDecoder((_f, size) => sizes.push(size));
+    const all = new Uint8Array(a.length + b.length);
+    all.set(a);
+    all.set(b, a.length);
+    d.push(all.subarray(0, a.length + 10));
+    d.push(all.subarray(a.length + 10));
+    expect(sizes).toEqual([a.length, b.length]);
+  });
+});

@@ -5,7 +5,6 @@ import {
   FrameDecoder,
   FrameError,
   FrameType,
-  HEADER_SIZE,
   parseDisconnect,
   type Frame,
 } from '@stelar/codec-tcp';
@@ -14,14 +13,6 @@ import type { ConnectionSlot } from './limits';
 import type { ErrorReporter, LinkLimits } from './options';
 
 const PING = encodePing();
-const textEncoder = new TextEncoder();
-
-/** UTF-8 length of an event name (ASCII fast path). */
-function utf8Length(s: string): number {
-  for (let i = 0; i < s.length; i++) if (s.charCodeAt(i) > 0x7f) return textEncoder.encode(s).length;
-  return s.length;
-}
-
 export interface TcpLinkOptions {
   /** Largest frame accepted (totalLen included); bigger ones are refused from their header. */
   maxFrameSize: number;
@@ -48,7 +39,7 @@ export class TcpLink extends BaseLink {
   constructor(socket: Socket, init: LinkInit, options: TcpLinkOptions) {
     super(init, options.limits, options.report, options.slot);
     this.socket = socket;
-    this.decoder = new FrameDecoder((frame) => this.onFrame(frame), { maxFrameSize: options.maxFrameSize });
+    this.decoder = new FrameDecoder((frame, size) => this.onFrame(frame, size), { maxFrameSize: options.maxFrameSize });
     socket.setNoDelay(true);
     socket.setTimeout(0);
     socket.on('data', (chunk: Buffer) => this.onData(chunk));
@@ -125,7 +116,7 @@ export class TcpLink extends BaseLink {
     }
   }
 
-  private onFrame(frame: Frame): void {
+  private onFrame(frame: Frame, size: number): void {
     if (frame.type === FrameType.DISCONNECT && this.first === undefined) {
       let body: { code: number; reason: string } | undefined;
       try {
@@ -135,7 +126,6 @@ export class TcpLink extends BaseLink {
       }
       this.first = body ?? { code: 1005, reason: '' };
     }
-    const size = HEADER_SIZE + utf8Length(frame.event) + frame.payload.length;
     this.deliver(() => this.handler.onFrame(frame, size));
   }
 
