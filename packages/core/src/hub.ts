@@ -2,8 +2,6 @@ import {
   DEFAULT_MAX_FRAME_SIZE,
   DisconnectCode,
   decodeJson,
-  encodeAckError,
-  encodeAckResult,
   encodeError,
   encodePong,
   encodeServerConnect,
@@ -25,6 +23,7 @@ import { now, unrefTimer } from './clock';
 import { Connection, type AnyConnection, type ConnectionOwner } from './connection';
 import { StelarError, toErrorBody } from './errors';
 import { randomId } from './ids';
+import { encodeReply } from './replies';
 import { SendStatus, type Link, type LinkHandler } from './link';
 import { Metrics, toPrometheus, type Stats } from './metrics';
 import { runMiddleware, type Middleware } from './middleware';
@@ -690,19 +689,11 @@ export class Hub<In extends object = AnyEvents, Out extends object = In> {
 
   private reply(conn: Connection<In, Out>, id: number, event: string, ok: boolean, value: unknown): void {
     if (!conn.isOpen) return;
-    let frame: Uint8Array;
-    if (ok) {
-      try {
-        frame = encodeAckResult(id, event, value);
-      } catch (err) {
-        this.metrics.error(ErrorCode.HANDLER_ERROR);
-        this.emitError(err, conn);
-        frame = encodeAckError(id, event, ErrorCode.HANDLER_ERROR, 'reply is not JSON-serialisable');
-      }
-    } else {
-      const b = value as { code: string; message: string };
-      frame = encodeAckError(id, event, b.code, b.message);
-    }
+    const outcome = ok ? { ok: true as const, value } : { ok: false as const, error: value as { code: string; message: string } };
+    const frame = encodeReply(id, event, outcome, (err) => {
+      this.metrics.error(ErrorCode.HANDLER_ERROR);
+      this.emitError(err, conn);
+    });
     conn.sendEncoded(frame, false);
   }
 

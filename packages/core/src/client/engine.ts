@@ -3,7 +3,6 @@ import {
   decodeJson,
   encodeAckError,
   encodeAckRequest,
-  encodeAckResult,
   encodeBinary,
   encodeClientConnect,
   encodeJoin,
@@ -25,6 +24,7 @@ import { now } from '../clock';
 import { StelarError, toErrorBody } from '../errors';
 import { SendStatus, type Link, type LinkHandler } from '../link';
 import { HandlerRegistry } from '../registry';
+import { encodeReply } from '../replies';
 import { asBytes, isBinary, type AnyEvents, type EventData, type EventName, type EventReply, type HandlerResult, type SendOptions } from '../types';
 import { backoffDelay, type BackoffOptions } from './backoff';
 import { BoundedQueue, type OfflineQueueOptions } from './queue';
@@ -576,17 +576,7 @@ export class ClientEngine<In extends object = AnyEvents, Out extends object = In
     const reply = (ok: boolean, value: unknown): void => {
       const link = this.link;
       if (!link || !this.live) return;
-      let out: Uint8Array;
-      if (ok) {
-        try {
-          out = encodeAckResult(id, frame.event, value);
-        } catch {
-          out = encodeAckError(id, frame.event, ErrorCode.HANDLER_ERROR, 'reply is not JSON-serialisable');
-        }
-      } else {
-        const e = toErrorBody(value);
-        out = encodeAckError(id, frame.event, e.code, e.message);
-      }
+      const out = encodeReply(id, frame.event, ok ? { ok: true, value } : { ok: false, error: toErrorBody(value) });
       link.send(out, false);
     };
     if (!fns) {
