@@ -29,7 +29,7 @@ import { Metrics, toPrometheus, type Stats } from './metrics';
 import { runMiddleware, type Middleware } from './middleware';
 import { ConnectionBuckets, type RateLimitOptions } from './rate-limit';
 import { HandlerRegistry } from './registry';
-import type { AnyEvents, EventData, EventName, EventReply, HandlerResult } from './types';
+import { isThenable, type AnyEvents, type EventData, type EventName, type EventReply, type HandlerResult } from './types';
 
 /** A handler for one event: its return value (or resolved promise) answers a request. */
 export type EventHandler<In extends object, Out extends object, K extends EventName<In>> = (
@@ -127,10 +127,6 @@ class ConnectionLinkHandler implements LinkHandler {
   onClose(code: number, reason: string): void {
     this.hub.closed(this.conn, code, reason);
   }
-}
-
-function isThenable(v: unknown): v is PromiseLike<unknown> {
-  return typeof v === 'object' && v !== null && typeof (v as { then?: unknown }).then === 'function';
 }
 
 /**

@@ -68,3 +68,8 @@ export interface RequestOptions {
   /** Aborting rejects the promise with code ABORTED (the reply, if it comes, is ignored). */
   signal?: AbortSignal;
 }
+
+/** True for promises and other thenables a handler may return. */
+export function isThenable(v: unknown): v is PromiseLike<unknown> {
+  return typeof v === 'object' && v !== null && typeof (v as { then?: unknown }).then === 'function';
+}

@@ -25,7 +25,7 @@ import { StelarError, toErrorBody } from '../errors';
 import { SendStatus, type Link, type LinkHandler } from '../link';
 import { HandlerRegistry } from '../registry';
 import { encodeReply } from '../replies';
-import { asBytes, isBinary, type AnyEvents, type EventData, type EventName, type EventReply, type HandlerResult, type SendOptions } from '../types';
+import { asBytes, isBinary, isThenable, type AnyEvents, type EventData, type EventName, type EventReply, type HandlerResult, type SendOptions } from '../types';
 import { backoffDelay, type BackoffOptions } from './backoff';
 import { BoundedQueue, type OfflineQueueOptions } from './queue';
 
@@ -109,10 +109,6 @@ interface RoomState {
 export type ClientEventHandler<In extends object, K extends EventName<In>> = (data: EventData<In, K>) => HandlerResult<EventReply<In, K>>;
 
 const FATAL_CODES: ReadonlySet<number> = new Set([DisconnectCode.UNAUTHORIZED, DisconnectCode.VERSION_MISMATCH]);
-
-function isThenable(v: unknown): v is PromiseLike<unknown> {
-  return typeof v === 'object' && v !== null && typeof (v as { then?: unknown }).then === 'function';
-}
 
 /**
  * The client side of a session, shared by the Node and browser clients: state machine,
