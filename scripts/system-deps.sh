@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs the system programs the test suite drives (Debian packages), only when missing:
 #   chromium            browser tests (playwright-core drives $STELAR_CHROMIUM, default /usr/bin/chromium)
-#   python3-websockets  an independent WebSocket client for conformance tests (/usr/bin/python3)
+#   python3-websockets  an independent WebSocket client for conformance tests ($STELAR_PYTHON, default /usr/bin/python3)
 #   redis-server        the Redis adapter tests, the cluster demo and the cluster bench
 # The tests never skip when one is missing: they fail and say which program is missing.
 # Safe to run repeatedly. Needs root (or sudo) only when something is missing.
@@ -15,7 +15,11 @@ missing() {
     [ -x /usr/bin/chromium ] || need+=(chromium)
   fi
   command -v "${REDIS_SERVER:-redis-server}" >/dev/null 2>&1 || need+=(redis-server)
-  /usr/bin/python3 -c 'import websockets' >/dev/null 2>&1 || need+=(python3-websockets)
+  if [ -n "${STELAR_PYTHON:-}" ]; then
+    "$STELAR_PYTHON" -c 'import websockets' >/dev/null 2>&1 || echo "system-deps: STELAR_PYTHON=$STELAR_PYTHON cannot import websockets; the Python peer tests will fail" >&2
+  else
+    /usr/bin/python3 -c 'import websockets' >/dev/null 2>&1 || need+=(python3-websockets)
+  fi
   echo "${need[*]}"
 }
 need=$(missing)

@@ -23,7 +23,8 @@ function compressed(data: Buffer, windowBits: number): Buffer {
 }
 
 describe('TesterInflater: back-references beyond the negotiated window', () => {
-  for (const distance of [600, 1000, 2048, 4096]) {
+  // 576 = the 512-byte window + 64: the shortest overshoot the check guarantees to see.
+  for (const distance of [576, 600, 1000, 2048, 4096]) {
     it(`window bits 9: a repeat ${distance} bytes back (compressed with window 15) is refused`, async () => {
       const block = randomBytes(distance);
       const payload = compressed(Buffer.concat([block, block]), 15);
@@ -32,6 +33,12 @@ describe('TesterInflater: back-references beyond the negotiated window', () => {
       await expect(new TesterInflater(15, false).inflate(payload)).resolves.toEqual(Buffer.concat([block, block]));
     });
   }
+
+  it('window bits 9: a repeat 500 bytes back is inside the window and passes, whatever compressed it', async () => {
+    const block = randomBytes(500);
+    const m = Buffer.concat([block, block, block]);
+    await expect(new TesterInflater(9, false).inflate(compressed(m, 15))).resolves.toEqual(m);
+  });
 
   it('window bits 9: a peer that stays in its window passes, across messages with context takeover', async () => {
     const deflater = new TesterDeflater(9, false);
