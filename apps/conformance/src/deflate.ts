@@ -7,6 +7,13 @@
  * use and, without context takeover, with a fresh stream per message, so a peer that compresses
  * with a bigger window or keeps its context fails to inflate here (zlib: "invalid distance too
  * far back").
+ *
+ * zlib checks a back-reference against the window only when it reaches past the output of the
+ * current inflate call: with its usual 16 KiB output chunks, a reference 600 bytes back inside one
+ * message passes at window bits 9. So, below window bits 15, every message is inflated a second
+ * time, synchronously, in 64-byte output chunks (zlib's minimum) with the window the stream had
+ * before the message as its dictionary: there a reference can reach at most 63 bytes past the
+ * window unnoticed. (At 15 nothing can: DEFLATE distances stop at 32 KiB.)
  */
 import * as zlib from 'node:zlib';
 
@@ -203,9 +210,14 @@ export class TesterDeflater {
   }
 }
 
+/** zlib's smallest output chunk: the granularity of the window check. */
+const CHECK_CHUNK = 64;
+
 /** One direction's decompressor. */
 export class TesterInflater {
   private stream: zlib.InflateRaw | undefined;
+  /** The last 2^windowBits bytes the current context produced: what a reference may reach. */
+  private window = Buffer.alloc(0);
   constructor(
     private readonly windowBits: number,
     private readonly noContextTakeover: boolean,
@@ -222,14 +234,45 @@ export class TesterInflater {
       });
       this.stream = s;
     }
+    const input = Buffer.concat([data, TRAILER]);
     try {
-      return await run(this.stream, Buffer.concat([data, TRAILER]), limit);
+      const out = await run(this.stream, input, limit);
+      this.checkWindow(input, out, limit);
+      if (!this.noContextTakeover && !this.ended) {
+        const size = 1 << this.windowBits;
+        this.window = out.length >= size ? Buffer.from(out.subarray(out.length - size)) : Buffer.concat([this.window, out]).subarray(-size);
+      }
+      return out;
     } catch (err) {
       this.reset();
+      const message = (err as Error).message;
+      // A reference before the window (e.g. into an earlier message, from a peer whose window is bigger).
+      if (/too far back/.test(message)) throw new Error(`a back-reference reaches past the negotiated ${1 << this.windowBits}-byte window (${message})`);
       throw err;
     } finally {
       if (this.noContextTakeover) this.reset();
     }
+  }
+
+  /**
+   * Inflates the message again in 64-byte output chunks, from the window the stream had before
+   * it: zlib then refuses any back-reference more than 63 bytes past the window.
+   */
+  private checkWindow(input: Buffer, out: Buffer, limit: number): void {
+    if (this.windowBits >= 15) return;
+    let again: Buffer;
+    try {
+      again = zlib.inflateRawSync(input, {
+        windowBits: this.windowBits,
+        chunkSize: CHECK_CHUNK,
+        finishFlush: zlib.constants.Z_SYNC_FLUSH,
+        maxOutputLength: Math.max(limit, 1),
+        ...(this.window.length > 0 ? { dictionary: this.window } : {}),
+      });
+    } catch (err) {
+      throw new Error(`a back-reference reaches past the negotiated ${1 << this.windowBits}-byte window (${(err as Error).message})`);
+    }
+    if (!again.equals(out)) throw new Error('inflated differently from the negotiated window (a back-reference past it?)');
   }
 
   private ended = false;
@@ -238,6 +281,7 @@ export class TesterInflater {
     this.stream?.close();
     this.stream = undefined;
     this.ended = false;
+    this.window = Buffer.alloc(0);
   }
 }
 

@@ -1,31 +1,36 @@
 /**
- * The Stelar peers under test: the transport's raw `WsConnection` (the RFC 6455 connection
- * `attachWebSocket` and `dialWebSocket` are built on) wired as an echo endpoint in each role,
- * exactly as those two wire it: codec-ws handshake helpers, `PerMessageDeflate` when negotiated,
- * `WsConnection` for framing, closing and limits.
+ * The Stelar peers under test, built from the shipped code, not from a copy of its wiring:
  *
- * - Server role: an `http` server whose `'upgrade'` handler runs `acceptUpgrade` and echoes every
- *   message. The path `/frag/<n>` makes it echo in frames of at most n bytes (auto-fragmentation).
- * - Client role: a dialer like transport-node's (`http.request` upgrade, `verifyUpgradeResponse`)
- *   whose connection echoes every message back to the server.
+ * - Server role: a `StelarServer` (what `createServer` returns: its own `http` server with the
+ *   handshake timeouts, header limits and `clientError` answers, and `attachWebSocket` with the
+ *   options `createServer` passes) whose `accept` echoes instead of running the Stelar protocol.
+ *   Every connection is a transport-node `WsLink` over a `WsConnection`, exactly as in production;
+ *   only the link's Stelar decoding is replaced by an echo of every raw message. The path
+ *   `/frag/<n>` makes it echo in frames of at most n bytes (auto-fragmentation).
+ * - Client role: transport-node's `dialWebSocket` (the dialer `@stelar/client-node` uses), whose
+ *   link echoes every raw message back to the server the same way.
  */
-import * as http from 'node:http';
-import type { AddressInfo, Socket } from 'node:net';
-import {
-  acceptUpgrade,
-  createClientHandshake,
-  PerMessageDeflate,
-  verifyUpgradeResponse,
-  type PerMessageDeflateClientOptions,
-  type PerMessageDeflateServerOptions,
-} from '@stelar/codec-ws';
-import { WsConnection } from '@stelar/transport-node';
+import type { Link, LinkHandler } from '@stelar/core';
+import type { PerMessageDeflateClientOptions, PerMessageDeflateServerOptions } from '@stelar/codec-ws';
+import { StelarServer, type ServerOptions } from '@stelar/server';
+import { DialError, dialWebSocket, WsLink, type WsConnection } from '@stelar/transport-node';
 
 /** Largest message the echo peers take (the codec's default): 16 MiB. */
 export const ECHO_MAX_MESSAGE = 16 * 1024 * 1024;
 
-/** Echo every message of `conn`, whole or in frames of at most `fragment` bytes. */
-function echo(conn: WsConnection, fragment: number | undefined): void {
+/** The 4-byte Stelar totalLen a link adds to a message's size when it checks `maxFrameSize`. */
+const TOTAL_LEN = 4;
+
+/**
+ * Turns a `WsLink` into a raw echo: the link stays (its close, protocol-error, ping and drain
+ * handling are the shipped ones) but its Stelar decoding of messages is replaced by an echo of
+ * every message, whole or in frames of at most `fragment` bytes.
+ */
+function echoOn(link: Link, fragment: number | undefined): WsConnection {
+  if (!(link instanceof WsLink)) throw new Error(`the echo needs a WebSocket link, got ${link.transport}`);
+  const conn = link.connection;
+  // WsLink's only 'message' listener decodes Stelar frames (and fails text messages with 1003).
+  conn.removeAllListeners('message');
   conn.on('message', (data, isBinary) => {
     if (!fragment || data.length <= fragment) {
       conn.send(data, { binary: isBinary });
@@ -36,6 +41,18 @@ function echo(conn: WsConnection, fragment: number | undefined): void {
       conn.send(data.subarray(off, end), { binary: isBinary, fin: end === data.length });
     }
   });
+  return conn;
+}
+
+/** A link handler that only reports the close. */
+function closeHandler(onClose: (code: number, reason: string) => void): LinkHandler {
+  return {
+    onFrame: () => undefined,
+    onProtocolError: () => undefined,
+    onPong: () => undefined,
+    onDrain: () => undefined,
+    onClose,
+  };
 }
 
 function fragmentOf(path: string | undefined): number | undefined {
@@ -61,65 +78,60 @@ export interface EchoServerOptions {
   closeTimeout?: number;
 }
 
+/** A `StelarServer` whose connections echo raw WebSocket messages instead of speaking Stelar. */
+class EchoStelarServer extends StelarServer {
+  readonly links = new Set<Link>();
+  private readonly idleWaiters = new Set<() => void>();
+
+  override accept(link: Link): LinkHandler {
+    echoOn(link, fragmentOf(link.upgradeRequest?.url));
+    this.links.add(link);
+    return closeHandler(() => {
+      this.links.delete(link);
+      if (this.links.size === 0) for (const w of [...this.idleWaiters]) w();
+    });
+  }
+
+  idle(timeout: number): Promise<number | undefined> {
+    const start = performance.now();
+    if (this.links.size === 0) return Promise.resolve(0);
+    return new Promise<number | undefined>((resolve) => {
+      const done = (): void => {
+        clearTimeout(timer);
+        this.idleWaiters.delete(done);
+        resolve(this.links.size === 0 ? Math.round(performance.now() - start) : undefined);
+      };
+      const timer = setTimeout(done, timeout);
+      this.idleWaiters.add(done);
+    });
+  }
+}
+
 /** Starts the Stelar echo server on 127.0.0.1 (a free port). */
 export async function startEchoServer(options: EchoServerOptions = {}): Promise<EchoServer> {
-  const conns = new Set<WsConnection>();
-  const idleWaiters = new Set<() => void>();
-  const sockets = new Set<Socket>();
-  const server = http.createServer((_req, res) => {
-    res.writeHead(426, { 'content-type': 'text/plain' }).end('WebSocket only\n');
-  });
-  server.on('connection', (s: Socket) => {
-    sockets.add(s);
-    s.once('close', () => sockets.delete(s));
-  });
-  server.on('upgrade', (req: http.IncomingMessage, socket: Socket, head: Buffer) => {
-    socket.on('error', () => socket.destroy());
-    const hs = acceptUpgrade(req, options.deflate === false ? {} : { perMessageDeflate: options.deflate ?? true });
-    if (!hs.ok) {
-      socket.end(hs.response);
-      return;
-    }
-    socket.write(hs.response);
-    const conn = new WsConnection(socket, {
-      role: 'server',
-      deflate: hs.deflate ? new PerMessageDeflate({ role: 'server', params: hs.deflate, threshold: options.threshold ?? 0 }) : undefined,
-      maxMessageSize: options.maxMessageSize ?? ECHO_MAX_MESSAGE,
-      closeTimeout: options.closeTimeout ?? 2000,
-      head,
-    });
-    conns.add(conn);
-    conn.once('close', () => {
-      conns.delete(conn);
-      if (conns.size === 0) for (const w of [...idleWaiters]) w();
-    });
-    echo(conn, fragmentOf(req.url));
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const port = (server.address() as AddressInfo).port;
+  const serverOptions: ServerOptions = {
+    port: 0,
+    host: '127.0.0.1',
+    // attachWebSocket takes messages up to maxFrameSize - 4 (a Stelar frame without its totalLen).
+    maxFrameSize: (options.maxMessageSize ?? ECHO_MAX_MESSAGE) + TOTAL_LEN,
+    closeTimeout: options.closeTimeout ?? 2000,
+    heartbeat: false,
+    ws: { perMessageDeflate: options.deflate === false ? false : { ...options.deflate, threshold: options.threshold ?? 0 } },
+    onError: (err) => console.error('echo server error:', err),
+  };
+  const server = new EchoStelarServer(serverOptions);
+  const { port } = await server.listen();
+  if (port === undefined) throw new Error('the echo server did not report its port');
   return {
     port,
     get open() {
-      return conns.size;
+      return server.links.size;
     },
-    idle: (timeout) => {
-      const start = performance.now();
-      if (conns.size === 0) return Promise.resolve(0);
-      return new Promise<number | undefined>((resolve) => {
-        const done = (): void => {
-          clearTimeout(timer);
-          idleWaiters.delete(done);
-          resolve(conns.size === 0 ? Math.round(performance.now() - start) : undefined);
-        };
-        const timer = setTimeout(done, timeout);
-        idleWaiters.add(done);
-      });
+    idle: (timeout) => server.idle(timeout),
+    close: async () => {
+      for (const link of server.links) link.terminate();
+      await server.close({ timeout: 0 });
     },
-    close: () =>
-      new Promise<void>((resolve) => {
-        for (const s of sockets) s.destroy();
-        server.close(() => resolve());
-      }),
   };
 }
 
@@ -138,38 +150,24 @@ export type EchoClientResult =
   | { ok: true; conn: WsConnection; closed: Promise<{ code: number; reason: string }> }
   | { ok: false; error: string };
 
-/** Dials the tester (acting as a server) as a Stelar WebSocket client that echoes. */
-export function dialEchoClient(port: number, options: EchoClientOptions = {}): Promise<EchoClientResult> {
-  const hs = createClientHandshake({
-    host: `127.0.0.1:${port}`,
-    path: options.path ?? '/',
-    ...(options.deflate ? { perMessageDeflate: options.deflate } : {}),
+/** Dials the tester (acting as a server) with `dialWebSocket`; the link echoes every message. */
+export async function dialEchoClient(port: number, options: EchoClientOptions = {}): Promise<EchoClientResult> {
+  const offer = options.deflate === true ? {} : options.deflate || undefined;
+  const dial = dialWebSocket(`ws://127.0.0.1:${port}${options.path ?? '/'}`, {
+    ...(offer ? { perMessageDeflate: { ...offer, threshold: options.threshold ?? 0 } } : {}),
+    maxFrameSize: (options.maxMessageSize ?? ECHO_MAX_MESSAGE) + TOTAL_LEN,
+    closeTimeout: options.closeTimeout ?? 2000,
+    onError: (err) => console.error('echo client error:', err),
   });
-  return new Promise<EchoClientResult>((resolve) => {
-    const req = http.request({ host: '127.0.0.1', port, path: options.path ?? '/', headers: hs.headers, agent: false });
-    req.on('error', (err) => resolve({ ok: false, error: err.message }));
-    req.on('response', (res) => {
-      res.resume();
-      resolve({ ok: false, error: `HTTP ${res.statusCode}` });
-    });
-    req.on('upgrade', (res: http.IncomingMessage, socket: Socket, head: Buffer) => {
-      const v = verifyUpgradeResponse(hs, res);
-      if (!v.ok) {
-        socket.destroy();
-        resolve({ ok: false, error: `${v.error.code}: ${v.error.message}` });
-        return;
-      }
-      const conn = new WsConnection(socket, {
-        role: 'client',
-        deflate: v.deflate ? new PerMessageDeflate({ role: 'client', params: v.deflate, threshold: options.threshold ?? 0 }) : undefined,
-        maxMessageSize: options.maxMessageSize ?? ECHO_MAX_MESSAGE,
-        closeTimeout: options.closeTimeout ?? 2000,
-        head,
-      });
-      const closed = new Promise<{ code: number; reason: string }>((r) => conn.once('close', (code, reason) => r({ code, reason })));
-      echo(conn, options.fragment);
-      resolve({ ok: true, conn, closed });
-    });
-    req.end();
-  });
+  let reportClose: (c: { code: number; reason: string }) => void = () => undefined;
+  const closed = new Promise<{ code: number; reason: string }>((r) => (reportClose = r));
+  try {
+    const link = await dial(closeHandler((code, reason) => reportClose({ code, reason })), new AbortController().signal);
+    // The echo replaces the link's decoding after the dial resolved: the tester sends no frame
+    // before that (setupClientRole waits for the dial), so none reaches the Stelar decoding.
+    return { ok: true, conn: echoOn(link, options.fragment), closed };
+  } catch (err) {
+    const e = err as Error;
+    return { ok: false, error: err instanceof DialError && err.code ? `${err.code}: ${e.message}` : e.message };
+  }
 }

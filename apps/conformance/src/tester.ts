@@ -273,8 +273,9 @@ export class Tester {
     return this.waitFor(() => this.peerClose !== undefined || this.tcpClosed, ms);
   }
 
+  /** Waits for `n` data events, or until the peer is gone or has already failed the case. */
   waitData(n: number, ms: number): Promise<boolean> {
-    return this.waitFor(() => this.dataCount >= n || this.peerClose !== undefined || this.tcpClosed, ms);
+    return this.waitFor(() => this.dataCount >= n || this.peerClose !== undefined || this.tcpClosed || this.violations.length > 0, ms);
   }
 
   private poke(): void {

@@ -105,7 +105,7 @@ describe('hardening: WebSocket listener', { timeout: 30_000 }, () => {
       setTimeout(() => s.destroy(), 5000);
     });
     expect(answer.split('\r\n')[0]).toBe('HTTP/1.1 408 Request Timeout');
-    expect(performance.now() - t0).toBeLessThan(2000);
+    expect(performance.now() - t0).toBeLessThan(4000); // ~0.6-0.8 s; never cut: 5 s
     await served(good);
   });
 
@@ -168,7 +168,7 @@ describe('hardening: WebSocket listener', { timeout: 30_000 }, () => {
     });
     const ms = performance.now() - t0;
     expect(got.split('\r\n')[0]).toBe('HTTP/1.1 408 Request Timeout');
-    expect(ms).toBeLessThan(1500);
+    expect(ms).toBeLessThan(4000); // ~0.6 s; the trickled request would take ~7 s
     await s2.close({ timeout: 200 });
     await new Promise<void>((r) => own.close(() => r()));
   });
@@ -189,7 +189,7 @@ describe('hardening: WebSocket listener', { timeout: 30_000 }, () => {
     }
     for (const { tester } of [idle, trickled]) {
       expect(tester.peerClosed?.code).toBe(4003);
-      expect(tester.peerClosed!.at).toBeLessThan(1500);
+      expect(tester.peerClosed!.at).toBeLessThan(2500); // ~0.6-0.8 s; never: the 3 s wait above
       // The trickler's close echo lands inside its own unfinished frame: the server's close timer
       // (closeTimeout, 1 s here) ends that one.
       await tester.waitFor(() => tester.tcpClosed, 3000);
@@ -207,7 +207,7 @@ describe('hardening: WebSocket listener', { timeout: 30_000 }, () => {
     tester.send({ opcode: OP.BINARY, payload: CONNECT });
     await tester.waitFor(() => tester.tcpClosed, 3000);
     expect(tester.tcpClosed).toBe(true);
-    expect(tester.tcpClosedAt!).toBeLessThan(1500);
+    expect(tester.tcpClosedAt!).toBeLessThan(2500); // ~0.45 s; never: the 3 s wait above
     await until(() => codes.length === 1, 'onDisconnect');
     // Before 9a0ef0e the peer was terminate()d: no close frame, onDisconnect 1006.
     expect(tester.peerClosed?.code).toBe(4004);
@@ -308,7 +308,7 @@ describe('hardening: WebSocket listener', { timeout: 30_000 }, () => {
     for (const headers of nasty) {
       const r = await rawHttp(h.port, upgradeRequest(h.port, headers));
       expect([101, 400], JSON.stringify(headers).slice(0, 60)).toContain(r.status);
-      expect(r.ms).toBeLessThan(200);
+      expect(r.ms).toBeLessThan(1000); // a few ms; linearity itself is proven by the ratio below
       r.socket.destroy();
     }
     // The parser itself, with its length limit lifted: time grows linearly with the input.

@@ -3,14 +3,15 @@
  * written here) as a client of Stelar: the raw echo server and the Stelar protocol over
  * `createServer`, with permessage-deflate on and off, messages from 0 B to 16 MiB, fragmented.
  */
-import { execFile } from 'node:child_process';
+import { execFile, spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { createServer, type StelarServer } from '@stelar/server';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startEchoServer, type EchoServer } from '../src/peers';
 
-const PYTHON = '/usr/bin/python3';
+/** Debian's interpreter with python3-websockets; STELAR_PYTHON points elsewhere. */
+const PYTHON = process.env['STELAR_PYTHON'] ?? '/usr/bin/python3';
 const SCRIPT = fileURLToPath(new URL('../peers/python_client.py', import.meta.url));
 const MiB = 1024 * 1024;
 
@@ -43,9 +44,27 @@ function runPython(mode: 'echo' | 'stelar' | 'edge', url: string, deflate: boole
   });
 }
 
-const available = existsSync(PYTHON);
+/**
+ * Why the peer cannot run, or undefined. A missing peer fails every test below (it never skips:
+ * a skipped test proves nothing, and CI fails on skips anyway).
+ */
+function pythonProblem(): string | undefined {
+  const install = 'install it (Debian: apt-get install python3-websockets; scripts/system-deps.sh does it)';
+  if (!existsSync(PYTHON)) return `${PYTHON} not found: ${install}`;
+  const r = spawnSync(PYTHON, ['-c', 'import websockets'], { encoding: 'utf8', timeout: 30_000 });
+  if (r.status !== 0) {
+    const why = r.error?.message ?? r.stderr.trim().split('\n').pop() ?? `exit ${String(r.status)}`;
+    return `${PYTHON} cannot import websockets (${why}): ${install}`;
+  }
+  return undefined;
+}
 
-describe.skipIf(!available)('independent peer: Python websockets client', { timeout: 90_000 }, () => {
+const PROBLEM = pythonProblem();
+function requirePython(): void {
+  if (PROBLEM) throw new Error(`independent peer Python websockets unavailable: ${PROBLEM}`);
+}
+
+describe('independent peer: Python websockets client', { timeout: 90_000 }, () => {
   const echo: Record<string, EchoServer> = {};
   const stelar: Record<string, StelarServer> = {};
   const ports: Record<string, number> = {};
@@ -78,6 +97,7 @@ describe.skipIf(!available)('independent peer: Python websockets client', { time
   for (const mode of ['echo', 'stelar'] as const) {
     for (const deflate of [false, true]) {
       it(`${mode} server, permessage-deflate ${deflate ? 'on' : 'off'}: every check passes`, async () => {
+        requirePython();
         const key = deflate ? 'on' : 'off';
         const url = mode === 'echo' ? `ws://127.0.0.1:${echo[key]!.port}/` : `ws://127.0.0.1:${ports[key]}/`;
         const r = await runPython(mode, url, deflate);
@@ -92,6 +112,7 @@ describe.skipIf(!available)('independent peer: Python websockets client', { time
   }
 
   it('an incompressible 16 MiB message (the limit) is echoed, with and without deflate', async () => {
+    requirePython();
     const off = await runPython('edge', `ws://127.0.0.1:${echo['off']!.port}/`, false);
     expect(off.checks).toEqual([expect.objectContaining({ ok: true })]);
     const on = await runPython('edge', `ws://127.0.0.1:${echo['on']!.port}/`, true);

@@ -49,8 +49,13 @@ export class RedisServer {
       stdio: 'ignore',
     });
     this.proc = proc;
+    let spawnError: Error | undefined;
+    proc.once('error', (err) => (spawnError = err));
     const deadline = Date.now() + 5_000;
     while (!(await portOpen(this.port))) {
+      if (spawnError) {
+        throw new Error(`cannot run ${bin} (${spawnError.message}): install redis-server (Debian: apt-get install redis-server; scripts/system-deps.sh does it) or set REDIS_SERVER`);
+      }
       if (proc.exitCode !== null) throw new Error(`redis-server exited with ${proc.exitCode}`);
       if (Date.now() > deadline) throw new Error('redis-server did not start');
       await tick(20);

@@ -53,7 +53,7 @@ describe('node membership', () => {
     // With 5 s heartbeats, they can only know each other from the hello/answer exchange.
     expect(a!.adapter.nodeIds().sort()).toEqual([b!.hub.nodeId, c!.hub.nodeId].sort());
     await c!.adapter.close();
-    await until(() => a!.adapter.nodeCount() === 2 && b!.adapter.nodeCount() === 2, 500);
+    await until(() => a!.adapter.nodeCount() === 2 && b!.adapter.nodeCount() === 2, 2_000); // nodeTimeout would be 15 s
     expect(a!.adapter.stats.nodesTimedOut).toBe(0);
   });
 
@@ -68,13 +68,13 @@ describe('node membership', () => {
     const waited = Date.now() - t0;
     expect(infos.map((i) => i.id)).toEqual([client.id]);
     expect(waited).toBeGreaterThan(300);
-    expect(waited).toBeLessThan(2_000);
+    expect(waited).toBeLessThan(4_000); // ~nodeTimeout (600 ms), well before requestTimeout (5 s)
     expect(a!.adapter.nodeCount()).toBe(2);
     expect(a!.adapter.stats.nodesTimedOut).toBe(1);
     // From now on queries do not wait for it at all.
     const t1 = Date.now();
     expect(await a!.hub.fetchConnections()).toHaveLength(1);
-    expect(Date.now() - t1).toBeLessThan(200);
+    expect(Date.now() - t1).toBeLessThan(2_000); // waiting for c would take requestTimeout (5 s)
   });
 
   it('a query to a hung node fails with NODE_TIMEOUT, naming who did not answer', async () => {
