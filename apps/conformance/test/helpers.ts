@@ -222,3 +222,89 @@ export class RawTcp {
     this.socket.destroy();
   }
 }
+
+/** A scenario (test/scenarios/<name>.ts) running in a child process that talks in lines. */
+export interface ScenarioChild {
+  readonly pid: number;
+  /** The next stdout line starting with `word` (its remainder, JSON-parsed when it is JSON). */
+  line<T = unknown>(word: string, timeout?: number): Promise<T>;
+  /** Writes one line to the child's stdin. */
+  send(line: string): void;
+  /** Resolves with the exit code or signal once the child is gone. */
+  readonly exited: Promise<number | string | null>;
+  readonly stderr: () => string;
+  /** Kills the child (SIGKILL) if it is still running, and removes the bundle. */
+  stop(): Promise<void>;
+}
+
+/** Bundles and starts a scenario in a child process (`--max-old-space-size` as given). */
+export async function spawnScenario(name: string, options: { maxOldSpaceMb?: number; timeout?: number } = {}): Promise<ScenarioChild> {
+  const { spawn } = await import('node:child_process');
+  const { bundleScenario } = await import('./scenario');
+  const { file, cleanup } = await bundleScenario(name);
+  const child = spawn(process.execPath, [`--max-old-space-size=${options.maxOldSpaceMb ?? 256}`, file], { stdio: ['pipe', 'pipe', 'pipe'] });
+  const killer = setTimeout(() => child.kill('SIGKILL'), options.timeout ?? 60_000);
+  const lines: string[] = [];
+  const waiters: (() => void)[] = [];
+  let out = '';
+  let err = '';
+  child.stdout.setEncoding('utf8');
+  child.stdout.on('data', (d: string) => {
+    out += d;
+    let i: number;
+    while ((i = out.indexOf('\n')) >= 0) {
+      lines.push(out.slice(0, i));
+      out = out.slice(i + 1);
+    }
+    for (const w of waiters.splice(0)) w();
+  });
+  child.stderr.setEncoding('utf8');
+  child.stderr.on('data', (d: string) => {
+    if (err.length < 64 * KiB) err += d;
+  });
+  child.stdin.on('error', () => undefined);
+  const exited = new Promise<number | string | null>((resolve) =>
+    child.once('exit', (code, signal) => {
+      clearTimeout(killer);
+      for (const w of waiters.splice(0)) w();
+      resolve(code ?? signal);
+    }),
+  );
+  return {
+    pid: child.pid!,
+    async line<T>(word: string, timeout = 20_000): Promise<T> {
+      const start = Date.now();
+      for (;;) {
+        const i = lines.findIndex((l) => l === word || l.startsWith(`${word} `));
+        if (i >= 0) {
+          const rest = lines.splice(i, 1)[0]!.slice(word.length).trim();
+          try {
+            return JSON.parse(rest) as T;
+          } catch {
+            return rest as T;
+          }
+        }
+        if (child.exitCode !== null || child.signalCode !== null) throw new Error(`scenario ${name} exited (${child.exitCode ?? child.signalCode}) before "${word}": ${err.slice(0, 2000)}`);
+        const left = timeout - (Date.now() - start);
+        if (left <= 0) throw new Error(`scenario ${name}: no "${word}" line within ${timeout} ms`);
+        await new Promise<void>((r) => {
+          const t = setTimeout(r, Math.min(left, 200));
+          waiters.push(() => {
+            clearTimeout(t);
+            r();
+          });
+        });
+      }
+    },
+    send(line: string): void {
+      if (child.stdin.writable) child.stdin.write(`${line}\n`);
+    },
+    exited,
+    stderr: () => err,
+    async stop(): Promise<void> {
+      if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+      await exited;
+      cleanup();
+    },
+  };
+}

@@ -22,10 +22,12 @@ export interface ScenarioRun {
   ms: number;
 }
 
-export async function runScenario(name: string, options: { timeout?: number; maxOldSpaceMb?: number } = {}): Promise<ScenarioRun> {
+/** Bundles `scenarios/<name>.ts` into a temporary directory; `cleanup` removes it. */
+export async function bundleScenario(name: string): Promise<{ file: string; cleanup(): void }> {
   const entry = fileURLToPath(new URL(`./scenarios/${name}.ts`, import.meta.url));
   const dir = mkdtempSync(join(tmpdir(), 'stelar-scenario-'));
-  const out = join(dir, `${name}.mjs`);
+  const file = join(dir, `${name}.mjs`);
+  const cleanup = (): void => rmSync(dir, { recursive: true, force: true });
   try {
     const result = await build({
       entryPoints: [entry],
@@ -39,7 +41,17 @@ export async function runScenario(name: string, options: { timeout?: number; max
       packages: 'bundle',
       banner: { js: "import { createRequire as __cr } from 'node:module'; const require = __cr(import.meta.url);" },
     });
-    writeFileSync(out, result.outputFiles[0]!.contents);
+    writeFileSync(file, result.outputFiles[0]!.contents);
+  } catch (err) {
+    cleanup();
+    throw err;
+  }
+  return { file, cleanup };
+}
+
+export async function runScenario(name: string, options: { timeout?: number; maxOldSpaceMb?: number } = {}): Promise<ScenarioRun> {
+  const { file: out, cleanup } = await bundleScenario(name);
+  try {
     const t0 = Date.now();
     return await new Promise<ScenarioRun>((resolve) => {
       const child = execFile(
@@ -58,6 +70,6 @@ export async function runScenario(name: string, options: { timeout?: number; max
       );
     });
   } finally {
-    rmSync(dir, { recursive: true, force: true });
+    cleanup();
   }
 }

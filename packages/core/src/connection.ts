@@ -67,6 +67,8 @@ export class Connection<In extends object = AnyEvents, Out extends object = In> 
   helloReceived = false;
   /** @internal requests from the client still being handled. */
   inFlight = 0;
+  /** @internal set when the hub closes it for a protocol violation: reported instead of the peer's code. */
+  failure: { code: number; reason: string } | undefined = undefined;
   /** @internal */
   readonly link: Link;
   /** @internal */
@@ -75,6 +77,8 @@ export class Connection<In extends object = AnyEvents, Out extends object = In> 
   /** Created on the first server → client request (most connections never make one). */
   private pendingRequestsTable: PendingRequests | undefined;
   private closeHandlers: ((code: number, reason: string) => void)[] | undefined;
+  /** Created on the first read of `signal`. */
+  private abortController: AbortController | undefined;
 
   constructor(id: string, link: Link, owner: ConnectionOwner) {
     this.id = id;
@@ -92,6 +96,19 @@ export class Connection<In extends object = AnyEvents, Out extends object = In> 
   }
   set data(value: Record<string, unknown>) {
     this.dataStore = value;
+  }
+
+  /**
+   * Aborts when the connection closes (its reason: a `StelarError` with code DISCONNECTED). Pass it
+   * to the slow work a handler starts (`fetch`, timers, queries) so that work stops with the client.
+   * Created on first use.
+   */
+  get signal(): AbortSignal {
+    if (!this.abortController) {
+      this.abortController = new AbortController();
+      if (this.state === 'closed') this.abortController.abort(new StelarError(ErrorCode.DISCONNECTED, 'connection closed'));
+    }
+    return this.abortController.signal;
   }
 
   /** True once the session is accepted and until it closes. */
@@ -227,7 +244,11 @@ export class Connection<In extends object = AnyEvents, Out extends object = In> 
   /** @internal the link closed: reject what waits, run close handlers. */
   closed(code: number, reason: string): void {
     this.state = 'closed';
-    this.pendingRequestsTable?.failAll(new StelarError(ErrorCode.DISCONNECTED, `connection closed (${code}${reason ? `: ${reason}` : ''})`));
+    if (this.pendingRequestsTable || this.abortController) {
+      const gone = new StelarError(ErrorCode.DISCONNECTED, `connection closed (${code}${reason ? `: ${reason}` : ''})`);
+      this.pendingRequestsTable?.failAll(gone);
+      this.abortController?.abort(gone);
+    }
     this.inbox = null;
     const handlers = this.closeHandlers;
     this.closeHandlers = undefined;

@@ -19,6 +19,7 @@ import {
 } from '@stelar/codec-tcp';
 import { MemoryAdapter, type Adapter, type AdapterHost, type ConnectionInfo } from './adapter';
 import { BroadcastOperator } from './broadcast';
+import { cutReason, isPeerCloseCode } from './close';
 import { now, unrefTimer } from './clock';
 import { Connection, type AnyConnection, type ConnectionOwner } from './connection';
 import { StelarError, toErrorBody } from './errors';
@@ -31,7 +32,10 @@ import { ConnectionBuckets, type RateLimitOptions } from './rate-limit';
 import { HandlerRegistry } from './registry';
 import { isThenable, type AnyEvents, type EventData, type EventName, type EventReply, type HandlerResult } from './types';
 
-/** A handler for one event: its return value (or resolved promise) answers a request. */
+/**
+ * A handler for one event: its return value (or resolved promise) answers a request.
+ * `conn.signal` aborts when the connection goes away: pass it to slow work you start.
+ */
 export type EventHandler<In extends object, Out extends object, K extends EventName<In>> = (
   data: EventData<In, K>,
   conn: Connection<In, Out>,
@@ -84,6 +88,11 @@ export interface HubOptions {
   maxFrameSize?: number;
   /** Client requests one connection may have in flight before its reads are paused. Default 64. */
   maxConcurrentRequests?: number;
+  /**
+   * Request handlers running in the whole process (all connections). A request over it waits for
+   * a handler to finish, in arrival order, while its connection's reads are paused. Default 10 000.
+   */
+  maxHandlersInFlight?: number;
   /** Frames queued per connection behind async middleware before its reads are paused. Default 64. */
   maxQueuedFrames?: number;
   /** Token-bucket rate limiting of client messages. */
@@ -105,7 +114,7 @@ const DEFAULT_HEARTBEAT: Required<HeartbeatOptions> = { interval: 25_000, timeou
 interface HubInbound {
   frame(conn: AnyConnection, frame: Frame, size: number): void;
   protocolError(conn: AnyConnection, err: { code: string; message: string; closeCode: number }): void;
-  closed(conn: AnyConnection, code: number, reason: string): void;
+  closed(conn: AnyConnection, code: number, reason: string, remote: boolean): void;
 }
 
 /** A link's handler: two fields and prototype methods, instead of a closure per callback. */
@@ -124,8 +133,8 @@ class ConnectionLinkHandler implements LinkHandler {
     this.conn.alive = true;
   }
   onDrain(): void {}
-  onClose(code: number, reason: string): void {
-    this.hub.closed(this.conn, code, reason);
+  onClose(code: number, reason: string, remote?: boolean): void {
+    this.hub.closed(this.conn, code, reason, remote === true);
   }
 }
 
@@ -152,6 +161,10 @@ export class Hub<In extends object = AnyEvents, Out extends object = In> {
   private readonly joinListeners: ((conn: Connection<In, Out>, room: string) => void)[] = [];
   private readonly leaveListeners: ((conn: Connection<In, Out>, room: string) => void)[] = [];
   private readonly waiters = new Set<Waiter>();
+  /** Connections whose next request waits for a process-wide handler slot, in arrival order. */
+  private readonly slotQueue = new Map<Connection<In, Out>, (granted: boolean) => void>();
+  /** Slots handed to waiting connections whose request has not been dispatched yet. */
+  private granted = 0;
   private readonly owner: ConnectionOwner;
   private readonly opts: {
     maxRoomsPerConnection: number;
@@ -161,6 +174,7 @@ export class Hub<In extends object = AnyEvents, Out extends object = In> {
     requestTimeout: number;
     maxFrameSize: number;
     maxConcurrentRequests: number;
+    maxHandlersInFlight: number;
     maxQueuedFrames: number;
     generateId: () => string;
   };
@@ -181,6 +195,7 @@ export class Hub<In extends object = AnyEvents, Out extends object = In> {
       requestTimeout: options.requestTimeout ?? 10_000,
       maxFrameSize: options.maxFrameSize ?? Math.min(DEFAULT_MAX_FRAME_SIZE, 1024 * 1024),
       maxConcurrentRequests: options.maxConcurrentRequests ?? 64,
+      maxHandlersInFlight: options.maxHandlersInFlight ?? 10_000,
       maxQueuedFrames: options.maxQueuedFrames ?? 64,
       generateId: options.generateId ?? randomId,
     };
@@ -406,7 +421,7 @@ export class Hub<In extends object = AnyEvents, Out extends object = In> {
   private readonly inbound: HubInbound = {
     frame: (conn, frame, size) => this.onFrame(conn as Connection<In, Out>, frame, size),
     protocolError: (conn, err) => this.protocolError(conn as Connection<In, Out>, err.code, err.message, err.closeCode),
-    closed: (conn, code, reason) => this.linkClosed(conn as Connection<In, Out>, code, reason),
+    closed: (conn, code, reason, remote) => this.linkClosed(conn as Connection<In, Out>, code, reason, remote),
   };
 
   // ── inbound ─────────────────────────────────────────────────────────────────
@@ -468,29 +483,23 @@ export class Hub<In extends object = AnyEvents, Out extends object = In> {
           }
           return this.handshake(conn, frame);
         case FrameType.DISCONNECT: {
-          let body: { code: number; reason: string } | undefined;
-          try {
-            body = parseDisconnect(frame.payload);
-          } catch {
-            body = undefined;
+          // A malformed body is a protocol error (thrown); so is a code a client may not send.
+          const body = parseDisconnect(frame.payload);
+          if (body && !isPeerCloseCode(body.code)) {
+            return this.protocolError(conn, ErrorCode.PROTOCOL, 'invalid close code', DisconnectCode.PROTOCOL_ERROR);
           }
-          conn.disconnect(DisconnectCode.NORMAL, body?.reason ?? '');
+          conn.disconnect(DisconnectCode.NORMAL, body ? cutReason(body.reason) : '');
           return undefined;
         }
         case FrameType.JOIN:
         case FrameType.LEAVE:
           if (conn.state !== 'open') return this.protocolError(conn, ErrorCode.PROTOCOL, 'CONNECT first', DisconnectCode.PROTOCOL_ERROR);
           return this.clientRoomOp(conn, frame);
-        case FrameType.ERROR: {
-          let code = 'PEER_ERROR';
-          try {
-            code = parseErrorBody(frame.payload).code;
-          } catch {
-            /* a malformed ERROR is still only an error report */
-          }
-          this.metrics.error(`peer:${code}`);
+        case FrameType.ERROR:
+          // Counted under a fixed label: the peer's code is never a key (docs/security.md).
+          if (conn.state !== 'open') return this.protocolError(conn, ErrorCode.PROTOCOL, 'CONNECT first', DisconnectCode.PROTOCOL_ERROR);
+          this.metrics.peerError(parseErrorBody(frame.payload).code);
           return undefined;
-        }
       }
     } catch (err) {
       if (err instanceof FrameError) return this.protocolError(conn, err.code, err.message, err.closeCode);
@@ -501,6 +510,8 @@ export class Hub<In extends object = AnyEvents, Out extends object = In> {
   private protocolError(conn: Connection<In, Out>, code: string, message: string, closeCode: number): undefined {
     this.metrics.error(code);
     if (conn.state === 'open' || conn.state === 'opening') {
+      // Reported to onDisconnect instead of whatever the peer's own close says.
+      conn.failure = { code: closeCode, reason: message };
       conn.sendEncoded(encodeError(code, message), false);
       conn.disconnect(closeCode, message);
     }
@@ -565,7 +576,7 @@ export class Hub<In extends object = AnyEvents, Out extends object = In> {
 
   // ── events and requests ─────────────────────────────────────────────────────
 
-  private dispatch(conn: Connection<In, Out>, frame: Frame): Promise<void> | undefined {
+  private dispatch(conn: Connection<In, Out>, frame: Frame, granted = false): Promise<void> | undefined {
     const isRequest = frame.type === FrameType.ACK_REQ;
     let id = 0;
     let body = frame.payload;
@@ -580,6 +591,17 @@ export class Hub<In extends object = AnyEvents, Out extends object = In> {
       if (conn.inFlight >= this.opts.maxConcurrentRequests) {
         // A closed connection's request is dropped, not retried (it would wait again at once).
         return this.waitForSlot(conn).then(() => (conn.isOpen ? this.dispatch(conn, frame) : undefined));
+      }
+      // The process-wide cap: wait in line (behind earlier waiters) while this connection's reads pause.
+      const inFlight = this.metrics.inFlightHandlers;
+      if (granted ? inFlight >= this.opts.maxHandlersInFlight : this.slotQueue.size > 0 || inFlight + this.granted >= this.opts.maxHandlersInFlight) {
+        return this.waitForHandlerSlot(conn).then((got) => {
+          if (got) this.granted--;
+          const next = conn.isOpen ? this.dispatch(conn, frame, got) : undefined;
+          // The slot may be left unused (a refusal, a closed connection): pass it on.
+          this.grantSlots();
+          return next;
+        });
       }
     }
     const rl = this.rateLimit;
@@ -661,6 +683,7 @@ export class Hub<In extends object = AnyEvents, Out extends object = In> {
     const finish = (ok: boolean, value: unknown): void => {
       conn.inFlight--;
       m.inFlightHandlers--;
+      this.grantSlots();
       if (ok) this.reply(conn, id, event, true, value);
       else {
         const b = toErrorBody(value, ErrorCode.HANDLER_ERROR);
@@ -726,6 +749,24 @@ export class Hub<In extends object = AnyEvents, Out extends object = In> {
 
   private waitForSlot(conn: Connection<In, Out>): Promise<void> {
     return this.waitFor(() => conn.inFlight < this.opts.maxConcurrentRequests || !conn.isOpen, Infinity).then(() => undefined);
+  }
+
+  /** Resolves `true` when a process-wide handler slot is granted, `false` if the connection went first. */
+  private waitForHandlerSlot(conn: Connection<In, Out>): Promise<boolean> {
+    // One waiting request per connection at most: the next frames queue behind it (reads pause).
+    return new Promise<boolean>((resolve) => this.slotQueue.set(conn, resolve));
+  }
+
+  /** Hands free process-wide slots to waiting connections, first come first served. */
+  private grantSlots(): void {
+    if (this.slotQueue.size === 0) return;
+    const cap = this.opts.maxHandlersInFlight;
+    for (const [conn, resolve] of this.slotQueue) {
+      if (this.metrics.inFlightHandlers + this.granted >= cap) return;
+      this.slotQueue.delete(conn);
+      this.granted++;
+      resolve(true);
+    }
   }
 
   // ── rooms ───────────────────────────────────────────────────────────────────
@@ -813,16 +854,34 @@ export class Hub<In extends object = AnyEvents, Out extends object = In> {
 
   // ── closing ─────────────────────────────────────────────────────────────────
 
-  private linkClosed(conn: Connection<In, Out>, code: number, reason: string): void {
+  private linkClosed(conn: Connection<In, Out>, code: number, reason: string, remote: boolean): void {
     if (conn.state === 'closed') return;
     const m = this.metrics;
+    if (remote) {
+      // The peer's own code: after a violation the hub's verdict stands; a code a client may not
+      // send (docs/protocol.md §5, e.g. 4006) is reported as the protocol error it is.
+      const failure = conn.failure;
+      if (failure) {
+        code = failure.code;
+        reason = failure.reason;
+      } else if (code !== 1005 && !isPeerCloseCode(code)) {
+        m.error(ErrorCode.PROTOCOL);
+        reason = 'invalid close code from the peer';
+        code = DisconnectCode.PROTOCOL_ERROR;
+      } else reason = cutReason(reason);
+    }
     const wasOpen = this.open.delete(conn.id);
     if (this.opening.delete(conn)) m.opening--;
     if (wasOpen) {
       m.open--;
       m.transportDelta(conn.transport, -1);
     }
-    if (code === DisconnectCode.SLOW_CONSUMER) m.slowConsumer++;
+    if (!remote && code === DisconnectCode.SLOW_CONSUMER) m.slowConsumer++;
+    const waiting = this.slotQueue.get(conn);
+    if (waiting) {
+      this.slotQueue.delete(conn);
+      waiting(false);
+    }
     if (this.leaveListeners.length) for (const room of [...conn.roomSet]) this.leaveRoom(conn, room);
     else this.adapter.leaveAll(conn);
     this.rateLimit?.limiter?.release?.(conn);
@@ -854,6 +913,8 @@ export class Hub<In extends object = AnyEvents, Out extends object = In> {
     this.stopSweep();
     for (const w of this.waiters) w.resolve();
     this.waiters.clear();
+    for (const resolve of this.slotQueue.values()) resolve(false);
+    this.slotQueue.clear();
     await this.adapter.close();
   }
 

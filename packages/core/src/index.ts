@@ -2,6 +2,7 @@ export { Hub, type AnyEventHandler, type ConnectionMiddleware, type EventContext
 export { Connection, type AnyConnection, type ConnectionState, type EmitArgs } from './connection';
 export { BroadcastOperator } from './broadcast';
 export { MemoryAdapter, type Adapter, type AdapterHost, type BroadcastTarget, type ConnectionInfo, type Target } from './adapter';
+export { cutReason, isPeerCloseCode, MAX_CLOSE_REASON_BYTES } from './close';
 export { SendStatus, type Link, type LinkHandler, type LinkInfo, type TransportName } from './link';
 export { AuthError, StelarError, toErrorBody } from './errors';
 export { TokenBucket, type RateLimitAction, type RateLimiter, type RateLimitOptions, type RateLimitRule, type RateLimitSubject } from './rate-limit';

@@ -69,6 +69,11 @@ export interface LinkHandler {
   onPong(): void;
   /** The outgoing buffer fell back below its low-water mark. */
   onDrain(): void;
-  /** The link is closed; called exactly once. `code` is what was sent or received (1006 if none). */
-  onClose(code: number, reason: string): void;
+  /**
+   * The link is closed; called exactly once. `code` is what was sent or received (1006 if none).
+   * `remote` is true when `code` and `reason` came from the peer (its close frame or DISCONNECT),
+   * false when this side chose them: a server hub checks a peer's code (docs/protocol.md §5)
+   * and never takes it for one of its own decisions. Omitted: taken as this side's.
+   */
+  onClose(code: number, reason: string, remote?: boolean): void;
 }

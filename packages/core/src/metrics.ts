@@ -1,3 +1,18 @@
+import { ErrorCode } from '@stelar/codec-tcp';
+
+/** Longest error label kept as is; longer codes are counted under `other`. */
+export const MAX_ERROR_LABEL_LENGTH = 64;
+/** Labels admitted besides Stelar's own codes (first come); later codes are counted under `other`. */
+export const MAX_CUSTOM_ERROR_LABELS = 64;
+
+/** Stelar's own codes (protocol.md §6 and the hub's timeouts): always their own label. */
+const OWN_LABELS: ReadonlySet<string> = new Set<string>([...Object.values(ErrorCode), 'HANDSHAKE_TIMEOUT', 'HEARTBEAT_TIMEOUT', 'other']);
+/** Labels of errors reported by peers (ERROR frames): `peer:` + a code of protocol.md §6, else `peer:other`. */
+const PEER_LABELS: ReadonlyMap<string, string> = new Map(Object.values(ErrorCode).map((c) => [c, `peer:${c}`]));
+const PEER_OTHER = 'peer:other';
+const LONGEST_CODE = Math.max(...Object.values(ErrorCode).map((c) => c.length));
+const LABEL_CHARS = /^[A-Za-z0-9_.:-]+$/;
+
 /** A snapshot of a hub's counters. Every figure is kept incrementally: `getStats()` is O(1). */
 export interface Stats {
   /** Open sessions (CONNECT accepted), and links still opening. */
@@ -7,7 +22,12 @@ export interface Stats {
   rooms: number;
   acks: { pending: number; timedOut: number; inFlightHandlers: number };
   rateLimit: { hits: number; disconnects: number };
-  /** Errors by stable code (protocol errors, handler errors, rate limits…). */
+  /**
+   * Errors by stable code (protocol errors, handler errors, rate limits…). The label set is
+   * bounded: Stelar's own codes; `peer:<code>` for ERROR frames from clients (a code of
+   * protocol.md §6, else `peer:other`); at most 64 other codes (from handlers, middleware,
+   * adapters, transports: first come, up to 64 characters of `[A-Za-z0-9_.:-]`); the rest `other`.
+   */
   errors: Record<string, number>;
   backpressure: { buffered: number; dropped: number; slowConsumerDisconnects: number };
   /** The adapter's own counters (e.g. Redis publishes, messages missed while Redis was down). */
@@ -42,17 +62,51 @@ export class Metrics {
     this.started = clock();
   }
 
+  /** Labels admitted that are not Stelar's own. */
+  private customLabels = 0;
+
+  /** Counts an error under its code, or under `other` once the label set is full (see `Stats.errors`). */
   error(code: string): void {
-    this.errors[code] = (this.errors[code] ?? 0) + 1;
+    const errors = this.errors;
+    // Long strings are never used as keys (not even looked up).
+    if (code.length <= MAX_ERROR_LABEL_LENGTH) {
+      const n = errors[code];
+      if (n !== undefined) {
+        errors[code] = n + 1;
+        return;
+      }
+      if (OWN_LABELS.has(code)) {
+        errors[code] = 1;
+        return;
+      }
+      if (this.customLabels < MAX_CUSTOM_ERROR_LABELS && code.length > 0 && LABEL_CHARS.test(code)) {
+        this.customLabels++;
+        errors[code] = 1;
+        return;
+      }
+    }
+    errors['other'] = (errors['other'] ?? 0) + 1;
+  }
+
+  /** Counts an ERROR frame from a peer: under `peer:<code>` for a code of protocol.md §6, else `peer:other`. */
+  peerError(code: string): void {
+    const label = (code.length <= LONGEST_CODE && PEER_LABELS.get(code)) || PEER_OTHER;
+    this.errors[label] = (this.errors[label] ?? 0) + 1;
   }
 
   transportDelta(transport: string, delta: number): void {
     this.byTransport[transport] = (this.byTransport[transport] ?? 0) + delta;
   }
 
+  /** The connection counters alone (what `/readyz` reports), in O(transports). */
+  connections(): Stats['connections'] {
+    return { open: this.open, opening: this.opening, byTransport: { ...this.byTransport }, total: this.total, rejected: this.rejected };
+  }
+
+  /** Every counter; the error labels are bounded (see `Stats.errors`), so this is O(1). */
   snapshot(adapter: Record<string, number> = {}): Stats {
     return {
-      connections: { open: this.open, opening: this.opening, byTransport: { ...this.byTransport }, total: this.total, rejected: this.rejected },
+      connections: this.connections(),
       messages: { in: this.messagesIn, out: this.messagesOut },
       bytes: { in: this.bytesIn, out: this.bytesOut },
       rooms: this.rooms,

@@ -91,7 +91,10 @@ export class ConnectionBuckets {
   take(event: string, cost: number): boolean {
     if (this.all === undefined) this.all = this.connectionRule ? new TokenBucket(this.connectionRule) : null;
     if (this.all && !this.all.take(cost)) return false;
-    const rule = this.eventRules?.[event];
+    // Own keys only: an event named "constructor" or "__proto__" is not a rule.
+    const rules = this.eventRules;
+    if (!rules || !Object.hasOwn(rules, event)) return true;
+    const rule = rules[event];
     if (!rule) return true;
     this.perEvent ??= new Map();
     let b = this.perEvent.get(event);

@@ -39,12 +39,13 @@ export function linkPair(opts: { transport?: string; remoteAddress?: string } = 
       to.handler?.onFrame(decodeFrame(frame), frame.length);
     });
   };
-  const closeBoth = (code: number, reason: string): void => {
+  /** `by`: the side that chose the code (the other one received it); none for a cut. */
+  const closeBoth = (code: number, reason: string, by?: Side): void => {
     setImmediate(() => {
       for (const s of [a, b]) {
         if (s.closed) continue;
         s.closed = true;
-        s.handler?.onClose(code, reason);
+        s.handler?.onClose(code, reason, by !== undefined && s !== by);
       }
     });
   };
@@ -66,7 +67,7 @@ export function linkPair(opts: { transport?: string; remoteAddress?: string } = 
       });
     },
     close(code, reason) {
-      closeBoth(code, reason);
+      closeBoth(code, reason, self);
     },
     terminate() {
       closeBoth(1006, '');

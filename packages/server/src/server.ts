@@ -1,6 +1,7 @@
 import * as http from 'node:http';
 import * as https from 'node:https';
 import type { AddressInfo } from 'node:net';
+import type { Duplex } from 'node:stream';
 import type { TlsOptions } from 'node:tls';
 import { Hub, type AnyEvents, type HubOptions } from '@stelar/core';
 import {
@@ -162,7 +163,8 @@ export class StelarServer<In extends object = AnyEvents, Out extends object = In
   }
 
   /**
-   * Graceful shutdown: stops accepting; refuses new requests; waits up to `timeout` for request
+   * Graceful shutdown: stops accepting (upgrades get 503, new TCP sessions DISCONNECT 1001; the
+   * HTTP listener keeps answering, `/readyz` with 503, until the drain ends); refuses new requests; waits up to `timeout` for request
    * handlers to reply and for clients to answer pending requests; tells every client (close
    * 1001 on WebSocket, DISCONNECT 1001 on TCP); then closes what is left. Resolves once every
    * socket is gone. No `process.exit`.
@@ -178,8 +180,10 @@ export class StelarServer<In extends object = AnyEvents, Out extends object = In
     this.state = 'closing';
     this.removeSignalHandlers();
     if (wasListening) {
+      // Upgrades are refused (503) and new TCP sessions told 1001 from now on, but the HTTP
+      // listener stays up until the drain ends so health probes see /readyz answer 503.
       this.wsHandle?.close();
-      if (this.ownsHttp) this.httpServer?.close();
+      if (this.ownsHttp && this.httpServer) this.httpServer.on('upgrade', refuseUpgrade);
       await this.drain(options);
       await this.shutdownListeners();
     }
@@ -231,7 +235,8 @@ export class StelarServer<In extends object = AnyEvents, Out extends object = In
         isLive: () => this.state !== 'closed',
         isReady: () => this.isReady,
         metricsText: (p) => this.metricsText(p),
-        stats: () => this.getStats().connections,
+        // Counters only, never getStats(): readiness stays O(1) whatever the stats hold.
+        stats: () => this.metrics.connections(),
       },
       health,
       metrics,
@@ -290,6 +295,13 @@ export class StelarServer<In extends object = AnyEvents, Out extends object = In
     process.removeListener('SIGTERM', this.signalHandler);
     this.signalHandler = undefined;
   }
+}
+
+/** Answers an upgrade while draining: 503, then the socket is closed. */
+function refuseUpgrade(_req: http.IncomingMessage, socket: Duplex): void {
+  socket.on('error', () => socket.destroy());
+  socket.end('HTTP/1.1 503 Service Unavailable\r\nConnection: close\r\nRetry-After: 1\r\nContent-Length: 0\r\n\r\n');
+  setTimeout(() => socket.destroy(), 1000).unref();
 }
 
 function listenHttp(server: http.Server | https.Server, port: number, host: string | undefined): Promise<void> {

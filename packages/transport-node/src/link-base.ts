@@ -115,13 +115,13 @@ export abstract class BaseLink implements Link {
     }
   }
 
-  /** The socket is gone: `onClose` exactly once, and the connection slot is released. */
-  protected finish(code: number, reason: string): void {
+  /** The socket is gone: `onClose` exactly once, and the connection slot is released. `remote`: the code came from the peer. */
+  protected finish(code: number, reason: string, remote = false): void {
     if (this.closed) return;
     this.closed = true;
     this.closing = true;
     this.slot?.release();
-    this.call(() => this.handler.onClose(code, reason));
+    this.call(() => this.handler.onClose(code, reason, remote));
   }
 
   protected call(fn: () => void): void {

@@ -33,8 +33,8 @@ export class TcpLink extends BaseLink {
   readonly socket: Socket;
   private readonly decoder: FrameDecoder;
   private closeTimer: ReturnType<typeof setTimeout> | undefined;
-  /** The first close of either side: what `onClose` reports. */
-  private first: { code: number; reason: string } | undefined;
+  /** The first close of either side: what `onClose` reports (`remote`: the peer's DISCONNECT). */
+  private first: { code: number; reason: string; remote: boolean } | undefined;
 
   constructor(socket: Socket, init: LinkInit, options: TcpLinkOptions) {
     super(init, options.limits, options.report, options.slot);
@@ -74,7 +74,7 @@ export class TcpLink extends BaseLink {
   close(code: number, reason: string): void {
     if (this.closing) return;
     this.closing = true;
-    this.first ??= { code, reason };
+    this.first ??= { code, reason, remote: false };
     const s = this.socket;
     if (!s.destroyed && !s.writableEnded) {
       s.write(encodeDisconnect(code, reason));
@@ -124,7 +124,7 @@ export class TcpLink extends BaseLink {
       } catch {
         body = undefined;
       }
-      this.first = body ?? { code: 1005, reason: '' };
+      this.first = { code: body ? body.code : 1005, reason: body ? body.reason : '', remote: true };
     }
     this.deliver(() => this.handler.onFrame(frame, size));
   }
@@ -140,6 +140,6 @@ export class TcpLink extends BaseLink {
     this.closeTimer = undefined;
     this.decoder.reset();
     const first = this.first;
-    this.finish(first ? first.code : 1006, first ? first.reason : '');
+    this.finish(first ? first.code : 1006, first ? first.reason : '', first ? first.remote : false);
   }
 }

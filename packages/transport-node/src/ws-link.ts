@@ -108,7 +108,7 @@ export class WsLink extends BaseLink {
     connection.on('close', (code, reason) => {
       const mine = this.initiated;
       if (mine) this.finish(mine.code, mine.reason);
-      else if (connection.closeReceived) this.finish(code, reason);
+      else if (connection.closeReceived) this.finish(code, reason, true);
       else {
         const sent = connection.closeSent;
         this.finish(sent ? sent.code : code, sent ? sent.reason : reason);
