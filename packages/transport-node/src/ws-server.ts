@@ -11,6 +11,7 @@ import {
   type PerMessageDeflateServerOptions,
   type SubprotocolSelector,
 } from '@stelar/codec-ws';
+import { InputGuard } from './input-guard';
 import { freeSlot, type ConnectionLimits, type ConnectionSlot } from './limits';
 import {
   DEFAULT_HANDSHAKE_TIMEOUT,
@@ -55,6 +56,11 @@ export interface WebSocketServerOptions extends LinkOptions {
   perMessageDeflate?: boolean | WsServerDeflateOptions;
   /** Shared connection limits (see `ConnectionLimits`). Default: none. */
   limits?: ConnectionLimits;
+  /**
+   * Bounds on unfinished messages: bytes held over all connections, and time to finish a started
+   * message (see `InputGuard`). Default: `InputGuard.shared` (64 MiB, 30 s, for the whole process).
+   */
+  guard?: InputGuard;
   /** Take the client IP from the last `X-Forwarded-For` hop (behind a trusted proxy). Default false. */
   trustProxy?: boolean;
   /**
@@ -221,6 +227,7 @@ export function attachWebSocket(server: AnyServer, acceptor: Acceptor, options: 
   const limits = resolveLinkOptions(options);
   const report = options.onError ?? defaultReporter;
   const handshakeTimeout = positive('handshakeTimeout', options.handshakeTimeout, DEFAULT_HANDSHAKE_TIMEOUT);
+  const guard = options.guard ?? InputGuard.shared;
   const pathRule = options.path;
   const pmd = options.perMessageDeflate;
   const deflate = pmd ? deflateOptionsOf(pmd === true ? {} : pmd) : undefined;
@@ -288,6 +295,7 @@ export function attachWebSocket(server: AnyServer, acceptor: Acceptor, options: 
           closeTimeout: limits.closeTimeout,
           head,
           protocol: result.protocol,
+          guard,
         });
         open++;
         conn.once('close', () => {
