@@ -129,11 +129,11 @@ describe('hardening: unfinished messages (both transports)', { timeout: 60_000 }
       expect(tcp.disconnectCode).toBe(1008);
       expect(ms).toBeGreaterThanOrEqual(380);
       expect(ms).toBeLessThan(4000);
-      const wsError = tester.log.find((e) => e.kind === 'message' && e.data[0] === 0x0b);
+      const wsError = tester.log.find((e): e is Extract<typeof e, { kind: 'message' }> => e.kind === 'message' && e.data[0] === 0x0b);
       expect(wsError && new TextDecoder().decode(wsError.data).includes('WS_MESSAGE_TIMEOUT')).toBe(true);
       const tcpError = tcp.frames.find((f) => f.type === 0x0b)!;
       expect(JSON.parse(new TextDecoder().decode(tcpError.payload)).code).toBe('MESSAGE_TIMEOUT');
-      expect(parseDisconnect(tcp.frames.find((f) => f.type === 0x08)!.payload).code).toBe(1008);
+      expect(parseDisconnect(tcp.frames.find((f) => f.type === 0x08)!.payload)?.code).toBe(1008);
       await until(() => codes.length === 2, 'both disconnects reported');
       expect(codes.sort()).toEqual([1008, 1008]);
       tester.destroy();

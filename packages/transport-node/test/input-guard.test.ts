@@ -126,7 +126,7 @@ describe('InputGuard on the TCP listener', () => {
     expect(ms).toBeLessThan(3000);
     const peer = acceptor.peers[1]!;
     expect(peer.errors.map((e) => [e.code, e.closeCode])).toEqual([['MESSAGE_TIMEOUT', 1008]]);
-    expect(parseDisconnect(stalled.frames.find((f) => f.type === 0x08)!.payload).code).toBe(1008);
+    expect(parseDisconnect(stalled.frames.find((f) => f.type === 0x08)!.payload)?.code).toBe(1008);
     expect(guard.unfinishedBytes).toBe(0);
     steady.socket.destroy();
     await until(() => !guard.sweeping, 'sweep timer stopped');
@@ -143,7 +143,7 @@ describe('InputGuard on the TCP listener', () => {
     const b = await tcpPeer(tcp.port);
     b.socket.write(partialTcpFrame(200 * KiB, 60 * KiB));
     await b.closed;
-    expect(parseDisconnect(b.frames.find((f) => f.type === 0x08)!.payload).code).toBe(1013);
+    expect(parseDisconnect(b.frames.find((f) => f.type === 0x08)!.payload)?.code).toBe(1013);
     expect(acceptor.peers[1]!.errors[0]!.code).toBe('OVERLOADED');
     expect(guard.unfinishedBytes).toBe(60 * KiB);
     // a finishes its frame (90 KiB fits the budget) and is served.
@@ -157,7 +157,7 @@ describe('InputGuard on the TCP listener', () => {
     const header = Buffer.from([0, 0x20, 0, 0, 0x01, 0, 1, 0x78]); // totalLen 2 MiB, JSON, event "x"
     c.socket.write(header);
     await c.closed;
-    expect(parseDisconnect(c.frames.find((f) => f.type === 0x08)!.payload).code).toBe(1009);
+    expect(parseDisconnect(c.frames.find((f) => f.type === 0x08)!.payload)?.code).toBe(1009);
   });
 });
 
