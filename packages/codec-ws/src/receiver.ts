@@ -541,7 +541,7 @@ export class Receiver {
     this.msgOpcode = 0;
     this.msgCompressed = false;
     this.msgLength = 0;
-    frags.length = 0;
+    this.fragments = [];
     this.completed++;
     this.handlers.onMessage(message, !isText);
   }
