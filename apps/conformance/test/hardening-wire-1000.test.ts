@@ -81,14 +81,16 @@ describe('hardening: 1,000 attacking connections (child process)', { timeout: 12
     }
     for (const t of retention) t.ping('sync');
     await Promise.all(retention.map((t) => t.waitFor(() => t.log.some((e) => e.kind === 'pong') || t.tcpClosed, 30_000)));
-    await Promise.all(unfinishedWs.map((t) => t.waitFor(() => t.tcpClosed || t.peerClosed !== undefined || t.socket.writableLength === 0, 30_000)));
 
     // Compressed and unfinished: the first fragment of a compressed message (a zlib stream of
     // incompressible data, so the inflater has work), then nothing.
     const noise = zlib.deflateRawSync(Buffer.from(Array.from({ length: 64 * KiB }, (_, i) => (i * 7919) & 255)), { finishFlush: zlib.constants.Z_SYNC_FLUSH });
     for (const t of compressedOpen) {
       t.send({ opcode: OP.BINARY, rsv: 4, fin: false, payload: noise.subarray(0, 2 * KiB) });
+      // Answered once the fragment is inflated and counted (the server handles frames in order).
+      t.ping('sync');
     }
+    await Promise.all(compressedOpen.map((t) => t.waitFor(() => t.log.some((e) => e.kind === 'pong') || t.tcpClosed, 30_000)));
 
     // Unfinished 1 MiB messages on both transports.
     const frame = encodeBinary('up', Buffer.alloc(MiB - 64 - 9, 0x55));
@@ -97,6 +99,7 @@ describe('hardening: 1,000 attacking connections (child process)', { timeout: 12
     const tcpBytes = Buffer.from(frame.subarray(0, frame.length - 100));
     for (const t of unfinishedWs) t.write(wsBytes);
     for (const t of unfinishedTcp) t.write(tcpBytes);
+    await Promise.all(unfinishedWs.map((t) => t.waitFor(() => t.tcpClosed || t.peerClosed !== undefined || t.socket.writableLength === 0, 30_000)));
 
     // Let the server settle (held bytes stable), then measure.
     let last = -1;
