@@ -1,5 +1,6 @@
 #!/usr/bin/env node
-// Builds the single-file minified IIFE for a <script> tag: dist/stelar.min.js, global `Stelar`.
+// Builds the single-file minified IIFE for a <script> tag: dist/stelar.min.js, global `Stelar`
+// (src/global.ts assigns it).
 // Usage: node scripts/bundle.mjs [--outfile path]
 //
 // Inside the monorepo, @stelar/* imports resolve to the workspace sources (so the bundle always
@@ -25,12 +26,11 @@ const workspaceSources = {
 /** Bundles to `outfile` (default dist/stelar.min.js); resolves with the output bytes. */
 export async function bundle(outfile = resolve(root, 'dist/stelar.min.js'), { write = true } = {}) {
   const result = await build({
-    entryPoints: [resolve(root, 'src/index.ts')],
+    entryPoints: [resolve(root, 'src/global.ts')],
     outfile,
     bundle: true,
     minify: true,
     format: 'iife',
-    globalName: 'Stelar',
     platform: 'browser',
     target: 'es2022',
     legalComments: 'none',

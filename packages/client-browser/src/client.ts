@@ -1,5 +1,6 @@
-import { decodeMessage } from '@stelar/codec-tcp';
-import { ClientEngine, SendStatus, StelarError, type AnyEvents, type ClientOptions, type Dialer, type Link } from '@stelar/core';
+import { SendStatus, StelarError, type AnyEvents, type ClientOptions, type Dialer, type Link } from '@stelar/core';
+import { Engine } from './engine';
+import { decode, frame, T } from './wire';
 
 /** Options of a browser client: the engine's (auth, reconnect, queue, timeouts) plus the socket's. */
 export interface BrowserClientOptions extends ClientOptions {
@@ -58,7 +59,7 @@ const closeReason = (reason: string): string => {
  */
 export function dialWebSocket(url: string, options: BrowserClientOptions = {}): Dialer {
   const hwm = options.highWaterMark ?? 1 << 20;
-  const decodeOptions = { maxFrameSize: options.maxFrameSize ?? 1 << 24 };
+  const max = options.maxFrameSize ?? 1 << 24;
   return (handler, signal) =>
     new Promise<Link>((resolve, reject) => {
       const WS = options.WebSocket ?? WebSocket;
@@ -99,8 +100,7 @@ export function dialWebSocket(url: string, options: BrowserClientOptions = {}): 
           return ws.bufferedAmount > hwm ? SendStatus.BUFFERED : SendStatus.OK;
         },
         ping() {
-          // A Stelar PING frame: totalLen 7, type 0x03, empty event, no payload.
-          link.send(new Uint8Array([0, 0, 0, 7, 3, 0, 0]));
+          link.send(frame(T.PING, ''));
         },
         close(code, reason) {
           if (done || mine) return;
@@ -126,16 +126,15 @@ export function dialWebSocket(url: string, options: BrowserClientOptions = {}): 
           handler.onProtocolError({ code: 'UNSUPPORTED_DATA', message: 'text messages are not part of the Stelar protocol', closeCode: 1003 });
           return;
         }
-        const bytes = new Uint8Array(data);
-        let frame;
+        let f;
         try {
-          frame = decodeMessage(bytes, decodeOptions);
+          f = decode(new Uint8Array(data), max);
         } catch (err) {
-          const e = err as { code?: string; message?: string; closeCode?: number };
-          handler.onProtocolError({ code: e.code ?? 'BAD_PAYLOAD', message: String(e.message), closeCode: e.closeCode ?? 1002 });
+          const { code, message } = err as StelarError;
+          handler.onProtocolError({ code, message, closeCode: code === 'FRAME_TOO_LARGE' ? 1009 : 1002 });
           return;
         }
-        handler.onFrame(frame, bytes.length + 4);
+        handler.onFrame(f, data.byteLength + 4);
       };
       ws.onclose = (e: CloseEvent) => {
         signal.removeEventListener('abort', onAbort);
@@ -150,11 +149,11 @@ export function dialWebSocket(url: string, options: BrowserClientOptions = {}): 
 }
 
 /**
- * A Stelar client in the browser, over the native `WebSocket`. Everything else — events,
- * requests, rooms, reconnection, the offline queue — is the engine's (see `@stelar/core`), the
- * same as `@stelar/client-node`'s.
+ * A Stelar client in the browser, over the native `WebSocket`: events, requests, rooms,
+ * reconnection, the offline queue and heartbeats, with the API and behaviour of core's
+ * `ClientEngine` (the same as `@stelar/client-node`'s) from this package's smaller engine.
  */
-export class StelarClient<In extends object = AnyEvents, Out extends object = In> extends ClientEngine<In, Out> {
+export class StelarClient<In extends object = AnyEvents, Out extends object = In> extends Engine<In, Out> {
   readonly url: string;
 
   constructor(url?: string | URL, options: BrowserClientOptions = {}) {
