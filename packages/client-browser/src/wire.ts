@@ -80,12 +80,12 @@ export function parse(bytes: Uint8Array): unknown {
 }
 
 /**
- * The JSON object of a payload, with `key` of type `kind`, else BAD_PAYLOAD (a malformed
- * CONNECT, DISCONNECT or error body).
+ * The JSON object of a payload with `key` of type `kind`, else BAD_PAYLOAD (a malformed CONNECT
+ * or error body). An array never passes: it has no such key.
  */
 export function obj(bytes: Uint8Array, key: string, kind: string): Record<string, unknown> {
   const v = parse(bytes) as Record<string, unknown> | null;
-  return v && typeof v == 'object' && !Array.isArray(v) && typeof v[key] == kind ? v : fail('BAD_PAYLOAD', `expected a JSON object with "${key}"`);
+  return typeof v?.[key] == kind ? v! : fail('BAD_PAYLOAD', `no "${key}" in the body`);
 }
 
 /** An ERROR frame's or ACK_RES error's `{code, message}` as a StelarError. */
