@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // Builds the single-file minified IIFE for a <script> tag: dist/stelar.min.js, global `Stelar`
 // (src/global.ts assigns it).
-// Usage: node scripts/bundle.mjs [--outfile path]
+// Usage: node scripts/bundle.mjs [--outfile path] [--entry file]
 //
 // Inside the monorepo, @stelar/* imports resolve to the workspace sources (so the bundle always
 // matches the code, built or not); elsewhere they resolve as published packages.
@@ -23,10 +23,13 @@ const workspaceSources = {
   },
 };
 
-/** Bundles to `outfile` (default dist/stelar.min.js); resolves with the output bytes. */
-export async function bundle(outfile = resolve(root, 'dist/stelar.min.js'), { write = true } = {}) {
+/**
+ * Bundles `entry` (default src/global.ts) to `outfile` (default dist/stelar.min.js); resolves
+ * with the output bytes and esbuild's metafile.
+ */
+export async function bundle(outfile = resolve(root, 'dist/stelar.min.js'), { write = true, entry = resolve(root, 'src/global.ts') } = {}) {
   const result = await build({
-    entryPoints: [resolve(root, 'src/global.ts')],
+    entryPoints: [entry],
     outfile,
     bundle: true,
     minify: true,
@@ -47,5 +50,6 @@ export async function bundle(outfile = resolve(root, 'dist/stelar.min.js'), { wr
 if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
   const i = process.argv.indexOf('--outfile');
   const out = i > 0 && process.argv[i + 1] ? resolve(process.argv[i + 1]) : undefined;
-  await bundle(out);
+  const e = process.argv.indexOf('--entry');
+  await bundle(out, e > 0 && process.argv[e + 1] ? { entry: resolve(process.argv[e + 1]) } : {});
 }

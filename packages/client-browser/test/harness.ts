@@ -26,7 +26,11 @@ export interface Site {
   stop(): Promise<void>;
 }
 
-let bundle: Buffer;
+/** Which engine the served bundle's StelarClient is: this package's, or core's ClientEngine (test/core-engine.ts). */
+export type EngineName = 'browser engine' | "core's ClientEngine";
+const ENTRIES: Record<EngineName, string | undefined> = { 'browser engine': undefined, "core's ClientEngine": join(root, 'test/core-engine.ts') };
+const bundles = new Map<EngineName, Buffer>();
+let current: EngineName = 'browser engine';
 let browser: { context: BrowserContext; close: () => Promise<void> } | undefined;
 const sites = new Set<Site>();
 const pages = new Set<Page>();
@@ -41,14 +45,20 @@ export async function until(cond: () => boolean | Promise<boolean>, what = 'cond
   }
 }
 
-/** Builds the bundle and starts Chromium once per file; closes pages and servers after each test. */
-export function useChromium(): void {
+/**
+ * Builds the bundles (one per engine) and starts Chromium once per file; closes pages and
+ * servers after each test.
+ */
+export function useChromium(engines: EngineName[] = ['browser engine']): void {
   let dir = '';
   beforeAll(async () => {
     dir = mkdtempSync(join(tmpdir(), 'stelar-bundle-'));
-    const out = join(dir, 'stelar.min.js');
-    execFileSync(process.execPath, [join(root, 'scripts/bundle.mjs'), '--outfile', out], { stdio: 'inherit' });
-    bundle = readFileSync(out);
+    for (const engine of engines) {
+      const out = join(dir, `${bundles.size}.js`);
+      const entry = ENTRIES[engine];
+      execFileSync(process.execPath, [join(root, 'scripts/bundle.mjs'), '--outfile', out, ...(entry ? ['--entry', entry] : [])], { stdio: 'inherit' });
+      bundles.set(engine, readFileSync(out));
+    }
     browser = await launchChromium();
   });
   afterEach(async () => {
@@ -66,8 +76,16 @@ export function useChromium(): void {
  * Starts the page's HTTP server with a Stelar server attached (heartbeat off unless given), on
  * `port`/`tcpPort` (0: any). Stopped after the test.
  */
+/** Pages opened by the tests of the enclosing `describe` load the bundle of `engine`. */
+export function useEngine(engine: EngineName): void {
+  beforeAll(() => {
+    current = engine;
+  });
+}
+
 export async function site(options: Omit<ServerOptions, 'server' | 'port'> & { port?: number } = {}, setup?: (s: Server) => void): Promise<Site> {
   const { port = 0, ...rest } = options;
+  const bundle = bundles.get(current)!;
   const httpServer = http.createServer((req, res) => {
     if (req.url === '/stelar.min.js') res.writeHead(200, { 'content-type': 'text/javascript' }).end(bundle);
     else if (req.url === '/') res.writeHead(200, { 'content-type': 'text/html; charset=utf-8' }).end(PAGE);
