@@ -5,7 +5,7 @@
 //
 // Inside the monorepo, @stelar/* imports resolve to the workspace sources (so the bundle always
 // matches the code, built or not); elsewhere they resolve as published packages.
-import { existsSync } from 'node:fs';
+import { copyFileSync, existsSync, writeFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { build } from 'esbuild';
@@ -47,9 +47,31 @@ export async function bundle(outfile = resolve(root, 'dist/stelar.min.js'), { wr
   return { bytes: result.outputFiles?.[0]?.contents, metafile: result.metafile };
 }
 
+/**
+ * Types of \`@stelar/client-browser/stelar.min.js\`: the global the bundle defines, for ESM and
+ * CommonJS resolution (the same script is also dist/stelar.min.cjs, so \`require.resolve\` finds a
+ * file Node classifies as CommonJS).
+ */
+export const types = (index) => `// The <script> bundle defines the global \`Stelar\`: the package's exports.
+import type * as api from './${index}';
+
+declare global {
+  /** \`@stelar/client-browser\`'s exports, defined by \`<script src=".../stelar.min.js">\`. */
+  var Stelar: typeof api;
+}
+
+export {};
+`;
+
 if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
   const i = process.argv.indexOf('--outfile');
   const out = i > 0 && process.argv[i + 1] ? resolve(process.argv[i + 1]) : undefined;
   const e = process.argv.indexOf('--entry');
   await bundle(out, e > 0 && process.argv[e + 1] ? { entry: resolve(process.argv[e + 1]) } : {});
+  // The package's own build (no --outfile) also writes the CommonJS twin and the types.
+  if (!out) {
+    copyFileSync(resolve(root, 'dist/stelar.min.js'), resolve(root, 'dist/stelar.min.cjs'));
+    writeFileSync(resolve(root, 'dist/stelar.min.d.ts'), types('index.js'));
+    writeFileSync(resolve(root, 'dist/stelar.min.d.cts'), types('index.cjs'));
+  }
 }

@@ -62,3 +62,49 @@ describe('the <script> bundle\'s global', () => {
     delete g.Stelar;
   });
 });
+
+describe('the types of @stelar/client-browser/stelar.min.js', () => {
+  it('declare the global Stelar as the package exports, for ESM and CommonJS consumers', async () => {
+    const ts = (await import('typescript')).default;
+    const { types } = await import('../scripts/bundle.mjs');
+    const { mkdtempSync, rmSync, writeFileSync } = await import('node:fs');
+    const { tmpdir } = await import('node:os');
+    const { join, resolve } = await import('node:path');
+    const dir = mkdtempSync(join(tmpdir(), 'stelar-types-'));
+    try {
+      const src = resolve(__dirname, '../src/index');
+      // A dist/ as the build lays it out, its index types standing in for tsup's.
+      for (const [index, dts] of [['index.js', 'stelar.min.d.ts'], ['index.cjs', 'stelar.min.d.cts']] as const) {
+        writeFileSync(join(dir, index.replace(/\.(c?)js$/, '.d.$1ts')), `export * from ${JSON.stringify(src)};\n`);
+        writeFileSync(join(dir, dts), types(index));
+      }
+      const use = (from: string) => `import ${JSON.stringify(from)};
+const c = Stelar.connect<{ sum: (a: { a: number; b: number }) => number }>('/', { auth: { token: 't' } });
+const n: Promise<number> = c.request('sum', { a: 1, b: 2 });
+const client: InstanceType<typeof Stelar.StelarClient> = c;
+void client;
+const code: 'TIMEOUT' = Stelar.ErrorCode.TIMEOUT;
+void n; void code;
+// @ts-expect-error: not an export
+Stelar.nothing;
+`;
+      writeFileSync(join(dir, 'esm.mts'), use('./stelar.min.js'));
+      writeFileSync(join(dir, 'cjs.cts'), use('./stelar.min.cjs'));
+      const program = ts.createProgram([join(dir, 'esm.mts'), join(dir, 'cjs.cts')], {
+        strict: true,
+        noEmit: true,
+        skipLibCheck: true,
+        // Bundler resolution: the stand-in index types point at src/, written for it.
+        module: ts.ModuleKind.ESNext,
+        moduleResolution: ts.ModuleResolutionKind.Bundler,
+        target: ts.ScriptTarget.ES2022,
+        lib: ['lib.es2022.d.ts', 'lib.dom.d.ts'],
+        types: [],
+      });
+      const errors = ts.getPreEmitDiagnostics(program).map((d) => ts.flattenDiagnosticMessageText(d.messageText, '\n'));
+      expect(errors).toEqual([]);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
