@@ -86,6 +86,8 @@ export class Engine<In extends object = AnyEvents, Out extends object = In> {
     let maxFrame = 0;
     let refusal: StelarError | null = null;
     let timedOut: StelarError | null = null;
+    /** The DISCONNECT body the server sent, if any. */
+    let peer: Record<string, unknown> | null = null;
     const waiters: Waiter[] = [];
     let timer: ReturnType<typeof setTimeout> | undefined; // the connect or the retry timer
     let beat: ReturnType<typeof setTimeout> | undefined;
@@ -244,9 +246,10 @@ export class Engine<In extends object = AnyEvents, Out extends object = In> {
           if (req && p[4]) settle(req, false, errorOf(b));
           else if (req) settle(req, ...attempt(() => parse(b)));
         } else if (type == T.JSON || type == T.BINARY || type == T.ACK_REQ) dispatch(f);
-        // PONG only shows the server is alive; DISCONNECT is optional on WebSocket, whose close
-        // frame carries the same code and reason (docs/protocol.md §3).
-        else if (type != T.PONG && type != T.DISCONNECT) fail('PROTOCOL', `unexpected frame type ${type}`);
+        // The code and reason the server closes with, in case the socket ends without them.
+        else if (type == T.DISCONNECT) peer = p.length ? obj(p, 'code', 'number') : null;
+        // A PONG only shows that the server is alive (done above).
+        else if (type != T.PONG) fail('PROTOCOL', `unexpected frame type ${type}`);
       });
       if (!ok) link?.close(1002, (e as Error).message);
     };
@@ -311,6 +314,10 @@ export class Engine<In extends object = AnyEvents, Out extends object = In> {
       timer = setTimeout(open, delay);
     };
     const lost = (code: number, reason: string): void => {
+      if (peer && (code == 1005 || code == 1006)) {
+        code = peer['code'] as number;
+        reason = typeof peer['reason'] == 'string' ? peer['reason'] : '';
+      }
       const had = sid;
       const why = E('DISCONNECTED', `connection closed (${code}${reason ? `: ${reason}` : ''})`);
       link = sid = undefined;
@@ -343,7 +350,7 @@ export class Engine<In extends object = AnyEvents, Out extends object = In> {
       const ms = o.connectTimeout ?? 10_000;
       const ac = (dialing = new AbortController());
       setState(ever ? 'reconnecting' : 'connecting');
-      refusal = timedOut = null;
+      refusal = timedOut = peer = null;
       timer = setTimeout(() => {
         ac.abort((timedOut = E('TIMEOUT', `not connected within ${ms} ms`)));
         if (mine()) link?.terminate();

@@ -2,7 +2,7 @@
 // that @stelar/client-node's tests check, here for the browser's own engine (src/engine.ts).
 // Timing bounds are generous (a loaded 2-core machine); none is an upper bound under 2 s.
 import { describe, expect, it } from 'vitest';
-import { encodeFrame, encodeJson, encodeAckRequest, encodeServerConnect, FrameType } from '@stelar/codec-tcp';
+import { encodeAckRequest, encodeDisconnect, encodeFrame, encodeJson, encodeServerConnect, FrameType } from '@stelar/codec-tcp';
 import { AuthError, StelarError } from '@stelar/server';
 import { freePort, page, site, tick, until, useChromium, useEngine, type EngineName, type Server } from './harness';
 
@@ -721,6 +721,33 @@ describe.each(ENGINES)('%s', (engine) => {
   });
 
   describe('protocol errors from the server', () => {
+    it('a DISCONNECT frame gives the code and reason when the socket then ends without a close frame (1006): 4100 reconnects, 4001 stops', async () => {
+      const s = await site({}, standard);
+      const p = await page(s.url);
+      await p.evaluate(async (code) => {
+        eval(code);
+        x.c = x.record(Stelar.createClient('/', { reconnect: { baseDelay: 5, maxDelay: 10 } }));
+        await x.c.connect();
+      }, RECORD);
+      for (const [code, reason] of [
+        [4100, 'moving'],
+        [4001, 'banned'],
+      ] as const) {
+        const id = await p.evaluate(() => x.c.id as string);
+        const link = s.stelar.getConnection(id)!.link;
+        link.send(encodeDisconnect(code, reason));
+        await tick(30);
+        link.terminate();
+        await p.waitForFunction((id) => x.c.id !== id, id, { timeout: 8000 });
+        if (code === 4100) await p.waitForFunction(() => x.c.connected, undefined, { timeout: 8000 });
+      }
+      await p.waitForFunction(() => x.c.state === 'disconnected', undefined, { timeout: 8000 });
+      expect(await p.evaluate(() => x.log.filter((l: unknown) => Array.isArray(l)))).toEqual([
+        ['disconnected', 4100, 'moving', true],
+        ['disconnected', 4001, 'banned', false],
+      ]);
+    });
+
     it('a frame the decoder refuses, a frame type a client never receives, and a second CONNECT each close the link (1002) and the client reconnects', async () => {
       const s = await site({}, standard);
       const p = await page(s.url);
