@@ -662,11 +662,11 @@ describe.each(ENGINES)('%s', (engine) => {
       const p = await page(s.url);
       await p.evaluate(async (code) => {
         eval(code);
-        x.c = x.record(Stelar.createClient('/', { WebSocket: x.Spy, heartbeat: { interval: 50, timeout: 150 }, reconnect: { baseDelay: 5, maxDelay: 10 } }));
+        x.c = x.record(Stelar.createClient('/', { WebSocket: x.Spy, heartbeat: { interval: 60, timeout: 600 }, reconnect: { baseDelay: 5, maxDelay: 10 } }));
         await x.c.connect();
       }, RECORD);
       const first = await p.evaluate(() => x.c.id as string);
-      await tick(500); // ten intervals: the server answers every PING
+      await tick(700); // ten intervals: the server answers every PING
       const pings = await p.evaluate(() => x.sent.filter((f: number[]) => f[0] === 3).length);
       expect(pings).toBeGreaterThanOrEqual(3);
       expect(await p.evaluate(() => [x.c.id, x.log.filter((l: unknown) => Array.isArray(l))])).toEqual([first, []]);
@@ -676,7 +676,7 @@ describe.each(ENGINES)('%s', (engine) => {
       stuck.pause();
       const t0 = Date.now();
       await p.waitForFunction(() => x.log.some((l: unknown) => Array.isArray(l)), undefined, { timeout: 8000 });
-      expect(Date.now() - t0).toBeGreaterThanOrEqual(100); // the PING unanswered for `timeout` (150 ms)
+      expect(Date.now() - t0).toBeGreaterThanOrEqual(550); // the PING unanswered for `timeout` (600 ms)
       expect(await p.evaluate(() => x.log.filter((l: unknown) => Array.isArray(l)))).toEqual([['disconnected', 1006, '', true]]);
       await p.waitForFunction((first) => x.c.connected && x.c.id !== first, first, { timeout: 8000 });
       stuck.resume();
@@ -705,14 +705,15 @@ describe.each(ENGINES)('%s', (engine) => {
 
     it('with heartbeat: false the client sends no PING, and a strict server keeps it (the browser answers WebSocket pings)', async () => {
       const closes: number[] = [];
-      const s = await site({ heartbeat: { interval: 40, timeout: 60 } }, (srv) => srv.onDisconnect((_c, code) => void closes.push(code)));
+      // The server pings every 50 ms and drops a peer silent for 600 ms; the test waits twice that.
+      const s = await site({ heartbeat: { interval: 50, timeout: 600 } }, (srv) => srv.onDisconnect((_c, code) => void closes.push(code)));
       const p = await page(s.url);
       const r = await p.evaluate(async (code) => {
         eval(code);
         const c = Stelar.createClient('/', { WebSocket: x.Spy, heartbeat: false });
         await c.connect();
         const id = c.id;
-        await new Promise((r) => setTimeout(r, 400));
+        await new Promise((r) => setTimeout(r, 1300));
         return [c.id === id, c.state, x.sent.map((f: number[]) => f[0])];
       }, RECORD);
       expect(r).toEqual([true, 'connected', [7]]); // CONNECT only
