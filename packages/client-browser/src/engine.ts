@@ -21,8 +21,8 @@ type Waiter = [resolve: () => void, reject: (e: unknown) => void];
 interface Req {
   /** Encodes the request's frame with an id. */
   readonly f: (id: number) => Uint8Array;
-  /** Settles the promise and clears the timeout and the abort listener. */
-  readonly d: (ok: boolean, v: unknown) => void;
+  /** Settles the promise (resolves when `ok`, else rejects) and clears the timeout and the abort listener. */
+  readonly d: (v: unknown, ok?: unknown) => void;
   /** Kept across a reconnection (`retry: true`). */
   readonly r: boolean | undefined;
   id: number;
@@ -35,12 +35,12 @@ type Item = Uint8Array | Req;
 
 const isReq = (x: Item): x is Req => !(x instanceof Uint8Array);
 const E = (code: string, message: string): StelarError => new StelarError(code, message);
-/** Runs `fn`: [true, its result] or [false, what it threw]. */
-const attempt = (fn: () => unknown): [boolean, unknown] => {
+/** Runs `fn`: [its result, 1] or [what it threw, 0]. */
+const attempt = (fn: () => unknown): [unknown, 0 | 1] => {
   try {
-    return [true, fn()];
+    return [fn(), 1];
   } catch (e) {
-    return [false, e];
+    return [e, 0];
   }
 };
 const thenable = (v: unknown): v is PromiseLike<unknown> => typeof (v as PromiseLike<unknown> | null)?.then == 'function';
@@ -117,12 +117,12 @@ export class Engine<In extends object = AnyEvents, Out extends object = In> {
 
     // ── the offline queue and requests ────────────────────────────────────────
 
-    /** Takes a request out of the queue or the in-flight map, then settles it. */
-    const settle = (req: Req, ok: boolean, v: unknown): void => {
+    /** Takes a request out of the queue or the in-flight map, then settles it: rejects with `v`, or resolves with it when `ok`. */
+    const settle = (req: Req, v: unknown, ok?: unknown): void => {
       const i = queue.indexOf(req);
       if (i >= 0) queuedBytes -= queue.splice(i, 1)[0]!.length;
       if (inflight.get(req.id) == req) inflight.delete(req.id);
-      req.d(ok, v);
+      req.d(v, ok);
     };
     /**
      * Queues a frame or request: drop-oldest evicts (evicted requests reject with QUEUE_FULL),
@@ -135,7 +135,7 @@ export class Engine<In extends object = AnyEvents, Out extends object = In> {
         else {
           const old = queue[0]!;
           queuedBytes -= queue.shift()!.length;
-          if (isReq(old)) settle(old, false, full());
+          if (isReq(old)) settle(old, full());
         }
       }
       if (ok) queuedBytes += queue.push(x) && x.length;
@@ -144,31 +144,31 @@ export class Engine<In extends object = AnyEvents, Out extends object = In> {
     };
     /** Queues a frame or request; a request that cannot be queued is settled with why. */
     const put = (x: Item): void => {
-      const [ok, e] = attempt(() => {
+      const [e, ok] = attempt(() => {
         if (isReq(x)) x.length = x.f(0).length;
         if (!enqueue(x)) queueFull();
       });
-      if (!ok && isReq(x)) settle(x, false, e);
+      if (!ok && isReq(x)) settle(x, e);
     };
     const sendReq = (req: Req): void => {
       do lastId = lastId >= 0xffff_ffff ? 1 : lastId + 1;
       while (inflight.has(lastId));
-      const [ok, f] = attempt(() => checkSize(req.f(lastId)));
-      if (!ok) return settle(req, false, f);
+      const [f, ok] = attempt(() => checkSize(req.f(lastId)));
+      if (!ok) return settle(req, f);
       inflight.set((req.id = lastId), req);
       // 3: SendStatus.CLOSED; a `retry` request stays for the reconnection.
-      if (send(f as Uint8Array) == 3 && !req.r) settle(req, false, E('DISCONNECTED', 'connection closed'));
+      if (send(f as Uint8Array) == 3 && !req.r) settle(req, E('DISCONNECTED', 'connection closed'));
     };
     const track = (event: string, { timeout = o.requestTimeout ?? 10_000, signal, retry }: { timeout?: number; signal?: AbortSignal; retry?: boolean }, f: (id: number) => Uint8Array): Promise<unknown> =>
       new Promise((resolve, reject) => {
-        const abort = (): void => settle(req, false, E('ABORTED', 'request aborted'));
-        const t = timeout > 0 && timeout < Infinity ? setTimeout(() => settle(req, false, E('TIMEOUT', `request "${event}" timed out after ${timeout} ms`)), timeout) : 0;
+        const abort = (): void => settle(req, E('ABORTED', 'request aborted'));
+        const t = timeout > 0 && timeout < Infinity ? setTimeout(() => settle(req, E('TIMEOUT', `request "${event}" timed out after ${timeout} ms`)), timeout) : 0;
         const req: Req = {
           f,
           r: retry,
           id: 0,
           length: 0,
-          d: (ok, v) => {
+          d: (v, ok) => {
             clearTimeout(t);
             signal?.removeEventListener('abort', abort);
             (ok ? resolve : reject)(v);
@@ -177,7 +177,7 @@ export class Engine<In extends object = AnyEvents, Out extends object = In> {
         if (signal?.aborted) return abort();
         signal?.addEventListener('abort', abort);
         if (sid) sendReq(req);
-        else if (closed) settle(req, false, E('DISCONNECTED', 'client closed'));
+        else if (closed) settle(req, E('DISCONNECTED', 'client closed'));
         else put(req);
       });
     const sendJoin = (room: string): void => {
@@ -206,32 +206,33 @@ export class Engine<In extends object = AnyEvents, Out extends object = In> {
         const b = toErrorBody(e);
         notify('error', new StelarError(b.code, b.message, e), event);
       };
-      const [ok, r] = attempt(fn);
+      const [r, ok] = attempt(fn);
       if (!ok) failed(r);
       else if (thenable(r)) r.then(undefined, failed);
     };
     const dispatch = ({ type, event, payload }: Frame): void => {
       const ask = type == T.ACK_REQ;
       const rid = ask ? u32(payload) : 0;
-      const reply = (ok: boolean, v: unknown): unknown =>
-        sid && !attempt(() => send(frame(T.ACK_RES, event, json(ok ? v : toErrorBody(v)), rid, ok ? 0 : 1)))[0] && reply(false, E('HANDLER_ERROR', 'reply is not JSON'));
-      const [ok, data] = type == T.BINARY ? [true, payload] : attempt(() => parse(payload.subarray(ask ? 4 : 0)));
-      if (!ok) return void (ask ? reply(false, data) : notify('error', data as StelarError, event));
+      /** Answers the request: an error body for `v`, or `v` when `ok`. */
+      const reply = (v: unknown, ok?: unknown): unknown =>
+        sid && !attempt(() => send(frame(T.ACK_RES, event, json(ok ? v : toErrorBody(v)), rid, ok ? 0 : 1)))[1] && reply(E('HANDLER_ERROR', 'reply is not JSON'));
+      const [data, ok] = type == T.BINARY ? [payload, 1] : attempt(() => parse(payload.subarray(ask ? 4 : 0)));
+      if (!ok) return void (ask ? reply(data) : notify('error', data as StelarError, event));
       for (const [fn] of handlers.get('') ?? []) guard(event, () => fn(event as never, data as never));
       const list = handlers.get(event) ?? [];
       if (list.some((h) => h[1])) handlers.set(event, list.filter((h) => !h[1]));
       if (!ask) return list.forEach(([fn]) => guard(event, () => fn(data as never)));
       const [first, ...rest] = list;
-      if (!first) return void reply(false, E('NO_HANDLER', `no handler for "${event}"`));
-      const [done, r] = attempt(() => first[0](data as never));
+      if (!first) return void reply(E('NO_HANDLER', `no handler for "${event}"`));
+      const [r, done] = attempt(() => first[0](data as never));
       for (const [fn] of rest) guard(event, () => fn(data as never));
-      if (done && thenable(r)) r.then((v) => reply(true, v), (e: unknown) => reply(false, e));
-      else reply(done, r);
+      if (done && thenable(r)) r.then((v) => reply(v, 1), reply);
+      else reply(r, done);
     };
     const onFrame = (f: Frame): void => {
       alive();
       const { type, payload: p } = f;
-      const [ok, e] = attempt(() => {
+      const [e, ok] = attempt(() => {
         if (type == T.CONNECT) {
           if (sid) fail('PROTOCOL', 'duplicate CONNECT');
           const h = obj(p, 'id', 'string');
@@ -243,7 +244,7 @@ export class Engine<In extends object = AnyEvents, Out extends object = In> {
         else if (type == T.ACK_RES) {
           const req = inflight.get(u32(p));
           const b = p.subarray(5);
-          if (req && p[4]) settle(req, false, errorOf(b));
+          if (req && p[4]) settle(req, errorOf(b));
           else if (req) settle(req, ...attempt(() => parse(b)));
         } else if (type == T.JSON || type == T.BINARY || type == T.ACK_REQ) dispatch(f);
         // The code and reason the server closes with, in case the socket ends without them.
@@ -268,7 +269,7 @@ export class Engine<In extends object = AnyEvents, Out extends object = In> {
       for (const x of queue.splice(0)) {
         if (isReq(x)) sendReq(x);
         else {
-          const [ok, e] = attempt(() => send(checkSize(x)));
+          const [e, ok] = attempt(() => send(checkSize(x)));
           if (!ok) notify('error', e as StelarError);
         }
       }
@@ -299,7 +300,7 @@ export class Engine<In extends object = AnyEvents, Out extends object = In> {
       }
       setState('disconnected');
       wake(waiters, 1, e);
-      for (const x of queue) if (isReq(x)) x.d(false, E('DISCONNECTED', 'client disconnected'));
+      for (const x of queue) if (isReq(x)) x.d(E('DISCONNECTED', 'client disconnected'));
       queue.length = queuedBytes = 0;
       rooms.forEach((w, room) => w !== true && w.length && (rooms.delete(room), wake(w, 1, e)));
     };
@@ -325,7 +326,7 @@ export class Engine<In extends object = AnyEvents, Out extends object = In> {
       gen++;
       // Requests on the wire: `retry` ones go back to the front of the queue, the others fail.
       const again: Item[] = [];
-      inflight.forEach((req) => (req.r && !closed && qo ? again.push(req) : req.d(false, why)));
+      inflight.forEach((req) => (req.r && !closed && qo ? again.push(req) : req.d(why)));
       inflight.clear();
       if (again.length) {
         for (const req of again) (req as Req).id = 0;
