@@ -95,6 +95,8 @@ export class Engine<In extends object = AnyEvents, Out extends object = In> {
     /** Re-arms the heartbeat; called on every frame from the server. */
     let alive = (): void => undefined;
 
+    /** Replaces an event's handler list; an empty one is dropped (no map entry per event ever seen). */
+    const setList = (event: string, list: [Fn, boolean | undefined][]): unknown => (list.length ? handlers.set(event, list) : handlers.delete(event));
     const notify = <K extends keyof ClientLifecycle>(name: K, ...args: Parameters<ClientLifecycle[K]>): void => {
       for (const fn of [...(lifecycle.get(name) ?? [])]) attempt(() => (fn as (...a: typeof args) => void)(...args));
     };
@@ -220,7 +222,7 @@ export class Engine<In extends object = AnyEvents, Out extends object = In> {
       if (!ok) return void (ask ? reply(data) : notify('error', data as StelarError, event));
       for (const [fn] of handlers.get('') ?? []) guard(event, () => fn(event as never, data as never));
       const list = handlers.get(event) ?? [];
-      if (list.some((h) => h[1])) handlers.set(event, list.filter((h) => !h[1]));
+      if (list.some((h) => h[1])) setList(event, list.filter((h) => !h[1]));
       if (!ask) return list.forEach(([fn]) => guard(event, () => fn(data as never)));
       const [first, ...rest] = list;
       if (!first) return void reply(E('NO_HANDLER', `no handler for "${event}"`));
@@ -385,8 +387,7 @@ export class Engine<In extends object = AnyEvents, Out extends object = In> {
     const off = (event: string, fn?: Fn, all?: boolean): Engine<In, Out> => {
       const list = handlers.get(event) ?? [];
       const i = list.findIndex((h) => h[0] == fn);
-      if (fn) handlers.set(event, list.filter((h, j) => (all ? h[0] != fn : j != i)));
-      else handlers.delete(event);
+      setList(event, fn ? list.filter((h, j) => (all ? h[0] != fn : j != i)) : []);
       return self;
     };
     Object.defineProperties(this, {
