@@ -15,8 +15,12 @@ export const README = resolve(root, 'README.md');
 
 /** Issue 14's goal for the bundle, min+gzip. Not met: see the README's Size section. */
 export const TARGET = 4096;
-/** The ceiling CI enforces (test/size.test.ts): the bundle may not grow past it unnoticed. */
-export const LIMIT = 5632;
+/**
+ * The ceiling CI enforces (test/size.test.ts): the bundle may not grow past it unnoticed. It is
+ * the size today plus room for the two features planned next (a session id and offset in CONNECT
+ * for connection-state recovery; connect_error reports), a few hundred bytes.
+ */
+export const LIMIT = 5888;
 
 const kb = (n) => `${(n / 1024).toFixed(2)} KiB`;
 
