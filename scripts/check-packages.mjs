@@ -25,11 +25,7 @@ const REPOSITORY_URL = 'git+https://github.com/stelar-rt/stelar.git';
  * attw problems we know about and accept for now, each with the reason. An entry that no longer
  * happens fails the check too, so this list cannot go stale.
  */
-const KNOWN = [
-  // `@stelar/client-browser/stelar.min.js` (the <script> bundle) ships no type declarations:
-  // fixed by the client-browser rewrite (issue 15); remove this entry when it lands.
-  { pkg: '@stelar/client-browser', entrypoint: './stelar.min.js' },
-];
+const KNOWN = [];
 
 /** The files of a .tgz: name (without the leading "package/") → contents. */
 function untar(tgz) {
