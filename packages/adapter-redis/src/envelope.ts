@@ -14,8 +14,11 @@ import { Buffer } from 'node:buffer';
  * (docs/protocol.md §1, totalLen included), so a receiving node delivers those very bytes:
  *
  * ```
- * u8  flags     bit 0 volatile, bit 1 sequenced (seq counts this node's global stream)
- * u32 seq
+ * u8  flags     bit 0 volatile; bit 1 sequenced: (epoch, seq) number a stream of the origin,
+ *               its global stream, or with bit 2 the stream of the one room in `rooms`;
+ *               bit 3 a copy re-sent on the global channel (nobody subscribed to the room's)
+ * u32 epoch     random per stream incarnation: a new one restarts the numbering
+ * u32 seq       1, 2, 3… within an epoch
  * u16 n, then n × (u16 len, UTF-8)   rooms          (n = 0: everyone)
  * u16 n, then n × (u16 len, UTF-8)   except rooms
  * u16 n, then n × (u16 len, UTF-8)   except connection ids
@@ -26,7 +29,7 @@ import { Buffer } from 'node:buffer';
  * request/response traffic is small and rare, so readability wins there. All integers are
  * big-endian.
  */
-export const ENVELOPE_VERSION = 1;
+export const ENVELOPE_VERSION = 2;
 
 export const Kind = {
   BROADCAST: 1,
@@ -35,17 +38,22 @@ export const Kind = {
   BYE: 4,
   REQUEST: 5,
   RESPONSE: 6,
+  /** The last (epoch, seq) of a room stream, sent on the room's channel after a failed publish. */
+  MARK: 7,
 } as const;
 export type Kind = (typeof Kind)[keyof typeof Kind];
 
 export const Flag = {
   VOLATILE: 1,
   SEQUENCED: 2,
+  ROOM_STREAM: 4,
+  RESENT: 8,
 } as const;
 
 export interface BroadcastEnvelope {
   origin: string;
   flags: number;
+  epoch: number;
   seq: number;
   rooms: string[];
   exceptRooms: string[];
@@ -99,18 +107,20 @@ function writeList(buf: Buffer, off: number, list: readonly string[]): number {
 export function encodeBroadcast(
   header: Buffer,
   flags: number,
+  epoch: number,
   seq: number,
   target: { readonly rooms: readonly string[]; readonly exceptRooms: readonly string[]; readonly exceptIds: readonly string[] },
   frame: Uint8Array,
 ): Buffer {
-  const size = header.length + 5 + listSize(target.rooms) + listSize(target.exceptRooms) + listSize(target.exceptIds) + frame.length;
+  const size = header.length + 9 + listSize(target.rooms) + listSize(target.exceptRooms) + listSize(target.exceptIds) + frame.length;
   const buf = Buffer.allocUnsafe(size);
   header.copy(buf, 0);
   buf[1] = Kind.BROADCAST;
   let off = header.length;
   buf[off] = flags;
-  buf.writeUInt32BE(seq >>> 0, off + 1);
-  off += 5;
+  buf.writeUInt32BE(epoch >>> 0, off + 1);
+  buf.writeUInt32BE(seq >>> 0, off + 5);
+  off += 9;
   off = writeList(buf, off, target.rooms);
   off = writeList(buf, off, target.exceptRooms);
   off = writeList(buf, off, target.exceptIds);
@@ -131,8 +141,13 @@ export function encodeControl(header: Buffer, kind: ControlEnvelope['kind'], bod
 export function peekKind(msg: Buffer): Kind {
   if (msg.length < 4 || msg[0] !== ENVELOPE_VERSION) throw new EnvelopeError(`unknown envelope version ${msg[0] ?? 'none'}`);
   const kind = msg[1]!;
-  if (kind < Kind.BROADCAST || kind > Kind.RESPONSE) throw new EnvelopeError(`unknown envelope kind ${kind}`);
+  if (kind < Kind.BROADCAST || kind > Kind.MARK) throw new EnvelopeError(`unknown envelope kind ${kind}`);
   return kind as Kind;
+}
+
+/** Sets the RESENT flag of an encoded broadcast, in place. */
+export function markResent(msg: Buffer, header: Buffer): void {
+  msg[header.length] = msg[header.length]! | Flag.RESENT;
 }
 
 /** Whether the message was sent by the node whose header this is (no string decoding). */
@@ -166,10 +181,11 @@ function readList(msg: Buffer, off: number): { list: string[]; off: number } {
 export function decodeBroadcast(msg: Buffer): BroadcastEnvelope {
   const head = originOf(msg);
   let off = head.off;
-  if (off + 5 > msg.length) throw new EnvelopeError('truncated broadcast');
+  if (off + 9 > msg.length) throw new EnvelopeError('truncated broadcast');
   const flags = msg[off]!;
-  const seq = msg.readUInt32BE(off + 1);
-  off += 5;
+  const epoch = msg.readUInt32BE(off + 1);
+  const seq = msg.readUInt32BE(off + 5);
+  off += 9;
   const rooms = readList(msg, off);
   const exceptRooms = readList(msg, rooms.off);
   const exceptIds = readList(msg, exceptRooms.off);
@@ -178,6 +194,7 @@ export function decodeBroadcast(msg: Buffer): BroadcastEnvelope {
   return {
     origin: head.origin,
     flags,
+    epoch,
     seq,
     rooms: rooms.list,
     exceptRooms: exceptRooms.list,

@@ -1,5 +1,9 @@
 import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, rmSync } from 'node:fs';
 import { createServer, connect as netConnect } from 'node:net';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { build, type Plugin } from 'esbuild';
 import { ClientEngine, Hub, type AnyEvents, type HubOptions } from '@stelar/core';
 import { memoryDialer, tick, until } from '../../core/test/memory-link';
 import { createRedisAdapter, type RedisAdapter, type RedisAdapterOptions } from '../src/index';
@@ -57,13 +61,31 @@ export class RedisServer {
     }
   }
 
-  /** Kills the server (SIGKILL: connections drop, nothing is flushed) and waits for its port to close. */
-  async kill(): Promise<void> {
+  get pid(): number | undefined {
+    return this.proc?.pid;
+  }
+
+  /** SIGSTOP: the process freezes, its sockets stay open (the kernel still accepts connections). */
+  pause(): void {
+    this.proc?.kill('SIGSTOP');
+  }
+
+  /** SIGCONT. */
+  resume(): void {
+    this.proc?.kill('SIGCONT');
+  }
+
+  /**
+   * Stops the server and waits for its port to close: SIGKILL (connections drop, nothing is
+   * flushed) or SIGTERM (Redis's own shutdown: it closes its clients and exits).
+   */
+  async kill(signal: 'SIGKILL' | 'SIGTERM' = 'SIGKILL'): Promise<void> {
     const proc = this.proc;
     this.proc = undefined;
     if (!proc || proc.exitCode !== null) return;
     const exited = new Promise<void>((resolve) => proc.once('exit', () => resolve()));
-    proc.kill('SIGKILL');
+    proc.kill(signal);
+    if (signal === 'SIGTERM') proc.kill('SIGCONT');
     await exited;
     const deadline = Date.now() + 5_000;
     while (await portOpen(this.port)) {
@@ -83,6 +105,104 @@ export async function sharedRedis(): Promise<{ url: string; stop(): Promise<void
   if (url) return { url, stop: async () => undefined };
   const s = await RedisServer.start();
   return { url: s.url, stop: () => s.stop() };
+}
+
+/** The adapter's channel names for a prefix (see the README's channel layout). */
+export function channelsOf(prefix: string, sharded = false): { req: string; global: string; res(node: string): string; room(r: string): string } {
+  const tag = `{${prefix}}`;
+  return { req: `${tag}#req`, global: sharded ? `${tag}#all` : `${tag}#bc`, res: (node) => `${tag}#res#${node}`, room: (r) => `${prefix}#room#${r}` };
+}
+
+const here = dirname(fileURLToPath(import.meta.url));
+const repo = resolve(here, '../../..');
+let bundled: Promise<string> | undefined;
+
+/** `fixtures/node-process.ts` bundled from the sources (once per test file), for `spawnNode`. */
+function nodeBundle(): Promise<string> {
+  const fromSource: Plugin = {
+    name: 'stelar-from-source',
+    setup(b) {
+      b.onResolve({ filter: /^@stelar\/[a-z-]+$/ }, (args) => {
+        const file = join(repo, 'packages', args.path.slice('@stelar/'.length), 'src', 'index.ts');
+        return existsSync(file) ? { path: file } : undefined;
+      });
+    },
+  };
+  bundled ??= (async () => {
+    // Inside this package's node_modules, so the bundle resolves ioredis like the package does.
+    const dir = join(repo, 'packages', 'adapter-redis', 'node_modules', '.cache', `test-node-${process.pid}`);
+    process.once('exit', () => rmSync(dir, { recursive: true, force: true }));
+    const out = join(dir, 'node-process.mjs');
+    await build({
+      entryPoints: [join(here, 'fixtures', 'node-process.ts')],
+      outfile: out,
+      bundle: true,
+      format: 'esm',
+      platform: 'node',
+      target: 'node20',
+      logLevel: 'error',
+      external: ['ioredis'],
+      plugins: [fromSource],
+    });
+    return out;
+  })();
+  return bundled;
+}
+
+/** A cluster node in a child process (so it can be killed for real); see fixtures/node-process.ts. */
+export interface NodeProcess {
+  nodeId: string;
+  /** Ids of its in-memory clients, all in room `r`. */
+  ids: string[];
+  proc: ChildProcess;
+  signal(sig: NodeJS.Signals): void;
+  /** SIGKILL and wait for the exit. */
+  kill(): Promise<void>;
+}
+
+export async function spawnNode(env: { url: string; prefix: string; sharded?: boolean; clients?: number; heartbeat?: number; nodeTimeout?: number }): Promise<NodeProcess> {
+  const script = await nodeBundle();
+  const proc = spawn(process.execPath, [script], {
+    cwd: join(repo, 'packages', 'adapter-redis'),
+    env: {
+      ...process.env,
+      REDIS_URL: env.url,
+      PREFIX: env.prefix,
+      SHARDED: env.sharded ? '1' : '0',
+      CLIENTS: String(env.clients ?? 1),
+      HEARTBEAT: String(env.heartbeat ?? 100),
+      NODE_TIMEOUT: String(env.nodeTimeout ?? 600),
+    },
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  const first = await new Promise<string>((resolve, reject) => {
+    let buf = '';
+    const timer = setTimeout(() => reject(new Error('node process did not start in 10 s')), 10_000);
+    proc.stdout!.on('data', (d: Buffer) => {
+      buf += d.toString();
+      const nl = buf.indexOf('\n');
+      if (nl >= 0) {
+        clearTimeout(timer);
+        resolve(buf.slice(0, nl));
+      }
+    });
+    proc.once('exit', (code) => {
+      clearTimeout(timer);
+      reject(new Error(`node process exited with ${code}`));
+    });
+  });
+  const info = JSON.parse(first) as { nodeId: string; ids: string[] };
+  return {
+    ...info,
+    proc,
+    signal: (sig) => void proc.kill(sig),
+    kill: async () => {
+      if (proc.exitCode !== null || proc.signalCode !== null) return;
+      const exited = new Promise<void>((resolve) => proc.once('exit', () => resolve()));
+      proc.kill('SIGKILL');
+      await exited;
+    },
+  };
 }
 
 let prefixes = 0;

@@ -1,0 +1,281 @@
+import type { Buffer } from 'node:buffer';
+import { now } from '@stelar/core';
+
+/**
+ * Why a publish did not go through. Every publish ends in exactly one of: a reply from Redis
+ * (with its receiver count), or one of these, within `timeout` ms of `send()`.
+ */
+export const Failure = {
+  /** Never written: Redis was unreachable until the deadline. Lost. */
+  DOWN: 1,
+  /** Never written: the pending buffer was full. Lost. */
+  FULL: 2,
+  /**
+   * Written, but the connection broke (or stalled past the deadline) before Redis answered:
+   * Redis may or may not have published it. Receivers count what they missed exactly.
+   */
+  UNCONFIRMED: 3,
+  /** Redis answered with an error. Lost. */
+  REFUSED: 4,
+  /** The adapter closed first. Not sent. */
+  CLOSED: 5,
+} as const;
+export type Failure = (typeof Failure)[keyof typeof Failure];
+
+const WAITING = 0;
+const INFLIGHT = 1;
+const SETTLED = 2;
+
+/** One message on its way to Redis. */
+export interface Entry {
+  readonly channel: string;
+  readonly msg: Buffer;
+  /** NUMSUB / SHARDNUMSUB of these channels, taken atomically with the publish. */
+  readonly probe?: readonly string[] | undefined;
+  /** Called exactly once: with the receiver count (and the probe's counts), or with a failure. */
+  readonly done: (e: Entry, receivers: number, counts: number[] | undefined, failure: Failure | 0, error: Error | undefined) => void;
+  /** Free for the caller (e.g. the room of a room-stream broadcast). */
+  readonly tag?: unknown;
+  /** @internal */ state?: number;
+  /** @internal */ deadline?: number;
+  /** @internal */ epoch?: number;
+}
+
+/** What the publisher needs of a Redis connection (standalone or Cluster). */
+export interface PublishLink {
+  /** Whether a command written now goes out at once. */
+  ready(): boolean;
+  publish(channel: string, msg: Buffer): Promise<number>;
+  /** Counts subscribers of `probe` and publishes, as one atomic step where Redis allows it. */
+  publishProbe(channel: string, msg: Buffer, probe: readonly string[]): Promise<[number, number[]]>;
+  /** Drops the connection and reconnects (it stalled). */
+  reset(): void;
+}
+
+export interface PublisherOptions {
+  /** A publish not answered within this many ms of `send()` fails (DOWN or UNCONFIRMED). */
+  timeout: number;
+  /** Publishes waiting or in flight, at most. */
+  maxPending: number;
+  /** Bytes of those, at most. */
+  maxPendingBytes: number;
+}
+
+/**
+ * A bounded queue in front of a Redis connection, that settles every publish in bounded time.
+ *
+ * ioredis does not: with `autoResendUnfulfilledCommands: false` the commands in flight when a
+ * connection drops are discarded at reconnection without their promises ever settling (and with
+ * `enableAutoPipelining` the next pipeline then waits for them for ever). So the adapter never
+ * waits on an ioredis promise alone. Each publish here is settled by whichever comes first: its
+ * reply; the connection's `close` (everything in flight then is UNCONFIRMED, and a late reply is
+ * ignored); or its deadline. A deadline passed while in flight means Redis stalled (e.g.
+ * SIGSTOP): the connection is reset so nothing more piles up on it. While the connection is
+ * not ready, publishes wait here, within `maxPending` / `maxPendingBytes`, and go out in order
+ * when it is; those still waiting at their deadline are DOWN.
+ */
+export class Publisher {
+  private waiting: Entry[] = [];
+  private wHead = 0;
+  private inflight: Entry[] = [];
+  private iHead = 0;
+  private count = 0;
+  private bytes = 0;
+  private epoch = 0;
+  private timer: ReturnType<typeof setTimeout> | undefined;
+  private closed = false;
+  /** Times the connection was reset for stalling. */
+  stalls = 0;
+
+  constructor(
+    private readonly link: PublishLink,
+    private readonly opts: PublisherOptions,
+  ) {}
+
+  /** Publishes waiting or in flight. */
+  get pending(): number {
+    return this.count;
+  }
+
+  get pendingBytes(): number {
+    return this.bytes;
+  }
+
+  send(e: Entry): void {
+    if (this.closed) return settle(e, 0, undefined, Failure.CLOSED, undefined);
+    const size = e.msg.length;
+    if (this.count >= this.opts.maxPending || this.bytes + size > this.opts.maxPendingBytes) {
+      return settle(e, 0, undefined, Failure.FULL, undefined);
+    }
+    this.count++;
+    this.bytes += size;
+    e.deadline = now() + this.opts.timeout;
+    if (this.wHead === this.waiting.length && this.link.ready()) this.write(e);
+    else {
+      e.state = WAITING;
+      this.waiting.push(e);
+    }
+    if (this.timer === undefined) this.arm(e.deadline);
+  }
+
+  /** The connection is (again) ready: sends what waits, in order. */
+  onReady(): void {
+    const t = now();
+    while (this.wHead < this.waiting.length && this.link.ready()) {
+      const e = this.waiting[this.wHead]!;
+      this.waiting[this.wHead++] = undefined as unknown as Entry;
+      if (e.state !== WAITING) continue;
+      if (e.deadline! <= t) this.fail(e, Failure.DOWN, undefined);
+      else this.write(e);
+    }
+    this.compact();
+  }
+
+  /** The connection closed: whatever was in flight on it will never be answered. */
+  onClose(): void {
+    this.epoch++;
+    this.failInflight();
+  }
+
+  /** Settles everything (CLOSED) and stops the timer. */
+  close(): void {
+    this.closed = true;
+    if (this.timer !== undefined) clearTimeout(this.timer);
+    this.timer = undefined;
+    this.epoch++;
+    this.failInflight(Failure.CLOSED);
+    for (; this.wHead < this.waiting.length; this.wHead++) {
+      const e = this.waiting[this.wHead]!;
+      if (e.state === WAITING) this.fail(e, Failure.CLOSED, undefined);
+    }
+    this.waiting = [];
+    this.wHead = 0;
+  }
+
+  private write(e: Entry): void {
+    e.state = INFLIGHT;
+    const epoch = (e.epoch = this.epoch);
+    this.inflight.push(e);
+    let p: Promise<number | [number, number[]]>;
+    try {
+      p = e.probe ? this.link.publishProbe(e.channel, e.msg, e.probe) : this.link.publish(e.channel, e.msg);
+    } catch (err) {
+      this.failed(e, epoch, err);
+      return;
+    }
+    p.then(
+      (r) => this.replied(e, epoch, r),
+      (err: unknown) => this.failed(e, epoch, err),
+    );
+  }
+
+  private replied(e: Entry, epoch: number, r: number | [number, number[]]): void {
+    if (e.state !== INFLIGHT || e.epoch !== epoch) return; // settled already (close, deadline): a late reply
+    this.release(e);
+    if (typeof r === 'number') settle(e, r, undefined, 0, undefined);
+    else settle(e, r[0], r[1], 0, undefined);
+    this.trimInflight();
+  }
+
+  private failed(e: Entry, epoch: number, err: unknown): void {
+    if (e.state !== INFLIGHT || e.epoch !== epoch) return;
+    const error = err instanceof Error ? err : new Error(String(err));
+    this.fail(e, classify(error), error);
+    this.trimInflight();
+  }
+
+  private fail(e: Entry, failure: Failure, error: Error | undefined): void {
+    this.release(e);
+    settle(e, 0, undefined, failure, error);
+  }
+
+  private release(e: Entry): void {
+    e.state = SETTLED;
+    this.count--;
+    this.bytes -= e.msg.length;
+  }
+
+  private failInflight(failure: Failure = Failure.UNCONFIRMED): void {
+    const list = this.inflight;
+    const from = this.iHead;
+    this.inflight = [];
+    this.iHead = 0;
+    for (let i = from; i < list.length; i++) {
+      const e = list[i]!;
+      if (e.state === INFLIGHT) this.fail(e, failure, undefined);
+    }
+  }
+
+  private trimInflight(): void {
+    const list = this.inflight;
+    while (this.iHead < list.length && list[this.iHead]!.state === SETTLED) list[this.iHead++] = undefined as unknown as Entry;
+    if (this.iHead === list.length) {
+      this.inflight = [];
+      this.iHead = 0;
+    } else if (this.iHead > 1024 && this.iHead * 2 > list.length) {
+      this.inflight = list.slice(this.iHead);
+      this.iHead = 0;
+    }
+  }
+
+  private compact(): void {
+    if (this.wHead === this.waiting.length) {
+      this.waiting = [];
+      this.wHead = 0;
+    } else if (this.wHead > 1024 && this.wHead * 2 > this.waiting.length) {
+      this.waiting = this.waiting.slice(this.wHead);
+      this.wHead = 0;
+    }
+  }
+
+  private arm(at: number): void {
+    this.timer = setTimeout(() => this.onTimer(), Math.max(1, at - now()));
+    this.timer.unref?.();
+  }
+
+  /** Deadlines: what still waits is DOWN; what is in flight means Redis stalled. */
+  private onTimer(): void {
+    this.timer = undefined;
+    if (this.closed) return;
+    const t = now();
+    while (this.wHead < this.waiting.length) {
+      const e = this.waiting[this.wHead]!;
+      if (e.state === WAITING && e.deadline! > t) break;
+      this.waiting[this.wHead++] = undefined as unknown as Entry;
+      if (e.state === WAITING) this.fail(e, Failure.DOWN, undefined);
+    }
+    this.compact();
+    this.trimInflight();
+    const head = this.inflight[this.iHead];
+    if (head && head.deadline! <= t) {
+      // No answer for `timeout` ms on a connection that looks up: it stalled. Whatever is in
+      // flight is counted now; a fresh connection replaces this one.
+      this.stalls++;
+      this.epoch++;
+      this.failInflight();
+      this.link.reset();
+    }
+    let next = Infinity;
+    const w = this.waiting[this.wHead];
+    if (w) next = w.deadline!;
+    const i = this.inflight[this.iHead];
+    if (i && i.deadline! < next) next = i.deadline!;
+    if (next !== Infinity) this.arm(next);
+  }
+}
+
+function settle(e: Entry, receivers: number, counts: number[] | undefined, failure: Failure | 0, error: Error | undefined): void {
+  e.state = SETTLED;
+  e.done(e, receivers, counts, failure, error);
+}
+
+/**
+ * An ioredis rejection: refused by Redis, surely never written, or (when in doubt, e.g.
+ * "Connection is closed", which ioredis also uses for commands flushed in flight) unconfirmed.
+ */
+function classify(err: Error): Failure {
+  if (err.name === 'ReplyError') return Failure.REFUSED;
+  const m = err.message;
+  if (m.includes("isn't writeable") || m.includes("isn't ready") || m.includes('Cluster is ended') || m.includes('MaxRetriesPerRequest')) return Failure.DOWN;
+  return Failure.UNCONFIRMED;
+}
