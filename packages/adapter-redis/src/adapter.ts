@@ -1029,10 +1029,14 @@ export class RedisAdapter extends MemoryAdapter {
       return;
     }
     // Fewer subscribers than nodes known (this one included): someone's connection is gone.
-    // (On a Cluster in classic mode the count is one node's only: always check.)
-    const cluster = this.pub !== undefined && isCluster(this.pub) && !this.options.sharded;
-    if (cluster || receivers < this.peers.size + 1 || this.silent.size > 0) void this.probeMembers();
+    // (On a Cluster in classic mode the count is one Redis node's only: always check.)
+    if (this.countsAreLocal() || receivers < this.peers.size + 1 || this.silent.size > 0) void this.probeMembers();
   };
+
+  /** A Cluster in classic mode: a PUBLISH's reply counts the subscribers of one Redis node only. */
+  private countsAreLocal(): boolean {
+    return this.pub !== undefined && isCluster(this.pub) && !this.options.sharded;
+  }
 
   private scheduleHeartbeat(): void {
     if (this.heartbeatSoon !== undefined || this.closed) return;
@@ -1195,7 +1199,9 @@ export class RedisAdapter extends MemoryAdapter {
       this.publisher!.send({
         channel: node === undefined ? this.channels.req : this.channels.resOf(node),
         msg,
-        probe: node === undefined ? [this.channels.res, ...known.map(this.channels.resOf), ...silent.map(this.channels.resOf)] : undefined,
+        // (On a Cluster in classic mode a PUBLISH counts one Redis node's subscribers only: the
+        // receivers of a request to one node are counted across the cluster instead.)
+        probe: node === undefined ? [this.channels.res, ...known.map(this.channels.resOf), ...silent.map(this.channels.resOf)] : this.countsAreLocal() ? [] : undefined,
         done: (_e, receivers, counts, failure) => {
           if (this.pending.get(id) !== p) return;
           if (failure !== 0) {

@@ -118,7 +118,7 @@ describe('publish before the local fan-out', () => {
     const pubStream = (a!.adapter as unknown as { pub: { stream: { bytesWritten: number } } }).pub.stream;
     // A local member whose link notes how much the publish connection had written by then.
     let writtenAtLocalSend = -1;
-    let handler: ReturnType<typeof a.hub.accept> | undefined;
+    let handler: import('@stelar/core').LinkHandler | undefined;
     const link: Link = {
       transport: 'mem',
       remoteAddress: '127.0.0.1',

@@ -1,5 +1,6 @@
-import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, rmSync } from 'node:fs';
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { createServer, connect as netConnect } from 'node:net';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -96,6 +97,90 @@ export class RedisServer {
 
   async stop(): Promise<void> {
     await this.kill();
+  }
+}
+
+/** A free port whose cluster bus port (+10 000) is free too. */
+async function freeClusterPort(): Promise<number> {
+  for (let i = 0; i < 100; i++) {
+    const port = 20_000 + Math.floor(Math.random() * 30_000);
+    if (!(await portOpen(port)) && !(await portOpen(port + 10_000)) && (await canListen(port)) && (await canListen(port + 10_000))) return port;
+  }
+  throw new Error('no free port pair for a cluster node');
+}
+
+function canListen(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const s = createServer();
+    s.once('error', () => resolve(false));
+    s.listen(port, '127.0.0.1', () => s.close(() => resolve(true)));
+  });
+}
+
+function run(cmd: string, args: string[]): Promise<string> {
+  return new Promise((resolve, reject) => {
+    execFile(cmd, args, { timeout: 20_000 }, (err, stdout, stderr) => (err ? reject(new Error(`${cmd} ${args.join(' ')}: ${err.message}\n${stdout}\n${stderr}`)) : resolve(stdout)));
+  });
+}
+
+/**
+ * A local Redis Cluster of three masters (no replicas): three redis-server processes with
+ * `--cluster-enabled yes` on loopback, joined by `redis-cli --cluster create`, stopped by pid.
+ */
+export class RedisClusterServer {
+  private constructor(
+    readonly ports: number[],
+    private readonly procs: ChildProcess[],
+    private readonly dir: string,
+  ) {}
+
+  static async start(): Promise<RedisClusterServer> {
+    const dir = mkdtempSync(join(tmpdir(), 'stelar-redis-cluster-'));
+    const ports: number[] = [];
+    const procs: ChildProcess[] = [];
+    const bin = process.env['REDIS_SERVER'] ?? 'redis-server';
+    try {
+      for (let i = 0; i < 3; i++) {
+        const port = await freeClusterPort();
+        const nodeDir = join(dir, String(port));
+        mkdirSync(nodeDir);
+        const args = ['--port', String(port), '--bind', '127.0.0.1', '--cluster-enabled', 'yes', '--cluster-config-file', 'nodes.conf', '--dir', nodeDir, '--save', '', '--appendonly', 'no', '--loglevel', 'warning'];
+        procs.push(spawn(bin, args, { stdio: 'ignore' }));
+        ports.push(port);
+        const deadline = Date.now() + 5_000;
+        while (!(await portOpen(port))) {
+          if (procs.at(-1)!.exitCode !== null) throw new Error(`cluster redis-server exited with ${procs.at(-1)!.exitCode}`);
+          if (Date.now() > deadline) throw new Error('cluster redis-server did not start');
+          await tick(20);
+        }
+      }
+      await run('redis-cli', ['--cluster', 'create', ...ports.map((p) => `127.0.0.1:${p}`), '--cluster-yes']);
+      // Every node must agree that all slots are served before clients use the cluster.
+      const deadline = Date.now() + 10_000;
+      for (const port of ports) {
+        while (!(await run('redis-cli', ['-p', String(port), 'cluster', 'info'])).includes('cluster_state:ok')) {
+          if (Date.now() > deadline) throw new Error('cluster did not reach cluster_state:ok');
+          await tick(50);
+        }
+      }
+    } catch (err) {
+      for (const p of procs) p.kill('SIGKILL');
+      rmSync(dir, { recursive: true, force: true });
+      throw err;
+    }
+    return new RedisClusterServer(ports, procs, dir);
+  }
+
+  get nodes(): { host: string; port: number }[] {
+    return this.ports.map((port) => ({ host: '127.0.0.1', port }));
+  }
+
+  async stop(): Promise<void> {
+    await Promise.all(
+      this.procs.map((p) =>
+        p.exitCode !== null || p.signalCode !== null ? undefined : new Promise<void>((resolve) => (p.once('exit', () => resolve()), p.kill('SIGKILL')))),
+    );
+    rmSync(this.dir, { recursive: true, force: true });
   }
 }
 
