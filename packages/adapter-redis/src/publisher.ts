@@ -25,6 +25,8 @@ export type Failure = (typeof Failure)[keyof typeof Failure];
 const WAITING = 0;
 const INFLIGHT = 1;
 const SETTLED = 2;
+/** Settled (counted UNCONFIRMED at its deadline) but still in the Redis client's queue. */
+const OVERDUE = 3;
 
 /** One message on its way to Redis. */
 export interface Entry {
@@ -69,10 +71,13 @@ export interface PublisherOptions {
  * `enableAutoPipelining` the next pipeline then waits for them for ever). So the adapter never
  * waits on an ioredis promise alone. Each publish here is settled by whichever comes first: its
  * reply; the connection's `close` (everything in flight then is UNCONFIRMED, and a late reply is
- * ignored); or its deadline. A deadline passed while in flight means Redis stalled (e.g.
- * SIGSTOP): the connection is reset so nothing more piles up on it. While the connection is
- * not ready, publishes wait here, within `maxPending` / `maxPendingBytes`, and go out in order
- * when it is; those still waiting at their deadline are DOWN.
+ * ignored); or its deadline (UNCONFIRMED if written, DOWN if it was still waiting). An overdue
+ * publish still counts against the buffer until Redis answers it or the connection closes, so
+ * what the Redis client holds stays bounded too. No answer at all for `timeout` ms while
+ * publishes are in flight means Redis stalled (e.g. SIGSTOP): the connection is reset. (That is
+ * checked after the event loop has read its sockets, so a busy process does not take its own
+ * lag for a stall.) While the connection is not ready, publishes wait here, within
+ * `maxPending` / `maxPendingBytes`, and go out in order when it is.
  */
 export class Publisher {
   private waiting: Entry[] = [];
@@ -82,6 +87,8 @@ export class Publisher {
   private count = 0;
   private bytes = 0;
   private epoch = 0;
+  /** When Redis last answered anything on the current connection (or it became ready). */
+  private lastAnswer = now();
   private timer: ReturnType<typeof setTimeout> | undefined;
   private closed = false;
   /** Times the connection was reset for stalling. */
@@ -121,6 +128,7 @@ export class Publisher {
   /** The connection is (again) ready: sends what waits, in order. */
   onReady(): void {
     const t = now();
+    if (this.iHead === this.inflight.length) this.lastAnswer = t;
     while (this.wHead < this.waiting.length && this.link.ready()) {
       const e = this.waiting[this.wHead]!;
       this.waiting[this.wHead++] = undefined as unknown as Entry;
@@ -153,6 +161,8 @@ export class Publisher {
   }
 
   private write(e: Entry): void {
+    // Waiting for an answer starts now if nothing else was (an idle connection has not stalled).
+    if (this.iHead === this.inflight.length) this.lastAnswer = now();
     e.state = INFLIGHT;
     const epoch = (e.epoch = this.epoch);
     this.inflight.push(e);
@@ -170,7 +180,15 @@ export class Publisher {
   }
 
   private replied(e: Entry, epoch: number, r: number | [number, number[]]): void {
-    if (e.state !== INFLIGHT || e.epoch !== epoch) return; // settled already (close, deadline): a late reply
+    if (e.epoch !== epoch) return; // from a connection closed since: ignored
+    this.lastAnswer = now();
+    if (e.state === OVERDUE) {
+      // Counted UNCONFIRMED at its deadline; now out of the Redis client's queue.
+      this.release(e);
+      this.trimInflight();
+      return;
+    }
+    if (e.state !== INFLIGHT) return;
     this.release(e);
     if (typeof r === 'number') settle(e, r, undefined, 0, undefined);
     else settle(e, r[0], r[1], 0, undefined);
@@ -178,7 +196,13 @@ export class Publisher {
   }
 
   private failed(e: Entry, epoch: number, err: unknown): void {
-    if (e.state !== INFLIGHT || e.epoch !== epoch) return;
+    if (e.epoch !== epoch) return;
+    if (e.state === OVERDUE) {
+      this.release(e);
+      this.trimInflight();
+      return;
+    }
+    if (e.state !== INFLIGHT) return;
     const error = err instanceof Error ? err : new Error(String(err));
     this.fail(e, classify(error), error);
     this.trimInflight();
@@ -190,6 +214,7 @@ export class Publisher {
   }
 
   private release(e: Entry): void {
+    if (e.state === SETTLED) return;
     e.state = SETTLED;
     this.count--;
     this.bytes -= e.msg.length;
@@ -203,6 +228,7 @@ export class Publisher {
     for (let i = from; i < list.length; i++) {
       const e = list[i]!;
       if (e.state === INFLIGHT) this.fail(e, failure, undefined);
+      else if (e.state === OVERDUE) this.release(e);
     }
   }
 
@@ -233,9 +259,18 @@ export class Publisher {
     this.timer.unref?.();
   }
 
-  /** Deadlines: what still waits is DOWN; what is in flight means Redis stalled. */
+  /**
+   * Deadlines: what still waits is DOWN, what is in flight is UNCONFIRMED; and if Redis has not
+   * answered anything for `timeout` ms, it stalled. Runs after the poll phase (setImmediate), so
+   * answers already received by the process are read first.
+   */
   private onTimer(): void {
     this.timer = undefined;
+    if (this.closed) return;
+    setImmediate(() => this.checkDeadlines());
+  }
+
+  private checkDeadlines(): void {
     if (this.closed) return;
     const t = now();
     while (this.wHead < this.waiting.length) {
@@ -246,20 +281,32 @@ export class Publisher {
     }
     this.compact();
     this.trimInflight();
-    const head = this.inflight[this.iHead];
-    if (head && head.deadline! <= t) {
-      // No answer for `timeout` ms on a connection that looks up: it stalled. Whatever is in
-      // flight is counted now; a fresh connection replaces this one.
+    const list = this.inflight;
+    let next = Infinity;
+    for (let i = this.iHead; i < list.length; i++) {
+      const e = list[i]!;
+      if (e.state !== INFLIGHT) continue;
+      if (e.deadline! > t) {
+        next = e.deadline!;
+        break;
+      }
+      // Overdue: the caller learns now; the entry stays counted until Redis answers it.
+      settle(e, 0, undefined, Failure.UNCONFIRMED, undefined);
+      e.state = OVERDUE;
+    }
+    if (this.iHead < list.length && t - this.lastAnswer >= this.opts.timeout) {
+      // Publishes in flight and not a single answer for `timeout` ms: Redis stalled. A fresh
+      // connection replaces this one (what was in flight is released with it).
       this.stalls++;
       this.epoch++;
       this.failInflight();
       this.link.reset();
+      this.lastAnswer = t;
+    } else if (this.iHead < list.length) {
+      next = Math.min(next, this.lastAnswer + this.opts.timeout);
     }
-    let next = Infinity;
     const w = this.waiting[this.wHead];
-    if (w) next = w.deadline!;
-    const i = this.inflight[this.iHead];
-    if (i && i.deadline! < next) next = i.deadline!;
+    if (w && w.deadline! < next) next = w.deadline!;
     if (next !== Infinity) this.arm(next);
   }
 }
