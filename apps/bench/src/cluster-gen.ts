@@ -300,6 +300,10 @@ serveRequests({
     for (const p of publishers) p.running = false;
     return null;
   },
+  /** Every message of the publishers here has reached its probe. */
+  drained() {
+    return publishers.every((p) => p.seen >= p.sent);
+  },
   mark() {
     return { deliveries: shared.deliveries, sent: publishers.reduce((s, p) => s + p.sent, 0), errors: shared.errors, at: mono(), cpu: process.cpuUsage() };
   },

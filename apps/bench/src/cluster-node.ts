@@ -104,6 +104,16 @@ async function socketio(url: string): Promise<Running> {
 }
 
 let running: Running | undefined;
+if (process.env['BENCH_DEBUG']) {
+  const { monitorEventLoopDelay } = await import('node:perf_hooks');
+  const { appendFileSync } = await import('node:fs');
+  const h = monitorEventLoopDelay({ resolution: 10 });
+  h.enable();
+  setInterval(() => {
+    appendFileSync(`/tmp/cb/node-${process.pid}.log`, `loop max ${(h.max / 1e6).toFixed(0)} ms p99 ${(h.percentile(99) / 1e6).toFixed(0)} ms ${JSON.stringify(running?.extra() ?? {})}\n`);
+    h.reset();
+  }, 1000).unref();
+}
 serveRequests({
   async start(req) {
     const kind = String(req['kind']);

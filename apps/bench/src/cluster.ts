@@ -55,7 +55,7 @@ const readme = arg('--readme') ?? join(root, 'bench/README.md');
 const repeat = Number(arg('--repeat') ?? (smoke ? 1 : 2));
 const setup = smoke
   ? { nodes: 2, clientsPerNode: 10, generators: 1, size: 64, window: 16, warmMs: 300, measureMs: 700, pacedRate: 50, pacedMs: 600 }
-  : { nodes: 3, clientsPerNode: 300, generators: 2, size: 64, window: 64, warmMs: 1_000, measureMs: 5_000, pacedRate: 200, pacedMs: 3_000 };
+  : { nodes: 3, clientsPerNode: 300, generators: 2, size: 64, window: 64, warmMs: 1_000, measureMs: 5_000, pacedRate: 20, pacedMs: 5_000 };
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
@@ -135,7 +135,9 @@ async function runTarget(t: Target): Promise<Row> {
   const nodes: Child[] = [];
   const gens: Child[] = [];
   try {
-    for (let i = 0; i < setup.nodes; i++) nodes.push(Child.fork(`node${i}`, join(here, 'cluster-node.js')));
+    // BENCH_NODE_ARGS: extra node options for the server processes (e.g. --cpu-prof).
+    const execArgv = (process.env['BENCH_NODE_ARGS'] ?? '').split(' ').filter(Boolean);
+    for (let i = 0; i < setup.nodes; i++) nodes.push(Child.fork(`node${i}`, join(here, 'cluster-node.js'), execArgv));
     const ports: number[] = [];
     for (const n of nodes) ports.push((await n.call<{ port: number }>('start', { kind: t.kind, url: redis.url, sharded: t.sharded }, 30_000)).port);
     const stats = (): Promise<NodeStats[]> => Promise.all(nodes.map((n) => n.call<NodeStats>('stats')));
@@ -173,12 +175,20 @@ async function runTarget(t: Target): Promise<Row> {
     const deliveries = m1.reduce((s, m) => s + m.deliveries, 0) - m0.reduce((s, m) => s + m.deliveries, 0);
     const broadcasts = m1.reduce((s, m) => s + m.sent, 0) - m0.reduce((s, m) => s + m.sent, 0);
     const serverCpu = s1.reduce((s, x) => s + x.user + x.system, 0) - s0.reduce((s, x) => s + x.user + x.system, 0);
-    await sleep(500); // drain
+    const drain = async (): Promise<void> => {
+      const until = Date.now() + 30_000;
+      while (!(await Promise.all(gens.map((g) => g.call<boolean>('drained')))).every(Boolean)) {
+        if (Date.now() > until) throw new Error(`${t.name}: messages still in flight 30 s after the publishers stopped`);
+        await sleep(50);
+      }
+      await sleep(200);
+    };
+    await drain();
 
     // Paced remote latency.
     await Promise.all(gens.map((g) => g.call('sampleStart', { node: 0 })));
     await gens[0]!.call('pace', { rate: setup.pacedRate, ms: setup.pacedMs }, setup.pacedMs + 30_000);
-    await sleep(300);
+    await drain();
     const samples = (await Promise.all(gens.map((g) => g.call<number[]>('sampleStop')))).flat().sort((a, b) => a - b);
     const end = await Promise.all(gens.map((g) => g.call<Mark>('mark')));
     const fin = await stats();

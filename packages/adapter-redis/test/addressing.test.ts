@@ -148,3 +148,45 @@ describe('publish before the local fan-out', () => {
     handler.onClose(1000, '');
   });
 });
+
+describe('remote broadcasts to corkable links', () => {
+  it('the recipients of the broadcasts of one Redis read are corked until it is handled: every cork has its uncork, frames are sent corked', async () => {
+    cluster = new Cluster(redis.url);
+    const [a, b] = await cluster.start(2);
+    const log: string[] = [];
+    let depth = 0;
+    let handler: import('@stelar/core').LinkHandler | undefined;
+    const link: Link = {
+      transport: 'mem',
+      remoteAddress: '127.0.0.1',
+      remotePort: 0,
+      bufferedAmount: 0,
+      send: (frame) => {
+        if (frame[4] === 0x01) log.push(depth > 0 ? 'send-corked' : 'send');
+        return SendStatus.OK;
+      },
+      cork: () => void (depth++, log.push('cork')),
+      uncork: () => void (depth--, log.push('uncork')),
+      ping: () => undefined,
+      close: () => setImmediate(() => handler?.onClose(1000, '')),
+      terminate: () => setImmediate(() => handler?.onClose(1006, '')),
+      pause: () => undefined,
+      resume: () => undefined,
+    };
+    handler = a!.hub.accept(link);
+    const { decodeFrame, encodeClientConnect } = await import('@stelar/codec-tcp');
+    const hello = encodeClientConnect();
+    handler.onFrame(decodeFrame(hello), hello.length);
+    await until(() => a!.hub.connections.size === 1);
+    log.length = 0;
+    for (let i = 0; i < 20; i++) b!.hub.emit('m', i);
+    await until(() => log.filter((x) => x.startsWith('send')).length === 20);
+    await tick(20);
+    expect(depth).toBe(0);
+    expect(log.filter((x) => x === 'cork').length).toBe(log.filter((x) => x === 'uncork').length);
+    expect(log.filter((x) => x === 'send')).toHaveLength(0);
+    // Fewer corks than frames: several frames left in one go.
+    expect(log.filter((x) => x === 'cork').length).toBeLessThan(20);
+    handler.onClose(1000, '');
+  });
+});
