@@ -310,6 +310,10 @@ export class RedisAdapter extends MemoryAdapter {
   private readonly discoveryWaiters = new Set<() => void>();
   private expectedPeers = 0;
   private subscribedOnce = false;
+  /** Why the first subscription failed (then `ready()` rejects with it). */
+  private subscribeError: StelarError | undefined;
+  /** A broadcast of the global stream failed: a heartbeat (with its number) goes out once back. */
+  private globalDirty = false;
   private nextId = 0;
   private closed = false;
   private probingMembers = false;
@@ -430,8 +434,8 @@ export class RedisAdapter extends MemoryAdapter {
       else this.subReady();
     });
     r.on('close', () => {
+      // (The subscribe connection needs nothing here: its next 'ready' resubscribes.)
       if (role === 'pub') this.publisher?.onClose();
-      else this.subClosed();
       if (wasReady && !down && !this.closed) {
         down = true;
         this.counters.disconnects++;
@@ -521,8 +525,6 @@ export class RedisAdapter extends MemoryAdapter {
       check();
     });
   }
-
-  private subscribeError: StelarError | undefined;
 
   private pokeDiscovery(): void {
     for (const w of [...this.discoveryWaiters]) w();
@@ -655,10 +657,6 @@ export class RedisAdapter extends MemoryAdapter {
     );
   }
 
-  private subClosed(): void {
-    // Nothing to do for a single Redis: 'ready' resubscribes. (Kept for symmetry and clarity.)
-  }
-
   /** The publish connection is (again) up: what waited goes out, then marks for what failed. */
   private pubReady(): void {
     if (this.closed) return;
@@ -670,8 +668,6 @@ export class RedisAdapter extends MemoryAdapter {
       this.sendMarks();
     }
   }
-
-  private globalDirty = false;
 
   // ── rooms (sharded mode: one channel per room with local members) ──────────
 
