@@ -116,16 +116,23 @@ interface Row {
   redisCpuPerBroadcastUs: number;
   /** µs of server CPU (all nodes) per delivery. */
   serverCpuPerDeliveryUs: number;
+  /** CPU used in the throughput window, in % of one core: all servers, all generators, Redis. */
+  serverCpuPct: number;
+  generatorCpuPct: number;
+  redisCpuPct: number;
   pacedP50Ms: number;
   pacedP99Ms: number;
   pacedSamples: number;
   errors: number;
-  lost: number;
+  /** Stelar: messages the nodes counted as missed (sequence gaps): the exact loss. */
+  missed: number;
+  /** Stelar: publishes not confirmed by Redis within publishTimeout, or dropped (not necessarily lost). */
+  unconfirmed: number;
   /** Load average (1 min) when the target started: other work on the machine. */
   load: number;
 }
 
-type Mark = { deliveries: number; sent: number; errors: number; at: number };
+type Mark = { deliveries: number; sent: number; errors: number; at: number; cpu: { user: number; system: number } };
 type NodeStats = { user: number; system: number; connections: number; nodes: number; lost?: number; missed?: number };
 
 async function runTarget(t: Target): Promise<Row> {
@@ -202,11 +209,15 @@ async function runTarget(t: Target): Promise<Row> {
       deliveriesPerSec: Math.round(deliveries / seconds),
       redisCpuPerBroadcastUs: ((c1 - c0) * 1e6) / broadcasts,
       serverCpuPerDeliveryUs: serverCpu / deliveries,
+      serverCpuPct: Math.round(serverCpu / 1e4 / seconds),
+      generatorCpuPct: Math.round((m1.reduce((s, m) => s + m.cpu.user + m.cpu.system, 0) - m0.reduce((s, m) => s + m.cpu.user + m.cpu.system, 0)) / 1e4 / seconds),
+      redisCpuPct: Math.round(((c1 - c0) * 100) / seconds),
       pacedP50Ms: pct(samples, 50) / 1000,
       pacedP99Ms: pct(samples, 99) / 1000,
       pacedSamples: samples.length,
       errors: end.reduce((s, m) => s + m.errors, 0),
-      lost: fin.reduce((s, x) => s + (x.lost ?? 0) + (x.missed ?? 0), 0),
+      missed: fin.reduce((s, x) => s + (x.missed ?? 0), 0),
+      unconfirmed: fin.reduce((s, x) => s + (x.lost ?? 0), 0),
       load: Number(load.toFixed(2)),
     };
   } finally {
@@ -230,10 +241,14 @@ function median(rows: Row[]): Row {
     deliveriesPerSec: med((r) => r.deliveriesPerSec),
     redisCpuPerBroadcastUs: med((r) => r.redisCpuPerBroadcastUs),
     serverCpuPerDeliveryUs: med((r) => r.serverCpuPerDeliveryUs),
+    serverCpuPct: med((r) => r.serverCpuPct),
+    generatorCpuPct: med((r) => r.generatorCpuPct),
+    redisCpuPct: med((r) => r.redisCpuPct),
     pacedP50Ms: med((r) => r.pacedP50Ms),
     pacedP99Ms: med((r) => r.pacedP99Ms),
     errors: Math.max(...rows.map((r) => r.errors)),
-    lost: Math.max(...rows.map((r) => r.lost)),
+    missed: Math.max(...rows.map((r) => r.missed)),
+    unconfirmed: Math.max(...rows.map((r) => r.unconfirmed)),
     load: med((r) => r.load),
   };
 }
@@ -277,7 +292,7 @@ async function main(): Promise<void> {
       console.log(`cluster: ${t.name} (run ${r + 1}/${repeat})`);
       const row = await runTarget(t);
       console.log(
-        `  ${int(row.deliveriesPerSec)} deliveries/s, ${int(row.broadcastsPerSec)} broadcasts/s, Redis ${fmt(row.redisCpuPerBroadcastUs)} µs/broadcast, server ${fmt(row.serverCpuPerDeliveryUs)} µs/delivery, paced p50 ${fmt(row.pacedP50Ms)} ms p99 ${fmt(row.pacedP99Ms)} ms, errors ${row.errors}, lost ${row.lost}`,
+        `  ${int(row.deliveriesPerSec)} deliveries/s, ${int(row.broadcastsPerSec)} broadcasts/s, Redis ${fmt(row.redisCpuPerBroadcastUs)} µs/broadcast, server ${fmt(row.serverCpuPerDeliveryUs)} µs/delivery, paced p50 ${fmt(row.pacedP50Ms)} ms p99 ${fmt(row.pacedP99Ms)} ms, errors ${row.errors}, missed ${row.missed}, unconfirmed ${row.unconfirmed}`,
       );
       runs.set(t.name, [...(runs.get(t.name) ?? []), row]);
     }
@@ -323,11 +338,11 @@ function writeSection(path: string, r: { setup: typeof setup & { repeat: number;
     `- **Paced remote latency**: one publisher on node 0 at ${s.pacedRate} messages/s for ${s.pacedMs} ms, nothing else running; latency from send to receipt on every client of the other nodes (through Redis), CLOCK_MONOTONIC shared by the processes.`,
     `- Median of ${s.repeat} run${s.repeat === 1 ? '' : 's'} per target, targets interleaved. ${s.node}, ${s.cores} cores shared by the servers, the generators, Redis and other engineers' work: load average ${s.loadAtStart} at start, ${s.loadAtEnd} at end (the \`load\` column is at each target's start). Figures move by ±30 % between runs.`,
     '',
-    '| target | deliveries/s | broadcasts/s | Redis CPU µs / broadcast | server CPU µs / delivery | paced remote p50 ms | p99 ms | errors | lost | load |',
-    '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
+    '| target | deliveries/s | broadcasts/s | Redis CPU µs / broadcast | server CPU µs / delivery | CPU % servers / generators / Redis | paced remote p50 ms | p99 ms | errors | missed | load |',
+    '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
     ...r.rows.map(
       (x) =>
-        `| ${x.target} | ${int(x.deliveriesPerSec)} | ${int(x.broadcastsPerSec)} | ${fmt(x.redisCpuPerBroadcastUs)} | ${fmt(x.serverCpuPerDeliveryUs)} | ${fmt(x.pacedP50Ms)} | ${fmt(x.pacedP99Ms)} | ${x.errors} | ${x.lost} | ${x.load} |`,
+        `| ${x.target} | ${int(x.deliveriesPerSec)} | ${int(x.broadcastsPerSec)} | ${fmt(x.redisCpuPerBroadcastUs)} | ${fmt(x.serverCpuPerDeliveryUs)} | ${x.serverCpuPct} / ${x.generatorCpuPct} / ${x.redisCpuPct} | ${fmt(x.pacedP50Ms)} | ${fmt(x.pacedP99Ms)} | ${x.errors} | ${x.kind === 'socketio' ? 'n/a' : x.missed} | ${x.load} |`,
     ),
     '',
   ];

@@ -8,7 +8,7 @@ import { describe, expect, it } from 'vitest';
 const script = fileURLToPath(new URL('../dist/cluster.js', import.meta.url));
 
 interface Report {
-  rows: { target: string; kind: string; sharded: boolean; clients: number; deliveriesPerSec: number; redisCpuPerBroadcastUs: number; pacedP99Ms: number; pacedSamples: number; errors: number; lost: number }[];
+  rows: { target: string; kind: string; sharded: boolean; clients: number; deliveriesPerSec: number; redisCpuPerBroadcastUs: number; pacedP99Ms: number; pacedSamples: number; errors: number; missed: number }[];
   ratios: { target: string; deliveries: number; p99: number; redisCpu: number }[];
   micro: { rows: { nodes: number; mode: string; rate: number; lost: number }[] } | undefined;
 }
@@ -32,7 +32,7 @@ describe('bench: cluster scenario (smoke)', () => {
         expect(r.pacedSamples, r.target).toBeGreaterThan(0);
         expect(Number.isFinite(r.pacedP99Ms)).toBe(true);
         expect(r.errors, r.target).toBe(0);
-        expect(r.lost, r.target).toBe(0);
+        expect(r.missed, r.target).toBe(0);
       }
       expect(report.ratios.map((r) => r.target)).toEqual(['Stelar WS, classic', 'Stelar TCP, sharded']);
       expect(report.micro?.rows.map((r) => `${r.nodes}/${r.mode}`)).toEqual(['1/classic', '3/classic', '3/sharded']);

@@ -19,8 +19,10 @@ import {
   type Target,
 } from '@stelar/core';
 import {
+  decodeBatch,
   decodeBroadcast,
   decodeControl,
+  encodeBatch,
   encodeBroadcast,
   encodeControl,
   EnvelopeError,
@@ -134,6 +136,8 @@ export interface RedisAdapterStats {
   disconnects: number;
   /** Times the publish connection was replaced because Redis stopped answering. */
   publishStalls: number;
+  /** Publishes that carried several broadcasts of one event-loop turn (one channel). */
+  publishBatches: number;
   /** Error events of the Redis connections. */
   redisErrors: number;
   /** Subscriptions refused by Redis or not completed in time. */
@@ -451,6 +455,7 @@ export class RedisAdapter extends MemoryAdapter {
   private async start(): Promise<void> {
     const pub = (this.pub = this.connection('pub'));
     this.publisher = new Publisher(publishLink(pub, this.options.sharded), {
+      combine: (msgs) => encodeBatch(this.header, msgs),
       timeout: this.options.publishTimeout,
       maxPending: this.options.maxPendingPublishes,
       maxPendingBytes: this.options.maxPendingBytes,
@@ -568,6 +573,7 @@ export class RedisAdapter extends MemoryAdapter {
     return {
       ...this.counters,
       publishStalls: this.publisher?.stalls ?? 0,
+      publishBatches: this.publisher?.batches ?? 0,
       pendingPublishes: this.publisher?.pending ?? 0,
       pendingBytes: this.publisher?.pendingBytes ?? 0,
       connected: isReady(this.pub) && isReady(this.sub),
@@ -728,7 +734,7 @@ export class RedisAdapter extends MemoryAdapter {
     }
     stream.seq = (stream.seq + 1) >>> 0;
     const msg = encodeBroadcast(this.header, flags, stream.epoch, stream.seq, target, frame);
-    this.publisher!.send({ channel, msg, done: room === undefined ? this.onBroadcastDone : this.onRoomBroadcastDone, tag: room });
+    this.publisher!.send({ channel, msg, done: room === undefined ? this.onBroadcastDone : this.onRoomBroadcastDone, tag: room, batchable: true });
   }
 
   private roomStream(room: string): OutStream {
@@ -837,18 +843,35 @@ export class RedisAdapter extends MemoryAdapter {
 
   private onMessage(msg: Buffer): void {
     if (this.closed || isFrom(msg, this.header)) return; // our own message, already delivered locally
+    let batch: Buffer[];
     try {
-      if (peekKind(msg) === Kind.BROADCAST) this.onBroadcast(decodeBroadcast(msg));
+      if (peekKind(msg) !== Kind.BATCH) return this.onEnvelope(msg);
+      batch = decodeBatch(msg);
+    } catch (err) {
+      return this.badMessage(err);
+    }
+    for (const one of batch) this.onEnvelope(one);
+  }
+
+  private onEnvelope(msg: Buffer): void {
+    try {
+      const kind = peekKind(msg);
+      if (kind === Kind.BROADCAST) this.onBroadcast(decodeBroadcast(msg));
+      else if (kind === Kind.BATCH) throw new EnvelopeError('nested batch');
       else this.onControl(decodeControl(msg));
     } catch (err) {
-      if (err instanceof EnvelopeError) {
-        this.counters.badMessages++;
-        this.host.countError(RedisErrorCode.REDIS_BAD_MESSAGE);
-      } else {
-        // Not ours to throw into the Redis client's parser.
-        this.host.countError('HANDLER_ERROR');
-        this.onError?.(asError(err));
-      }
+      this.badMessage(err);
+    }
+  }
+
+  private badMessage(err: unknown): void {
+    if (err instanceof EnvelopeError) {
+      this.counters.badMessages++;
+      this.host.countError(RedisErrorCode.REDIS_BAD_MESSAGE);
+    } else {
+      // Not ours to throw into the Redis client's parser.
+      this.host.countError('HANDLER_ERROR');
+      this.onError?.(asError(err));
     }
   }
 

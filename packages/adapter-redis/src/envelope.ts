@@ -40,6 +40,8 @@ export const Kind = {
   RESPONSE: 6,
   /** The last (epoch, seq) of a room stream, sent on the room's channel after a failed publish. */
   MARK: 7,
+  /** Several envelopes of one channel published at once: (u32 length, envelope)… after the header. */
+  BATCH: 8,
 } as const;
 export type Kind = (typeof Kind)[keyof typeof Kind];
 
@@ -63,7 +65,7 @@ export interface BroadcastEnvelope {
 }
 
 export interface ControlEnvelope {
-  kind: Exclude<Kind, typeof Kind.BROADCAST>;
+  kind: Exclude<Kind, typeof Kind.BROADCAST | typeof Kind.BATCH>;
   origin: string;
   body: unknown;
 }
@@ -141,7 +143,7 @@ export function encodeControl(header: Buffer, kind: ControlEnvelope['kind'], bod
 export function peekKind(msg: Buffer): Kind {
   if (msg.length < 4 || msg[0] !== ENVELOPE_VERSION) throw new EnvelopeError(`unknown envelope version ${msg[0] ?? 'none'}`);
   const kind = msg[1]!;
-  if (kind < Kind.BROADCAST || kind > Kind.MARK) throw new EnvelopeError(`unknown envelope kind ${kind}`);
+  if (kind < Kind.BROADCAST || kind > Kind.BATCH) throw new EnvelopeError(`unknown envelope kind ${kind}`);
   return kind as Kind;
 }
 
@@ -203,9 +205,39 @@ export function decodeBroadcast(msg: Buffer): BroadcastEnvelope {
   };
 }
 
+/** One message carrying several envelopes (all from the node of `header`). */
+export function encodeBatch(header: Buffer, msgs: readonly Buffer[]): Buffer {
+  let size = header.length;
+  for (const m of msgs) size += 4 + m.length;
+  const buf = Buffer.allocUnsafe(size);
+  header.copy(buf, 0);
+  buf[1] = Kind.BATCH;
+  let off = header.length;
+  for (const m of msgs) {
+    buf.writeUInt32BE(m.length, off);
+    m.copy(buf, off + 4);
+    off += 4 + m.length;
+  }
+  return buf;
+}
+
+/** The envelopes of a batch, as views into it. */
+export function decodeBatch(msg: Buffer): Buffer[] {
+  const { off: start } = originOf(msg);
+  const out: Buffer[] = [];
+  for (let off = start; off < msg.length; ) {
+    if (off + 4 > msg.length) throw new EnvelopeError('truncated batch');
+    const len = msg.readUInt32BE(off);
+    if (len < 4 || off + 4 + len > msg.length) throw new EnvelopeError('truncated batch');
+    out.push(msg.subarray(off + 4, off + 4 + len));
+    off += 4 + len;
+  }
+  return out;
+}
+
 export function decodeControl(msg: Buffer): ControlEnvelope {
   const kind = peekKind(msg);
-  if (kind === Kind.BROADCAST) throw new EnvelopeError('not a control message');
+  if (kind === Kind.BROADCAST || kind === Kind.BATCH) throw new EnvelopeError('not a control message');
   const head = originOf(msg);
   let body: unknown;
   if (head.off < msg.length) {
@@ -215,5 +247,5 @@ export function decodeControl(msg: Buffer): ControlEnvelope {
       throw new EnvelopeError('control body is not JSON');
     }
   }
-  return { kind, origin: head.origin, body };
+  return { kind: kind as ControlEnvelope['kind'], origin: head.origin, body };
 }

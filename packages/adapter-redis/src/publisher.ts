@@ -38,6 +38,13 @@ export interface Entry {
   readonly done: (e: Entry, receivers: number, counts: number[] | undefined, failure: Failure | 0, error: Error | undefined) => void;
   /** Free for the caller (e.g. the room of a room-stream broadcast). */
   readonly tag?: unknown;
+  /**
+   * May share one publish with the other batchable messages of its channel sent in the same
+   * event-loop turn (each is still settled on its own, with the batch's outcome).
+   */
+  readonly batchable?: boolean;
+  /** @internal the messages a batch carries */ members?: Entry[];
+  /** @internal their bytes */ memberBytes?: number;
   /** @internal */ state?: number;
   /** @internal */ deadline?: number;
   /** @internal */ epoch?: number;
@@ -57,6 +64,8 @@ export interface PublishLink {
 export interface PublisherOptions {
   /** A publish not answered within this many ms of `send()` fails (DOWN or UNCONFIRMED). */
   timeout: number;
+  /** Combines several messages of one channel into one (see `Entry.batchable`). */
+  combine?: (msgs: Buffer[]) => Buffer;
   /** Publishes waiting or in flight, at most. */
   maxPending: number;
   /** Bytes of those, at most. */
@@ -91,8 +100,14 @@ export class Publisher {
   private lastAnswer = now();
   private timer: ReturnType<typeof setTimeout> | undefined;
   private closed = false;
+  /** A message was written in this event-loop turn: later batchable ones wait for its end. */
+  private turn = false;
+  /** Batchable messages of this turn, by channel (in order). */
+  private open = new Map<string, Entry[]>();
   /** Times the connection was reset for stalling. */
   stalls = 0;
+  /** Publishes that carried more than one message. */
+  batches = 0;
 
   constructor(
     private readonly link: PublishLink,
@@ -117,12 +132,55 @@ export class Publisher {
     this.count++;
     this.bytes += size;
     e.deadline = now() + this.opts.timeout;
-    if (this.wHead === this.waiting.length && this.link.ready()) this.write(e);
-    else {
+    if (this.wHead === this.waiting.length && this.link.ready()) {
+      if (this.turn && e.batchable && this.opts.combine) {
+        let list = this.open.get(e.channel);
+        if (!list) this.open.set(e.channel, (list = []));
+        e.state = WAITING;
+        list.push(e);
+      } else {
+        // Anything else keeps its place after what this turn holds back.
+        if (this.open.size > 0) this.flushOpen();
+        this.write(e);
+        if (!this.turn) {
+          this.turn = true;
+          setImmediate(this.endTurn);
+        }
+      }
+    } else {
       e.state = WAITING;
       this.waiting.push(e);
     }
     if (this.timer === undefined) this.arm(e.deadline);
+  }
+
+  private readonly endTurn = (): void => {
+    this.turn = false;
+    if (this.open.size > 0) this.flushOpen();
+  };
+
+  /** Writes the held-back messages of this turn: one publish per channel. */
+  private flushOpen(): void {
+    const open = this.open;
+    this.open = new Map();
+    for (const [channel, list] of open) {
+      if (list.length === 1 || !this.link.ready()) {
+        for (const e of list) {
+          if (this.link.ready()) this.write(e);
+          else this.waiting.push(e);
+        }
+        continue;
+      }
+      let bytes = 0;
+      for (const e of list) {
+        e.state = INFLIGHT;
+        bytes += e.msg.length;
+      }
+      const batch: Entry = { channel, msg: this.opts.combine!(list.map((e) => e.msg)), done: settleMembers, members: list, memberBytes: bytes };
+      batch.deadline = list[0]!.deadline!;
+      this.batches++;
+      this.write(batch);
+    }
   }
 
   /** The connection is (again) ready: sends what waits, in order. */
@@ -148,6 +206,8 @@ export class Publisher {
   /** Settles everything (CLOSED) and stops the timer. */
   close(): void {
     this.closed = true;
+    for (const list of this.open.values()) for (const e of list) this.fail(e, Failure.CLOSED, undefined);
+    this.open.clear();
     if (this.timer !== undefined) clearTimeout(this.timer);
     this.timer = undefined;
     this.epoch++;
@@ -216,6 +276,13 @@ export class Publisher {
   private release(e: Entry): void {
     if (e.state === SETTLED) return;
     e.state = SETTLED;
+    const members = e.members;
+    if (members) {
+      // (The members themselves are settled by the batch's `done`, right after.)
+      this.count -= members.length;
+      this.bytes -= e.memberBytes!;
+      return;
+    }
     this.count--;
     this.bytes -= e.msg.length;
   }
@@ -314,6 +381,16 @@ export class Publisher {
 function settle(e: Entry, receivers: number, counts: number[] | undefined, failure: Failure | 0, error: Error | undefined): void {
   e.state = SETTLED;
   e.done(e, receivers, counts, failure, error);
+}
+
+/** A batch's outcome is each of its messages' (those not settled already, at their deadline). */
+function settleMembers(batch: Entry, receivers: number, counts: number[] | undefined, failure: Failure | 0, error: Error | undefined): void {
+  for (const m of batch.members!) {
+    if (m.state === INFLIGHT) {
+      m.state = SETTLED;
+      m.done(m, receivers, counts, failure, error);
+    }
+  }
 }
 
 /**

@@ -2,8 +2,10 @@ import { describe, expect, it } from 'vitest';
 import { Buffer } from 'node:buffer';
 import { encodeJson } from '@stelar/codec-tcp';
 import {
+  decodeBatch,
   decodeBroadcast,
   decodeControl,
+  encodeBatch,
   encodeBroadcast,
   encodeControl,
   EnvelopeError,
@@ -40,6 +42,18 @@ describe('envelope', () => {
     const req = encodeControl(header, Kind.REQUEST, { id: 7, op: 'fetch' });
     expect(decodeControl(req)).toEqual({ kind: Kind.REQUEST, origin: 'node-Ä1', body: { id: 7, op: 'fetch' } });
     expect(decodeControl(encodeControl(header, Kind.BYE))).toEqual({ kind: Kind.BYE, origin: 'node-Ä1', body: undefined });
+  });
+
+  it('a batch carries several envelopes, read back as views', () => {
+    const a = encodeControl(header, Kind.HEARTBEAT, { epoch: 1, seq: 2 });
+    const b = encodeBroadcast(header, 0, 0, 0, { rooms: [], exceptRooms: [], exceptIds: [] }, encodeJson('x', 1));
+    const batch = encodeBatch(header, [a, b]);
+    expect(peekKind(batch)).toBe(Kind.BATCH);
+    const parts = decodeBatch(batch);
+    expect(parts.map((p) => Buffer.from(p))).toEqual([a, b]);
+    expect(parts[1]!.buffer).toBe(batch.buffer);
+    expect(() => decodeBatch(batch.subarray(0, batch.length - 1))).toThrow(EnvelopeError);
+    expect(() => decodeControl(batch)).toThrow(EnvelopeError);
   });
 
   it('refuses foreign or truncated messages with EnvelopeError', () => {

@@ -68,6 +68,28 @@ describe('Publisher', () => {
     expect(p.pending).toBe(0);
   });
 
+  it('batchable messages of one turn after the first share one publish per channel; each is settled with its outcome', async () => {
+    const link = new FakeLink();
+    const combined: number[] = [];
+    const p = new Publisher(link, { timeout: 1_000, maxPending: 100, maxPendingBytes: 10_000, combine: (msgs) => (combined.push(msgs.length), Buffer.concat(msgs)) });
+    const got: number[] = [];
+    const mk = (channel: string, batchable: boolean): Entry => ({ channel, msg: Buffer.alloc(10), batchable, done: (_e, r, _c, f) => void got.push(f === 0 ? r : -f) });
+    p.send(mk('a', true)); // written at once
+    p.send(mk('a', true));
+    p.send(mk('a', true));
+    p.send(mk('b', true));
+    expect(link.sent.map((s) => s.channel)).toEqual(['a']);
+    p.send(mk('c', false)); // not batchable: what waits goes first, in order
+    expect(link.sent.map((s) => s.channel)).toEqual(['a', 'a', 'b', 'c']);
+    expect(combined).toEqual([2]); // the two held-back 'a' in one publish; 'b' alone as itself
+    expect(p.pending).toBe(5);
+    link.sent.forEach((s, i) => s.resolve(i + 1));
+    await tick(0);
+    expect(got).toEqual([1, 2, 2, 3, 4]);
+    expect(p.pending).toBe(0);
+    expect(p.batches).toBe(1);
+  });
+
   it('a connection close settles what is in flight as UNCONFIRMED; a late answer is ignored', async () => {
     const link = new FakeLink();
     const p = new Publisher(link, { timeout: 1_000, maxPending: 100, maxPendingBytes: 10_000 });
