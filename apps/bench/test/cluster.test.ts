@@ -9,7 +9,7 @@ const script = fileURLToPath(new URL('../dist/cluster.js', import.meta.url));
 
 interface Report {
   rows: { target: string; kind: string; sharded: boolean; clients: number; deliveriesPerSec: number; redisCpuPerBroadcastUs: number; pacedP99Ms: number; pacedSamples: number; errors: number; missed: number }[];
-  ratios: { target: string; deliveries: number; p99: number; redisCpu: number }[];
+  ratios: { target: string; deliveries: number; p99: number; redisCpu: number; serverCpu: number }[];
   micro: { rows: { nodes: number; mode: string; rate: number; lost: number }[] } | undefined;
 }
 

@@ -712,7 +712,7 @@ export class RedisAdapter extends MemoryAdapter {
    */
   override broadcast(frame: Uint8Array, target: BroadcastTarget): void {
     if (!target.local && !this.closed && this.publisher) this.publish(frame, target);
-    this.deliver(frame, target);
+    this.deliverCorked(frame, target, target.volatile);
   }
 
   private publish(frame: Uint8Array, target: BroadcastTarget): void {
@@ -899,9 +899,12 @@ export class RedisAdapter extends MemoryAdapter {
       }
     }
     this.counters.received++;
-    const frame = env.frame;
-    const volatile = (env.flags & Flag.VOLATILE) !== 0;
-    this.forEachMatch(env, (conn) => {
+    this.deliverCorked(env.frame, env, (env.flags & Flag.VOLATILE) !== 0);
+  }
+
+  /** Local delivery, each recipient corked until the end of the current callback. */
+  private deliverCorked(frame: Uint8Array, target: Target, volatile: boolean): void {
+    this.forEachMatch(target, (conn) => {
       const link = conn.link;
       if (link.cork && !this.corked.has(link)) {
         if (this.corked.size === 0) process.nextTick(this.uncorkAll);
@@ -913,9 +916,10 @@ export class RedisAdapter extends MemoryAdapter {
   }
 
   /**
-   * Links corked while the broadcasts of one read from Redis are delivered: the Redis client
-   * hands over every message of a read in one go, and each recipient then gets all of its
-   * frames in one system call (uncorked right after, on the next tick) instead of one per frame.
+   * Links corked while broadcasts are delivered, until the end of the current callback: the
+   * Redis client hands over every message of a read in one go, and a server handles every frame
+   * of a client's read in one go, so each recipient gets all the frames of such a burst in one
+   * system call (uncorked on the next tick) instead of one per frame.
    */
   private readonly corked = new Set<Link>();
   private readonly uncorkAll = (): void => {
