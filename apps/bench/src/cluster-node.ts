@@ -104,13 +104,18 @@ async function socketio(url: string): Promise<Running> {
 }
 
 let running: Running | undefined;
+// BENCH_DEBUG: each server writes its event-loop delay and adapter counters every second to
+// <tmpdir>/stelar-cluster-node-<pid>.log.
 if (process.env['BENCH_DEBUG']) {
   const { monitorEventLoopDelay } = await import('node:perf_hooks');
   const { appendFileSync } = await import('node:fs');
+  const { tmpdir } = await import('node:os');
+  const { join } = await import('node:path');
+  const file = join(tmpdir(), `stelar-cluster-node-${process.pid}.log`);
   const h = monitorEventLoopDelay({ resolution: 10 });
   h.enable();
   setInterval(() => {
-    appendFileSync(`/tmp/cb/node-${process.pid}.log`, `loop max ${(h.max / 1e6).toFixed(0)} ms p99 ${(h.percentile(99) / 1e6).toFixed(0)} ms ${JSON.stringify(running?.extra() ?? {})}\n`);
+    appendFileSync(file, `loop max ${(h.max / 1e6).toFixed(0)} ms p99 ${(h.percentile(99) / 1e6).toFixed(0)} ms ${JSON.stringify(running?.extra() ?? {})}\n`);
     h.reset();
   }, 1000).unref();
 }

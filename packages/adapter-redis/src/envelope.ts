@@ -25,6 +25,9 @@ import { Buffer } from 'node:buffer';
  *     frame     the rest of the message
  * ```
  *
+ * A BATCH carries several envelopes of the same node after its header, each as (u32 length,
+ * envelope): the broadcasts of one event-loop turn on one channel, in one publish.
+ *
  * Every other kind carries a JSON body (possibly empty) after the header: membership and
  * request/response traffic is small and rare, so readability wins there. All integers are
  * big-endian.
