@@ -17,7 +17,8 @@ import {
   PROTOCOL_VERSION,
   type Frame,
 } from '@stelar/codec-tcp';
-import { MemoryAdapter, type Adapter, type AdapterHost, type ConnectionInfo } from './adapter';
+import { MemoryAdapter, type Adapter, type AdapterHost } from './adapter';
+import type { ConnectionHandle } from './handle';
 import { BroadcastOperator } from './broadcast';
 import { cutReason, isPeerCloseCode } from './close';
 import { now, unrefTimer } from './clock';
@@ -357,8 +358,8 @@ export class Hub<In extends object = AnyEvents, Out extends object = In> {
     new BroadcastOperator<Out>(this.adapter).emit(event, ...args);
   }
 
-  /** Every connection, on every node. */
-  fetchConnections(options?: { timeout?: number }): Promise<ConnectionInfo[]> {
+  /** Every connection, on every node, as handles (see `BroadcastOperator.fetchConnections`). */
+  fetchConnections(options?: { timeout?: number }): Promise<ConnectionHandle<Out>[]> {
     return new BroadcastOperator<Out>(this.adapter).fetchConnections(options);
   }
 

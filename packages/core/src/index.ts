@@ -1,6 +1,7 @@
 export { Hub, type AnyEventHandler, type ConnectionMiddleware, type EventContext, type EventHandler, type EventMiddleware, type HeartbeatOptions, type HubOptions } from './hub';
 export { Connection, type AnyConnection, type ConnectionState, type EmitArgs } from './connection';
 export { BroadcastOperator } from './broadcast';
+export { LocalConnectionHandle, infoOf, type ConnectionHandle } from './handle';
 export { MemoryAdapter, type Adapter, type AdapterHost, type BroadcastTarget, type ConnectionInfo, type Target } from './adapter';
 export { cutReason, isPeerCloseCode, MAX_CLOSE_REASON_BYTES } from './close';
 export { SendStatus, type Link, type LinkHandler, type LinkInfo, type TransportName } from './link';

@@ -79,6 +79,14 @@ export class TcpLink extends BaseLink {
     this.socket.write(frame);
   }
 
+  cork(): void {
+    this.socket.cork();
+  }
+
+  uncork(): void {
+    this.socket.uncork();
+  }
+
   ping(): void {
     if (!this.closing && this.writable) this.socket.write(PING);
   }
