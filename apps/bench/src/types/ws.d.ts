@@ -24,6 +24,7 @@ declare module 'ws' {
   }
 
   export class WebSocket extends EventEmitter {
+    constructor(address: string);
     static readonly OPEN: 1;
     readonly readyState: number;
     /** The underlying socket (private in ws; the pre-framed broadcast writes to it). */
@@ -34,7 +35,12 @@ declare module 'ws' {
     on(event: 'message', listener: (data: Buffer, isBinary: boolean) => void): this;
     on(event: 'close', listener: (code: number, reason: Buffer) => void): this;
     on(event: 'error', listener: (err: Error) => void): this;
+    on(event: 'open', listener: () => void): this;
+    once(event: 'open', listener: () => void): this;
+    once(event: 'error', listener: (err: Error) => void): this;
   }
+
+  export default WebSocket;
 
   export interface ServerOptions {
     host?: string;
