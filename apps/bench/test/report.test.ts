@@ -61,8 +61,8 @@ describe('bench arithmetic', () => {
     cell('connections', 'stelar-ws', { memConns: cfg.connections.memConns }, [{ rssPerConn: 7000, setupPerSec: 1000 }, null, { rssPerConn: 5000, setupPerSec: 1500 }]),
     cell('connections', 'ws', { memConns: cfg.connections.memConns }, [{ rssPerConn: 6000, setupPerSec: 2000 }, { rssPerConn: 6000, setupPerSec: 2000 }, { rssPerConn: 6000, setupPerSec: 1000 }]),
     ...pipes.flatMap((e, i) => [
-      cell('echo', 'stelar-tcp', echoParams(e), [{ msgsPerSec: 100 * (i + 1) }, { msgsPerSec: 90 * (i + 1) }, { msgsPerSec: 80 * (i + 1) }]),
-      cell('echo', 'net', echoParams(e), [{ msgsPerSec: 100 * (i + 1) }, { msgsPerSec: 100 * (i + 1) }, { msgsPerSec: 100 * (i + 1) }]),
+      cell('echo', 'stelar-tcp', echoParams(e), [{ msgsPerSec: 100 * (i + 1), serverCpuUsPerMsg: 2 }, { msgsPerSec: 90 * (i + 1), serverCpuUsPerMsg: 2 }, { msgsPerSec: 80 * (i + 1), serverCpuUsPerMsg: 4 }]),
+      cell('echo', 'net', echoParams(e), [{ msgsPerSec: 100 * (i + 1), serverCpuUsPerMsg: 1 }, { msgsPerSec: 100 * (i + 1), serverCpuUsPerMsg: 1 }, { msgsPerSec: 100 * (i + 1), serverCpuUsPerMsg: 1 }]),
     ]),
   ];
 
@@ -94,6 +94,9 @@ describe('bench arithmetic', () => {
     expect(t.min).toBeCloseTo(0.8, 9);
     expect(t.max).toBeCloseTo(1, 9);
     expect(t.met).toBe(true);
+    // Beside the throughput, the same comparison as CPU efficiency: net's CPU per message ÷ Stelar's.
+    expect(t.cpuCheck?.perRun.map((x) => Number(x!.toFixed(6)))).toEqual([0.5, 0.5, 0.25]);
+    expect(t.cpuCheck?.median).toBeCloseTo(0.5, 9);
   });
 
   it('reports memory targets in bytes from the rounds that worked, and n/a without a peer', () => {
@@ -120,6 +123,7 @@ describe('bench arithmetic', () => {
     const md = renderMarkdown(r, 'results/ratios.svg');
     expect(md).toContain('| server CPU per message, 128 connections × 1 in flight, WS | Stelar WS / ws, server CPU per message | ≤ 0.8× | 0.25× (0.25×–2.00×) | met |');
     expect(md).toContain('| pipelined TCP vs raw `net` | Stelar TCP / raw net, throughput | ≥ 0.8× | 0.90× (0.800×–1.00×) | met |');
+    expect(md).toContain("as CPU efficiency (raw net's CPU per message ÷ Stelar's): 0.50× (0.25×–0.50×)");
     expect(md).toContain('| connection setup rate | Stelar WS / ws, setups per second | ≥ 1.2× | 1.00× (0.50×–1.50×) | **missed** |');
     expect(md).toContain('| idle connection, RSS per connection | Stelar WS, RSS per idle connection | ≤ 6 KiB | 6000 B (5000 B–7000 B) | met |');
     const one = md.indexOf('### Echo, one message in flight per connection');

@@ -1,11 +1,13 @@
 /**
  * The peers are what the report says they are: plain `ws` refuses to run with bufferutil
  * available to it, `bufferutil` loads from ws's own directory (a test that needs it fails when
- * it is missing), and the pre-framed broadcast puts valid frames on the wire.
+ * it is missing), the pre-framed broadcast puts valid frames on the wire, and the raw `net`
+ * baseline echoes messages split anywhere (inside the length prefix too).
  */
+import * as net from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
-import { OP_PUB } from '../src/lib/common';
+import { OP_ECHO, OP_PUB } from '../src/lib/common';
 import { bufferutilAvailable, startServer, type RunningServer } from '../src/lib/servers';
 
 const saved = process.env['WS_NO_BUFFER_UTIL'];
@@ -62,5 +64,36 @@ describe('bench peers', () => {
     for (const ws of [a!, b!]) for (const m of got.get(ws)!) expect(m.equals(msg)).toBe(true);
     expect(got.get(pub!)).toEqual([]);
     for (const ws of got.keys()) ws.terminate();
+  });
+
+  it('raw net echoes a 1 MiB message and small ones, whatever the read boundaries', async () => {
+    server = await startServer({ kind: 'net', room: false, deflate: false });
+    const frame = (size: number, fill: number): Buffer => {
+      const b = Buffer.alloc(5 + size, fill);
+      b.writeUInt32BE(1 + size, 0);
+      b[4] = OP_ECHO;
+      return b;
+    };
+    const sent = Buffer.concat([frame(1024 * 1024, 3), frame(10, 4), frame(0, 0), frame(70_000, 5)]);
+    const sock = net.connect(server.port, '127.0.0.1');
+    const got: Buffer[] = [];
+    let gotLen = 0;
+    const done = new Promise<void>((resolve) => {
+      sock.on('data', (d: Buffer) => {
+        got.push(d);
+        gotLen += d.length;
+        if (gotLen >= sent.length) resolve();
+      });
+    });
+    await new Promise<void>((resolve) => sock.once('connect', () => resolve()));
+    sock.setNoDelay(true);
+    // Odd-sized pieces, so a boundary falls inside a length prefix too.
+    for (let off = 0; off < sent.length; off += 65_537) {
+      sock.write(sent.subarray(off, Math.min(sent.length, off + 3)));
+      sock.write(sent.subarray(Math.min(sent.length, off + 3), Math.min(sent.length, off + 65_537)));
+    }
+    await done;
+    expect(Buffer.concat(got).equals(sent)).toBe(true);
+    sock.destroy();
   });
 });

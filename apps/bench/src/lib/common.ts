@@ -66,21 +66,24 @@ export function childEnv(kind: ServerKind | undefined, base: NodeJS.ProcessEnv =
   return env;
 }
 
-/** Sampled inside a server process. */
-export interface ServerStats {
+/** CPU time and connections, sampled inside a server process at the edges of a window (cheap). */
+export interface CpuStats {
   /** `process.cpuUsage()`: user and system CPU time in µs. */
   user: number;
   system: number;
-  /** `process.memoryUsage()` in bytes. */
+  /** Open connections as the server counts them. */
+  connections: number;
+  /** `performance.now()` of the server process (ms). */
+  at: number;
+}
+
+/** CpuStats and `process.memoryUsage()` in bytes, sampled after a full GC. */
+export interface ServerStats extends CpuStats {
   rss: number;
   heapUsed: number;
   heapTotal: number;
   external: number;
   arrayBuffers: number;
-  /** Open connections as the server counts them. */
-  connections: number;
-  /** `performance.now()` of the server process (ms). */
-  at: number;
 }
 
 /** What a generator connects. */

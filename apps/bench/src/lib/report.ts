@@ -260,7 +260,7 @@ function targetsTable(r: Results): string {
     `${t.op === '>=' ? '≥' : '≤'} ${t.unit === 'B' ? `${t.goal / 1024} KiB` : `${t.goal}×`}`,
     t.measured === null ? '–' : t.min !== null && t.max !== null && targetValue(t, t.min) !== targetValue(t, t.max) ? `${targetValue(t, t.measured)} (${targetValue(t, t.min)}–${targetValue(t, t.max)})` : targetValue(t, t.measured),
     t.met === null ? 'n/a' : t.met ? 'met' : '**missed**',
-    t.note ?? t.basis,
+    (t.note ?? t.basis) + (t.cpuCheck && t.cpuCheck.median !== null ? `; as CPU efficiency (raw net's CPU per message ÷ Stelar's): ${withRange(t.cpuCheck.median, t.cpuCheck.min, t.cpuCheck.max, ratio)}` : ''),
     t.profile ? `\`${t.profile}\`` : '',
   ]);
   return table(['issue 13 row', 'measured as', 'goal', 'median (min–max over rounds)', 'status', 'cell', 'profile'], rows);

@@ -257,7 +257,8 @@ async function startUws(o: ServerStart): Promise<RunningServer> {
 /**
  * The physical limit: length-prefixed messages (u32 length, then the body) over plain TCP, no
  * framework. Each complete message is written back as a view of the read buffer (no copy), and
- * the writes of one read are corked into one `writev`.
+ * the writes of one read are corked into one `writev`. A message split over reads is put together
+ * once, when its last byte is in (linear in its size, like the other servers' receivers).
  */
 async function startNet(o: ServerStart): Promise<RunningServer> {
   const room = new Set<net.Socket>();
@@ -266,12 +267,19 @@ async function startNet(o: ServerStart): Promise<RunningServer> {
     socket.setNoDelay(true);
     sockets.add(socket);
     if (o.room) room.add(socket);
-    let pending: Buffer | null = null;
+    /** Reads holding the start of an incomplete message, their length, and the bytes it needs. */
+    let parts: Buffer[] = [];
+    let partsLen = 0;
+    let need = 0;
     socket.on('data', (chunk: Buffer) => {
       let buf = chunk;
-      if (pending) {
-        buf = Buffer.concat([pending, chunk]);
-        pending = null;
+      if (parts.length > 0) {
+        parts.push(chunk);
+        partsLen += chunk.length;
+        if (partsLen < need) return;
+        buf = Buffer.concat(parts, partsLen);
+        parts = [];
+        partsLen = 0;
       }
       let off = 0;
       socket.cork();
@@ -286,7 +294,12 @@ async function startNet(o: ServerStart): Promise<RunningServer> {
         off = end;
       }
       socket.uncork();
-      if (off < buf.length) pending = buf.subarray(off);
+      if (off < buf.length) {
+        const rest = buf.subarray(off);
+        parts = [rest];
+        partsLen = rest.length;
+        need = rest.length >= 4 ? 4 + rest.readUInt32BE(0) : 4;
+      }
     });
     socket.on('error', () => socket.destroy());
     socket.on('close', () => {

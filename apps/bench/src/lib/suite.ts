@@ -9,7 +9,7 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import * as os from 'node:os';
 import { join, relative } from 'node:path';
 import { measureBundles, type BundleResult } from './bundle';
-import { childEnv, errorMessage, type ClientSpec, type GenCounters, type ServerKind, type ServerStart, type ServerStats } from './common';
+import { childEnv, errorMessage, type ClientSpec, type GenCounters, type CpuStats, type ServerKind, type ServerStart, type ServerStats } from './common';
 import { Child, killAllChildren } from './ipc';
 import { choosePinning, describeMachine, pinPid, raiseFdLimit, type Machine, type Pinning } from './machine';
 import { summarizeHeapDiff, summarizeProfile, type HeapSummary, type ProfileSummary } from './profile';
@@ -143,6 +143,12 @@ export interface Target {
   basis: string;
   /** The profile (or heap snapshot) of the Stelar side of this target. */
   profile?: string;
+  /**
+   * For a throughput target: the same comparison as CPU efficiency (the other server's CPU per
+   * message ÷ Stelar's), per round then median and range. Throughput equals it when both
+   * servers are CPU-bound; when they are not (a busy machine), it is the steadier figure.
+   */
+  cpuCheck?: { perRun: (number | null)[]; median: number | null; min: number | null; max: number | null };
   note?: string;
 }
 
@@ -182,7 +188,9 @@ export interface Results {
 interface ServerProc {
   child: Child;
   port: number;
-  stats(): Promise<ServerStats>;
+  /** CPU time and connection count (cheap; taken at the edges of every window). */
+  stats(): Promise<CpuStats>;
+  /** Everything, with memory, after a full GC. */
   gcStats(): Promise<ServerStats>;
 }
 
@@ -217,7 +225,7 @@ async function initGen(gen: Child, spec: ClientSpec): Promise<Child> {
   return gen;
 }
 
-const cpuOf = (s: ServerStats): number => s.user + s.system;
+const cpuOf = (s: CpuStats): number => s.user + s.system;
 const genCpuOf = (g: GenCounters): number => g.user + g.system;
 const load1 = (): number => os.loadavg()[0] ?? Number.NaN;
 
@@ -405,7 +413,7 @@ export class Suite {
       return {
         child,
         port,
-        stats: () => child.call<ServerStats>('stats', {}, 60_000),
+        stats: () => child.call<CpuStats>('stats', {}, 60_000),
         gcStats: () => child.call<ServerStats>('gc', {}, 60_000),
       };
     } catch (err) {
@@ -926,6 +934,7 @@ export class Suite {
       basis: string,
       profile: string | undefined,
       unit: 'x' | 'B' = 'x',
+      cpuCheck?: (number | null)[],
     ): Target => {
       const runs = perRun ?? Array.from({ length: rounds }, () => null);
       const m = median(runs);
@@ -944,6 +953,7 @@ export class Suite {
         met: m === null ? null : op === '>=' ? m >= goal : m <= goal,
         basis,
         ...(profile ? { profile } : {}),
+        ...(cpuCheck ? { cpuCheck: { perRun: cpuCheck, median: median(cpuCheck), min: range(cpuCheck)?.min ?? null, max: range(cpuCheck)?.max ?? null } } : {}),
         ...(m === null ? { note: this.missing(perRun === undefined) } : {}),
       };
     };
@@ -957,12 +967,21 @@ export class Suite {
     };
     // Pipelined TCP vs raw net: per round, the geometric mean over the pipelined shapes.
     const pipeRatios = pipes.map((e) => r('echo', 'msgsPerSec', echoParams(e), 'stelar-tcp', 'net')).filter((x): x is Ratio => x !== undefined);
-    const pipePerRun =
-      pipeRatios.length === 0 ? undefined : Array.from({ length: rounds }, (_, i) => (pipeRatios.some((x) => x.perRun[i] == null) ? null : geomean(pipeRatios.map((x) => x.perRun[i]))));
+    const perRound = (rs: Ratio[], invert = false): (number | null)[] | undefined =>
+      rs.length === 0
+        ? undefined
+        : Array.from({ length: rounds }, (_, i) => (rs.some((x) => x.perRun[i] == null) ? null : geomean(rs.map((x) => (invert ? 1 / x.perRun[i]! : x.perRun[i])))));
+    const pipePerRun = perRound(pipeRatios);
+    // CPU-efficiency cross-checks of the two throughput targets (net's CPU per message ÷ Stelar's).
+    const pipeCpu = perRound(
+      pipes.map((e) => r('echo', 'serverCpuUsPerMsg', echoParams(e), 'stelar-tcp', 'net')).filter((x): x is Ratio => x !== undefined),
+      true,
+    );
+    const oifCpu = perRound([r('echo', 'serverCpuUsPerMsg', oifP, 'stelar-tcp', 'net')].filter((x): x is Ratio => x !== undefined), true);
     return [
       make('oif-ws', 'server CPU per message, 128 connections × 1 in flight, WS', 'Stelar WS / ws, server CPU per message', '<=', 0.8, r('echo', 'serverCpuUsPerMsg', oifP, 'stelar-ws', 'ws')?.perRun, `echo ${oifTag}`, 'oif-ws'),
       make('oif-tcp', 'same, TCP', 'Stelar TCP / ws, server CPU per message', '<=', 0.6, r('echo', 'serverCpuUsPerMsg', oifP, 'stelar-tcp', 'ws')?.perRun, `echo ${oifTag}`, 'oif-tcp'),
-      make('oif-tcp-net', 'same, TCP', 'Stelar TCP / raw net, throughput', '>=', 0.9, r('echo', 'msgsPerSec', oifP, 'stelar-tcp', 'net')?.perRun, `echo ${oifTag}`, 'oif-tcp'),
+      make('oif-tcp-net', 'same, TCP', 'Stelar TCP / raw net, throughput', '>=', 0.9, r('echo', 'msgsPerSec', oifP, 'stelar-tcp', 'net')?.perRun, `echo ${oifTag}`, 'oif-tcp', 'x', oifCpu),
       make('fan-ws', 'fan-out burst, CPU per delivery (1000 clients)', 'Stelar WS / ws, server CPU per delivery', '<=', 0.5, r('fanout', 'serverCpuUsPerDelivery', fanP, 'stelar-ws', 'ws')?.perRun, `fan-out, ${fanClients} clients, bursts of ${this.cfg.fanout.burst}`, 'fan-ws'),
       make('fan-uws', 'fan-out burst, CPU per delivery (1000 clients)', 'Stelar WS / uWebSockets.js, server CPU per delivery', '<=', 1.2, r('fanout', 'serverCpuUsPerDelivery', fanP, 'stelar-ws', 'uws')?.perRun, `fan-out, ${fanClients} clients, bursts of ${this.cfg.fanout.burst}`, 'fan-ws'),
       make('mem-ws', 'idle connection, RSS per connection', 'Stelar WS, RSS per idle connection', '<=', 6 * 1024, cell('stelar-ws', 'rssPerConn'), `RSS delta over ${this.cfg.connections.memConns} idle connections, after a full GC`, 'heap stelar-ws', 'B'),
@@ -970,7 +989,7 @@ export class Suite {
       make('setup-ws', 'connection setup rate', 'Stelar WS / ws, setups per second', '>=', 1.2, r('connections', 'setupPerSec', { memConns: this.cfg.connections.memConns }, 'stelar-ws', 'ws')?.perRun, 'connection setup (upgrade + Stelar CONNECT)', 'setup-ws'),
       make('rtt-ws', 'RTT p99, one connection', 'Stelar WS / ws, p99 round trip', '<=', 1.1, r('rtt', 'p99Us', { conns: 1, size: this.cfg.rtt.size }, 'stelar-ws', 'ws')?.perRun, `ping-pong, 1 connection × ${fmtSize(this.cfg.rtt.size)}`, 'rtt-ws'),
       make('large-ws', '1 MiB echo, CPU per message', 'Stelar WS / ws+bufferutil, server CPU per message', '<=', 1.0, r('echo', 'serverCpuUsPerMsg', largeP, 'stelar-ws', 'ws-bu')?.perRun, `echo ${large ? echoLabel(large) : '?'}`, 'large-ws'),
-      make('pipe-tcp-net', 'pipelined TCP vs raw `net`', 'Stelar TCP / raw net, throughput', '>=', 0.8, pipePerRun, `geometric mean over the pipelined shapes (${pipes.map((e) => echoLabel(e)).join('; ')}), per round`, 'pipe-tcp'),
+      make('pipe-tcp-net', 'pipelined TCP vs raw `net`', 'Stelar TCP / raw net, throughput', '>=', 0.8, pipePerRun, `geometric mean over the pipelined shapes (${pipes.map((e) => echoLabel(e)).join('; ')}), per round`, 'pipe-tcp', 'x', pipeCpu),
     ];
   }
 
