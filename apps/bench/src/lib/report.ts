@@ -191,25 +191,35 @@ function fanSection(r: Results): string {
 function connSection(r: Results): string {
   const p = { memConns: r.config.connections.memConns };
   const servers = serversIn(r, (c) => c.scenario === 'connections');
+  // Server CPU during the handshakes (recorded since the results of 2026-11-27).
+  const srvCpu = r.cells.some((c) => c.scenario === 'connections' && c.median['serverCpuPctOfSetup'] !== undefined);
+  const heapTotal = r.cells.some((c) => c.scenario === 'connections' && c.median['heapTotalPerConn'] !== undefined);
   const rows = servers.map((s) => {
     const c = get(r, 'connections', s, p);
     return [
       SERVER_LABEL[s],
       cellValue(c, 'setupPerSec', (x) => num(x, 0)),
       cellValue(c, 'opened', (x) => num(x, 0)),
+      ...(srvCpu ? [cellValue(c, 'serverCpuUsPerSetup', (x) => num(x)), cellValue(c, 'serverCpuPctOfSetup', (x) => `${num(x, 0)}%`)] : []),
       cellValue(c, 'genCpuPctOfSetup', (x) => `${num(x, 0)}%`),
       cellValue(c, 'rssPerConn', bytes),
       cellValue(c, 'heapPerConn', bytes),
+      ...(heapTotal ? [cellValue(c, 'heapTotalPerConn', bytes)] : []),
       cellValue(c, 'externalPerConn', bytes),
       cellValue(c, 'arrayBuffersPerConn', bytes),
     ];
   });
   const pairs = CONN_RATIOS.filter(([a, b]) => servers.includes(a) && servers.includes(b));
   return [
-    table(['server', 'setups/s', 'connections opened', 'generator CPU during setup', 'RSS / idle conn', 'JS heap / conn', 'external / conn', 'ArrayBuffers / conn'], rows),
+    table(['server', 'setups/s', 'connections opened', ...(srvCpu ? ['server CPU µs/setup', 'server CPU during setup'] : []), 'generator CPU during setup', 'RSS / idle conn', 'JS heap / conn', ...(heapTotal ? ['V8 heap reserved / conn'] : []), 'external / conn', 'ArrayBuffers / conn'], rows),
     '',
     pairs.length
-      ? `Same round: ${pairs.map(([a, b]) => `setup rate ${SERVER_LABEL[a]} / ${SERVER_LABEL[b]} **${ratioValue(findRatio(r, 'connections', a, b, p, 'setupPerSec'))}**, RSS per connection ${ratioValue(findRatio(r, 'connections', a, b, p, 'rssPerConn'))}`).join('; ')}.`
+      ? `Same round: ${pairs
+          .map(
+            ([a, b]) =>
+              `setup rate ${SERVER_LABEL[a]} / ${SERVER_LABEL[b]} **${ratioValue(findRatio(r, 'connections', a, b, p, 'setupPerSec'))}**${srvCpu ? `, server CPU per setup ${ratioValue(findRatio(r, 'connections', a, b, p, 'serverCpuUsPerSetup'))}` : ''}, RSS per connection ${ratioValue(findRatio(r, 'connections', a, b, p, 'rssPerConn'))}`,
+          )
+          .join('; ')}.`
       : '',
     '',
     loadLine(r.cells.filter((c) => c.scenario === 'connections')),
@@ -260,7 +270,10 @@ function targetsTable(r: Results): string {
     `${t.op === '>=' ? '≥' : '≤'} ${t.unit === 'B' ? `${t.goal / 1024} KiB` : `${t.goal}×`}`,
     t.measured === null ? '–' : t.min !== null && t.max !== null && targetValue(t, t.min) !== targetValue(t, t.max) ? `${targetValue(t, t.measured)} (${targetValue(t, t.min)}–${targetValue(t, t.max)})` : targetValue(t, t.measured),
     t.met === null ? 'n/a' : t.met ? 'met' : '**missed**',
-    (t.note ?? t.basis) + (t.cpuCheck && t.cpuCheck.median !== null ? `; as CPU efficiency (raw net's CPU per message ÷ Stelar's): ${withRange(t.cpuCheck.median, t.cpuCheck.min, t.cpuCheck.max, ratio)}` : ''),
+    (t.note ?? t.basis) +
+      (t.cpuCheck && t.cpuCheck.median !== null
+        ? `; as CPU efficiency (${t.id === 'setup-ws' ? "ws's CPU per setup" : "raw net's CPU per message"} ÷ Stelar's): ${withRange(t.cpuCheck.median, t.cpuCheck.min, t.cpuCheck.max, ratio)}`
+        : ''),
     t.profile ? `\`${t.profile}\`` : '',
   ]);
   return table(['issue 13 row', 'measured as', 'goal', 'median (min–max over rounds)', 'status', 'cell', 'profile'], rows);
@@ -370,7 +383,7 @@ export function renderMarkdown(r: Results, chartPath: string): string {
     '',
     `### Connection setup and idle memory`,
     '',
-    `${conn.memConns.toLocaleString('en-US')} idle connections are opened (${plural(conn.generators, 'generator process', 'generator processes')}, ${conn.concurrency} handshakes in flight: TCP connect, WebSocket upgrade, the Stelar CONNECT or socket.io namespace exchange); memory is measured in the server process after a full GC against a baseline taken before the first (RSS, JS heap, external, ArrayBuffers; per connection). Then batches of ${conn.batch.toLocaleString('en-US')} are opened and closed again until the handshakes have taken ${c.durationMs / 1000} s; setups per second over every batch (closing time excluded).`,
+    `${conn.memConns.toLocaleString('en-US')} idle connections are opened (${plural(conn.generators, 'generator process', 'generator processes')}, ${conn.concurrency} handshakes in flight: TCP connect, WebSocket upgrade, the Stelar CONNECT or socket.io namespace exchange); memory is measured in the server process after a full GC against a baseline taken before the first (RSS, JS heap, external, ArrayBuffers; per connection). Then batches of ${conn.batch.toLocaleString('en-US')} are opened and closed again until the handshakes have taken ${c.durationMs / 1000} s; setups per second over every batch (closing time excluded), and the server's CPU time during those batches per setup: when neither the server nor the generator is near 100% of its core, the rate is bounded by scheduling delays, and CPU per setup is the steadier comparison. "V8 heap reserved" is the growth of \`heapTotal\` (pages V8 holds, live or not).`,
     '',
     connSection(r),
     '',

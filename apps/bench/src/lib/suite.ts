@@ -145,7 +145,7 @@ export interface Target {
   profile?: string;
   /**
    * For a throughput target: the same comparison as CPU efficiency (the other server's CPU per
-   * message ÷ Stelar's), per round then median and range. Throughput equals it when both
+   * message or per setup ÷ Stelar's), per round then median and range. Throughput equals it when both
    * servers are CPU-bound; when they are not (a busy machine), it is the steadier figure.
    */
   cpuCheck?: { perRun: (number | null)[]; median: number | null; min: number | null; max: number | null };
@@ -720,11 +720,19 @@ export class Suite {
         const t0 = performance.now();
         let setupMs = 0;
         let opened = 0;
+        /** Server CPU time spent while handshakes were timed (µs): is the server the bottleneck? */
+        let setupCpu = 0;
+        const timedGrow = async (n: number): Promise<void> => {
+          const a = await p.server.stats();
+          setupMs += await this.grow(p, n, c.concurrency);
+          const b = await p.server.stats();
+          setupCpu += cpuOf(b) - cpuOf(a);
+          opened += n;
+        };
         for (let have = 0; have < c.memConns; ) {
           const n = Math.min(c.batch, c.memConns - have);
-          setupMs += await this.grow(p, n, c.concurrency);
+          await timedGrow(n);
           have += n;
-          opened += n;
         }
         await sleep(c.settleMs);
         const after = await p.server.gcStats();
@@ -732,8 +740,7 @@ export class Suite {
         // Setup rate over the measured window: batches opened on top of the idle ones, then closed
         // (at least one, so the rate always includes setups next to the idle connections).
         for (let first = true; first || setupMs < this.cfg.durationMs; first = false) {
-          setupMs += await this.grow(p, c.batch, c.concurrency);
-          opened += c.batch;
+          await timedGrow(c.batch);
           const shares = split(c.batch, p.gens.length);
           await Promise.all(p.gens.map((gen, i) => gen.call('disconnect', { count: shares[i] ?? 0 }, 60_000)));
           await this.serverDownTo(p, c.memConns);
@@ -750,9 +757,12 @@ export class Suite {
           opened,
           setupS: setupMs / 1000,
           genCpuPctOfSetup: (genCpu / 1000 / setupMs) * 100,
+          serverCpuPctOfSetup: (setupCpu / 1000 / setupMs) * 100,
+          serverCpuUsPerSetup: setupCpu / opened,
           conns: c.memConns,
           rssPerConn: (after.rss - before.rss) / c.memConns,
           heapPerConn: (after.heapUsed - before.heapUsed) / c.memConns,
+          heapTotalPerConn: (after.heapTotal - before.heapTotal) / c.memConns,
           externalPerConn: (after.external - before.external) / c.memConns,
           arrayBuffersPerConn: (after.arrayBuffers - before.arrayBuffers) / c.memConns,
           loadAvg1: load1(),
@@ -912,6 +922,7 @@ export class Suite {
     for (const [num, den] of CONN_RATIOS) {
       add('connections', 'setupPerSec', cp, num, den, `setup rate ${num} / ${den}`);
       add('connections', 'rssPerConn', cp, num, den, `RSS per idle connection ${num} / ${den}`);
+      add('connections', 'serverCpuUsPerSetup', cp, num, den, `server CPU per setup ${num} / ${den}`);
     }
     return out;
   }
@@ -978,6 +989,8 @@ export class Suite {
       true,
     );
     const oifCpu = perRound([r('echo', 'serverCpuUsPerMsg', oifP, 'stelar-tcp', 'net')].filter((x): x is Ratio => x !== undefined), true);
+    const connP = { memConns: this.cfg.connections.memConns };
+    const setupCpu = perRound([r('connections', 'serverCpuUsPerSetup', connP, 'stelar-ws', 'ws')].filter((x): x is Ratio => x !== undefined), true);
     return [
       make('oif-ws', 'server CPU per message, 128 connections × 1 in flight, WS', 'Stelar WS / ws, server CPU per message', '<=', 0.8, r('echo', 'serverCpuUsPerMsg', oifP, 'stelar-ws', 'ws')?.perRun, `echo ${oifTag}`, 'oif-ws'),
       make('oif-tcp', 'same, TCP', 'Stelar TCP / ws, server CPU per message', '<=', 0.6, r('echo', 'serverCpuUsPerMsg', oifP, 'stelar-tcp', 'ws')?.perRun, `echo ${oifTag}`, 'oif-tcp'),
@@ -986,7 +999,7 @@ export class Suite {
       make('fan-uws', 'fan-out burst, CPU per delivery (1000 clients)', 'Stelar WS / uWebSockets.js, server CPU per delivery', '<=', 1.2, r('fanout', 'serverCpuUsPerDelivery', fanP, 'stelar-ws', 'uws')?.perRun, `fan-out, ${fanClients} clients, bursts of ${this.cfg.fanout.burst}`, 'fan-ws'),
       make('mem-ws', 'idle connection, RSS per connection', 'Stelar WS, RSS per idle connection', '<=', 6 * 1024, cell('stelar-ws', 'rssPerConn'), `RSS delta over ${this.cfg.connections.memConns} idle connections, after a full GC`, 'heap stelar-ws', 'B'),
       make('mem-tcp', 'idle connection, RSS per connection', 'Stelar TCP, RSS per idle connection', '<=', 5 * 1024, cell('stelar-tcp', 'rssPerConn'), `RSS delta over ${this.cfg.connections.memConns} idle connections, after a full GC`, 'heap stelar-tcp', 'B'),
-      make('setup-ws', 'connection setup rate', 'Stelar WS / ws, setups per second', '>=', 1.2, r('connections', 'setupPerSec', { memConns: this.cfg.connections.memConns }, 'stelar-ws', 'ws')?.perRun, 'connection setup (upgrade + Stelar CONNECT)', 'setup-ws'),
+      make('setup-ws', 'connection setup rate', 'Stelar WS / ws, setups per second', '>=', 1.2, r('connections', 'setupPerSec', { memConns: this.cfg.connections.memConns }, 'stelar-ws', 'ws')?.perRun, 'connection setup (upgrade + Stelar CONNECT)', 'setup-ws', 'x', setupCpu),
       make('rtt-ws', 'RTT p99, one connection', 'Stelar WS / ws, p99 round trip', '<=', 1.1, r('rtt', 'p99Us', { conns: 1, size: this.cfg.rtt.size }, 'stelar-ws', 'ws')?.perRun, `ping-pong, 1 connection × ${fmtSize(this.cfg.rtt.size)}`, 'rtt-ws'),
       make('large-ws', '1 MiB echo, CPU per message', 'Stelar WS / ws+bufferutil, server CPU per message', '<=', 1.0, r('echo', 'serverCpuUsPerMsg', largeP, 'stelar-ws', 'ws-bu')?.perRun, `echo ${large ? echoLabel(large) : '?'}`, 'large-ws'),
       make('pipe-tcp-net', 'pipelined TCP vs raw `net`', 'Stelar TCP / raw net, throughput', '>=', 0.8, pipePerRun, `geometric mean over the pipelined shapes (${pipes.map((e) => echoLabel(e)).join('; ')}), per round`, 'pipe-tcp', 'x', pipeCpu),
