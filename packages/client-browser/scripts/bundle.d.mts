@@ -5,3 +5,5 @@ export declare function bundle(
 ): Promise<{ bytes: Uint8Array | undefined; metafile: { outputs: Record<string, { inputs: Record<string, { bytesInOutput: number }> }> } }>;
 /** The declaration file of the bundle, importing the package's types from `./${index}`. */
 export declare function types(index: string): string;
+/** The package's exports the <script> global leaves out (bundlers only). */
+export declare const BUNDLER_ONLY: string[];

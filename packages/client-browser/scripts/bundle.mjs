@@ -48,16 +48,24 @@ export async function bundle(outfile = resolve(root, 'dist/stelar.min.js'), { wr
 }
 
 /**
+ * The package's exports that the <script> global leaves out, for bundlers only: the code tables
+ * (strings and numbers a page can write itself) and core's Dialer (of no use without core's
+ * engine, which the bundle does not carry). src/global.ts assigns the rest; test/api.test.ts
+ * checks both lists.
+ */
+export const BUNDLER_ONLY = ['DisconnectCode', 'ErrorCode', 'dialWebSocket'];
+
+/**
  * Types of \`@stelar/client-browser/stelar.min.js\`: the global the bundle defines, for ESM and
  * CommonJS resolution (the same script is also dist/stelar.min.cjs, so \`require.resolve\` finds a
  * file Node classifies as CommonJS).
  */
-export const types = (index) => `// The <script> bundle defines the global \`Stelar\`: the package's exports.
+export const types = (index) => `// The <script> bundle defines the global \`Stelar\`: the package's exports but ${BUNDLER_ONLY.join(', ')}.
 import type * as api from './${index}';
 
 declare global {
-  /** \`@stelar/client-browser\`'s exports, defined by \`<script src=".../stelar.min.js">\`. */
-  var Stelar: typeof api;
+  /** \`@stelar/client-browser\`'s exports (but ${BUNDLER_ONLY.join(', ')}), defined by \`<script src=".../stelar.min.js">\`. */
+  var Stelar: Omit<typeof api, ${BUNDLER_ONLY.map((n) => `'${n}'`).join(' | ')}>;
 }
 
 export {};

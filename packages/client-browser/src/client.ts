@@ -1,6 +1,19 @@
-import { StelarError, type AnyEvents, type ClientOptions, type Dialer, type Link } from '@stelar/core';
-import { Engine } from './engine';
-import { decode, frame, T } from './wire';
+import { backoffDelay, StelarError } from '@stelar/core';
+import type { AnyEvents, ClientEngine, ClientEventHandler, ClientLifecycle, ClientOptions, ClientRequestOptions, ClientState, EventName } from '@stelar/core';
+import { decode, EMPTY, encoder, errorOf, fail, frame, json, obj, parse, T, tooLarge, u32, type Frame } from './wire';
+
+/*
+ * The browser client: the behaviour of core's `ClientEngine` (state machine, reconnection with
+ * backoff and full jitter, offline queue, requests, rooms, heartbeats) over the page's
+ * `WebSocket`, written for the size of the <script> bundle: closures instead of fields, the
+ * socket driven directly (no `Link`/`Dialer` layer between them), arrays and maps instead of
+ * core's queue and handler-registry classes, short messages.
+ *
+ * Shared with core: `StelarError`, `toErrorBody`, `backoffDelay`, the option and lifecycle
+ * types, and the public surface, which is `ClientEngine`'s by construction (test/api.test.ts
+ * checks that every member exists). The Chromium tests in test/parity.test.ts hold it to core's
+ * behaviour against the real server.
+ */
 
 /** Options of a browser client: the engine's (auth, reconnect, queue, timeouts) plus the socket's. */
 export interface BrowserClientOptions extends ClientOptions {
@@ -21,7 +34,7 @@ export interface BrowserClientOptions extends ClientOptions {
 
 /**
  * Why a dial failed. Browsers hide the HTTP status of a refused upgrade, so every failure before
- * the socket opens is `WS_DIAL_FAILED` (not fatal: the engine retries per its reconnect policy).
+ * the socket opens is `WS_DIAL_FAILED` (not fatal: the client retries per its reconnect policy).
  */
 export class DialError extends StelarError {
   override name = 'DialError';
@@ -37,101 +50,457 @@ export function resolveUrl(url?: string | URL): string {
   return u.href;
 }
 
+type Fn = (...args: never[]) => unknown;
+type Waiter = [resolve: () => void, reject: (e: unknown) => void];
+
+/** A request waiting for its reply, in the offline queue or on the wire, by id. */
+interface Req {
+  /** Its frame, id included (the id is picked when the request is made). */
+  readonly f: Uint8Array;
+  /** Kept across a reconnection (`retry: true`). */
+  readonly r: boolean | undefined;
+  /** Settles it (resolves when `ok`, else rejects), clearing its timer, abort listener and queue place. */
+  readonly d: (v: unknown, ok?: unknown) => void;
+}
+
+const E = (code: string, message: string): StelarError => new StelarError(code, message);
+/** Runs `fn`: [its result, 1] or [what it threw, 0]. */
+const attempt = (fn: () => unknown): [unknown, 0 | 1] => {
+  try {
+    return [fn(), 1];
+  } catch (e) {
+    return [e, 0];
+  }
+};
 /**
- * A core `Dialer` over the browser's `WebSocket`: one binary message per Stelar frame, without
- * its 4-byte totalLen (docs/protocol.md §1).
- *
- * - `ping()` sends a Stelar PING frame (pages cannot send WebSocket pings).
- * - `pause()`/`resume()` do nothing: a page cannot stop the browser reading the socket.
- * - `close(code)` uses `code` when the browser allows it (1000, 3000–4999), else 1000, with the
- *   reason cut to the 123 bytes a close frame holds; the engine still sees the code it asked for.
+ * What a failed handler's reply says, as core's `toErrorBody`: an error's own `code` (else
+ * HANDLER_ERROR) and message. Written here because core's pulls in the whole ErrorCode table.
  */
-export function dialWebSocket(url: string, options: BrowserClientOptions = {}): Dialer {
-  const hwm = options.highWaterMark ?? 1 << 20;
-  const max = options.maxFrameSize ?? 1 << 24;
-  return (handler, signal) =>
-    new Promise<Link>((resolve, reject) => {
-      let ws: WebSocket;
-      /** 0 dialing, 1 open, 2 closing at our request (`mine` is what we asked for), 3 reported. */
-      let phase = 0;
-      let mine: [number, string];
-      const dialFailed = (why: unknown): void => reject(new DialError('WS_DIAL_FAILED', `cannot open ${url}: ${why}`));
-      const report = (code: number, reason: string): void => {
-        if (phase < 3) handler.onClose(code, reason);
-        phase = 3;
-      };
-      const abort = (): void => {
-        ws.close();
-        reject(signal.reason);
-      };
-      try {
-        ws = new (options.WebSocket ?? WebSocket)(url, options.protocols);
-      } catch (e) {
-        return dialFailed(e);
-      }
-      ws.binaryType = 'arraybuffer';
-      if (signal.aborted) return abort();
-      signal.addEventListener('abort', abort);
-      // SendStatus: OK 0, BUFFERED 1, DROPPED 2, CLOSED 3.
-      const link: Link = {
-        transport: url.slice(0, 3) == 'wss' ? 'wss' : 'ws',
-        remoteAddress: new URL(url).host,
-        get bufferedAmount() {
-          return ws.bufferedAmount;
-        },
-        send: (f, volatile) =>
-          phase != 1 || ws.readyState != 1 ? 3 : volatile && ws.bufferedAmount > hwm ? 2 : (ws.send(f.subarray(4) as Uint8Array<ArrayBuffer>), ws.bufferedAmount > hwm ? 1 : 0),
-        ping: () => void link.send(frame(T.PING, '')),
-        close(code, reason) {
-          if (phase != 1) return;
-          phase = 2;
-          mine = [code, reason];
-          const bytes = new TextEncoder();
-          while (bytes.encode(reason).length > 123) reason = reason.slice(0, -1);
-          ws.close(code == 1000 || (code >= 3000 && code < 5000) ? code : 1000, reason);
-        },
-        terminate() {
-          ws.close();
-          report(1006, '');
-        },
-        pause() {},
-        resume() {},
-      };
-      ws.onopen = () => {
-        phase = 1;
-        signal.removeEventListener('abort', abort);
-        resolve(link);
-      };
-      ws.onmessage = ({ data }: MessageEvent) => {
-        if (phase != 1) return;
-        if (!(data instanceof ArrayBuffer)) return handler.onProtocolError({ code: 'UNSUPPORTED_DATA', message: 'text message', closeCode: 1003 });
-        try {
-          handler.onFrame(decode(new Uint8Array(data), max), data.byteLength + 4);
-        } catch (e) {
-          const { code, message } = e as StelarError;
-          handler.onProtocolError({ code, message, closeCode: code == 'FRAME_TOO_LARGE' ? 1009 : 1002 });
-        }
-      };
-      ws.onclose = ({ code, reason }: CloseEvent) => {
-        signal.removeEventListener('abort', abort);
-        if (!phase) dialFailed(`closed before opening (${code}): refused or unreachable`);
-        else report(...(mine ?? [code, reason]));
-      };
-    });
+const toErrorBody = (e: unknown): { code: string; message: string } => {
+  const code = (e as { code?: unknown } | null)?.code;
+  return e instanceof Error ? { code: typeof code == 'string' && code ? code : 'HANDLER_ERROR', message: e.message } : { code: 'HANDLER_ERROR', message: typeof e == 'string' ? e : 'failed' };
+};
+const thenable = (v: unknown): v is PromiseLike<unknown> => typeof (v as PromiseLike<unknown> | null)?.then == 'function';
+/** Calls every waiter's resolve (0) or reject (1) and empties the list. */
+const wake = (list: Waiter[], i: 0 | 1, v?: unknown): void => list.splice(0).forEach((w) => w[i](v as never));
+
+/** The methods that return the client itself, typed with `this` (a Pick would say `ClientEngine`). */
+interface Chain<In extends object> {
+  on<K extends EventName<In>>(event: K, handler: ClientEventHandler<In, K>): this;
+  once<K extends EventName<In>>(event: K, handler: ClientEventHandler<In, K>): this;
+  off<K extends EventName<In>>(event: K, handler?: ClientEventHandler<In, K>): this;
+  onAny(handler: (event: string, data: unknown) => void): this;
+  offAny(handler?: (event: string, data: unknown) => void): this;
 }
 
 /**
  * A Stelar client in the browser, over the native `WebSocket`: events, requests, rooms,
  * reconnection, the offline queue and heartbeats, with the API and behaviour of core's
- * `ClientEngine` (the same as `@stelar/client-node`'s) from this package's smaller engine.
+ * `ClientEngine` (the same as `@stelar/client-node`'s; documented there).
  */
-export class StelarClient<In extends object = AnyEvents, Out extends object = In> extends Engine<In, Out> {
-  readonly url: string;
+export interface StelarClient<In extends object = AnyEvents, Out extends object = In> extends Chain<In>, Omit<ClientEngine<In, Out>, keyof Chain<In>> {}
 
-  constructor(url?: string | URL, options: BrowserClientOptions = {}) {
-    const href = resolveUrl(url);
-    super(dialWebSocket(href, options), options);
-    this.url = href;
+export class StelarClient<In extends object = AnyEvents, Out extends object = In> {
+  /** The WebSocket URL (`resolveUrl` of the one given). */
+  declare readonly url: string;
+
+  constructor(url?: string | URL, o: BrowserClientOptions = {}) {
+    const href = (this.url = resolveUrl(url));
+    const self = this;
+    const { reconnect: rc, queue: qo = {}, heartbeat: hb, highWaterMark: hwm = 1 << 20, maxFrameSize = 1 << 24 } = o;
+    const { interval: hbEvery, timeout: hbWait = 10_000 } = hb || {};
+    const backoff = rc !== false && (rc === true ? {} : (rc ?? {}));
+    const { maxMessages = 1000, maxBytes = 1 << 20, policy } = qo || { maxMessages: 0 };
+    /** Handlers by event, [fn, once]; '' (no event has that name) holds the catch-all ones. Lists are replaced, never changed. */
+    const handlers = new Map<string, [Fn, boolean | undefined][]>();
+    const lifecycle = new Map<string, Set<Fn>>();
+    /** The offline queue: frames, requests' among them (their id is in the frame: `reqOf`). */
+    const queue: Uint8Array[] = [];
+    let bytes = 0;
+    const pending = new Map<number, Req>();
+    /** Rooms to be in: 0 once the server accepted, else the join() callers waiting. */
+    const rooms = new Map<string, Waiter[] | 0>();
+    let state: ClientState = 'idle';
+    /** The socket of the current attempt or session. */
+    let ws: WebSocket | undefined;
+    /** The session id, while a session is open. */
+    let sid: string | undefined;
+    /** Bumped when an attempt ends: an `auth` function that resolves later finds it changed. */
+    let gen = 0;
+    let attempts = 0;
+    let ever = false;
+    let closed = false;
+    let lastId = 0;
+    /** The last server's frame limit, kept across reconnections to check queued frames. */
+    let maxFrame = 0;
+    /** The session's heartbeat interval (0: none). */
+    let every = 0;
+    let refusal: StelarError | null = null;
+    let timedOut: StelarError | null = null;
+    /** The DISCONNECT body the server sent, if any. */
+    let peer: Record<string, unknown> | null = null;
+    const waiters: Waiter[] = [];
+    let timer: ReturnType<typeof setTimeout> | undefined; // the connect or the retry timer
+    let beat: ReturnType<typeof setTimeout> | undefined;
+
+    /** Replaces an event's handler list; an empty one is dropped (no map entry per event ever seen). */
+    const setList = (event: string, list: [Fn, boolean | undefined][]): unknown => (list.length ? handlers.set(event, list) : handlers.delete(event));
+    const notify = <K extends keyof ClientLifecycle>(name: K, ...args: Parameters<ClientLifecycle[K]>): void => {
+      for (const fn of [...(lifecycle.get(name) ?? [])]) attempt(() => (fn as (...a: typeof args) => void)(...args));
+    };
+    const setState = (s: ClientState): void => {
+      if (state != s) notify('state', (state = s));
+    };
+    /** Puts a frame on the socket (WebSocket messages carry no totalLen). */
+    const raw = (f: Uint8Array): void => ws!.send(f.subarray(4));
+    /** Sends in the session. SendStatus: OK 0, BUFFERED 1, DROPPED 2 (volatile over highWaterMark), CLOSED 3 (no session). */
+    const send = (f: Uint8Array, volatile?: unknown): number =>
+      !sid || ws!.readyState != 1 ? 3
+      : volatile && ws!.bufferedAmount > hwm ? 2
+      : (raw(f), +(ws!.bufferedAmount > hwm));
+    /** Refuses a frame above the server's announced limit (the server would close with 1009). */
+    const big = (f: Uint8Array): Uint8Array => (maxFrame && f.length > maxFrame ? tooLarge(f.length, maxFrame, "the server's") : f);
+    const stopTimers = (): void => {
+      clearTimeout(timer);
+      clearTimeout(beat);
+      every = 0;
+    };
+    const full = (): StelarError => E('QUEUE_FULL', 'offline queue full');
+    /** The pending request a frame carries: ACK_REQ, JOIN and LEAVE have its id after the event name. */
+    const reqOf = (f: Uint8Array): Req | undefined => ((1568 >> f[4]!) & 1 ? pending.get(u32(f, 7 + f[6]!)) : undefined);
+
+    // ── the offline queue and requests ────────────────────────────────────────
+
+    /** Queues a frame: drop-oldest evicts (an evicted request rejects with QUEUE_FULL), the others refuse (false). */
+    const enqueue = (f: Uint8Array): boolean => {
+      let ok = f.length <= maxBytes && maxMessages > 0;
+      while (ok && (queue.length >= maxMessages || bytes + f.length > maxBytes)) {
+        if (policy && policy != 'drop-oldest') ok = false;
+        else {
+          const old = queue.shift()!;
+          bytes -= old.length;
+          reqOf(old)?.d(full());
+        }
+      }
+      if (ok) bytes += queue.push(f) && f.length;
+      return ok;
+    };
+    /** Sends a queued frame or a request's: one too big is refused (as an `error` notification, or the request rejects). */
+    const flush = (f: Uint8Array): void => {
+      const r = reqOf(f);
+      const [s, ok] = attempt(() => send(big(f)));
+      if (!ok) r ? r.d(s) : notify('error', s as StelarError);
+      // A request on a closing socket fails, unless `retry` keeps it for the reconnection.
+      else if (s == 3 && r && !r.r) r.d(E('DISCONNECTED', 'connection closed'));
+    };
+    const track = (event: string, { timeout = o.requestTimeout ?? 10_000, signal, retry }: ClientRequestOptions, make: (id: number) => Uint8Array): Promise<unknown> =>
+      new Promise((resolve, reject) => {
+        do lastId = (lastId % 0xffff_ffff) + 1;
+        while (pending.has(lastId));
+        const id = lastId;
+        const f = make(id); // a bad event name rejects here
+        const abort = (): void => req.d(E('ABORTED', 'request aborted'));
+        const t = timeout > 0 && timeout < Infinity ? setTimeout(() => req.d(E('TIMEOUT', `request "${event}" timed out after ${timeout} ms`)), timeout) : 0;
+        const req: Req = {
+          f,
+          r: retry,
+          d: (v, ok) => {
+            clearTimeout(t);
+            signal?.removeEventListener('abort', abort);
+            pending.delete(id);
+            const i = queue.indexOf(f);
+            if (i >= 0) bytes -= queue.splice(i, 1)[0]!.length;
+            (ok ? resolve : reject)(v);
+          },
+        };
+        pending.set(id, req);
+        if (signal?.aborted) return abort();
+        signal?.addEventListener('abort', abort);
+        if (sid) flush(f);
+        else if (closed) req.d(E('DISCONNECTED', 'client closed'));
+        else if (!enqueue(f)) req.d(full());
+      });
+    const sendJoin = (room: string): void => {
+      track(room, {}, (id) => frame(T.JOIN, room, EMPTY, id)).then(
+        () => {
+          const w = rooms.get(room);
+          if (w) rooms.set(room, 0), wake(w, 0);
+        },
+        (e: StelarError) => {
+          const w = rooms.get(room);
+          // A join lost to a dropped connection is retried after reconnecting; a refusal is final.
+          if (!w || e.code == 'DISCONNECTED') return;
+          rooms.delete(room);
+          if (w.length) wake(w, 1, e);
+          else notify('error', e, room);
+        },
+      );
+    };
+
+    // ── inbound frames ────────────────────────────────────────────────────────
+
+    /** Runs a handler; what it throws or rejects with becomes an `error` notification. */
+    const guard = (event: string, fn: () => unknown): void => {
+      const failed = (e: unknown): void => {
+        const b = toErrorBody(e);
+        notify('error', new StelarError(b.code, b.message, e), event);
+      };
+      const [r, ok] = attempt(fn);
+      if (!ok) failed(r);
+      else if (thenable(r)) r.then(undefined, failed);
+    };
+    const dispatch = ({ type, event, payload }: Frame): void => {
+      const ask = type == T.ACK_REQ;
+      const rid = ask ? u32(payload) : 0;
+      /** Answers the request: an error body for `v`, or `v` when `ok`. */
+      const reply = (v: unknown, ok?: unknown): unknown =>
+        attempt(() => send(frame(T.ACK_RES, event, json(ok ? v : toErrorBody(v)), rid, ok ? 0 : 1)))[1] || reply(E('HANDLER_ERROR', 'reply is not JSON'));
+      const [data, ok] = type == T.BINARY ? [payload, 1] : attempt(() => parse(payload.subarray(ask ? 4 : 0)));
+      if (!ok) return void (ask ? reply(data) : notify('error', data as StelarError, event));
+      for (const [fn] of handlers.get('') ?? []) guard(event, () => fn(event as never, data as never));
+      const list = handlers.get(event) ?? [];
+      if (list.some((h) => h[1])) setList(event, list.filter((h) => !h[1]));
+      if (!ask) return list.forEach(([fn]) => guard(event, () => fn(data as never)));
+      const [first, ...rest] = list;
+      if (!first) return void reply(E('NO_HANDLER', `no handler for "${event}"`));
+      const [r, done] = attempt(() => first[0](data as never));
+      for (const [fn] of rest) guard(event, () => fn(data as never));
+      if (done && thenable(r)) r.then((v) => reply(v, 1), reply);
+      else reply(r, done);
+    };
+    /** One frame from the server; what it throws is a protocol error (the socket closes with 1002). */
+    const onFrame = (f: Frame): void => {
+      const { type, payload: p } = f;
+      if (type == T.CONNECT) {
+        if (sid) fail('PROTOCOL', 'duplicate CONNECT');
+        const h = obj(p, 'id', 'string');
+        onSession(h['id'] as string, h['heartbeat'], h['maxFrame']);
+      } else if (type == T.ERROR) {
+        if (sid) notify('error', errorOf(p), f.event || undefined);
+        else refusal = errorOf(p);
+      } else if (type == T.PING) raw(frame(T.PONG, '', p));
+      else if (type == T.ACK_RES) {
+        const req = pending.get(u32(p));
+        const b = p.subarray(5);
+        if (req && p[4]) req.d(errorOf(b));
+        else if (req) req.d(...attempt(() => parse(b)));
+      } else if (type < 3 || type == T.ACK_REQ) dispatch(f);
+      // The code and reason the server closes with, in case the socket ends without them.
+      else if (type == T.DISCONNECT) peer = p.length ? obj(p, 'code', 'number') : null;
+      // A PONG only shows that the server is alive (as any frame does).
+      else if (type != T.PONG) fail('PROTOCOL', `unexpected frame type ${type}`);
+    };
+
+    // ── the connection's life ─────────────────────────────────────────────────
+
+    /** Re-arms the heartbeat (on every message from the server): a PING after `every` of silence, the server gone `hbWait` later. */
+    const alive = (): void => {
+      clearTimeout(beat);
+      if (every) {
+        beat = setTimeout(() => {
+          raw(frame(T.PING, ''));
+          beat = setTimeout(kill, hbWait);
+        }, every);
+      }
+    };
+    const onSession = (id: string, heartbeat: unknown, max: unknown): void => {
+      stopTimers();
+      sid = id;
+      maxFrame = typeof max == 'number' ? max : 0;
+      attempts = 0;
+      ever = true;
+      // Rooms first, then the offline queue in order, then new sends: the state flips last.
+      for (const room of rooms.keys()) sendJoin(room);
+      bytes = 0;
+      queue.splice(0).forEach(flush);
+      setState('connected');
+      if (hb !== false) every = hbEvery ?? ((heartbeat as number) > 0 ? (heartbeat as number) : 25_000);
+      alive();
+      notify('connected', { id });
+      wake(waiters, 0);
+    };
+    /**
+     * Closes the socket. The client sees `code` and `reason` once it has closed, or at once with
+     * `now` (a dead server, a timeout). The browser only sends 1000 and 3000–4999: other codes go
+     * as 1000, with the reason cut to the 123 bytes a close frame holds.
+     */
+    const shut = (code: number, reason: string, now?: 1): void => {
+      const s = ws!;
+      s.onmessage = null;
+      s.onclose = now ? null : () => lost(code, reason);
+      let r = reason.slice(0, 123);
+      while (encoder.encode(r).length > 123) r = r.slice(0, -1);
+      s.close(code == 1000 || (code > 2999 && code < 5000) ? code : 1000, r);
+      if (now) lost(code, reason);
+    };
+    const kill = (): void => (ws ? shut(1006, '', 1) : lost(1006, ''));
+    /** The final stop: state `disconnected`, waiters rejected, the queue dropped. */
+    const finish = (e: unknown, code?: number, reason = ''): void => {
+      stopTimers();
+      if (code && state != 'disconnected' && state != 'idle') {
+        setState('disconnected');
+        notify('disconnected', { code, reason, willReconnect: false });
+      }
+      setState('disconnected');
+      wake(waiters, 1, e);
+      // What is pending now is queued (lost() has settled the requests on the wire).
+      queue.length = bytes = 0;
+      pending.forEach((r) => r.d(E('DISCONNECTED', 'client disconnected')));
+      rooms.forEach((w, room) => w && w.length && (rooms.delete(room), wake(w, 1, e)));
+    };
+    const retry = (e: unknown): void => {
+      if (!backoff || attempts >= (backoff.maxAttempts ?? Infinity)) {
+        if (backoff) notify('reconnect_failed', { attempts, error: e });
+        return finish(e);
+      }
+      const delay = backoffDelay(attempts++, backoff);
+      setState('reconnecting');
+      notify('reconnecting', { attempt: attempts, delay });
+      timer = setTimeout(open, delay);
+    };
+    /** The socket is gone (or never opened: `err` says why). */
+    const lost = (code: number, reason: string, err?: unknown): void => {
+      if (peer && (code == 1005 || code == 1006)) {
+        code = peer['code'] as number;
+        reason = typeof peer['reason'] == 'string' ? peer['reason'] : '';
+      }
+      const had = sid;
+      const why = E('DISCONNECTED', `connection closed (${code}${reason ? `: ${reason}` : ''})`);
+      ws = sid = undefined;
+      stopTimers();
+      gen++;
+      if (had) {
+        // Requests on the wire: `retry` ones go back to the front of the queue, the others fail.
+        const again: Uint8Array[] = [];
+        pending.forEach((r) => (r.r && !closed && qo ? again.push(r.f) : r.d(why)));
+        if (again.length) {
+          bytes = 0;
+          for (const f of again.concat(queue.splice(0))) enqueue(f) || reqOf(f)?.d(full());
+        }
+      }
+      rooms.forEach((w, room) => w === 0 && rooms.set(room, []));
+      const fatal = code == 4001 || code == 4002;
+      const refused = refusal ?? (fatal ? E(code == 4001 ? 'UNAUTHORIZED' : 'VERSION_MISMATCH', reason || 'refused') : null);
+      if (closed) finish(E('DISCONNECTED', 'client closed'), code, reason);
+      else if (refused && (fatal || !ever)) finish(refused, code, reason);
+      // No session: the dial failed, the connect timer fired, or the server hung up.
+      else if (!had) retry(err ?? timedOut ?? why);
+      else {
+        notify('disconnected', { code, reason, willReconnect: !!backoff });
+        retry(why);
+      }
+    };
+    const open = async (): Promise<void> => {
+      const g = ++gen;
+      const ms = o.connectTimeout ?? 10_000;
+      const dialError = (why: unknown): DialError => new DialError('WS_DIAL_FAILED', `cannot open ${href}: ${why}`);
+      let dialing = 0;
+      setState(ever ? 'reconnecting' : 'connecting');
+      refusal = timedOut = peer = null;
+      timer = setTimeout(() => {
+        timedOut = E('TIMEOUT', `not connected within ${ms} ms`);
+        kill();
+      }, ms);
+      try {
+        const auth = typeof o.auth == 'function' ? await (o.auth as () => unknown)() : o.auth;
+        if (g != gen) return; // closed or timed out meanwhile
+        dialing = 1;
+        const s = (ws = new (o.WebSocket ?? WebSocket)(href, o.protocols));
+        s.binaryType = 'arraybuffer';
+        s.onopen = () => {
+          dialing = 0;
+          raw(frame(T.CONNECT, '', json(auth === undefined ? { v: 1 } : { v: 1, auth })));
+        };
+        s.onmessage = ({ data }: MessageEvent) => {
+          alive();
+          try {
+            if (!(data instanceof ArrayBuffer)) fail('UNSUPPORTED_DATA', 'text message');
+            onFrame(decode(new Uint8Array(data), maxFrameSize));
+          } catch (e) {
+            const { code, message } = e as StelarError;
+            shut(code == 'FRAME_TOO_LARGE' ? 1009 : code == 'UNSUPPORTED_DATA' ? 1003 : 1002, message);
+          }
+        };
+        // Browsers hide why an upgrade failed: a socket that closes before opening is a DialError.
+        s.onclose = ({ code, reason }: CloseEvent) => lost(code, reason, dialing ? dialError(`closed before opening (${code})`) : undefined);
+      } catch (e) {
+        if (g != gen) return;
+        if ((e as { fatal?: unknown } | null)?.fatal === true) finish(e, 1006, String((e as Error).message));
+        else lost(1006, '', dialing ? dialError(e) : e);
+      }
+    };
+
+    // ── the public surface ────────────────────────────────────────────────────
+
+    const on = (event: string, fn: Fn, once?: boolean): StelarClient<In, Out> => (handlers.set(event, [...(handlers.get(event) ?? []), [fn, once]]), self);
+    const off = (event: string, fn?: Fn, all?: boolean): StelarClient<In, Out> => {
+      const list = handlers.get(event) ?? [];
+      const i = list.findIndex((h) => h[0] == fn);
+      setList(event, fn ? list.filter((h, j) => (all ? h[0] != fn : j != i)) : []);
+      return self;
+    };
+    Object.defineProperties(this, {
+      state: { get: () => state },
+      id: { get: () => sid },
+      connected: { get: () => state == 'connected' },
+      queued: { get: () => queue.length },
+      rooms: { get: () => new Set(rooms.keys()) },
+    });
+    const api: Omit<ClientEngine<In, Out>, 'state' | 'id' | 'connected' | 'queued' | 'rooms'> = {
+      connect: () =>
+        new Promise<void>((resolve, reject) => {
+          if (state == 'connected') return resolve();
+          waiters.push([resolve, reject]);
+          if (state == 'idle' || state == 'disconnected') {
+            closed = false;
+            attempts = 0;
+            void open();
+          }
+        }),
+      close(code = 1000, reason = '') {
+        closed = true;
+        stopTimers();
+        if (ws) shut(code, reason);
+        else {
+          gen++;
+          finish(E('DISCONNECTED', 'client closed'), code, reason);
+        }
+      },
+      on: on as never,
+      once: ((event: string, fn: Fn) => on(event, fn, true)) as never,
+      off: off as never,
+      onAny: ((fn: Fn) => on('', fn)) as never,
+      offAny: ((fn?: Fn) => off('', fn, true)) as never,
+      onLifecycle(name, fn) {
+        const set = lifecycle.get(name) ?? new Set();
+        lifecycle.set(name, set.add(fn));
+        return () => set.delete(fn);
+      },
+      emit: ((event: string, data?: unknown, opts?: { volatile?: boolean }) => {
+        const bin = data instanceof ArrayBuffer ? new Uint8Array(data) : data;
+        const f = big(bin instanceof Uint8Array ? frame(T.BINARY, event, bin) : frame(T.JSON, event, json(data)));
+        const volatile = opts?.volatile;
+        // OK 0 and BUFFERED 1 are sent, DROPPED 2 is not, CLOSED 3 goes to the queue.
+        const s = send(f, volatile);
+        return s < 3 ? s < 2 : !volatile && !closed && (enqueue(f) || (policy == 'error' && fail('QUEUE_FULL', 'offline queue full')));
+      }) as never,
+      request: ((event: string, data?: unknown, opts = {}) => track(event, opts, (id) => frame(T.ACK_REQ, event, json(data), id))) as never,
+      join(room) {
+        const w = rooms.get(room) ?? [];
+        if (!w) return Promise.resolve();
+        rooms.set(room, w);
+        const p = new Promise<void>((resolve, reject) => w.push([resolve, reject]));
+        if (sid && w.length == 1) sendJoin(room);
+        return p;
+      },
+      async leave(room) {
+        const w = rooms.get(room);
+        rooms.delete(room);
+        if (w) wake(w, 1, E('REJECTED', `left "${room}" before it was joined`));
+        if (sid) await track(room, {}, (id) => frame(T.LEAVE, room, EMPTY, id));
+      },
+    };
+    Object.assign(this, api);
   }
 }
 

@@ -1,4 +1,5 @@
-export { connect, createClient, DialError, dialWebSocket, resolveUrl, StelarClient, type BrowserClientOptions } from './client';
+export { connect, createClient, DialError, resolveUrl, StelarClient, type BrowserClientOptions } from './client';
+export { dialWebSocket } from './dial';
 export {
   DisconnectCode,
   ErrorCode,

@@ -6,8 +6,8 @@ import { StelarError } from '@stelar/core';
  * `@stelar/codec-tcp` is the reference, and test/wire.test.ts checks this file against it
  * (same bytes out, same frames or the same error code in).
  *
- * Frames are built complete with their 4-byte totalLen, as core's `Link.send` takes them; the
- * WebSocket link sends them from offset 4.
+ * Frames are built complete with their 4-byte totalLen (as codec-tcp and core's `Link.send`
+ * have them, and as the offline queue counts them); a WebSocket sends them from offset 4.
  */
 
 export type { Frame };
@@ -28,7 +28,7 @@ export const enum T {
 }
 
 export const EMPTY = new Uint8Array(0);
-const encoder = new TextEncoder();
+export const encoder = new TextEncoder();
 const decoder = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
 
 /** Types whose event field must be a name (bit per type byte), and those where it must be empty. */
@@ -39,8 +39,14 @@ export const fail = (code: string, message: string): never => {
   throw new StelarError(code, message);
 };
 
+/** The message of a frame above a size limit (received, or refused before sending). */
+export const tooLarge = (size: number, max: number, whose = 'the'): never => fail('FRAME_TOO_LARGE', `frame of ${size} bytes exceeds ${whose} limit of ${max}`);
+
 /** UTF-8 JSON of a value; `undefined` (or what JSON drops, like a function) is empty: no data. */
 export const json = (data: unknown): Uint8Array => (data === undefined ? EMPTY : encoder.encode(JSON.stringify(data) ?? ''));
+
+/** A u32 as its 4 big-endian bytes (a typed array keeps the low 8 bits of each). */
+const u32be = (n: number): number[] => [n >>> 24, n >> 16, n >> 8, n];
 
 /**
  * One frame: header, event, then the optional u32 request `id` and u8 `status`, then `body`.
@@ -51,18 +57,15 @@ export function frame(type: number, event: string, body: Uint8Array = EMPTY, id?
   const n = ev.length;
   // In a /u regex a surrogate range matches lone surrogates only: pairs are one code point.
   if (typeof event != 'string' || /[\ud800-\udfff]/u.test(event) || (!n && (NAMED >> type) & 1)) fail('BAD_EVENT', `bad event name "${event}"`);
-  if (n > 255) fail('BAD_EVENT_LENGTH', `event name of ${n} bytes (limit 255)`);
-  const head = id === undefined ? 0 : status === undefined ? 4 : 5;
-  const total = 7 + n + head + body.length;
-  const out = new Uint8Array(total);
-  const view = new DataView(out.buffer);
-  view.setUint32(0, total);
-  out[4] = type;
-  view.setUint16(5, n);
-  out.set(ev, 7);
-  if (head) view.setUint32(7 + n, id!);
-  if (head > 4) out[11 + n] = status!;
-  out.set(body, 7 + n + head);
+  if (n > 255) fail('BAD_EVENT_LENGTH', `event name of ${n} bytes`);
+  // totalLen (set below), type, eventLen (n < 256), event, then id and status when given.
+  const head = [0, 0, 0, 0, type, 0, n, ...ev];
+  if (id! >= 0) head.push(...u32be(id!));
+  if (status! >= 0) head.push(status!);
+  const out = new Uint8Array(head.length + body.length);
+  out.set(head);
+  out.set(u32be(out.length));
+  out.set(body, head.length);
   return out;
 }
 
@@ -71,17 +74,16 @@ export const u32 = (b: Uint8Array, at = 0): number => new DataView(b.buffer, b.b
 
 /** Parses a JSON payload; empty gives `undefined`. @throws StelarError BAD_JSON */
 export function parse(bytes: Uint8Array): unknown {
-  if (!bytes.length) return undefined;
   try {
-    return JSON.parse(decoder.decode(bytes)) as unknown;
+    return bytes.length ? (JSON.parse(decoder.decode(bytes)) as unknown) : undefined;
   } catch {
     return fail('BAD_JSON', 'invalid JSON');
   }
 }
 
 /**
- * The JSON object of a payload with `key` of type `kind`, else BAD_PAYLOAD (a malformed CONNECT
- * or error body). An array never passes: it has no such key.
+ * The JSON object of a payload with `key` of type `kind`, else BAD_PAYLOAD (a malformed CONNECT,
+ * DISCONNECT or error body). An array never passes: it has no such key.
  */
 export function obj(bytes: Uint8Array, key: string, kind: string): Record<string, unknown> {
   const v = parse(bytes) as Record<string, unknown> | null;
@@ -117,7 +119,7 @@ export function decode(b: Uint8Array, max: number): Frame {
   let event: string | null = '';
   const code =
     total < 7 ? 'FRAME_TOO_SHORT'
-    : total > max ? 'FRAME_TOO_LARGE'
+    : total > max ? tooLarge(total, max)
     : !(type > 0 && type < 12) ? 'BAD_TYPE'
     : n > 255 || 3 + n > b.length ? 'BAD_EVENT_LENGTH'
     : (event = utf8(b.subarray(3, 3 + n))) === null ? 'BAD_UTF8'
@@ -128,6 +130,6 @@ export function decode(b: Uint8Array, max: number): Frame {
         ((type == T.JOIN || type == T.LEAVE) && p && p != 4)
       ? 'BAD_PAYLOAD'
       : '';
-  if (code) fail(code, code == 'FRAME_TOO_LARGE' ? `frame of ${total} bytes exceeds the limit of ${max}` : `invalid frame (${code})`);
+  if (code) fail(code, `invalid frame (${code})`);
   return { type: type as FrameType, event: event!, payload };
 }
