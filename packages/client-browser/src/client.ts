@@ -1,6 +1,6 @@
 import { backoffDelay, StelarError } from '@stelar/core';
-import type { AnyEvents, ClientEngine, ClientEventHandler, ClientLifecycle, ClientOptions, ClientRequestOptions, ClientState, EventName } from '@stelar/core';
-import { decode, EMPTY, encoder, errorOf, fail, frame, json, obj, parse, T, tooLarge, u32, type Frame } from './wire';
+import type { AnyEvents, BackoffOptions, ClientEngine, ClientEventHandler, ClientLifecycle, ClientOptions, ClientRequestOptions, ClientState, EventName } from '@stelar/core';
+import { decode, encoder, errorOf, fail, frame, json, obj, parse, T, tooLarge, u32, u32be, type Frame } from './wire';
 
 /*
  * The browser client: the behaviour of core's `ClientEngine` (state machine, reconnection with
@@ -45,8 +45,7 @@ export class DialError extends StelarError {
 /** The WebSocket URL for `url`, resolved against `location` (relative or absent → same host). */
 export function resolveUrl(url?: string | URL): string {
   const u = new URL(url ?? '/', (globalThis as { location?: Location }).location?.href);
-  u.protocol = u.protocol.replace(/^http/, 'ws');
-  if (!/^wss?:$/.test(u.protocol)) throw new TypeError(`unsupported URL scheme ${u.protocol} (use ws: or wss:)`);
+  if (!/^wss?:$/.test((u.protocol = u.protocol.replace(/^http/, 'ws')))) throw new TypeError(`unsupported scheme ${u.protocol}`);
   return u.href;
 }
 
@@ -77,10 +76,12 @@ const attempt = (fn: () => unknown): [unknown, 0 | 1] => {
  * HANDLER_ERROR) and message. Written here because core's pulls in the whole ErrorCode table.
  */
 const toErrorBody = (e: unknown): { code: string; message: string } => {
-  const code = (e as { code?: unknown } | null)?.code;
-  return e instanceof Error ? { code: typeof code == 'string' && code ? code : 'HANDLER_ERROR', message: e.message } : { code: 'HANDLER_ERROR', message: typeof e == 'string' ? e : 'failed' };
+  const error = e instanceof Error && (e as Error & { code?: unknown });
+  return {
+    code: (error && typeof error.code == 'string' && error.code) || 'HANDLER_ERROR',
+    message: error ? error.message : typeof e == 'string' ? e : 'failed',
+  };
 };
-const thenable = (v: unknown): v is PromiseLike<unknown> => typeof (v as PromiseLike<unknown> | null)?.then == 'function';
 /** Calls every waiter's resolve (0) or reject (1) and empties the list. */
 const wake = (list: Waiter[], i: 0 | 1, v?: unknown): void => list.splice(0).forEach((w) => w[i](v as never));
 
@@ -109,7 +110,7 @@ export class StelarClient<In extends object = AnyEvents, Out extends object = In
     const self = this;
     const { reconnect: rc, queue: qo = {}, heartbeat: hb, highWaterMark: hwm = 1 << 20, maxFrameSize = 1 << 24 } = o;
     const { interval: hbEvery, timeout: hbWait = 10_000 } = hb || {};
-    const backoff = rc !== false && (rc === true ? {} : (rc ?? {}));
+    const backoff = rc !== false && { ...(rc as BackoffOptions) }; // true and undefined give {}
     const { maxMessages = 1000, maxBytes = 1 << 20, policy } = qo || { maxMessages: 0 };
     /** Handlers by event, [fn, once]; '' (no event has that name) holds the catch-all ones. Lists are replaced, never changed. */
     const handlers = new Map<string, [Fn, boolean | undefined][]>();
@@ -153,11 +154,14 @@ export class StelarClient<In extends object = AnyEvents, Out extends object = In
     };
     /** Puts a frame on the socket (WebSocket messages carry no totalLen). */
     const raw = (f: Uint8Array): void => ws!.send(f.subarray(4));
-    /** Sends in the session. SendStatus: OK 0, BUFFERED 1, DROPPED 2 (volatile over highWaterMark), CLOSED 3 (no session). */
+    /**
+     * Sends in the session; says as core's SendStatus: sent 0 (OK or BUFFERED: the caller does
+     * not tell them apart), DROPPED 2 (volatile, over highWaterMark), CLOSED 3 (no session).
+     */
     const send = (f: Uint8Array, volatile?: unknown): number =>
       !sid || ws!.readyState != 1 ? 3
       : volatile && ws!.bufferedAmount > hwm ? 2
-      : (raw(f), +(ws!.bufferedAmount > hwm));
+      : (raw(f), 0);
     /** Refuses a frame above the server's announced limit (the server would close with 1009). */
     const big = (f: Uint8Array): Uint8Array => (maxFrame && f.length > maxFrame ? tooLarge(f.length, maxFrame, "the server's") : f);
     const stopTimers = (): void => {
@@ -173,17 +177,15 @@ export class StelarClient<In extends object = AnyEvents, Out extends object = In
 
     /** Queues a frame: drop-oldest evicts (an evicted request rejects with QUEUE_FULL), the others refuse (false). */
     const enqueue = (f: Uint8Array): boolean => {
-      let ok = f.length <= maxBytes && maxMessages > 0;
-      while (ok && (queue.length >= maxMessages || bytes + f.length > maxBytes)) {
-        if (policy && policy != 'drop-oldest') ok = false;
-        else {
-          const old = queue.shift()!;
-          bytes -= old.length;
-          reqOf(old)?.d(full());
-        }
+      if (f.length > maxBytes || !maxMessages) return false;
+      while (queue.length >= maxMessages || bytes + f.length > maxBytes) {
+        if (policy && policy != 'drop-oldest') return false;
+        const old = queue.shift()!;
+        bytes -= old.length;
+        reqOf(old)?.d(full());
       }
-      if (ok) bytes += queue.push(f) && f.length;
-      return ok;
+      bytes += f.length;
+      return !!queue.push(f);
     };
     /** Sends a queued frame or a request's: one too big is refused (as an `error` notification, or the request rejects). */
     const flush = (f: Uint8Array): void => {
@@ -193,13 +195,13 @@ export class StelarClient<In extends object = AnyEvents, Out extends object = In
       // A request on a closing socket fails, unless `retry` keeps it for the reconnection.
       else if (s == 3 && r && !r.r) r.d(E('DISCONNECTED', 'connection closed'));
     };
-    const track = (event: string, { timeout = o.requestTimeout ?? 10_000, signal, retry }: ClientRequestOptions, make: (id: number) => Uint8Array): Promise<unknown> =>
+    const track = (event: string, { timeout = o.requestTimeout ?? 10_000, signal, retry }: ClientRequestOptions, make: (id: number[]) => Uint8Array): Promise<unknown> =>
       new Promise((resolve, reject) => {
         do lastId = (lastId % 0xffff_ffff) + 1;
         while (pending.has(lastId));
         const id = lastId;
-        const f = make(id); // a bad event name rejects here
-        const abort = (): void => req.d(E('ABORTED', 'request aborted'));
+        const f = make(u32be(id)); // a bad event name rejects here
+        const abort = (): void => req.d(E('ABORTED', 'aborted'));
         const t = timeout > 0 && timeout < Infinity ? setTimeout(() => req.d(E('TIMEOUT', `request "${event}" timed out after ${timeout} ms`)), timeout) : 0;
         const req: Req = {
           f,
@@ -221,7 +223,7 @@ export class StelarClient<In extends object = AnyEvents, Out extends object = In
         else if (!enqueue(f)) req.d(full());
       });
     const sendJoin = (room: string): void => {
-      track(room, {}, (id) => frame(T.JOIN, room, EMPTY, id)).then(
+      track(room, {}, (id) => frame(T.JOIN, room, id)).then(
         () => {
           const w = rooms.get(room);
           if (w) rooms.set(room, 0), wake(w, 0);
@@ -239,52 +241,59 @@ export class StelarClient<In extends object = AnyEvents, Out extends object = In
 
     // ── inbound frames ────────────────────────────────────────────────────────
 
-    /** Runs a handler; what it throws or rejects with becomes an `error` notification. */
-    const guard = (event: string, fn: () => unknown): void => {
-      const failed = (e: unknown): void => {
+    /**
+     * Runs a handler at once, as a promise of its result (what it throws rejects it; a promise it
+     * returns is followed).
+     */
+    const run = (fn: () => unknown): Promise<unknown> => new Promise((r) => r(fn()));
+    /** Runs a handler; what it throws or rejects with becomes an `error` notification (a microtask later). */
+    const guard = (event: string, fn: () => unknown): unknown =>
+      run(fn).catch((e) => {
         const b = toErrorBody(e);
         notify('error', new StelarError(b.code, b.message, e), event);
-      };
-      const [r, ok] = attempt(fn);
-      if (!ok) failed(r);
-      else if (thenable(r)) r.then(undefined, failed);
-    };
-    const dispatch = ({ type, event, payload }: Frame): void => {
-      const ask = type == T.ACK_REQ;
-      const rid = ask ? u32(payload) : 0;
-      /** Answers the request: an error body for `v`, or `v` when `ok`. */
-      const reply = (v: unknown, ok?: unknown): unknown =>
-        attempt(() => send(frame(T.ACK_RES, event, json(ok ? v : toErrorBody(v)), rid, ok ? 0 : 1)))[1] || reply(E('HANDLER_ERROR', 'reply is not JSON'));
-      const [data, ok] = type == T.BINARY ? [payload, 1] : attempt(() => parse(payload.subarray(ask ? 4 : 0)));
-      if (!ok) return void (ask ? reply(data) : notify('error', data as StelarError, event));
-      for (const [fn] of handlers.get('') ?? []) guard(event, () => fn(event as never, data as never));
-      const list = handlers.get(event) ?? [];
-      if (list.some((h) => h[1])) setList(event, list.filter((h) => !h[1]));
-      if (!ask) return list.forEach(([fn]) => guard(event, () => fn(data as never)));
-      const [first, ...rest] = list;
-      if (!first) return void reply(E('NO_HANDLER', `no handler for "${event}"`));
-      const [r, done] = attempt(() => first[0](data as never));
-      for (const [fn] of rest) guard(event, () => fn(data as never));
-      if (done && thenable(r)) r.then((v) => reply(v, 1), reply);
-      else reply(r, done);
-    };
+      });
     /** One frame from the server; what it throws is a protocol error (the socket closes with 1002). */
-    const onFrame = (f: Frame): void => {
-      const { type, payload: p } = f;
+    const onFrame = ([type, event, p]: Frame): void => {
+      const ask = type == T.ACK_REQ;
       if (type == T.CONNECT) {
         if (sid) fail('PROTOCOL', 'duplicate CONNECT');
-        const h = obj(p, 'id', 'string');
-        onSession(h['id'] as string, h['heartbeat'], h['maxFrame']);
+        // The session: { v, id, heartbeat, maxFrame }.
+        const { id, heartbeat, maxFrame: max } = obj(p, 'id', 'string') as { id: string; heartbeat: unknown; maxFrame: unknown };
+        stopTimers();
+        sid = id;
+        maxFrame = typeof max == 'number' ? max : 0;
+        attempts = 0;
+        ever = true;
+        // Rooms first, then the offline queue in order, then new sends: the state flips last.
+        for (const room of rooms.keys()) sendJoin(room);
+        bytes = 0;
+        queue.splice(0).forEach(flush);
+        setState('connected');
+        if (hb !== false) every = hbEvery ?? ((heartbeat as number) > 0 ? (heartbeat as number) : 25_000);
+        alive();
+        notify('connected', { id });
+        wake(waiters, 0);
       } else if (type == T.ERROR) {
-        if (sid) notify('error', errorOf(p), f.event || undefined);
+        if (sid) notify('error', errorOf(p), event || undefined);
         else refusal = errorOf(p);
       } else if (type == T.PING) raw(frame(T.PONG, '', p));
       else if (type == T.ACK_RES) {
-        const req = pending.get(u32(p));
         const b = p.subarray(5);
-        if (req && p[4]) req.d(errorOf(b));
-        else if (req) req.d(...attempt(() => parse(b)));
-      } else if (type < 3 || type == T.ACK_REQ) dispatch(f);
+        // Status 1: an error body (a malformed one is a protocol error); 0: the result.
+        pending.get(u32(p))?.d(...((p[4] ? [errorOf(b)] : attempt(() => parse(b))) as [unknown, unknown?]));
+      } else if (type < 3 || ask) {
+        /** Answers the request (its id is the payload's first 4 bytes): an error body for `v`, or `v` when `ok`. */
+        const reply = (v: unknown, ok?: unknown): unknown =>
+          attempt(() => send(frame(T.ACK_RES, event, json(ok ? v : toErrorBody(v)), [...p.subarray(0, 4), ok ? 0 : 1])))[1] || reply(E('HANDLER_ERROR', 'reply is not JSON'));
+        const [data, ok] = type == T.BINARY ? [p, 1] : attempt(() => parse(p.subarray(ask ? 4 : 0)));
+        if (!ok) return void (ask ? reply(data) : notify('error', data as StelarError, event));
+        for (const [fn] of handlers.get('') ?? []) guard(event, () => fn(event as never, data as never));
+        const list = handlers.get(event) ?? [];
+        if (list.some((h) => h[1])) setList(event, list.filter((h) => !h[1]));
+        // A request's reply is the first handler's result; the others run as for an event.
+        list.forEach(([fn], i) => (ask && !i ? run(() => fn(data as never)).then((v) => reply(v, 1), reply) : guard(event, () => fn(data as never))));
+        if (ask && !list.length) reply(E('NO_HANDLER', `no handler for "${event}"`));
+      }
       // The code and reason the server closes with, in case the socket ends without them.
       else if (type == T.DISCONNECT) peer = p.length ? obj(p, 'code', 'number') : null;
       // A PONG only shows that the server is alive (as any frame does).
@@ -303,22 +312,6 @@ export class StelarClient<In extends object = AnyEvents, Out extends object = In
         }, every);
       }
     };
-    const onSession = (id: string, heartbeat: unknown, max: unknown): void => {
-      stopTimers();
-      sid = id;
-      maxFrame = typeof max == 'number' ? max : 0;
-      attempts = 0;
-      ever = true;
-      // Rooms first, then the offline queue in order, then new sends: the state flips last.
-      for (const room of rooms.keys()) sendJoin(room);
-      bytes = 0;
-      queue.splice(0).forEach(flush);
-      setState('connected');
-      if (hb !== false) every = hbEvery ?? ((heartbeat as number) > 0 ? (heartbeat as number) : 25_000);
-      alive();
-      notify('connected', { id });
-      wake(waiters, 0);
-    };
     /**
      * Closes the socket. The client sees `code` and `reason` once it has closed, or at once with
      * `now` (a dead server, a timeout). The browser only sends 1000 and 3000–4999: other codes go
@@ -336,16 +329,14 @@ export class StelarClient<In extends object = AnyEvents, Out extends object = In
     const kill = (): void => (ws ? shut(1006, '', 1) : lost(1006, ''));
     /** The final stop: state `disconnected`, waiters rejected, the queue dropped. */
     const finish = (e: unknown, code?: number, reason = ''): void => {
+      const was = state;
       stopTimers();
-      if (code && state != 'disconnected' && state != 'idle') {
-        setState('disconnected');
-        notify('disconnected', { code, reason, willReconnect: false });
-      }
       setState('disconnected');
+      if (code && was != 'disconnected' && was != 'idle') notify('disconnected', { code, reason, willReconnect: false });
       wake(waiters, 1, e);
       // What is pending now is queued (lost() has settled the requests on the wire).
       queue.length = bytes = 0;
-      pending.forEach((r) => r.d(E('DISCONNECTED', 'client disconnected')));
+      pending.forEach((r) => r.d(E('DISCONNECTED', 'client closed')));
       rooms.forEach((w, room) => w && w.length && (rooms.delete(room), wake(w, 1, e)));
     };
     const retry = (e: unknown): void => {
@@ -360,7 +351,7 @@ export class StelarClient<In extends object = AnyEvents, Out extends object = In
     };
     /** The socket is gone (or never opened: `err` says why). */
     const lost = (code: number, reason: string, err?: unknown): void => {
-      if (peer && (code == 1005 || code == 1006)) {
+      if (peer && code > 1004 && code < 1007) { // no status, or no close frame
         code = peer['code'] as number;
         reason = typeof peer['reason'] == 'string' ? peer['reason'] : '';
       }
@@ -373,12 +364,10 @@ export class StelarClient<In extends object = AnyEvents, Out extends object = In
         // Requests on the wire: `retry` ones go back to the front of the queue, the others fail.
         const again: Uint8Array[] = [];
         pending.forEach((r) => (r.r && !closed && qo ? again.push(r.f) : r.d(why)));
-        if (again.length) {
-          bytes = 0;
-          for (const f of again.concat(queue.splice(0))) enqueue(f) || reqOf(f)?.d(full());
-        }
+        bytes = 0;
+        for (const f of again.concat(queue.splice(0))) enqueue(f) || reqOf(f)?.d(full());
       }
-      rooms.forEach((w, room) => w === 0 && rooms.set(room, []));
+      rooms.forEach((w, room) => w || rooms.set(room, [])); // joined rooms are to be joined again
       const fatal = code == 4001 || code == 4002;
       const refused = refusal ?? (fatal ? E(code == 4001 ? 'UNAUTHORIZED' : 'VERSION_MISMATCH', reason || 'refused') : null);
       if (closed) finish(E('DISCONNECTED', 'client closed'), code, reason);
@@ -393,7 +382,7 @@ export class StelarClient<In extends object = AnyEvents, Out extends object = In
     const open = async (): Promise<void> => {
       const g = ++gen;
       const ms = o.connectTimeout ?? 10_000;
-      const dialError = (why: unknown): DialError => new DialError('WS_DIAL_FAILED', `cannot open ${href}: ${why}`);
+      const dialError = (why: unknown): DialError => new DialError('WS_DIAL_FAILED', `cannot open ${href} (${why})`);
       let dialing = 0;
       setState(ever ? 'reconnecting' : 'connecting');
       refusal = timedOut = peer = null;
@@ -409,20 +398,20 @@ export class StelarClient<In extends object = AnyEvents, Out extends object = In
         s.binaryType = 'arraybuffer';
         s.onopen = () => {
           dialing = 0;
-          raw(frame(T.CONNECT, '', json(auth === undefined ? { v: 1 } : { v: 1, auth })));
+          raw(frame(T.CONNECT, '', json({ v: 1, auth }))); // JSON leaves `auth` out when undefined
         };
         s.onmessage = ({ data }: MessageEvent) => {
           alive();
+          if (!(data instanceof ArrayBuffer)) return shut(1003, 'text message');
           try {
-            if (!(data instanceof ArrayBuffer)) fail('UNSUPPORTED_DATA', 'text message');
             onFrame(decode(new Uint8Array(data), maxFrameSize));
           } catch (e) {
             const { code, message } = e as StelarError;
-            shut(code == 'FRAME_TOO_LARGE' ? 1009 : code == 'UNSUPPORTED_DATA' ? 1003 : 1002, message);
+            shut(code == 'FRAME_TOO_LARGE' ? 1009 : 1002, message);
           }
         };
         // Browsers hide why an upgrade failed: a socket that closes before opening is a DialError.
-        s.onclose = ({ code, reason }: CloseEvent) => lost(code, reason, dialing ? dialError(`closed before opening (${code})`) : undefined);
+        s.onclose = ({ code, reason }: CloseEvent) => lost(code, reason, dialing ? dialError(code) : undefined);
       } catch (e) {
         if (g != gen) return;
         if ((e as { fatal?: unknown } | null)?.fatal === true) finish(e, 1006, String((e as Error).message));
@@ -485,19 +474,20 @@ export class StelarClient<In extends object = AnyEvents, Out extends object = In
         return s < 3 ? s < 2 : !volatile && !closed && (enqueue(f) || (policy == 'error' && fail('QUEUE_FULL', 'offline queue full')));
       }) as never,
       request: ((event: string, data?: unknown, opts = {}) => track(event, opts, (id) => frame(T.ACK_REQ, event, json(data), id))) as never,
-      join(room) {
+      async join(room) {
         const w = rooms.get(room) ?? [];
-        if (!w) return Promise.resolve();
-        rooms.set(room, w);
-        const p = new Promise<void>((resolve, reject) => w.push([resolve, reject]));
-        if (sid && w.length == 1) sendJoin(room);
-        return p;
+        if (w) {
+          rooms.set(room, w);
+          const p = new Promise<void>((resolve, reject) => w.push([resolve, reject]));
+          if (sid && w.length == 1) sendJoin(room);
+          await p;
+        }
       },
       async leave(room) {
         const w = rooms.get(room);
         rooms.delete(room);
         if (w) wake(w, 1, E('REJECTED', `left "${room}" before it was joined`));
-        if (sid) await track(room, {}, (id) => frame(T.LEAVE, room, EMPTY, id));
+        if (sid) await track(room, {}, (id) => frame(T.LEAVE, room, id));
       },
     };
     Object.assign(this, api);

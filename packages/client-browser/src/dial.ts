@@ -1,3 +1,4 @@
+import type { FrameType } from '@stelar/codec-tcp';
 import type { Dialer, Link } from '@stelar/core';
 import { DialError, type BrowserClientOptions } from './client';
 import { decode, encoder, frame, T } from './wire';
@@ -75,7 +76,8 @@ export function dialWebSocket(url: string, options: BrowserClientOptions = {}): 
         if (phase != 1) return;
         if (!(data instanceof ArrayBuffer)) return handler.onProtocolError({ code: 'UNSUPPORTED_DATA', message: 'text message', closeCode: 1003 });
         try {
-          handler.onFrame(decode(new Uint8Array(data), max), data.byteLength + 4);
+          const [type, event, payload] = decode(new Uint8Array(data), max);
+          handler.onFrame({ type: type as FrameType, event, payload }, data.byteLength + 4);
         } catch (e) {
           const { code, message } = e as { code: string; message: string };
           handler.onProtocolError({ code, message, closeCode: code == 'FRAME_TOO_LARGE' ? 1009 : 1002 });

@@ -1,4 +1,3 @@
-import type { Frame, FrameType } from '@stelar/codec-tcp';
 import { StelarError } from '@stelar/core';
 
 /**
@@ -10,7 +9,8 @@ import { StelarError } from '@stelar/core';
  * have them, and as the offline queue counts them); a WebSocket sends them from offset 4.
  */
 
-export type { Frame };
+/** A decoded frame: type byte, event name, payload. */
+export type Frame = [type: number, event: string, payload: Uint8Array];
 
 /** The frame type bytes (docs/protocol.md §2) the client uses. */
 export const enum T {
@@ -27,7 +27,6 @@ export const enum T {
   ERROR = 11,
 }
 
-export const EMPTY = new Uint8Array(0);
 export const encoder = new TextEncoder();
 const decoder = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
 
@@ -42,26 +41,27 @@ export const fail = (code: string, message: string): never => {
 /** The message of a frame above a size limit (received, or refused before sending). */
 export const tooLarge = (size: number, max: number, whose = 'the'): never => fail('FRAME_TOO_LARGE', `frame of ${size} bytes exceeds ${whose} limit of ${max}`);
 
-/** UTF-8 JSON of a value; `undefined` (or what JSON drops, like a function) is empty: no data. */
-export const json = (data: unknown): Uint8Array => (data === undefined ? EMPTY : encoder.encode(JSON.stringify(data) ?? ''));
+/**
+ * UTF-8 JSON of a value; `undefined` (or what JSON drops, like a function) is empty: no data
+ * (`JSON.stringify` gives `undefined`, which `encode` takes as its default, '').
+ */
+export const json = (data: unknown): Uint8Array => encoder.encode(JSON.stringify(data));
 
 /** A u32 as its 4 big-endian bytes (a typed array keeps the low 8 bits of each). */
-const u32be = (n: number): number[] => [n >>> 24, n >> 16, n >> 8, n];
+export const u32be = (n: number): number[] => [n >>> 24, n >> 16, n >> 8, n];
 
 /**
- * One frame: header, event, then the optional u32 request `id` and u8 `status`, then `body`.
+ * One frame: header, event, then `pre` (a request id, and a status: bytes) and `body`.
  * @throws StelarError BAD_EVENT / BAD_EVENT_LENGTH for a name the peer would refuse
  */
-export function frame(type: number, event: string, body: Uint8Array = EMPTY, id?: number, status?: number): Uint8Array {
+export function frame(type: number, event: string, body: ArrayLike<number> = [], pre: Iterable<number> = []): Uint8Array {
   const ev = encoder.encode(event);
   const n = ev.length;
   // In a /u regex a surrogate range matches lone surrogates only: pairs are one code point.
   if (typeof event != 'string' || /[\ud800-\udfff]/u.test(event) || (!n && (NAMED >> type) & 1)) fail('BAD_EVENT', `bad event name "${event}"`);
   if (n > 255) fail('BAD_EVENT_LENGTH', `event name of ${n} bytes`);
-  // totalLen (set below), type, eventLen (n < 256), event, then id and status when given.
-  const head = [0, 0, 0, 0, type, 0, n, ...ev];
-  if (id! >= 0) head.push(...u32be(id!));
-  if (status! >= 0) head.push(status!);
+  // totalLen (set below), type, eventLen (n < 256), event, then `pre` and the body.
+  const head = [0, 0, 0, 0, type, 0, n, ...ev, ...pre];
   const out = new Uint8Array(head.length + body.length);
   out.set(head);
   out.set(u32be(out.length));
@@ -126,10 +126,10 @@ export function decode(b: Uint8Array, max: number): Frame {
     : (event ? UNNAMED >> type : NAMED >> type) & 1 ? 'BAD_EVENT'
     : (type == T.ACK_REQ && p < 4) ||
         (type == T.ACK_RES && (p < 5 || payload[4]! > 1)) ||
-        ((type == T.PING || type == T.PONG) && p > 125) ||
-        ((type == T.JOIN || type == T.LEAVE) && p && p != 4)
+        (type > 2 && type < 5 && p > 125) || // PING, PONG
+        (type > 8 && type < 11 && p && p != 4) // JOIN, LEAVE
       ? 'BAD_PAYLOAD'
       : '';
   if (code) fail(code, `invalid frame (${code})`);
-  return { type: type as FrameType, event: event!, payload };
+  return [type, event!, payload];
 }
