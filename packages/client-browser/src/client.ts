@@ -52,15 +52,16 @@ export function resolveUrl(url?: string | URL): string {
 type Fn = (...args: never[]) => unknown;
 type Waiter = [resolve: () => void, reject: (e: unknown) => void];
 
-/** A request waiting for its reply, in the offline queue or on the wire, by id. */
-interface Req {
-  /** Its frame, id included (the id is picked when the request is made). */
-  readonly f: Uint8Array;
+/**
+ * A frame to send. A request's frame (its id picked when the request is made) is the request
+ * itself, in the offline queue or on the wire: it carries `d` and `r`.
+ */
+type Msg = Uint8Array & {
+  /** Settles the request (resolves when `ok`, else rejects), clearing its timer, abort listener and queue place. */
+  d?: (v: unknown, ok?: unknown) => void;
   /** Kept across a reconnection (`retry: true`). */
-  readonly r: boolean | undefined;
-  /** Settles it (resolves when `ok`, else rejects), clearing its timer, abort listener and queue place. */
-  readonly d: (v: unknown, ok?: unknown) => void;
-}
+  r?: boolean | undefined;
+};
 
 const E = (code: string, message: string): StelarError => new StelarError(code, message);
 /** Runs `fn`: [its result, 1] or [what it threw, 0]. */
@@ -115,10 +116,10 @@ export class StelarClient<In extends object = AnyEvents, Out extends object = In
     /** Handlers by event, [fn, once]; '' (no event has that name) holds the catch-all ones. Lists are replaced, never changed. */
     const handlers = new Map<string, [Fn, boolean | undefined][]>();
     const lifecycle = new Map<string, Set<Fn>>();
-    /** The offline queue: frames, requests' among them (their id is in the frame: `reqOf`). */
-    const queue: Uint8Array[] = [];
+    /** The offline queue: frames, requests among them. */
+    const queue: Msg[] = [];
     let bytes = 0;
-    const pending = new Map<number, Req>();
+    const pending = new Map<number, Msg>();
     /** Rooms to be in: 0 once the server accepted, else the join() callers waiting. */
     const rooms = new Map<string, Waiter[] | 0>();
     let state: ClientState = 'idle';
@@ -136,10 +137,11 @@ export class StelarClient<In extends object = AnyEvents, Out extends object = In
     let maxFrame = 0;
     /** The session's heartbeat interval (0: none). */
     let every = 0;
-    let refusal: StelarError | null = null;
-    let timedOut: StelarError | null = null;
+    /** What ended the attempt: an ERROR frame before the session, the connect timer. */
+    let refusal: StelarError | undefined;
+    let timedOut: StelarError | undefined;
     /** The DISCONNECT body the server sent, if any. */
-    let peer: Record<string, unknown> | null = null;
+    let peer: Record<string, unknown> | undefined;
     const waiters: Waiter[] = [];
     let timer: ReturnType<typeof setTimeout> | undefined; // the connect or the retry timer
     let beat: ReturnType<typeof setTimeout> | undefined;
@@ -170,57 +172,51 @@ export class StelarClient<In extends object = AnyEvents, Out extends object = In
       every = 0;
     };
     const full = (): StelarError => E('QUEUE_FULL', 'offline queue full');
-    /** The pending request a frame carries: ACK_REQ, JOIN and LEAVE have its id after the event name. */
-    const reqOf = (f: Uint8Array): Req | undefined => ((1568 >> f[4]!) & 1 ? pending.get(u32(f, 7 + f[6]!)) : undefined);
 
     // ── the offline queue and requests ────────────────────────────────────────
 
     /** Queues a frame: drop-oldest evicts (an evicted request rejects with QUEUE_FULL), the others refuse (false). */
-    const enqueue = (f: Uint8Array): boolean => {
+    const enqueue = (f: Msg): boolean => {
       if (f.length > maxBytes || !maxMessages) return false;
       while (queue.length >= maxMessages || bytes + f.length > maxBytes) {
         if (policy && policy != 'drop-oldest') return false;
         const old = queue.shift()!;
         bytes -= old.length;
-        reqOf(old)?.d(full());
+        old.d?.(full());
       }
       bytes += f.length;
       return !!queue.push(f);
     };
     /** Sends a queued frame or a request's: one too big is refused (as an `error` notification, or the request rejects). */
-    const flush = (f: Uint8Array): void => {
-      const r = reqOf(f);
+    const flush = (f: Msg): void => {
       const [s, ok] = attempt(() => send(big(f)));
-      if (!ok) r ? r.d(s) : notify('error', s as StelarError);
+      if (!ok) f.d ? f.d(s) : notify('error', s as StelarError);
       // A request on a closing socket fails, unless `retry` keeps it for the reconnection.
-      else if (s == 3 && r && !r.r) r.d(E('DISCONNECTED', 'connection closed'));
+      else if (s == 3 && !f.r) f.d?.(E('DISCONNECTED', 'connection closed'));
     };
     const track = (event: string, { timeout = o.requestTimeout ?? 10_000, signal, retry }: ClientRequestOptions, make: (id: number[]) => Uint8Array): Promise<unknown> =>
       new Promise((resolve, reject) => {
         do lastId = (lastId % 0xffff_ffff) + 1;
         while (pending.has(lastId));
         const id = lastId;
-        const f = make(u32be(id)); // a bad event name rejects here
-        const abort = (): void => req.d(E('ABORTED', 'aborted'));
-        const t = timeout > 0 && timeout < Infinity ? setTimeout(() => req.d(E('TIMEOUT', `request "${event}" timed out after ${timeout} ms`)), timeout) : 0;
-        const req: Req = {
-          f,
-          r: retry,
-          d: (v, ok) => {
-            clearTimeout(t);
-            signal?.removeEventListener('abort', abort);
-            pending.delete(id);
-            const i = queue.indexOf(f);
-            if (i >= 0) bytes -= queue.splice(i, 1)[0]!.length;
-            (ok ? resolve : reject)(v);
-          },
-        };
-        pending.set(id, req);
+        const f: Msg = make(u32be(id)); // a bad event name rejects here
+        const settle = (f.d = (v: unknown, ok?: unknown) => {
+          clearTimeout(t);
+          signal?.removeEventListener('abort', abort);
+          pending.delete(id);
+          const i = queue.indexOf(f);
+          if (i >= 0) bytes -= queue.splice(i, 1)[0]!.length;
+          (ok ? resolve : reject)(v);
+        });
+        const abort = (): void => settle(E('ABORTED', 'aborted'));
+        const t = timeout > 0 && timeout < Infinity ? setTimeout(() => settle(E('TIMEOUT', `request "${event}" timed out after ${timeout} ms`)), timeout) : 0;
+        f.r = retry;
+        pending.set(id, f);
         if (signal?.aborted) return abort();
         signal?.addEventListener('abort', abort);
         if (sid) flush(f);
-        else if (closed) req.d(E('DISCONNECTED', 'client closed'));
-        else if (!enqueue(f)) req.d(full());
+        else if (closed) settle(E('DISCONNECTED', 'client closed'));
+        else if (!enqueue(f)) settle(full());
       });
     const sendJoin = (room: string): void => {
       track(room, {}, (id) => frame(T.JOIN, room, id)).then(
@@ -280,7 +276,7 @@ export class StelarClient<In extends object = AnyEvents, Out extends object = In
       else if (type == T.ACK_RES) {
         const b = p.subarray(5);
         // Status 1: an error body (a malformed one is a protocol error); 0: the result.
-        pending.get(u32(p))?.d(...((p[4] ? [errorOf(b)] : attempt(() => parse(b))) as [unknown, unknown?]));
+        pending.get(u32(p))?.d!(...((p[4] ? [errorOf(b)] : attempt(() => parse(b))) as [unknown, unknown?]));
       } else if (type < 3 || ask) {
         /** Answers the request (its id is the payload's first 4 bytes): an error body for `v`, or `v` when `ok`. */
         const reply = (v: unknown, ok?: unknown): unknown =>
@@ -295,7 +291,7 @@ export class StelarClient<In extends object = AnyEvents, Out extends object = In
         if (ask && !list.length) reply(E('NO_HANDLER', `no handler for "${event}"`));
       }
       // The code and reason the server closes with, in case the socket ends without them.
-      else if (type == T.DISCONNECT) peer = p.length ? obj(p, 'code', 'number') : null;
+      else if (type == T.DISCONNECT) peer = p.length ? obj(p, 'code', 'number') : undefined;
       // A PONG only shows that the server is alive (as any frame does).
       else if (type != T.PONG) fail('PROTOCOL', `unexpected frame type ${type}`);
     };
@@ -336,7 +332,7 @@ export class StelarClient<In extends object = AnyEvents, Out extends object = In
       wake(waiters, 1, e);
       // What is pending now is queued (lost() has settled the requests on the wire).
       queue.length = bytes = 0;
-      pending.forEach((r) => r.d(E('DISCONNECTED', 'client closed')));
+      pending.forEach((f) => f.d!(E('DISCONNECTED', 'client closed')));
       rooms.forEach((w, room) => w && w.length && (rooms.delete(room), wake(w, 1, e)));
     };
     const retry = (e: unknown): void => {
@@ -362,14 +358,14 @@ export class StelarClient<In extends object = AnyEvents, Out extends object = In
       gen++;
       if (had) {
         // Requests on the wire: `retry` ones go back to the front of the queue, the others fail.
-        const again: Uint8Array[] = [];
-        pending.forEach((r) => (r.r && !closed && qo ? again.push(r.f) : r.d(why)));
+        const again: Msg[] = [];
+        pending.forEach((f) => (f.r && !closed && qo ? again.push(f) : f.d!(why)));
         bytes = 0;
-        for (const f of again.concat(queue.splice(0))) enqueue(f) || reqOf(f)?.d(full());
+        for (const f of again.concat(queue.splice(0))) enqueue(f) || f.d?.(full());
       }
       rooms.forEach((w, room) => w || rooms.set(room, [])); // joined rooms are to be joined again
       const fatal = code == 4001 || code == 4002;
-      const refused = refusal ?? (fatal ? E(code == 4001 ? 'UNAUTHORIZED' : 'VERSION_MISMATCH', reason || 'refused') : null);
+      const refused = refusal ?? (fatal && E(code == 4001 ? 'UNAUTHORIZED' : 'VERSION_MISMATCH', reason || 'refused'));
       if (closed) finish(E('DISCONNECTED', 'client closed'), code, reason);
       else if (refused && (fatal || !ever)) finish(refused, code, reason);
       // No session: the dial failed, the connect timer fired, or the server hung up.
@@ -385,7 +381,7 @@ export class StelarClient<In extends object = AnyEvents, Out extends object = In
       const dialError = (why: unknown): DialError => new DialError('WS_DIAL_FAILED', `cannot open ${href} (${why})`);
       let dialing = 0;
       setState(ever ? 'reconnecting' : 'connecting');
-      refusal = timedOut = peer = null;
+      refusal = timedOut = peer = undefined;
       timer = setTimeout(() => {
         timedOut = E('TIMEOUT', `not connected within ${ms} ms`);
         kill();
@@ -469,9 +465,9 @@ export class StelarClient<In extends object = AnyEvents, Out extends object = In
         const bin = data instanceof ArrayBuffer ? new Uint8Array(data) : data;
         const f = big(bin instanceof Uint8Array ? frame(T.BINARY, event, bin) : frame(T.JSON, event, json(data)));
         const volatile = opts?.volatile;
-        // OK 0 and BUFFERED 1 are sent, DROPPED 2 is not, CLOSED 3 goes to the queue.
+        // Sent (0) or not (DROPPED 2); CLOSED 3 goes to the queue.
         const s = send(f, volatile);
-        return s < 3 ? s < 2 : !volatile && !closed && (enqueue(f) || (policy == 'error' && fail('QUEUE_FULL', 'offline queue full')));
+        return s < 3 ? !s : !volatile && !closed && (enqueue(f) || (policy == 'error' && fail('QUEUE_FULL', 'offline queue full')));
       }) as never,
       request: ((event: string, data?: unknown, opts = {}) => track(event, opts, (id) => frame(T.ACK_REQ, event, json(data), id))) as never,
       async join(room) {
@@ -498,9 +494,8 @@ export class StelarClient<In extends object = AnyEvents, Out extends object = In
  * Creates a client without connecting: call `connect()` when ready (as `createServer` waits for
  * `listen()`).
  */
-export function createClient<In extends object = AnyEvents, Out extends object = In>(url?: string | URL, options: BrowserClientOptions = {}): StelarClient<In, Out> {
-  return new StelarClient<In, Out>(url, options);
-}
+export const createClient = <In extends object = AnyEvents, Out extends object = In>(url?: string | URL, options?: BrowserClientOptions): StelarClient<In, Out> =>
+  new StelarClient<In, Out>(url, options);
 
 /**
  * Creates a client and starts connecting (unless `autoConnect: false`). Register handlers right
@@ -513,8 +508,8 @@ export function createClient<In extends object = AnyEvents, Out extends object =
  * await client.connect();
  * ```
  */
-export function connect<In extends object = AnyEvents, Out extends object = In>(url?: string | URL, options: BrowserClientOptions = {}): StelarClient<In, Out> {
+export const connect = <In extends object = AnyEvents, Out extends object = In>(url?: string | URL, options?: BrowserClientOptions): StelarClient<In, Out> => {
   const client = new StelarClient<In, Out>(url, options);
-  if (options.autoConnect !== false) client.connect().catch(() => undefined);
+  if (options?.autoConnect !== false) client.connect().catch(() => undefined);
   return client;
-}
+};

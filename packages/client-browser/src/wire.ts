@@ -69,8 +69,8 @@ export function frame(type: number, event: string, body: ArrayLike<number> = [],
   return out;
 }
 
-/** The u32 at `at`. */
-export const u32 = (b: Uint8Array, at = 0): number => new DataView(b.buffer, b.byteOffset).getUint32(at);
+/** The u32 a payload starts with (a request id). */
+export const u32 = (b: Uint8Array): number => ((b[0]! << 24) | (b[1]! << 16) | (b[2]! << 8) | b[3]!) >>> 0;
 
 /** Parses a JSON payload; empty gives `undefined`. @throws StelarError BAD_JSON */
 export function parse(bytes: Uint8Array): unknown {
