@@ -9,7 +9,7 @@ import { decode, encoder, errorOf, fail, frame, json, obj, parse, T, tooLarge, u
  * socket driven directly (no `Link`/`Dialer` layer between them), arrays and maps instead of
  * core's queue and handler-registry classes, short messages.
  *
- * Shared with core: `StelarError`, `toErrorBody`, `backoffDelay`, the option and lifecycle
+ * Shared with core: `StelarError`, `backoffDelay` (`failure` below reads errors as core's `toErrorBody`), the option and lifecycle
  * types, and the public surface, which is `ClientEngine`'s by construction (test/api.test.ts
  * checks that every member exists). The Chromium tests in test/parity.test.ts hold it to core's
  * behaviour against the real server.
@@ -73,15 +73,13 @@ const attempt = (fn: () => unknown): [unknown, 0 | 1] => {
   }
 };
 /**
- * What a failed handler's reply says, as core's `toErrorBody`: an error's own `code` (else
- * HANDLER_ERROR) and message. Written here because core's pulls in the whole ErrorCode table.
+ * A failed handler's error, as core's `toErrorBody` reads it: its own `code` (else
+ * HANDLER_ERROR) and message; `details` is what it threw. (Core's `toErrorBody` would bring the
+ * whole ErrorCode table into the bundle.)
  */
-const toErrorBody = (e: unknown): { code: string; message: string } => {
+const failure = (e: unknown): StelarError => {
   const error = e instanceof Error && (e as Error & { code?: unknown });
-  return {
-    code: (error && typeof error.code == 'string' && error.code) || 'HANDLER_ERROR',
-    message: error ? error.message : typeof e == 'string' ? e : 'failed',
-  };
+  return new StelarError((error && typeof error.code == 'string' && error.code) || 'HANDLER_ERROR', error ? error.message : typeof e == 'string' ? e : 'failed', e);
 };
 /** Calls every waiter's resolve (0) or reject (1) and empties the list. */
 const wake = (list: Waiter[], i: 0 | 1, v?: unknown): void => list.splice(0).forEach((w) => w[i](v as never));
@@ -108,7 +106,6 @@ export class StelarClient<In extends object = AnyEvents, Out extends object = In
 
   constructor(url?: string | URL, o: BrowserClientOptions = {}) {
     const href = (this.url = resolveUrl(url));
-    const self = this;
     const { reconnect: rc, queue: qo = {}, heartbeat: hb, highWaterMark: hwm = 1 << 20, maxFrameSize = 1 << 24 } = o;
     const { interval: hbEvery, timeout: hbWait = 10_000 } = hb || {};
     const backoff = rc !== false && { ...(rc as BackoffOptions) }; // true and undefined give {}
@@ -143,8 +140,8 @@ export class StelarClient<In extends object = AnyEvents, Out extends object = In
     /** The DISCONNECT body the server sent, if any. */
     let peer: Record<string, unknown> | undefined;
     const waiters: Waiter[] = [];
-    let timer: ReturnType<typeof setTimeout> | undefined; // the connect or the retry timer
-    let beat: ReturnType<typeof setTimeout> | undefined;
+    /** The one timer running: the connect timer of an attempt, the heartbeat of a session, or the retry delay. */
+    let timer: ReturnType<typeof setTimeout> | undefined;
 
     /** Replaces an event's handler list; an empty one is dropped (no map entry per event ever seen). */
     const setList = (event: string, list: [Fn, boolean | undefined][]): unknown => (list.length ? handlers.set(event, list) : handlers.delete(event));
@@ -168,7 +165,6 @@ export class StelarClient<In extends object = AnyEvents, Out extends object = In
     const big = (f: Uint8Array): Uint8Array => (maxFrame && f.length > maxFrame ? tooLarge(f.length, maxFrame, "the server's") : f);
     const stopTimers = (): void => {
       clearTimeout(timer);
-      clearTimeout(beat);
       every = 0;
     };
     const full = (): StelarError => E('QUEUE_FULL', 'offline queue full');
@@ -187,12 +183,14 @@ export class StelarClient<In extends object = AnyEvents, Out extends object = In
       bytes += f.length;
       return !!queue.push(f);
     };
-    /** Sends a queued frame or a request's: one too big is refused (as an `error` notification, or the request rejects). */
+    /**
+     * Sends a queued frame or a request's: one too big is refused (as an `error` notification,
+     * or the request rejects). A request sent while the socket is closing is on the wire for
+     * lost(): it fails there (DISCONNECTED), or waits for the next session with `retry`.
+     */
     const flush = (f: Msg): void => {
-      const [s, ok] = attempt(() => send(big(f)));
-      if (!ok) f.d ? f.d(s) : notify('error', s as StelarError);
-      // A request on a closing socket fails, unless `retry` keeps it for the reconnection.
-      else if (s == 3 && !f.r) f.d?.(E('DISCONNECTED', 'connection closed'));
+      const [e, ok] = attempt(() => send(big(f)));
+      if (!ok) f.d ? f.d(e) : notify('error', e as StelarError);
     };
     const track = (event: string, { timeout = o.requestTimeout ?? 10_000, signal, retry }: ClientRequestOptions, make: (id: number[]) => Uint8Array): Promise<unknown> =>
       new Promise((resolve, reject) => {
@@ -204,8 +202,7 @@ export class StelarClient<In extends object = AnyEvents, Out extends object = In
           clearTimeout(t);
           signal?.removeEventListener('abort', abort);
           pending.delete(id);
-          const i = queue.indexOf(f);
-          if (i >= 0) bytes -= queue.splice(i, 1)[0]!.length;
+          if (queue.includes(f)) bytes -= queue.splice(queue.indexOf(f), 1)[0]!.length;
           (ok ? resolve : reject)(v);
         });
         const abort = (): void => settle(E('ABORTED', 'aborted'));
@@ -244,10 +241,7 @@ export class StelarClient<In extends object = AnyEvents, Out extends object = In
     const run = (fn: () => unknown): Promise<unknown> => new Promise((r) => r(fn()));
     /** Runs a handler; what it throws or rejects with becomes an `error` notification (a microtask later). */
     const guard = (event: string, fn: () => unknown): unknown =>
-      run(fn).catch((e) => {
-        const b = toErrorBody(e);
-        notify('error', new StelarError(b.code, b.message, e), event);
-      });
+      run(fn).catch((e) => notify('error', failure(e), event));
     /** One frame from the server; what it throws is a protocol error (the socket closes with 1002). */
     const onFrame = ([type, event, p]: Frame): void => {
       const ask = type == T.ACK_REQ;
@@ -278,9 +272,13 @@ export class StelarClient<In extends object = AnyEvents, Out extends object = In
         // Status 1: an error body (a malformed one is a protocol error); 0: the result.
         pending.get(u32(p))?.d!(...((p[4] ? [errorOf(b)] : attempt(() => parse(b))) as [unknown, unknown?]));
       } else if (type < 3 || ask) {
-        /** Answers the request (its id is the payload's first 4 bytes): an error body for `v`, or `v` when `ok`. */
+        /**
+         * Answers the request (its id is the payload's first 4 bytes): `v` when `ok`, else the
+         * `{code, message}` of what the handler threw.
+         */
         const reply = (v: unknown, ok?: unknown): unknown =>
-          attempt(() => send(frame(T.ACK_RES, event, json(ok ? v : toErrorBody(v)), [...p.subarray(0, 4), ok ? 0 : 1])))[1] || reply(E('HANDLER_ERROR', 'reply is not JSON'));
+          attempt(() => send(frame(T.ACK_RES, event, json(ok ? v : { code: (v = failure(v)).code, message: (v as Error).message }), [...p.subarray(0, 4), ok ? 0 : 1])))[1] ||
+          reply(E('HANDLER_ERROR', 'reply is not JSON'));
         const [data, ok] = type == T.BINARY ? [p, 1] : attempt(() => parse(p.subarray(ask ? 4 : 0)));
         if (!ok) return void (ask ? reply(data) : notify('error', data as StelarError, event));
         for (const [fn] of handlers.get('') ?? []) guard(event, () => fn(event as never, data as never));
@@ -300,11 +298,11 @@ export class StelarClient<In extends object = AnyEvents, Out extends object = In
 
     /** Re-arms the heartbeat (on every message from the server): a PING after `every` of silence, the server gone `hbWait` later. */
     const alive = (): void => {
-      clearTimeout(beat);
       if (every) {
-        beat = setTimeout(() => {
+        clearTimeout(timer);
+        timer = setTimeout(() => {
           raw(frame(T.PING, ''));
-          beat = setTimeout(kill, hbWait);
+          timer = setTimeout(kill, hbWait);
         }, every);
       }
     };
@@ -417,12 +415,12 @@ export class StelarClient<In extends object = AnyEvents, Out extends object = In
 
     // ── the public surface ────────────────────────────────────────────────────
 
-    const on = (event: string, fn: Fn, once?: boolean): StelarClient<In, Out> => (handlers.set(event, [...(handlers.get(event) ?? []), [fn, once]]), self);
+    const on = (event: string, fn: Fn, once?: boolean): StelarClient<In, Out> => (handlers.set(event, [...(handlers.get(event) ?? []), [fn, once]]), this);
     const off = (event: string, fn?: Fn, all?: boolean): StelarClient<In, Out> => {
       const list = handlers.get(event) ?? [];
       const i = list.findIndex((h) => h[0] == fn);
       setList(event, fn ? list.filter((h, j) => (all ? h[0] != fn : j != i)) : []);
-      return self;
+      return this;
     };
     Object.defineProperties(this, {
       state: { get: () => state },
