@@ -1,6 +1,8 @@
 #!/usr/bin/env node
 // Builds the single-file minified IIFE for a <script> tag: dist/stelar.min.js, global `Stelar`
-// (src/global.ts assigns it).
+// (src/global.ts assigns it). esbuild bundles and minifies; oxc's minifier (rolldown's, the one
+// vite uses) then minifies esbuild's output once more: its names and folds save about 3% of the
+// gzip size over esbuild's alone (README, Size).
 // Usage: node scripts/bundle.mjs [--outfile path] [--entry file]
 //
 // Inside the monorepo, @stelar/* imports resolve to the workspace sources (so the bundle always
@@ -9,6 +11,7 @@ import { copyFileSync, existsSync, writeFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { build } from 'esbuild';
+import { minify } from 'rolldown/utils';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 
@@ -24,8 +27,9 @@ const workspaceSources = {
 };
 
 /**
- * Bundles `entry` (default src/global.ts) to `outfile` (default dist/stelar.min.js); resolves
- * with the output bytes and esbuild's metafile.
+ * Bundles `entry` (default src/global.ts) to `outfile` (default dist/stelar.min.js, written unless
+ * `write: false`); resolves with the output bytes, esbuild's metafile (its byte counts are
+ * esbuild's output, before the second minifier) and the size of esbuild's output alone.
  */
 export async function bundle(outfile = resolve(root, 'dist/stelar.min.js'), { write = true, entry = resolve(root, 'src/global.ts') } = {}) {
   const result = await build({
@@ -40,11 +44,16 @@ export async function bundle(outfile = resolve(root, 'dist/stelar.min.js'), { wr
     charset: 'utf8',
     sourcemap: false,
     metafile: true,
-    write,
+    write: false,
     logLevel: 'warning',
     plugins: [workspaceSources],
   });
-  return { bytes: result.outputFiles?.[0]?.contents, metafile: result.metafile };
+  const esbuilt = result.outputFiles[0].contents;
+  const min = await minify('stelar.min.js', new TextDecoder().decode(esbuilt), { compress: { target: 'es2022' }, mangle: true, codegen: { removeWhitespace: true } });
+  if (min.errors.length) throw new Error(`minify: ${min.errors.map((e) => e.message).join('; ')}`);
+  const bytes = new TextEncoder().encode(min.code);
+  if (write) writeFileSync(outfile, bytes);
+  return { bytes, metafile: result.metafile, esbuilt };
 }
 
 /**
