@@ -1,6 +1,6 @@
 import { backoffDelay, StelarError } from '@stelar/core';
 import type { AnyEvents, BackoffOptions, ClientEngine, ClientEventHandler, ClientLifecycle, ClientOptions, ClientRequestOptions, ClientState, EventName } from '@stelar/core';
-import { decode, encoder, errorOf, fail, frame, json, obj, parse, T, tooLarge, u32, u32be, type Frame } from './wire';
+import { attempt, decode, E, encoder, errorOf, fail, frame, json, obj, parse, T, tooLarge, u32, u32be, type Frame } from './wire';
 
 /*
  * The browser client: the behaviour of core's `ClientEngine` (state machine, reconnection with
@@ -63,15 +63,6 @@ type Msg = Uint8Array & {
   r?: boolean | undefined;
 };
 
-const E = (code: string, message: string): StelarError => new StelarError(code, message);
-/** Runs `fn`: [its result, 1] or [what it threw, 0]. */
-const attempt = (fn: () => unknown): [unknown, 0 | 1] => {
-  try {
-    return [fn(), 1];
-  } catch (e) {
-    return [e, 0];
-  }
-};
 /**
  * A failed handler's error, as core's `toErrorBody` reads it: its own `code` (else
  * HANDLER_ERROR) and message; `details` is what it threw. (Core's `toErrorBody` would bring the
@@ -106,8 +97,7 @@ export class StelarClient<In extends object = AnyEvents, Out extends object = In
 
   constructor(url?: string | URL, o: BrowserClientOptions = {}) {
     const href = (this.url = resolveUrl(url));
-    const { reconnect: rc, queue: qo = {}, heartbeat: hb, highWaterMark: hwm = 1 << 20, maxFrameSize = 1 << 24 } = o;
-    const { interval: hbEvery, timeout: hbWait = 10_000 } = hb || {};
+    const { reconnect: rc, queue: qo = {}, heartbeat: hb } = o;
     const backoff = rc !== false && { ...(rc as BackoffOptions) }; // true and undefined give {}
     const { maxMessages = 1000, maxBytes = 1 << 20, policy } = qo || { maxMessages: 0 };
     /** Handlers by event, [fn, once]; '' (no event has that name) holds the catch-all ones. Lists are replaced, never changed. */
@@ -134,9 +124,8 @@ export class StelarClient<In extends object = AnyEvents, Out extends object = In
     let maxFrame = 0;
     /** The session's heartbeat interval (0: none). */
     let every = 0;
-    /** What ended the attempt: an ERROR frame before the session, the connect timer. */
+    /** An ERROR frame before the session: why the server refused it. */
     let refusal: StelarError | undefined;
-    let timedOut: StelarError | undefined;
     /** The DISCONNECT body the server sent, if any. */
     let peer: Record<string, unknown> | undefined;
     const waiters: Waiter[] = [];
@@ -159,7 +148,7 @@ export class StelarClient<In extends object = AnyEvents, Out extends object = In
      */
     const send = (f: Uint8Array, volatile?: unknown): number =>
       !sid || ws!.readyState != 1 ? 3
-      : volatile && ws!.bufferedAmount > hwm ? 2
+      : volatile && ws!.bufferedAmount > (o.highWaterMark ?? 1 << 20) ? 2
       : (raw(f), 0);
     /** Refuses a frame above the server's announced limit (the server would close with 1009). */
     const big = (f: Uint8Array): Uint8Array => (maxFrame && f.length > maxFrame ? tooLarge(f.length, maxFrame, "the server's") : f);
@@ -259,7 +248,7 @@ export class StelarClient<In extends object = AnyEvents, Out extends object = In
         bytes = 0;
         queue.splice(0).forEach(flush);
         setState('connected');
-        if (hb !== false) every = hbEvery ?? ((heartbeat as number) > 0 ? (heartbeat as number) : 25_000);
+        if (hb !== false) every = hb?.interval ?? ((heartbeat as number) > 0 ? (heartbeat as number) : 25_000);
         alive();
         notify('connected', { id });
         wake(waiters, 0);
@@ -279,14 +268,19 @@ export class StelarClient<In extends object = AnyEvents, Out extends object = In
         const reply = (v: unknown, ok?: unknown): unknown =>
           attempt(() => send(frame(T.ACK_RES, event, json(ok ? v : { code: (v = failure(v)).code, message: (v as Error).message }), [...p.subarray(0, 4), ok ? 0 : 1])))[1] ||
           reply(E('HANDLER_ERROR', 'reply is not JSON'));
-        const [data, ok] = type == T.BINARY ? [p, 1] : attempt(() => parse(p.subarray(ask ? 4 : 0)));
-        if (!ok) return void (ask ? reply(data) : notify('error', data as StelarError, event));
-        for (const [fn] of handlers.get('') ?? []) guard(event, () => fn(event as never, data as never));
-        const list = handlers.get(event) ?? [];
-        if (list.some((h) => h[1])) setList(event, list.filter((h) => !h[1]));
-        // A request's reply is the first handler's result; the others run as for an event.
-        list.forEach(([fn], i) => (ask && !i ? run(() => fn(data as never)).then((v) => reply(v, 1), reply) : guard(event, () => fn(data as never))));
-        if (ask && !list.length) reply(E('NO_HANDLER', `no handler for "${event}"`));
+        // The handlers run a microtask later (before the next message), the data decoded; data that
+        // is not JSON is an `error` notification, or the reply to a request.
+        run(() => (type == T.BINARY ? p : parse(p.subarray(ask ? 4 : 0)))).then(
+          (data) => {
+            for (const [fn] of handlers.get('') ?? []) guard(event, () => fn(event as never, data as never));
+            const list = handlers.get(event) ?? [];
+            if (list.some((h) => h[1])) setList(event, list.filter((h) => !h[1]));
+            // A request's reply is the first handler's result; the others run as for an event.
+            list.forEach(([fn], i) => (ask && !i ? run(() => fn(data as never)).then((v) => reply(v, 1), reply) : guard(event, () => fn(data as never))));
+            if (ask && !list.length) reply(E('NO_HANDLER', 'no handler'));
+          },
+          (e) => (ask ? reply(e) : notify('error', e as StelarError, event)),
+        );
       }
       // The code and reason the server closes with, in case the socket ends without them.
       else if (type == T.DISCONNECT) peer = p.length ? obj(p, 'code', 'number') : undefined;
@@ -302,25 +296,28 @@ export class StelarClient<In extends object = AnyEvents, Out extends object = In
         clearTimeout(timer);
         timer = setTimeout(() => {
           raw(frame(T.PING, ''));
-          timer = setTimeout(kill, hbWait);
+          timer = setTimeout(kill, (hb || {}).timeout ?? 10_000);
         }, every);
       }
     };
     /**
-     * Closes the socket. The client sees `code` and `reason` once it has closed, or at once with
-     * `now` (a dead server, a timeout). The browser only sends 1000 and 3000–4999: other codes go
-     * as 1000, with the reason cut to the 123 bytes a close frame holds.
+     * Closes the socket; the client sees `code` and `reason` once it has closed. The browser only
+     * sends 1000 and 3000–4999: other codes go as 1000, with the reason cut to the 123 bytes a
+     * close frame holds.
      */
-    const shut = (code: number, reason: string, now?: 1): void => {
+    const shut = (code: number, reason: string): void => {
       const s = ws!;
       s.onmessage = null;
-      s.onclose = now ? null : () => lost(code, reason);
+      s.onclose = () => lost(code, reason);
       let r = reason.slice(0, 123);
       while (encoder.encode(r).length > 123) r = r.slice(0, -1);
       s.close(code == 1000 || (code > 2999 && code < 5000) ? code : 1000, r);
-      if (now) lost(code, reason);
     };
-    const kill = (): void => (ws ? shut(1006, '', 1) : lost(1006, ''));
+    /** Drops the socket at once (1006: a dead server, a timeout); `err` says why when the attempt fails for it. */
+    const kill = (err?: StelarError): void => {
+      if (ws) (ws.onmessage = ws.onclose = null), ws.close();
+      lost(1006, '', err);
+    };
     /** The final stop: state `disconnected`, waiters rejected, the queue dropped. */
     const finish = (e: unknown, code?: number, reason = ''): void => {
       const was = state;
@@ -367,7 +364,7 @@ export class StelarClient<In extends object = AnyEvents, Out extends object = In
       if (closed) finish(E('DISCONNECTED', 'client closed'), code, reason);
       else if (refused && (fatal || !ever)) finish(refused, code, reason);
       // No session: the dial failed, the connect timer fired, or the server hung up.
-      else if (!had) retry(err ?? timedOut ?? why);
+      else if (!had) retry(err || why);
       else {
         notify('disconnected', { code, reason, willReconnect: !!backoff });
         retry(why);
@@ -379,11 +376,8 @@ export class StelarClient<In extends object = AnyEvents, Out extends object = In
       const dialError = (why: unknown): DialError => new DialError('WS_DIAL_FAILED', `cannot open ${href} (${why})`);
       let dialing = 0;
       setState(ever ? 'reconnecting' : 'connecting');
-      refusal = timedOut = peer = undefined;
-      timer = setTimeout(() => {
-        timedOut = E('TIMEOUT', `not connected within ${ms} ms`);
-        kill();
-      }, ms);
+      refusal = peer = undefined;
+      timer = setTimeout(() => kill(E('TIMEOUT', `not connected within ${ms} ms`)), ms);
       try {
         const auth = typeof o.auth == 'function' ? await (o.auth as () => unknown)() : o.auth;
         if (g != gen) return; // closed or timed out meanwhile
@@ -398,7 +392,7 @@ export class StelarClient<In extends object = AnyEvents, Out extends object = In
           alive();
           if (!(data instanceof ArrayBuffer)) return shut(1003, 'text message');
           try {
-            onFrame(decode(new Uint8Array(data), maxFrameSize));
+            onFrame(decode(new Uint8Array(data), o.maxFrameSize ?? 1 << 24));
           } catch (e) {
             const { code, message } = e as StelarError;
             shut(code == 'FRAME_TOO_LARGE' ? 1009 : 1002, message);
@@ -429,7 +423,8 @@ export class StelarClient<In extends object = AnyEvents, Out extends object = In
       queued: { get: () => queue.length },
       rooms: { get: () => new Set(rooms.keys()) },
     });
-    const api: Omit<ClientEngine<In, Out>, 'state' | 'id' | 'connected' | 'queued' | 'rooms'> = {
+    // The methods. Their public types are ClientEngine's (the interface above); `satisfies` checks that none is missing.
+    Object.assign(this, {
       connect: () =>
         new Promise<void>((resolve, reject) => {
           if (state == 'connected') return resolve();
@@ -449,26 +444,26 @@ export class StelarClient<In extends object = AnyEvents, Out extends object = In
           finish(E('DISCONNECTED', 'client closed'), code, reason);
         }
       },
-      on: on as never,
-      once: ((event: string, fn: Fn) => on(event, fn, true)) as never,
-      off: off as never,
-      onAny: ((fn: Fn) => on('', fn)) as never,
-      offAny: ((fn?: Fn) => off('', fn, true)) as never,
-      onLifecycle(name, fn) {
+      on,
+      once: (event: string, fn: Fn) => on(event, fn, true),
+      off,
+      onAny: (fn: Fn) => on('', fn),
+      offAny: (fn?: Fn) => off('', fn, true),
+      onLifecycle(name: string, fn: Fn) {
         const set = lifecycle.get(name) ?? new Set();
         lifecycle.set(name, set.add(fn));
         return () => set.delete(fn);
       },
-      emit: ((event: string, data?: unknown, opts?: { volatile?: boolean }) => {
+      emit(event: string, data?: unknown, opts?: { volatile?: boolean }) {
         const bin = data instanceof ArrayBuffer ? new Uint8Array(data) : data;
         const f = big(bin instanceof Uint8Array ? frame(T.BINARY, event, bin) : frame(T.JSON, event, json(data)));
         const volatile = opts?.volatile;
         // Sent (0) or not (DROPPED 2); CLOSED 3 goes to the queue.
         const s = send(f, volatile);
         return s < 3 ? !s : !volatile && !closed && (enqueue(f) || (policy == 'error' && fail('QUEUE_FULL', 'offline queue full')));
-      }) as never,
-      request: ((event: string, data?: unknown, opts = {}) => track(event, opts, (id) => frame(T.ACK_REQ, event, json(data), id))) as never,
-      async join(room) {
+      },
+      request: (event: string, data?: unknown, opts: ClientRequestOptions = {}) => track(event, opts, (id) => frame(T.ACK_REQ, event, json(data), id)),
+      async join(room: string) {
         const w = rooms.get(room) ?? [];
         if (w) {
           rooms.set(room, w);
@@ -477,14 +472,13 @@ export class StelarClient<In extends object = AnyEvents, Out extends object = In
           await p;
         }
       },
-      async leave(room) {
+      async leave(room: string) {
         const w = rooms.get(room);
         rooms.delete(room);
         if (w) wake(w, 1, E('REJECTED', `left "${room}" before it was joined`));
         if (sid) await track(room, {}, (id) => frame(T.LEAVE, room, id));
       },
-    };
-    Object.assign(this, api);
+    } satisfies Record<Exclude<keyof ClientEngine, 'state' | 'id' | 'connected' | 'queued' | 'rooms'>, Fn>);
   }
 }
 

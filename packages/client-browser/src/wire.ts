@@ -34,8 +34,17 @@ const decoder = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
 const NAMED = (1 << T.JSON) | (1 << T.BINARY) | (1 << T.ACK_REQ) | (1 << T.JOIN) | (1 << T.LEAVE);
 const UNNAMED = (1 << T.PING) | (1 << T.PONG) | (1 << T.CONNECT) | (1 << T.DISCONNECT);
 
+export const E = (code: string, message: string): StelarError => new StelarError(code, message);
 export const fail = (code: string, message: string): never => {
-  throw new StelarError(code, message);
+  throw E(code, message);
+};
+/** Runs `fn`: [its result, 1] or [what it threw, 0]. */
+export const attempt = <T>(fn: () => T): [T, 1] | [unknown, 0] => {
+  try {
+    return [fn(), 1];
+  } catch (e) {
+    return [e, 0];
+  }
 };
 
 /** The message of a frame above a size limit (received, or refused before sending). */
@@ -87,7 +96,7 @@ export function parse(bytes: Uint8Array): unknown {
  */
 export function obj(bytes: Uint8Array, key: string, kind: string): Record<string, unknown> {
   const v = parse(bytes) as Record<string, unknown> | null;
-  return typeof v?.[key] == kind ? v! : fail('BAD_PAYLOAD', `no "${key}" in the body`);
+  return typeof v?.[key] == kind ? v! : fail('BAD_PAYLOAD', `no ${key}`);
 }
 
 /** An ERROR frame's or ACK_RES error's `{code, message}` as a StelarError. */
@@ -95,15 +104,6 @@ export function errorOf(bytes: Uint8Array): StelarError {
   const v = obj(bytes, 'code', 'string');
   return new StelarError(v['code'] as string, typeof v['message'] == 'string' ? v['message'] : '');
 }
-
-/** Strict UTF-8 (no overlong forms, surrogates or code points past U+10FFFF); `null` when invalid. */
-const utf8 = (b: Uint8Array): string | null => {
-  try {
-    return decoder.decode(b);
-  } catch {
-    return null;
-  }
-};
 
 /**
  * Decodes one WebSocket message: a frame without its 4-byte totalLen. The checks run in the
@@ -116,20 +116,21 @@ export function decode(b: Uint8Array, max: number): Frame {
   const n = (b[1]! << 8) | b[2]!;
   const payload = b.subarray(3 + n);
   const p = payload.length;
-  let event: string | null = '';
+  /** The event name: strict UTF-8 (no overlong forms, surrogates or code points past U+10FFFF), else [error, 0]. */
+  let event: [string, 1] | [unknown, 0] = ['', 1];
   const code =
     total < 7 ? 'FRAME_TOO_SHORT'
     : total > max ? tooLarge(total, max)
     : !(type > 0 && type < 12) ? 'BAD_TYPE'
     : n > 255 || 3 + n > b.length ? 'BAD_EVENT_LENGTH'
-    : (event = utf8(b.subarray(3, 3 + n))) === null ? 'BAD_UTF8'
-    : (event ? UNNAMED >> type : NAMED >> type) & 1 ? 'BAD_EVENT'
+    : !(event = attempt(() => decoder.decode(b.subarray(3, 3 + n))))[1] ? 'BAD_UTF8'
+    : (event[0] ? UNNAMED >> type : NAMED >> type) & 1 ? 'BAD_EVENT'
     : (type == T.ACK_REQ && p < 4) ||
         (type == T.ACK_RES && (p < 5 || payload[4]! > 1)) ||
         (type > 2 && type < 5 && p > 125) || // PING, PONG
         (type > 8 && type < 11 && p && p != 4) // JOIN, LEAVE
       ? 'BAD_PAYLOAD'
       : '';
-  if (code) fail(code, `invalid frame (${code})`);
-  return [type, event!, payload];
+  if (code) fail(code, code);
+  return [type, event[0] as string, payload];
 }
