@@ -183,7 +183,7 @@ export class StelarClient<In extends object = AnyEvents, Out extends object = In
     };
     const track = (event: string, { timeout = o.requestTimeout ?? 10_000, signal, retry }: ClientRequestOptions, make: (id: number[]) => Uint8Array): Promise<unknown> =>
       new Promise((resolve, reject) => {
-        do lastId = (lastId % 0xffff_ffff) + 1;
+        do lastId = (lastId + 1) >>> 0; // a u32, wrapping to 0
         while (pending.has(lastId));
         const id = lastId;
         const f: Msg = make(u32be(id)); // a bad event name rejects here
@@ -191,7 +191,7 @@ export class StelarClient<In extends object = AnyEvents, Out extends object = In
           clearTimeout(t);
           signal?.removeEventListener('abort', abort);
           pending.delete(id);
-          if (queue.includes(f)) bytes -= queue.splice(queue.indexOf(f), 1)[0]!.length;
+          if (queue.includes(f)) (bytes -= f.length), queue.splice(queue.indexOf(f), 1);
           (ok ? resolve : reject)(v);
         });
         const abort = (): void => settle(E('ABORTED', 'aborted'));
@@ -328,7 +328,7 @@ export class StelarClient<In extends object = AnyEvents, Out extends object = In
       // What is pending now is queued (lost() has settled the requests on the wire).
       queue.length = bytes = 0;
       pending.forEach((f) => f.d!(E('DISCONNECTED', 'client closed')));
-      rooms.forEach((w, room) => w && w.length && (rooms.delete(room), wake(w, 1, e)));
+      rooms.forEach((w, room) => w && w[0] && (rooms.delete(room), wake(w, 1, e))); // callers waiting to join
     };
     const retry = (e: unknown): void => {
       if (!backoff || attempts >= (backoff.maxAttempts ?? Infinity)) {
@@ -342,12 +342,12 @@ export class StelarClient<In extends object = AnyEvents, Out extends object = In
     };
     /** The socket is gone (or never opened: `err` says why). */
     const lost = (code: number, reason: string, err?: unknown): void => {
-      if (peer && code > 1004 && code < 1007) { // no status, or no close frame
+      if (peer && (code == 1005 || code == 1006)) { // no status, or no close frame
         code = peer['code'] as number;
         reason = typeof peer['reason'] == 'string' ? peer['reason'] : '';
       }
       const had = sid;
-      const why = E('DISCONNECTED', `connection closed (${code}${reason ? `: ${reason}` : ''})`);
+      const why = E('DISCONNECTED', `${reason || 'connection closed'} (${code})`);
       ws = sid = undefined;
       stopTimers();
       gen++;
@@ -427,8 +427,8 @@ export class StelarClient<In extends object = AnyEvents, Out extends object = In
     Object.assign(this, {
       connect: () =>
         new Promise<void>((resolve, reject) => {
-          if (state == 'connected') return resolve();
-          waiters.push([resolve, reject]);
+          if (state == 'connected') resolve();
+          else waiters.push([resolve, reject]);
           if (state == 'idle' || state == 'disconnected') {
             closed = false;
             attempts = 0;

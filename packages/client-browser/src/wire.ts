@@ -117,14 +117,14 @@ export function decode(b: Uint8Array, max: number): Frame {
   const payload = b.subarray(3 + n);
   const p = payload.length;
   /** The event name: strict UTF-8 (no overlong forms, surrogates or code points past U+10FFFF), else [error, 0]. */
-  let event: [string, 1] | [unknown, 0] = ['', 1];
+  let event!: [string, 1] | [unknown, 0]; // decoded before it is read (a check failed otherwise)
   const code =
     total < 7 ? 'FRAME_TOO_SHORT'
     : total > max ? tooLarge(total, max)
     : !(type > 0 && type < 12) ? 'BAD_TYPE'
     : n > 255 || 3 + n > b.length ? 'BAD_EVENT_LENGTH'
     : !(event = attempt(() => decoder.decode(b.subarray(3, 3 + n))))[1] ? 'BAD_UTF8'
-    : (event[0] ? UNNAMED >> type : NAMED >> type) & 1 ? 'BAD_EVENT'
+    : ((event[0] ? UNNAMED : NAMED) >> type) & 1 ? 'BAD_EVENT'
     : (type == T.ACK_REQ && p < 4) ||
         (type == T.ACK_RES && (p < 5 || payload[4]! > 1)) ||
         (type > 2 && type < 5 && p > 125) || // PING, PONG
