@@ -47,6 +47,11 @@ export async function bundle(outfile = resolve(root, 'dist/stelar.min.js'), { wr
     write: false,
     logLevel: 'warning',
     plugins: [workspaceSources],
+    // The repository's tsconfig (strict) would start the file with "use strict": every function
+    // that keeps state is inside the client's class body, which is strict code anyway, and the
+    // codec's helpers do nothing sloppy mode changes. (tsconfigRaw replaces the tsconfig here,
+    // so the two settings esbuild reads that matter are given again.)
+    tsconfigRaw: { compilerOptions: { alwaysStrict: false, useDefineForClassFields: true, verbatimModuleSyntax: true } },
   });
   const esbuilt = result.outputFiles[0].contents;
   const min = await minify('stelar.min.js', new TextDecoder().decode(esbuilt), { compress: { target: 'es2022' }, mangle: true, codegen: { removeWhitespace: true } });

@@ -373,19 +373,16 @@ export class StelarClient<In extends object = AnyEvents, Out extends object = In
     const open = async (): Promise<void> => {
       const g = ++gen;
       const ms = o.connectTimeout ?? 10_000;
-      const dialError = (why: unknown): DialError => new DialError('WS_DIAL_FAILED', `cannot open ${href} (${why})`);
-      let dialing = 0;
       setState(ever ? 'reconnecting' : 'connecting');
       refusal = peer = undefined;
       timer = setTimeout(() => kill(E('TIMEOUT', `not connected within ${ms} ms`)), ms);
       try {
         const auth = typeof o.auth == 'function' ? await (o.auth as () => unknown)() : o.auth;
         if (g != gen) return; // closed or timed out meanwhile
-        dialing = 1;
         const s = (ws = new (o.WebSocket ?? WebSocket)(href, o.protocols));
         s.binaryType = 'arraybuffer';
         s.onopen = () => {
-          dialing = 0;
+          s.onopen = null; // open: closing is no longer a dial failure (below)
           raw(frame(T.CONNECT, '', json({ v: 1, auth }))); // JSON leaves `auth` out when undefined
         };
         s.onmessage = ({ data }: MessageEvent) => {
@@ -399,11 +396,11 @@ export class StelarClient<In extends object = AnyEvents, Out extends object = In
           }
         };
         // Browsers hide why an upgrade failed: a socket that closes before opening is a DialError.
-        s.onclose = ({ code, reason }: CloseEvent) => lost(code, reason, dialing ? dialError(code) : undefined);
+        s.onclose = ({ code, reason }: CloseEvent) => lost(code, reason, s.onopen && new DialError('WS_DIAL_FAILED', `cannot open ${href} (${code})`));
       } catch (e) {
         if (g != gen) return;
         if ((e as { fatal?: unknown } | null)?.fatal === true) finish(e, 1006, String((e as Error).message));
-        else lost(1006, '', dialing ? dialError(e) : e);
+        else lost(1006, '', e); // what auth() threw, or what the WebSocket constructor threw (a bad URL or subprotocol)
       }
     };
 
