@@ -1,5 +1,7 @@
 import { backoffDelay, StelarError } from '@stelar/core';
-import type { AnyEvents, BackoffOptions, ClientEngine, ClientEventHandler, ClientLifecycle, ClientOptions, ClientRequestOptions, ClientState, EventName } from '@stelar/core';
+import type { AnyEvents, BackoffOptions, ClientEngine, ClientLifecycle, ClientRequestOptions, ClientState } from '@stelar/core';
+import { failure, wake, type Chain, type Fn, type Msg, type Waiter } from './helpers';
+import { DialError, resolveUrl, type BrowserClientOptions } from './options';
 import { attempt, decode, E, encoder, errorOf, fail, frame, json, obj, parse, T, tooLarge, u32, u32be, type Frame } from './wire';
 
 /*
@@ -9,80 +11,11 @@ import { attempt, decode, E, encoder, errorOf, fail, frame, json, obj, parse, T,
  * socket driven directly (no `Link`/`Dialer` layer between them), arrays and maps instead of
  * core's queue and handler-registry classes, short messages.
  *
- * Shared with core: `StelarError`, `backoffDelay` (`failure` below reads errors as core's `toErrorBody`), the option and lifecycle
- * types, and the public surface, which is `ClientEngine`'s by construction (test/api.test.ts
- * checks that every member exists). The Chromium tests in test/parity.test.ts hold it to core's
- * behaviour against the real server.
+ * Shared with core: `StelarError`, `backoffDelay` (`failure` below reads errors as core's
+ * `toErrorBody` does), the option and lifecycle types, and the public surface, which is
+ * `ClientEngine`'s by construction (test/api.test.ts checks that every member exists). The
+ * Chromium tests in test/parity.test.ts hold it to core's behaviour against the real server.
  */
-
-/** Options of a browser client: the engine's (auth, reconnect, queue, timeouts) plus the socket's. */
-export interface BrowserClientOptions extends ClientOptions {
-  /** Start connecting at once (`connect()` then returns the same attempt). Default true (for `connect`). */
-  autoConnect?: boolean;
-  /** WebSocket subprotocols to offer. Default: none. */
-  protocols?: string | string[];
-  /** Largest Stelar frame accepted from the server (totalLen included). Default 16 MiB. */
-  maxFrameSize?: number;
-  /**
-   * `ws.bufferedAmount` in bytes above which a send reports backpressure and volatile messages
-   * are dropped instead of queued. Default 1 MiB.
-   */
-  highWaterMark?: number;
-  /** The WebSocket constructor to use. Default: the global `WebSocket`. */
-  WebSocket?: typeof WebSocket;
-}
-
-/**
- * Why a dial failed. Browsers hide the HTTP status of a refused upgrade, so every failure before
- * the socket opens is `WS_DIAL_FAILED` (not fatal: the client retries per its reconnect policy).
- */
-export class DialError extends StelarError {
-  override name = 'DialError';
-  /** Always false in a browser: the cause (refusal, network) cannot be told apart. */
-  readonly fatal = false;
-}
-
-/** The WebSocket URL for `url`, resolved against `location` (relative or absent → same host). */
-export function resolveUrl(url?: string | URL): string {
-  const u = new URL(url ?? '/', (globalThis as { location?: Location }).location?.href);
-  if (!/^wss?:$/.test((u.protocol = u.protocol.replace(/^http/, 'ws')))) throw new TypeError(`unsupported scheme ${u.protocol}`);
-  return u.href;
-}
-
-type Fn = (...args: never[]) => unknown;
-type Waiter = [resolve: () => void, reject: (e: unknown) => void];
-
-/**
- * A frame to send. A request's frame (its id picked when the request is made) is the request
- * itself, in the offline queue or on the wire: it carries `d` and `r`.
- */
-type Msg = Uint8Array & {
-  /** Settles the request (resolves when `ok`, else rejects), clearing its timer, abort listener and queue place. */
-  d?: (v: unknown, ok?: unknown) => void;
-  /** Kept across a reconnection (`retry: true`). */
-  r?: boolean | undefined;
-};
-
-/**
- * A failed handler's error, as core's `toErrorBody` reads it: its own `code` (else
- * HANDLER_ERROR) and message; `details` is what it threw. (Core's `toErrorBody` would bring the
- * whole ErrorCode table into the bundle.)
- */
-const failure = (e: unknown): StelarError => {
-  const error = e instanceof Error && (e as Error & { code?: unknown });
-  return new StelarError((error && typeof error.code == 'string' && error.code) || 'HANDLER_ERROR', error ? error.message : typeof e == 'string' ? e : 'failed', e);
-};
-/** Calls every waiter's resolve (0) or reject (1) and empties the list. */
-const wake = (list: Waiter[], i: 0 | 1, v?: unknown): void => list.splice(0).forEach((w) => w[i](v as never));
-
-/** The methods that return the client itself, typed with `this` (a Pick would say `ClientEngine`). */
-interface Chain<In extends object> {
-  on<K extends EventName<In>>(event: K, handler: ClientEventHandler<In, K>): this;
-  once<K extends EventName<In>>(event: K, handler: ClientEventHandler<In, K>): this;
-  off<K extends EventName<In>>(event: K, handler?: ClientEventHandler<In, K>): this;
-  onAny(handler: (event: string, data: unknown) => void): this;
-  offAny(handler?: (event: string, data: unknown) => void): this;
-}
 
 /**
  * A Stelar client in the browser, over the native `WebSocket`: events, requests, rooms,
@@ -188,14 +121,14 @@ export class StelarClient<In extends object = AnyEvents, Out extends object = In
         const id = lastId;
         const f: Msg = make(u32be(id)); // a bad event name rejects here
         const settle = (f.d = (v: unknown, ok?: unknown) => {
-          clearTimeout(t);
+          clearTimeout(t as never); // false: no timer
           signal?.removeEventListener('abort', abort);
           pending.delete(id);
           if (queue.includes(f)) (bytes -= f.length), queue.splice(queue.indexOf(f), 1);
           (ok ? resolve : reject)(v);
         });
         const abort = (): void => settle(E('ABORTED', 'aborted'));
-        const t = timeout > 0 && timeout < Infinity ? setTimeout(() => settle(E('TIMEOUT', `request "${event}" timed out after ${timeout} ms`)), timeout) : 0;
+        const t = timeout > 0 && timeout < Infinity && setTimeout(() => settle(E('TIMEOUT', `request "${event}" timed out after ${timeout} ms`)), timeout);
         f.r = retry;
         pending.set(id, f);
         if (signal?.aborted) return abort();
@@ -331,7 +264,7 @@ export class StelarClient<In extends object = AnyEvents, Out extends object = In
       rooms.forEach((w, room) => w && w[0] && (rooms.delete(room), wake(w, 1, e))); // callers waiting to join
     };
     const retry = (e: unknown): void => {
-      if (!backoff || attempts >= (backoff.maxAttempts ?? Infinity)) {
+      if (!backoff || attempts >= (backoff.maxAttempts as number)) { // never when undefined
         if (backoff) notify('reconnect_failed', { attempts, error: e });
         return finish(e);
       }
@@ -478,27 +411,3 @@ export class StelarClient<In extends object = AnyEvents, Out extends object = In
     } satisfies Record<Exclude<keyof ClientEngine, 'state' | 'id' | 'connected' | 'queued' | 'rooms'>, Fn>);
   }
 }
-
-/**
- * Creates a client without connecting: call `connect()` when ready (as `createServer` waits for
- * `listen()`).
- */
-export const createClient = <In extends object = AnyEvents, Out extends object = In>(url?: string | URL, options?: BrowserClientOptions): StelarClient<In, Out> =>
-  new StelarClient<In, Out>(url, options);
-
-/**
- * Creates a client and starts connecting (unless `autoConnect: false`). Register handlers right
- * away; `await client.connect()` resolves once the server accepted the session. Without `url`,
- * or with a relative one, it connects to the page's own host (`ws:` or `wss:` like the page).
- *
- * ```ts
- * const client = connect<Events>('/', { auth: { token } });
- * client.on('chat', (m) => console.log(m));
- * await client.connect();
- * ```
- */
-export const connect = <In extends object = AnyEvents, Out extends object = In>(url?: string | URL, options?: BrowserClientOptions): StelarClient<In, Out> => {
-  const client = new StelarClient<In, Out>(url, options);
-  if (options?.autoConnect !== false) client.connect().catch(() => undefined);
-  return client;
-};

@@ -1,6 +1,6 @@
 import type { FrameType } from '@stelar/codec-tcp';
 import type { Dialer, Link } from '@stelar/core';
-import { DialError, type BrowserClientOptions } from './client';
+import { DialError, type BrowserClientOptions } from './options';
 import { decode, encoder, frame, T } from './wire';
 
 /**
