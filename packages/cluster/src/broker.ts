@@ -72,8 +72,9 @@ export interface BrokerEvents {
  *
  * - `publish` never throws and never waits: every publication is settled through its `done`
  *   within a bounded time, and what waits for the broker is bounded in number and bytes.
- * - `subscribe`, `unsubscribe` and `countSubscribers` settle (resolve or reject) within a bounded
- *   time; a refused subscription rejects with the broker's reason.
+ * - `subscribe`, `unsubscribe` and `countSubscribers` resolve once done, or reject with the
+ *   broker's reason (a refused subscription); the adapter stops waiting after its
+ *   `commandTimeout` (and counts the command as failed).
  * - Messages of one publisher on one channel arrive in the order they were published; a
  *   publisher does not receive its own messages back (or the adapter skips them by origin).
  * - `sharded`: channels live on shards; the adapter then gives each room a channel of its own,

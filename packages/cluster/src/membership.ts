@@ -1,4 +1,5 @@
 import { now } from '@stelar/core';
+import { within } from './util';
 
 export type DropReason = 'bye' | 'silent' | 'gone';
 
@@ -23,10 +24,12 @@ export class Membership {
   /**
    * @param onDrop a node is no longer known alive (queries stop waiting for it)
    * @param count subscriber counts of the nodes' response channels, from the broker
+   * @param timeout how long such a count may take
    */
   constructor(
     private readonly onDrop: (node: string) => void,
     private readonly count: (nodes: readonly string[]) => Promise<number[]>,
+    private readonly timeout: number,
   ) {}
 
   get size(): number {
@@ -97,7 +100,7 @@ export class Membership {
     this.probing = true;
     try {
       const nodes = [...this.peers.keys(), ...this.silent.keys()];
-      const counts = await this.count(nodes);
+      const counts = await within(this.count(nodes), this.timeout, 'membership probe');
       nodes.forEach((n, i) => {
         if (counts[i] === 0) this.vanished(n);
       });

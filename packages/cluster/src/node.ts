@@ -54,6 +54,7 @@ export abstract class ClusterNode extends MemoryAdapter {
     this.peers = new Membership(
       (node) => this.nodeDropped(node),
       (nodes) => broker.countSubscribers(nodes.map((n) => this.channels.resOf(n))),
+      o.commandTimeout,
     );
     this.outbox = new Outbox(broker, () => this.header, o.maxBatchBytes);
     this.heartbeat = new Heartbeat({
@@ -71,6 +72,7 @@ export abstract class ClusterNode extends MemoryAdapter {
     this.subs = new Subscriptions({
       broker,
       code: this.codes.SUBSCRIBE_FAILED,
+      timeout: o.commandTimeout,
       channels: () => this.channels,
       rooms: () => this.rooms.keys(),
       closed: () => this.closed,
@@ -212,7 +214,7 @@ export abstract class ClusterNode extends MemoryAdapter {
   /**
    * Resolves once every subscription change asked so far is in effect on the broker (sharded
    * mode subscribes a room's channel when its first local member joins), or has failed (counted
-   * in `subscribeFailures`). Bounded by the broker's own time limits.
+   * in `subscribeFailures`). Bounded by `commandTimeout`.
    */
   sync(): Promise<void> {
     return this.subs.sync();

@@ -61,6 +61,11 @@ export interface ClusterAdapterOptions {
    * still subscribed, so a crashed node stops delaying it. Default 500.
    */
   probeInterval?: number;
+  /**
+   * How long the adapter waits for a subscribe, unsubscribe or subscriber count of the broker
+   * (ms); then it counts the command as failed. Default 2 000.
+   */
+  commandTimeout?: number;
   /** The broadcasts of one event-loop turn held for one batch are published once they reach this many bytes. Default 1 MiB. */
   maxBatchBytes?: number;
   /** The prefix of the broker's error codes (`BROKER` gives `BROKER_DOWN`, …). Default `BROKER`. */
@@ -71,7 +76,7 @@ export interface ClusterAdapterOptions {
 
 export type ResolvedClusterOptions = Readonly<Required<Omit<ClusterAdapterOptions, 'onError'>>>;
 
-const POSITIVE = ['requestTimeout', 'heartbeatInterval', 'nodeTimeout', 'startTimeout', 'discoveryTimeout', 'probeInterval', 'maxBatchBytes'] as const;
+const POSITIVE = ['requestTimeout', 'heartbeatInterval', 'nodeTimeout', 'startTimeout', 'discoveryTimeout', 'probeInterval', 'commandTimeout', 'maxBatchBytes'] as const;
 
 /** Defaults filled in and checked (RangeError on a bad value). */
 export function resolveOptions(options: ClusterAdapterOptions): ResolvedClusterOptions {
@@ -83,6 +88,7 @@ export function resolveOptions(options: ClusterAdapterOptions): ResolvedClusterO
     startTimeout: options.startTimeout ?? 10_000,
     discoveryTimeout: options.discoveryTimeout ?? 1_000,
     probeInterval: options.probeInterval ?? 500,
+    commandTimeout: options.commandTimeout ?? 2_000,
     maxBatchBytes: options.maxBatchBytes ?? 1024 * 1024,
     errorPrefix: options.errorPrefix ?? 'BROKER',
   };

@@ -1,13 +1,15 @@
 import { StelarError } from '@stelar/core';
 import type { Broker } from './broker';
 import type { Channels } from './channels';
-import { asError } from './util';
+import { asError, within } from './util';
 
 /** What the subscriptions need of the node. */
 export interface SubscriptionContext {
   readonly broker: Broker;
   /** The code of a refused subscription. */
   readonly code: string;
+  /** How long a command may take. */
+  readonly timeout: number;
   channels(): Channels;
   /** Rooms with local members (each has its channel on a sharded broker). */
   rooms(): Iterable<string>;
@@ -41,7 +43,7 @@ export class Subscriptions {
   private run(what: string, command: () => Promise<void>): Promise<void> {
     const ctx = this.ctx;
     if (!ctx.broker.subscriberUp || ctx.closed()) return Promise.resolve();
-    const p = command().then(
+    const p = within(command(), ctx.timeout, what).then(
       () => undefined,
       (err: unknown) => {
         if (ctx.closed()) return;
