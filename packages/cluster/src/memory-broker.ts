@@ -43,6 +43,8 @@ export interface MemoryBrokerOptions {
   publishTimeout?: number;
   /** Publications waiting, at most (by weight); more fail FULL. Default 10 000. */
   maxPending?: number;
+  /** Connects when opened. False: stays away until `reconnect()` (a broker not there at start). Default true. */
+  connect?: boolean;
 }
 
 interface Waiting {
@@ -76,6 +78,7 @@ export class MemoryBroker implements Broker {
   private timer: ReturnType<typeof setTimeout> | undefined;
   private readonly publishTimeout: number;
   private readonly maxPending: number;
+  private readonly autoConnect: boolean;
 
   constructor(
     private readonly bus: MemoryBus,
@@ -85,6 +88,7 @@ export class MemoryBroker implements Broker {
     this.exactReceivers = options.exactReceivers ?? true;
     this.publishTimeout = options.publishTimeout ?? 1_000;
     this.maxPending = options.maxPending ?? 10_000;
+    this.autoConnect = options.connect ?? true;
   }
 
   get publisherUp(): boolean {
@@ -106,7 +110,7 @@ export class MemoryBroker implements Broker {
 
   open(_nodeId: string, events: BrokerEvents): void {
     this.events = events;
-    soon(() => this.reconnect());
+    if (this.autoConnect) soon(() => this.reconnect());
   }
 
   publish(p: Publication): void {

@@ -65,7 +65,7 @@ export class Sequencer {
   next(room?: string): StreamMark {
     const s = room === undefined ? this.global : this.roomStream(room);
     s.seq = (s.seq + 1) >>> 0;
-    return s;
+    return { epoch: s.epoch, seq: s.seq };
   }
 
   private roomStream(room: string): OutStream {
