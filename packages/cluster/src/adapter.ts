@@ -1,4 +1,4 @@
-import { BroadcastOperator, LocalConnectionHandle, MemoryAdapter, StelarError, type ConnectionHandle, type ConnectionInfo, type Target } from '@stelar/core';
+import { BroadcastOperator, MemoryAdapter, StelarError, type ConnectionHandle, type ConnectionInfo, type Target } from '@stelar/core';
 import type { Broker, Failure, Publication } from './broker';
 import { encodeBroadcast, encodeControl, Kind, type ControlEnvelope } from './envelope';
 import { RemoteConnectionHandle, type RemoteOps } from './handles';
@@ -97,7 +97,7 @@ export class ClusterAdapter extends ClusterNode {
   // ── cross-node queries ──────────────────────────────────────────────────────
 
   override async fetchConnections(target: Target, options: { timeout?: number } = {}): Promise<ConnectionHandle[]> {
-    const local: ConnectionHandle[] = this.localMatches(target).map((c) => new LocalConnectionHandle(c));
+    const local: ConnectionHandle[] = await super.fetchConnections(target); // (computed before the request goes out)
     const replies = await this.ask('fetch', 'fetchConnections', { target: plainTarget(target) }, options.timeout);
     for (const [, r] of replies) {
       if (!r.ok || !Array.isArray(r.value)) continue;

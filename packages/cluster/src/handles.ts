@@ -1,4 +1,4 @@
-import { infoOf, type ConnectionHandle, type ConnectionInfo } from '@stelar/core';
+import type { ConnectionHandle, ConnectionInfo } from '@stelar/core';
 
 /** What a remote handle asks of the cluster adapter (the connection's node does the work). */
 export interface RemoteOps {
@@ -59,6 +59,6 @@ export class RemoteConnectionHandle implements ConnectionHandle {
   }
 
   toJSON(): ConnectionInfo {
-    return infoOf(this);
+    return { id: this.id, nodeId: this.nodeId, transport: this.transport, remoteAddress: this.remoteAddress, rooms: this.rooms, data: this.data };
   }
 }

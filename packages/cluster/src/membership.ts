@@ -1,5 +1,4 @@
-import { now } from '@stelar/core';
-import { within } from './util';
+import { now, within } from './util';
 
 export type DropReason = 'bye' | 'silent' | 'gone';
 

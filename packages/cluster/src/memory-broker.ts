@@ -18,7 +18,7 @@ export class MemoryBus {
     const subs = this.subs.get(channel);
     if (!subs) return 0;
     const copy = msg.slice();
-    for (const b of subs) b.receive(copy);
+    for (const b of subs) b.receive(copy, channel);
     return subs.size;
   }
 
@@ -70,11 +70,11 @@ export class MemoryBroker implements Broker {
   private frozen = false;
   private closed = false;
   private everUp = false;
-  private drop = 0;
+  private readonly drops = new Map<string | undefined, number>();
   private readonly channels = new Set<string>();
   private waiting: Waiting[] = [];
   private weight = 0;
-  private held: Uint8Array[] = [];
+  private held: [Uint8Array, string][] = [];
   private timer: ReturnType<typeof setTimeout> | undefined;
   private readonly publishTimeout: number;
   private readonly maxPending: number;
@@ -152,9 +152,9 @@ export class MemoryBroker implements Broker {
   }
 
   /** Called by the bus: a message for this node. */
-  receive(msg: Uint8Array): void {
-    if (this.drop > 0) return void this.drop--;
-    if (this.frozen) return void this.held.push(msg);
+  receive(msg: Uint8Array, channel: string): void {
+    if (this.dropped(channel) || this.dropped(undefined)) return;
+    if (this.frozen) return void this.held.push([msg, channel]);
     soon(() => {
       if (this.up && !this.closed) this.events?.message(msg);
     });
@@ -209,13 +209,21 @@ export class MemoryBroker implements Broker {
     this.frozen = false;
     const held = this.held;
     this.held = [];
-    for (const msg of held) this.receive(msg);
+    for (const [msg, channel] of held) this.receive(msg, channel);
     if (this.up) this.flush();
   }
 
-  /** The next `n` messages for this node are lost on the way. */
-  dropIncoming(n: number): void {
-    this.drop += n;
+  /** The next `n` messages for this node (on `channel`, or on any) are lost on the way. */
+  dropIncoming(n: number, channel?: string): void {
+    this.drops.set(channel, (this.drops.get(channel) ?? 0) + n);
+  }
+
+  private dropped(channel: string | undefined): boolean {
+    const n = this.drops.get(channel);
+    if (!n) return false;
+    if (n === 1) this.drops.delete(channel);
+    else this.drops.set(channel, n - 1);
+    return true;
   }
 
   private dropSubscriptions(): void {

@@ -1,4 +1,4 @@
-import { MemoryAdapter, StelarError, now, type AdapterHost, type AnyConnection, type BroadcastTarget, type Target } from '@stelar/core';
+import { MemoryAdapter, StelarError, type AdapterHost, type AnyConnection, type BroadcastTarget, type Target } from '@stelar/core';
 import type { Broker, BrokerSide, Failure, Publication } from './broker';
 import { encodeBroadcast, encodeControl, EnvelopeError, Flag, headerFor, Kind, resentCopy, type BroadcastEnvelope, type ControlEnvelope } from './envelope';
 import { Heartbeat } from './heartbeat';
@@ -10,7 +10,7 @@ import { Corker, unpack, type Receiver } from './receive';
 import { Sequencer } from './sequencing';
 import { Subscriptions } from './subscriptions';
 import { channelsOf, type Channels } from './channels';
-import { asError, unref } from './util';
+import { asError, now, unref } from './util';
 
 /**
  * Being one node of a cluster: the broker's connection and subscriptions, membership traffic

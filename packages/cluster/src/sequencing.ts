@@ -1,6 +1,5 @@
-import { now } from '@stelar/core';
 import { Flag, type BroadcastEnvelope } from './envelope';
-import { randomEpoch } from './util';
+import { now, randomEpoch } from './util';
 
 /** Numbering of one stream of broadcasts (sender side). */
 interface OutStream {

@@ -24,6 +24,9 @@ export const cancelSoon: (h: unknown) => void =
 export const afterCallback: (fn: () => void) => void =
   typeof g.process?.nextTick === 'function' ? (fn) => g.process!.nextTick!(fn) : (fn) => queueMicrotask(fn);
 
+/** Monotonic milliseconds. */
+export const now = (): number => performance.now();
+
 /** Lets a timer not keep a Node process alive; no-op elsewhere. */
 export function unref(t: unknown): void {
   (t as { unref?: () => void } | null)?.unref?.();

@@ -102,12 +102,17 @@ describe.each([
 ])('loss accounting between nodes (%s)', (_name, sharded) => {
   it('messages lost on the way to a node are counted there, exactly, once the next one arrives; and reported', async () => {
     const reported: number[] = [];
-    const { recs } = await roomOfThree(sharded, { onError: (e) => void reported.push((e as { details?: { count?: number } }).details?.count ?? -1) });
+    const { recs } = await roomOfThree(sharded, {
+      heartbeatInterval: 5_000, // (no heartbeat in between: one gap, one report)
+      nodeTimeout: 15_000,
+      onError: (e) => void reported.push((e as { details?: { count?: number } }).details?.count ?? -1),
+    });
     const [a, b, c] = cluster!.nodes;
     // (A receiver counts from its first message of a stream on: a baseline first.)
     a!.hub.to('r').emit('m', 0);
     await until(() => count(recs[1]!) === 1);
-    b!.broker.dropIncoming(3);
+    const ch = channelsOf('stelar', sharded, '');
+    b!.broker.dropIncoming(3, sharded ? ch.room('r') : ch.global); // (not heartbeats)
     for (let i = 1; i <= 5; i++) {
       a!.hub.to('r').emit('m', i);
       await tick(1); // one message per turn (the broadcasts of one turn travel as one batch)
