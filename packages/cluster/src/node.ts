@@ -1,5 +1,6 @@
 import { MemoryAdapter, StelarError, type AdapterHost, type AnyConnection, type BroadcastTarget, type Target } from '@stelar/core';
 import type { Broker, BrokerSide, Failure, Publication } from './broker';
+import { channelsOf, type Channels } from './channels';
 import { encodeBroadcast, encodeControl, EnvelopeError, Flag, headerFor, Kind, resentCopy, type BroadcastEnvelope, type ControlEnvelope } from './envelope';
 import { Heartbeat } from './heartbeat';
 import { Losses } from './losses';
@@ -9,7 +10,6 @@ import { Outbox } from './outbox';
 import { Corker, unpack, type Receiver } from './receive';
 import { Sequencer } from './sequencing';
 import { Subscriptions } from './subscriptions';
-import { channelsOf, type Channels } from './channels';
 import { asError, now, unref } from './util';
 
 /**
