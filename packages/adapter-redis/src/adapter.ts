@@ -1,16 +1,7 @@
 import type { Buffer } from 'node:buffer';
 import { Redis, type RedisOptions } from 'ioredis';
-import {
-  MemoryAdapter,
-  StelarError,
-  now,
-  toErrorBody,
-  type AdapterHost,
-  type AnyConnection,
-  type BroadcastTarget,
-  type ConnectionInfo,
-  type Target,
-} from '@stelar/core';
+import { MemoryAdapter, StelarError, type ConnectionInfo } from '@stelar/core';
+import { now, toErrorBody, type AdapterHost, type AnyConnection, type BroadcastTarget, type Target } from '@stelar/core/internal';
 import {
   decodeBroadcast,
   decodeControl,

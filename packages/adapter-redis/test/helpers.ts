@@ -1,6 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createServer, connect as netConnect } from 'node:net';
-import { ClientEngine, Hub, type AnyEvents, type HubOptions } from '@stelar/core';
+import { Hub, type AnyEvents, type HubOptions } from '@stelar/core';
+import { ClientEngine } from '@stelar/core/client';
 import { memoryDialer, tick, until } from '../../core/test/memory-link';
 import { createRedisAdapter, type RedisAdapter, type RedisAdapterOptions } from '../src/index';
 

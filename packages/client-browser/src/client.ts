@@ -1,5 +1,5 @@
 import { decodeMessage } from '@stelar/codec-tcp';
-import { ClientEngine, SendStatus, StelarError, type AnyEvents, type ClientOptions, type Dialer, type Link } from '@stelar/core';
+import { ClientEngine, SendStatus, StelarError, type AnyEvents, type ClientOptions, type Dialer, type Link } from '@stelar/core/client';
 
 /** Options of a browser client: the engine's (auth, reconnect, queue, timeouts) plus the socket's. */
 export interface BrowserClientOptions extends ClientOptions {

@@ -10,4 +10,4 @@ export {
   type ClientRequestOptions,
   type ClientState,
   type OfflineQueueOptions,
-} from '@stelar/core';
+} from '@stelar/core/client';

@@ -1,5 +1,7 @@
 import { describe, it, expect, afterEach, vi } from 'vitest';
-import { backoffDelay, BoundedQueue, ClientEngine, Hub, type ClientOptions, type Link, type LinkHandler } from '../src/index';
+import { Hub } from '../src/index';
+import { backoffDelay, ClientEngine, type ClientOptions, type Link, type LinkHandler } from '../src/client/index';
+import { BoundedQueue } from '../src/client/queue';
 import { memoryDialer, tick, until } from './memory-link';
 
 type Events = {

@@ -1,5 +1,6 @@
 import { describe, it, expect, afterEach } from 'vitest';
-import { AuthError, ClientEngine, Hub, StelarError, type HubOptions } from '../src/index';
+import { AuthError, Hub, StelarError, type HubOptions } from '../src/index';
+import { ClientEngine } from '../src/client/index';
 import { memoryDialer, tick, until } from './memory-link';
 
 type Events = {

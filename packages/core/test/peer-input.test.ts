@@ -5,7 +5,9 @@
  */
 import { encodeDisconnect, encodeError } from '@stelar/codec-tcp';
 import { afterEach, describe, expect, it } from 'vitest';
-import { ClientEngine, cutReason, Hub, isPeerCloseCode, MAX_CLOSE_REASON_BYTES, StelarError, type Connection, type HubOptions, type LinkHandler } from '../src/index';
+import { Hub, StelarError, type Connection, type HubOptions } from '../src/index';
+import { ClientEngine } from '../src/client/index';
+import { cutReason, isPeerCloseCode, MAX_CLOSE_REASON_BYTES, type LinkHandler } from '../src/internal';
 import { Metrics } from '../src/metrics';
 import { linkPair, memoryDialer, tick, until } from './memory-link';
 
