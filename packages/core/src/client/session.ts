@@ -190,8 +190,8 @@ export class ClientSession implements DispatchHost<Link> {
     }
     if (retry.length && this.queue) {
       const rest = this.queue.clear();
-      for (const req of retry) this.queue.push({ size: req.size, req });
-      for (const item of rest) this.queue.push(item);
+      for (const req of retry) this.requeue({ size: req.size, req });
+      for (const item of rest) this.requeue(item);
     } else for (const req of retry) this.requests.settle(req, false, new StelarError(ErrorCode.DISCONNECTED, 'connection closed'));
     for (const st of this.roomStates.values()) st.joined = false;
     return hadSession;
@@ -354,6 +354,13 @@ export class ClientSession implements DispatchHost<Link> {
     }
     for (const ev of r) if (ev.req) this.requests.settle(ev.req, false, new StelarError(ErrorCode.QUEUE_FULL, 'dropped from the full offline queue'));
     return true;
+  }
+
+  /** Puts an item back in the queue; a request it evicts or refuses fails with QUEUE_FULL. */
+  private requeue(item: Queued): void {
+    const r = this.queue!.push(item);
+    const dropped = r === false ? [item] : r;
+    for (const ev of dropped) if (ev.req) this.requests.settle(ev.req, false, new StelarError(ErrorCode.QUEUE_FULL, 'dropped from the full offline queue'));
   }
 
   private sendJoin(room: string): void {

@@ -208,3 +208,19 @@ describe('ClientSession', () => {
     s.stopHeartbeat();
   });
 });
+
+describe('ClientSession: retried requests and a full queue', () => {
+  it('requests put back in the queue after a drop evict older items as any push does; an evicted request fails with QUEUE_FULL', async () => {
+    const { s, connect } = harness({ queue: { maxMessages: 2 } });
+    connect();
+    const first = settle(s.request('first', 0, { retry: true }));
+    const second = settle(s.request('second', 0, { retry: true }));
+    const third = settle(s.request('third', 0, { retry: true }));
+    s.detach(1006, '');
+    expect(await first).toEqual({ ok: false, code: 'QUEUE_FULL', message: 'dropped from the full offline queue' });
+    expect(s.queued).toBe(2);
+    s.stop(new Error('end'));
+    expect(await second).toMatchObject({ ok: false, code: 'DISCONNECTED' });
+    expect(await third).toMatchObject({ ok: false, code: 'DISCONNECTED' });
+  });
+});
