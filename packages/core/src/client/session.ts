@@ -6,7 +6,6 @@ import {
   encodeJoin,
   encodeJson,
   encodeLeave,
-  encodePing,
   encodePong,
   ErrorCode,
   FrameType,
@@ -18,7 +17,6 @@ import {
   type Frame,
   type ServerHello,
 } from '@stelar/codec-tcp';
-import { now } from '../clock';
 import { dispatchEvent, eventData, noHandlerError, type DispatchHost } from '../dispatch';
 import { StelarError, toErrorBody } from '../errors';
 import { SendStatus, type Link } from '../link';
@@ -27,6 +25,7 @@ import { encodeReply } from '../replies';
 import { RequestTracker, type PendingRequest } from '../requests';
 import { asBytes, isBinary, type SendOptions } from '../types';
 import type { ClientOptions, ClientRequestOptions } from './options';
+import { Heartbeat } from './heartbeat';
 import { BoundedQueue } from './queue';
 
 /* eslint-disable @typescript-eslint/no-explicit-any */
@@ -76,9 +75,7 @@ export class ClientSession implements DispatchHost<Link> {
   private readonly requests: RequestTracker<OutRequest>;
   private readonly queue: BoundedQueue<Queued> | null;
   private readonly roomStates = new Map<string, RoomState>();
-  private heartbeatTimer: ReturnType<typeof setInterval> | undefined;
-  private lastInbound = 0;
-  private pingOutstanding = false;
+  private readonly heartbeat: Heartbeat;
 
   constructor(
     private readonly handlers: HandlerRegistry<Fn, Fn>,
@@ -86,6 +83,7 @@ export class ClientSession implements DispatchHost<Link> {
     private readonly host: ClientSessionHost,
   ) {
     this.queue = opts.queue === false ? null : new BoundedQueue<Queued>(opts.queue ?? {});
+    this.heartbeat = new Heartbeat(opts.heartbeat);
     this.requests = new RequestTracker<OutRequest>({
       abortError: () => new StelarError(ErrorCode.ABORTED, 'request aborted'),
       settledOffWire: (p) => this.queue?.remove((q) => q.req === p),
@@ -152,7 +150,7 @@ export class ClientSession implements DispatchHost<Link> {
   /** A new link is up; the server's CONNECT has not arrived yet. */
   attach(link: Link): void {
     this.link = link;
-    this.lastInbound = now();
+    this.heartbeat.alive();
   }
 
   /** The server accepted: re-join rooms, then send the offline queue in order. */
@@ -213,14 +211,12 @@ export class ClientSession implements DispatchHost<Link> {
 
   /** Any sign of life that is not a frame. */
   pong(): void {
-    this.lastInbound = now();
-    this.pingOutstanding = false;
+    this.heartbeat.alive();
   }
 
   /** A frame from the server; a violation closes the link with 1002. */
   frame(frame: Frame): void {
-    this.lastInbound = now();
-    this.pingOutstanding = false;
+    this.heartbeat.alive();
     try {
       switch (frame.type) {
         case FrameType.CONNECT:
@@ -389,28 +385,10 @@ export class ClientSession implements DispatchHost<Link> {
 
   /** Pings a silent server and drops the link when it stays silent. */
   startHeartbeat(serverInterval: number): void {
-    this.stopHeartbeat();
-    const hb = this.opts.heartbeat;
-    if (hb === false) return;
-    const interval = hb?.interval ?? (serverInterval > 0 ? serverInterval : 25_000);
-    const timeout = hb?.timeout ?? 10_000;
-    this.pingOutstanding = false;
-    const every = Math.max(10, Math.floor(Math.min(interval, timeout) / 4));
-    this.heartbeatTimer = setInterval(() => {
-      const link = this.link;
-      if (!link) return;
-      const idle = now() - this.lastInbound;
-      if (idle >= interval + timeout) {
-        link.terminate();
-      } else if (idle >= interval && !this.pingOutstanding) {
-        this.pingOutstanding = true;
-        link.send(encodePing(), false);
-      }
-    }, every);
+    this.heartbeat.start(() => this.link, serverInterval);
   }
 
   stopHeartbeat(): void {
-    if (this.heartbeatTimer !== undefined) clearInterval(this.heartbeatTimer);
-    this.heartbeatTimer = undefined;
+    this.heartbeat.stop();
   }
 }
