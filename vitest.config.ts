@@ -8,7 +8,7 @@ const alias = sourceAliases().map(([specifier, file]) => ({ find: new RegExp(`^$
 export default defineConfig({
   resolve: { alias },
   test: {
-    include: ['packages/*/test/**/*.test.ts', 'apps/*/test/**/*.test.ts'],
+    include: ['packages/*/test/**/*.test.ts', 'apps/*/test/**/*.test.ts', 'docs/test/**/*.test.ts', 'scripts/test/**/*.test.ts'],
     testTimeout: 20_000,
     hookTimeout: 30_000,
     pool: 'forks',

@@ -11,6 +11,10 @@ bash scripts/system-deps.sh
 
 npx turbo run build typecheck --output-logs=errors-only || { echo "0 passed, 1 failed, 0 skipped (build or typecheck)"; exit 1; }
 
+# Every published package as users will get it: packed by pnpm, publint --strict and attw clean,
+# license and repository set (scripts/check-packages.mjs; both linters are pinned devDependencies).
+node scripts/check-packages.mjs || { echo "0 passed, 1 failed, 0 skipped (package checks: publint, attw, metadata)"; exit 1; }
+
 # One Redis for the adapter tests, on loopback, no persistence; stopped by its pid on exit.
 REDIS_PID=""
 cleanup() { [ -n "$REDIS_PID" ] && kill "$REDIS_PID" 2>/dev/null; wait 2>/dev/null; }

@@ -7,13 +7,13 @@ import { performance } from 'node:perf_hooks';
 import { buildWires, Client, Pool } from './lib/clients';
 import { errorMessage, monoMicros, type ClientSpec, type GenCounters } from './lib/common';
 import { serveRequests } from './lib/ipc';
+import { percentileSorted } from './lib/stats';
 
 let spec: ClientSpec | undefined;
 let pool: Pool | undefined;
 const clients: Client[] = [];
 let publisher: Client | undefined;
 let sourceIndex = 0;
-let latencyTimer: NodeJS.Timeout | undefined;
 
 function need(): { spec: ClientSpec; pool: Pool } {
   if (!spec || !pool) throw new Error('init first');
@@ -69,8 +69,6 @@ serveRequests({
   init: (req) => {
     // Re-init closes the previous connections (one generator serves several cells).
     if (pool) pool.shuttingDown = true;
-    if (latencyTimer) clearInterval(latencyTimer);
-    latencyTimer = undefined;
     for (const c of clients) c.destroy();
     clients.length = 0;
     publisher?.destroy();
@@ -99,55 +97,64 @@ serveRequests({
     need().pool.mode = 'idle';
     return counters();
   },
-  latencyStart: (req) => {
+  /** Round trips, one message in flight per connection (ping-pong). */
+  rttStart: () => {
     const { pool: p } = need();
-    const rate = Number(req['rate']);
-    p.mode = 'latency';
+    p.mode = 'rtt';
     p.samples = [];
     p.recording = false;
-    const t0 = performance.now();
-    let sent = 0;
-    let next = 0;
-    latencyTimer = setInterval(() => {
-      const due = Math.floor(((performance.now() - t0) * rate) / 1000);
-      for (; sent < due; sent++) {
-        const c = clients[next++ % clients.length];
-        c?.sendTimed();
-      }
-    }, 1);
+    for (const c of clients) c.sendTimed();
     return true;
   },
-  latencyRecord: (req) => {
+  rttRecord: (req) => {
     const { pool: p } = need();
     p.recording = req['on'] === true;
     return counters();
   },
-  latencyStop: () => {
+  /** Stops the ping-pong; the percentiles are computed here (no sample crosses IPC). */
+  rttStop: () => {
     const { pool: p } = need();
-    if (latencyTimer) clearInterval(latencyTimer);
-    latencyTimer = undefined;
     p.recording = false;
     p.mode = 'idle';
-    const samples = p.samples;
+    const sorted = Float64Array.from(p.samples).sort();
     p.samples = [];
-    return { samples, counters: counters() };
+    const at = (q: number): number => percentileSorted(sorted, q);
+    return {
+      count: sorted.length,
+      p50Ms: at(50),
+      p90Ms: at(90),
+      p99Ms: at(99),
+      p999Ms: at(99.9),
+      maxMs: sorted.length > 0 ? sorted[sorted.length - 1]! : Number.NaN,
+      counters: counters(),
+    };
   },
-  fanReset: () => {
-    const { pool: p } = need();
-    p.mode = 'fan';
-    p.resetFan(clients.length);
+  /** Closes the newest `count` connections on purpose; resolves when their sockets are closed. */
+  disconnect: async (req) => {
+    const n = Math.min(clients.length, Math.max(0, Number(req['count'] ?? 0)));
+    const gone = clients.splice(clients.length - n, n);
+    await Promise.all(gone.map((c) => c.leave()));
     return clients.length;
   },
-  publish: () => {
+  /** Fan-out mode; a round is complete here when every receiver has `burst` broadcasts. */
+  fanReset: (req) => {
+    const { pool: p } = need();
+    p.mode = 'fan';
+    p.resetFan(clients.length, Number(req['burst'] ?? 1));
+    return clients.length;
+  },
+  /** `count` broadcasts in one write (a burst); resolves with the CLOCK_MONOTONIC time of the write. */
+  publish: (req) => {
     if (!publisher) throw new Error('no publisher');
+    const n = Math.max(1, Number(req['count'] ?? 1));
+    const buf = need().pool.pubBurst(n);
     const t = monoMicros();
-    publisher.write(need().pool.wires.pub);
+    publisher.write(buf);
     return t;
   },
   waitRound: (req) => need().pool.waitRound(Number(req['round'])),
   stop: () => {
     if (pool) pool.shuttingDown = true;
-    if (latencyTimer) clearInterval(latencyTimer);
     for (const c of clients) c.destroy();
     publisher?.destroy();
     setTimeout(() => process.exit(0), 20);

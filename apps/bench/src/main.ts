@@ -1,11 +1,11 @@
 /**
- * `pnpm bench`: every scenario against every server, each in its own process; writes
+ * `npm run bench`: every cell against every server, each in its own process; writes
  * bench/results/*.json, bench/results/ratios.svg and the tables of bench/README.md.
  */
 import { readFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { isServerKind, type ServerKind } from './lib/common';
+import { isServerKind, SERVER_KINDS, type ServerKind } from './lib/common';
 import { presetConfig, type PresetName } from './lib/config';
 import { killAllChildren } from './lib/ipc';
 import { writeOutputs } from './lib/output';
@@ -13,10 +13,12 @@ import { recompute, runSuite, SCENARIOS, type Results, type ScenarioName } from 
 
 const HELP = `usage: node apps/bench/dist/main.js [options]
   --preset full|smoke     sizes and durations (default full)
-  --runs N                runs per figure; each figure is the median (default 3)
-  --servers a,b           subset of: stelar-ws, stelar-tcp, stelar-tls, ws, socketio, uws, net
-  --scenarios a,b         subset of: ${SCENARIOS.join(', ')}
-  --no-profile            skip the --cpu-prof profiles of the Stelar server
+  --rounds N              interleaved rounds; each figure is the median (default 3; --runs is an alias)
+  --seconds S             measured window of every timed cell (default 5)
+  --servers a,b           subset of: ${SERVER_KINDS.join(', ')}
+  --scenarios a,b         subset of: ${SCENARIOS.join(', ')} (default: all but deflate)
+  --no-profile            skip the CPU profiles and heap snapshots of the Stelar server
+  --no-pin                do not pin servers and generators to separate cores (taskset)
   --results DIR           results directory (default <repo>/bench/results)
   --readme FILE|none      README to update (default <repo>/bench/README.md)
   --source-addresses N    spread many connections over 127.0.0.2..N+1 (default: automatic)
@@ -34,7 +36,7 @@ function main(): Promise<number> {
       console.log(HELP);
       return Promise.resolve(0);
     }
-    if (a === '--no-profile') opt.set('no-profile', '1');
+    if (a === '--no-profile' || a === '--no-pin') opt.set(a.slice(2), '1');
     else if (a.startsWith('--')) {
       const [k, v] = a.includes('=') ? [a.slice(2, a.indexOf('=')), a.slice(a.indexOf('=') + 1)] : [a.slice(2), argv[++i]];
       if (v === undefined) throw new Error(`${a} needs a value`);
@@ -52,8 +54,14 @@ function main(): Promise<number> {
     repoRoot: repo,
     log: (s) => console.log(s),
   });
-  const runs = opt.get('runs');
-  if (runs !== undefined) cfg.runs = Math.max(1, Number.parseInt(runs, 10) || 1);
+  const rounds = opt.get('rounds') ?? opt.get('runs');
+  if (rounds !== undefined) cfg.rounds = Math.max(1, Number.parseInt(rounds, 10) || 1);
+  const seconds = opt.get('seconds');
+  if (seconds !== undefined) {
+    const s = Number(seconds);
+    if (!(s > 0)) throw new Error('--seconds needs a positive number');
+    cfg.durationMs = Math.round(s * 1000);
+  }
   const servers = opt.get('servers');
   if (servers !== undefined) {
     const list = servers.split(',').map((s) => s.trim());
@@ -67,11 +75,12 @@ function main(): Promise<number> {
     cfg.scenarios = list as ScenarioName[];
   }
   if (opt.has('no-profile')) cfg.profile.enabled = false;
+  if (opt.has('no-pin')) cfg.pin = false;
   const extra = opt.get('stelar-node-args');
   if (extra !== undefined) cfg.stelarExecArgv = extra.split(/\s+/).filter((x) => x.length > 0);
   const sa = opt.get('source-addresses');
   if (sa !== undefined) cfg.sourceAddresses = Number(sa);
-  const command = process.env['npm_lifecycle_event'] === 'bench' && argv.length === 0 ? 'pnpm bench' : `node apps/bench/dist/main.js${argv.length ? ` ${argv.join(' ')}` : ''}`;
+  const command = process.env['npm_lifecycle_event'] === 'bench' && argv.length === 0 ? 'npm run bench' : `node apps/bench/dist/main.js${argv.length ? ` ${argv.join(' ')}` : ''}`;
 
   const render = opt.get('render');
   if (render !== undefined) {
@@ -90,9 +99,10 @@ function main(): Promise<number> {
   return runSuite(cfg, command).then((r) => {
     const w = writeOutputs(r, resultsDir, readme);
     console.log(`\nresults: ${w.json}\nchart:   ${w.svg}${w.readme ? `\nreadme:  ${w.readme}` : ''}`);
+    console.log(`load average (1 min) over the run: ${r.load.min}–${r.load.max}, median ${r.load.median}`);
     for (const t of r.targets) {
-      const v = t.measured === null ? 'n/a' : t.unit === 'B' ? `${Math.round(t.measured)} B` : `${t.measured.toFixed(2)}x`;
-      console.log(`  ${t.met === null ? 'n/a   ' : t.met ? 'met   ' : 'MISSED'} ${t.label}: ${v} (goal ${t.op} ${t.goal}${t.unit === 'B' ? ' B' : 'x'})`);
+      const f = (x: number | null): string => (x === null ? 'n/a' : t.unit === 'B' ? `${Math.round(x)} B` : `${x.toFixed(2)}x`);
+      console.log(`  ${t.met === null ? 'n/a   ' : t.met ? 'met   ' : 'MISSED'} ${t.label}: ${f(t.measured)} (${f(t.min)}–${f(t.max)}; goal ${t.op} ${t.goal}${t.unit === 'B' ? ' B' : 'x'})`);
     }
     return 0;
   });

@@ -2,7 +2,8 @@
  * A server process: starts one server kind and answers the controller's IPC requests. CPU time
  * and memory are sampled here, inside the process under test.
  *
- * Requests: `start` (ServerStart) → { port }; `stats` → ServerStats; `gc` → ServerStats after a
+ * Requests: `start` (ServerStart) → { port }; `stats` → CpuStats (CPU time only: it is taken at
+ * the edges of measured windows, so it stays cheap); `gc` → ServerStats (with memory) after a
  * full collection (needs --expose-gc); `stop` → closes the server and exits (so --cpu-prof
  * writes its profile).
  */
@@ -10,7 +11,7 @@ import { writeFileSync } from 'node:fs';
 import { Session } from 'node:inspector';
 import { monitorEventLoopDelay, performance, type IntervalHistogram } from 'node:perf_hooks';
 import { writeHeapSnapshot } from 'node:v8';
-import type { ServerStart, ServerStats } from './lib/common';
+import type { CpuStats, ServerStart, ServerStats } from './lib/common';
 import { serveRequests } from './lib/ipc';
 import { startServer, type RunningServer } from './lib/servers';
 
@@ -25,19 +26,20 @@ function post<T>(session: Session, method: string, params: Record<string, unknow
   });
 }
 
-function stats(): ServerStats {
+function cpuStats(): CpuStats {
   const cpu = process.cpuUsage();
+  return { user: cpu.user, system: cpu.system, connections: running?.connections() ?? 0, at: performance.now() };
+}
+
+function stats(): ServerStats {
   const mem = process.memoryUsage();
   return {
-    user: cpu.user,
-    system: cpu.system,
+    ...cpuStats(),
     rss: mem.rss,
     heapUsed: mem.heapUsed,
     heapTotal: mem.heapTotal,
     external: mem.external,
     arrayBuffers: mem.arrayBuffers,
-    connections: running?.connections() ?? 0,
-    at: performance.now(),
   };
 }
 
@@ -62,7 +64,7 @@ serveRequests({
     running = await startServer(req as unknown as ServerStart);
     return { port: running.port, pid: process.pid };
   },
-  stats: () => stats(),
+  stats: () => cpuStats(),
   gc: async () => {
     await fullGc();
     return stats();

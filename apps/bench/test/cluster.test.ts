@@ -7,25 +7,38 @@ import { describe, expect, it } from 'vitest';
 
 const script = fileURLToPath(new URL('../dist/cluster.js', import.meta.url));
 
+interface Report {
+  rows: { target: string; kind: string; sharded: boolean; clients: number; deliveriesPerSec: number; redisCpuPerBroadcastUs: number; pacedP99Ms: number; pacedSamples: number; errors: number; missed: number }[];
+  ratios: { target: string; deliveries: number; p99: number; redisCpu: number; serverCpu: number }[];
+  micro: { rows: { nodes: number; mode: string; rate: number; lost: number }[] } | undefined;
+}
+
 describe('bench: cluster scenario (smoke)', () => {
-  it('measures cross-node fan-out with 1 and 3 nodes over a real Redis and writes its JSON', async () => {
+  it('real processes and sockets: Stelar WS classic, Stelar TCP sharded and Socket.IO + redis-adapter on one Redis each, then the in-process micro-bench', async () => {
     expect(existsSync(script), 'build apps/bench first (npm test does)').toBe(true);
     const dir = mkdtempSync(join(tmpdir(), 'stelar-cluster-bench-'));
     try {
       await new Promise<void>((resolve, reject) => {
-        execFile(process.execPath, [script, '--smoke', '--results', dir, '--readme', 'none'], { timeout: 90_000 }, (err, stdout, stderr) =>
+        execFile(process.execPath, [script, '--smoke', '--results', dir, '--readme', 'none'], { timeout: 150_000 }, (err, stdout, stderr) =>
           err ? reject(new Error(`${err.message}\n${stdout}\n${stderr}`)) : resolve(),
         );
       });
-      const report = JSON.parse(readFileSync(join(dir, 'cluster.json'), 'utf8')) as { rows: { nodes: number; mode: string; rate: number; p99: number; lost: number }[] };
-      expect(report.rows.map((r) => `${r.nodes}/${r.mode}`)).toEqual(['1/classic', '3/classic', '3/sharded']);
+      const report = JSON.parse(readFileSync(join(dir, 'cluster.json'), 'utf8')) as Report;
+      expect(report.rows.map((r) => `${r.kind}/${r.sharded ? 'sharded' : 'classic'}`)).toEqual(['stelar-ws/classic', 'stelar-tcp/sharded', 'socketio/classic']);
       for (const r of report.rows) {
-        expect(r.rate).toBeGreaterThan(0);
-        expect(r.lost).toBe(0);
-        expect(Number.isFinite(r.p99)).toBe(true);
+        expect(r.clients).toBe(20);
+        expect(r.deliveriesPerSec, r.target).toBeGreaterThan(0);
+        expect(r.redisCpuPerBroadcastUs, r.target).toBeGreaterThan(0);
+        expect(r.pacedSamples, r.target).toBeGreaterThan(0);
+        expect(Number.isFinite(r.pacedP99Ms)).toBe(true);
+        expect(r.errors, r.target).toBe(0);
+        expect(r.missed, r.target).toBe(0);
       }
+      expect(report.ratios.map((r) => r.target)).toEqual(['Stelar WS, classic', 'Stelar TCP, sharded']);
+      expect(report.micro?.rows.map((r) => `${r.nodes}/${r.mode}`)).toEqual(['1/classic', '3/classic', '3/sharded']);
+      for (const r of report.micro!.rows) expect(r.lost).toBe(0);
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
-  }, 120_000);
+  }, 180_000);
 });

@@ -38,10 +38,31 @@ console.log(`
 `);
 
 // The server closes itself on SIGINT/SIGTERM (handleSignals); stop the bot and the page server too.
+// Under `npm start` one Ctrl-C arrives twice (the terminal signals the whole process group and npm
+// forwards it to its child), so the handler stays installed and ignores repeats: a second signal
+// must not kill the process halfway through its shutdown. Once stopped it calls process.exit(0)
+// rather than letting the event loop run dry: during that natural exit Node restores the default
+// signal action for a moment, and the forwarded copy of the Ctrl-C arriving then would kill it.
+let stopping = false;
 const stop = (): void => {
+  if (stopping) return;
+  stopping = true;
   bot.close();
-  void chat.close().then(() => console.log('chat: stopped'));
-  setTimeout(() => process.exit(0), 5000).unref();
+  chat.close().then(
+    () => {
+      console.log('chat: stopped');
+      process.exit(0);
+    },
+    (err: unknown) => {
+      console.error('chat: error while stopping:', err);
+      process.exit(1);
+    },
+  );
+  // The server gives in-flight requests 2 s; past 5 s something is stuck: say so, exit non-zero.
+  setTimeout(() => {
+    console.error('chat: did not stop within 5 s, exiting anyway');
+    process.exit(1);
+  }, 5000).unref();
 };
-process.once('SIGINT', stop);
-process.once('SIGTERM', stop);
+process.on('SIGINT', stop);
+process.on('SIGTERM', stop);

@@ -57,8 +57,7 @@ async function main(): Promise<void> {
   const nodes = await Promise.all(
     ['alpha', 'beta', 'gamma'].map(async (name) => startNode(name, { REDIS_URL: url, PORT: String(await freePort()), TCP_PORT: String(await freePort()) })),
   );
-  // Let the nodes hear each other's heartbeats.
-  await new Promise((r) => setTimeout(r, 1200));
+  // No waiting for heartbeats: a cross-node query asks Redis how many nodes are subscribed.
 
   const plan: [string, string][] = [
     ['ada', `ws://127.0.0.1:${nodes[0]!.port}/`],
@@ -71,15 +70,23 @@ async function main(): Promise<void> {
     const c = connect<ClusterEvents>(target, { reconnect: false });
     heard.set(nick, []);
     c.on('said', (m) => void heard.get(nick)!.push(`${m.from}@${m.via}: ${m.text}`));
+    c.on('private', (m) => void heard.get(nick)!.push(`(private) ${m.from}: ${m.text}`));
+    c.on('question', (q) => `${nick} answers "${q}" with 42`);
     await c.connect();
     console.log(`${nick} is on ${await c.request('nick', nick)} over ${target.split(':')[0]}`);
     clients.push(c);
   }
   console.log('lobby members, as seen from alpha:', await clients[0]!.request('who'));
   for (const [i, c] of clients.entries()) await c.request('say', `hello from ${plan[i]![0]}`);
+  // Across nodes, one connection at a time: ada (alpha) writes to cy (gamma) privately, and asks
+  // bob (beta, over TCP) a question that bob's client answers.
+  console.log(`ada's private line went to node ${await clients[0]!.request('dm', { to: 'cy', text: 'psst' })}`);
+  const answer = await clients[0]!.request('ask', { to: 'bob', question: 'the answer?' });
+  console.log(`bob, asked from alpha: ${answer}`);
   await new Promise((r) => setTimeout(r, 300));
   for (const [nick, lines] of heard) console.log(`${nick} heard:\n  ${lines.join('\n  ')}`);
-  const everyoneHeardEveryone = [...heard.values()].every((l) => l.length === plan.length);
+  const roomOk = [...heard.entries()].every(([nick, l]) => l.filter((x) => !x.startsWith('(private)')).length === plan.length && (nick === 'cy') === l.includes('(private) ada: psst'));
+  const everyoneHeardEveryone = roomOk && answer === 'bob answers "the answer?" with 42';
   console.log(everyoneHeardEveryone ? 'OK: one room across three processes' : 'MISSING messages');
   for (const c of clients) c.close();
   if (keep) {

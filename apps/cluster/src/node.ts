@@ -30,8 +30,25 @@ server.on('who', async () => {
   const members = await server.in('lobby').fetchConnections({ timeout: 2000 });
   return members.map((m) => ({ nick: String((m.data as Record<string, unknown>)['nick'] ?? m.id), node: m.nodeId, transport: m.transport }));
 });
+// One connection by nick, wherever it lives: a handle that acts on it on its own node.
+async function byNick(nick: string) {
+  const all = await server.fetchConnections({ timeout: 2000 });
+  const h = all.find((c) => (c.data as Record<string, unknown>)['nick'] === nick);
+  if (!h) throw Object.assign(new Error(`no one called ${nick}`), { code: 'NOT_FOUND' });
+  return h;
+}
+server.on('dm', async ({ to, text }, conn) => {
+  const h = await byNick(to);
+  h.emit('private', { text, from: String(conn.data['nick'] ?? conn.id) });
+  return h.nodeId;
+});
+server.on('ask', async ({ to, question }) => {
+  const h = await byNick(to);
+  return h.request('question', question, { timeout: 2000 });
+});
 server.onServerEvent('whoami', () => name);
 
 const { port, tcpPort } = await server.listen();
+await server.ready(); // subscribed, and the nodes already there have said hello
 process.send?.({ ready: true, name, port, tcpPort, nodeId: server.nodeId });
 console.log(`${name}: ws://127.0.0.1:${port}  tcp://127.0.0.1:${tcpPort}  (node ${server.nodeId})`);

@@ -13,5 +13,8 @@ describe('apps/cluster demo', () => {
     });
     expect(out).toContain('OK: one room across three processes');
     expect(out).toMatch(/bob heard:\n(.*\n){3}/);
+    // Addressing one connection on another node: a private line, and a request a client answers.
+    expect(out).toMatch(/cy heard:\n(.*\n){3}  \(private\) ada: psst/);
+    expect(out).toContain('bob, asked from alpha: bob answers "the answer?" with 42');
   }, 40_000);
 });

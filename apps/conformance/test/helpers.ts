@@ -308,3 +308,103 @@ export async function spawnScenario(name: string, options: { maxOldSpaceMb?: num
     },
   };
 }
+
+/** What `serverProcess` reports about the child (bytes; see scenarios/wire-server.ts). */
+export interface ServerMemory {
+  rss: number;
+  heapUsed: number;
+  arrayBuffers: number;
+  external: number;
+  zlibMemory: number;
+  zlibPinned: number;
+  zlibStreams: number;
+  unfinishedBytes: number;
+  open: number;
+}
+
+export interface ServerProcess {
+  port: number;
+  tcpPort: number;
+  /** Memory of the child after full collections. */
+  mem(): Promise<ServerMemory>;
+  /** Closes the server and waits for the child to exit (killed after 5 s). */
+  stop(): Promise<void>;
+}
+
+/**
+ * Runs `scenarios/wire-server.ts` (a `createServer` with `options`, bundled with the packages from
+ * their sources) in a child process, so its memory is measured apart from the attackers'.
+ */
+export async function serverProcess(options: Record<string, unknown> = {}, maxOldSpaceMb = 1024): Promise<ServerProcess> {
+  const { spawn } = await import('node:child_process');
+  const { mkdtempSync, rmSync, writeFileSync } = await import('node:fs');
+  const { tmpdir } = await import('node:os');
+  const { join } = await import('node:path');
+  const { fileURLToPath } = await import('node:url');
+  const { build } = await import('esbuild');
+  const { sourceAliases } = await import('../../../scripts/source-aliases.mjs');
+  const alias = Object.fromEntries(sourceAliases());
+  const result = await build({
+    entryPoints: [fileURLToPath(new URL('./scenarios/wire-server.ts', import.meta.url))],
+    bundle: true,
+    platform: 'node',
+    format: 'esm',
+    target: 'node20',
+    write: false,
+    alias,
+    packages: 'bundle',
+    banner: { js: "import { createRequire as __cr } from 'node:module'; const require = __cr(import.meta.url);" },
+  });
+  const dir = mkdtempSync(join(tmpdir(), 'stelar-wire-server-'));
+  const file = join(dir, 'wire-server.mjs');
+  writeFileSync(file, result.outputFiles[0]!.contents);
+  const child = spawn(process.execPath, [`--max-old-space-size=${maxOldSpaceMb}`, file, JSON.stringify(options)], { stdio: ['pipe', 'pipe', 'inherit'] });
+  const lines: string[] = [];
+  const waiters: Array<() => void> = [];
+  let buf = '';
+  child.stdout.setEncoding('utf8');
+  child.stdout.on('data', (d: string) => {
+    buf += d;
+    let nl: number;
+    while ((nl = buf.indexOf('\n')) >= 0) {
+      lines.push(buf.slice(0, nl));
+      buf = buf.slice(nl + 1);
+    }
+    for (const w of waiters.splice(0)) w();
+  });
+  const exited = new Promise<void>((r) => child.once('exit', () => r()));
+  const next = async (prefix: string, timeout = 10_000): Promise<string> => {
+    const end = Date.now() + timeout;
+    for (;;) {
+      const i = lines.findIndex((l) => l.startsWith(prefix));
+      if (i >= 0) return lines.splice(i, 1)[0]!.slice(prefix.length);
+      if (Date.now() > end || child.exitCode !== null) throw new Error(`server process: no "${prefix}" line (exit ${String(child.exitCode)})`);
+      await new Promise<void>((r) => {
+        waiters.push(r);
+        setTimeout(r, 50);
+      });
+    }
+  };
+  try {
+    const [port, tcpPort] = (await next('ready ')).split(' ').map(Number) as [number, number];
+    return {
+      port,
+      tcpPort,
+      mem: async () => {
+        child.stdin.write('mem\n');
+        return JSON.parse(await next('mem ')) as ServerMemory;
+      },
+      stop: async () => {
+        child.stdin.write('exit\n');
+        const timer = setTimeout(() => child.kill('SIGKILL'), 5000);
+        await exited;
+        clearTimeout(timer);
+        rmSync(dir, { recursive: true, force: true });
+      },
+    };
+  } catch (err) {
+    child.kill('SIGKILL');
+    rmSync(dir, { recursive: true, force: true });
+    throw err;
+  }
+}

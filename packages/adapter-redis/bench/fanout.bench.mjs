@@ -175,7 +175,10 @@ async function scenario(url, nodeCount, sharded) {
   }
   await until(() => nodes.every((n) => n.stats.delivered === PACED * RECEIVERS), 10_000, 'paced deliveries');
   const lat = probe.stats.latencies;
-  const lost = nodes.reduce((s, n) => s + n.adapter.stats.droppedWhileDown + n.adapter.stats.publishFailures + n.adapter.stats.missedFromPeers, 0);
+  const lost = nodes.reduce((s, n) => {
+    const x = n.adapter.stats;
+    return s + x.droppedWhileDown + x.droppedBufferFull + x.publishUnconfirmed + x.publishFailures + x.missedFromPeers;
+  }, 0);
 
   for (const n of nodes) await n.hub.dispose();
   return {

@@ -17,8 +17,7 @@ async function startNode(port) {
 }
 
 const a = await startNode(3001);
-const b = await startNode(3002);
-await new Promise((r) => setTimeout(r, 100)); // the nodes say hello to each other
+const b = await startNode(3002); // its ready() waited until node A had said hello
 
 const alice = connect('ws://127.0.0.1:3001/');
 const bob = connect('ws://127.0.0.1:3002/');
@@ -28,6 +27,13 @@ await bob.join('lobby');
 
 bob.on('chat', (line) => console.log('bob got', line));
 alice.emit('chat', 'hello from node A');
+
+// One connection, on whichever node it lives: by id, or through a handle.
+bob.on('whisper', (text) => console.log('bob got a whisper:', text));
+a.to(bob.id).emit('whisper', 'only for bob');
+bob.on('age', () => 42);
+const [handle] = await a.to(bob.id).fetchConnections();
+console.log(`bob is on node ${handle.nodeId === b.nodeId ? 'B' : '?'} and answers`, await handle.request('age'));
 
 await new Promise((r) => setTimeout(r, 200));
 console.log('nodes:', a.adapter.nodeCount(), '| lobby members:', await b.in('lobby').count());

@@ -14,19 +14,25 @@ import { Buffer } from 'node:buffer';
  * (docs/protocol.md §1, totalLen included), so a receiving node delivers those very bytes:
  *
  * ```
- * u8  flags     bit 0 volatile, bit 1 sequenced (seq counts this node's global stream)
- * u32 seq
+ * u8  flags     bit 0 volatile; bit 1 sequenced: (epoch, seq) number a stream of the origin,
+ *               its global stream, or with bit 2 the stream of the one room in `rooms`;
+ *               bit 3 a copy re-sent on the global channel (nobody subscribed to the room's)
+ * u32 epoch     random per stream incarnation: a new one restarts the numbering
+ * u32 seq       1, 2, 3… within an epoch
  * u16 n, then n × (u16 len, UTF-8)   rooms          (n = 0: everyone)
  * u16 n, then n × (u16 len, UTF-8)   except rooms
  * u16 n, then n × (u16 len, UTF-8)   except connection ids
  *     frame     the rest of the message
  * ```
  *
+ * A BATCH carries several envelopes of the same node after its header, each as (u32 length,
+ * envelope): the broadcasts of one event-loop turn on one channel, in one publish.
+ *
  * Every other kind carries a JSON body (possibly empty) after the header: membership and
  * request/response traffic is small and rare, so readability wins there. All integers are
  * big-endian.
  */
-export const ENVELOPE_VERSION = 1;
+export const ENVELOPE_VERSION = 2;
 
 export const Kind = {
   BROADCAST: 1,
@@ -35,17 +41,24 @@ export const Kind = {
   BYE: 4,
   REQUEST: 5,
   RESPONSE: 6,
+  /** The last (epoch, seq) of a room stream, sent on the room's channel after a failed publish. */
+  MARK: 7,
+  /** Several envelopes of one channel published at once: (u32 length, envelope)… after the header. */
+  BATCH: 8,
 } as const;
 export type Kind = (typeof Kind)[keyof typeof Kind];
 
 export const Flag = {
   VOLATILE: 1,
   SEQUENCED: 2,
+  ROOM_STREAM: 4,
+  RESENT: 8,
 } as const;
 
 export interface BroadcastEnvelope {
   origin: string;
   flags: number;
+  epoch: number;
   seq: number;
   rooms: string[];
   exceptRooms: string[];
@@ -55,7 +68,7 @@ export interface BroadcastEnvelope {
 }
 
 export interface ControlEnvelope {
-  kind: Exclude<Kind, typeof Kind.BROADCAST>;
+  kind: Exclude<Kind, typeof Kind.BROADCAST | typeof Kind.BATCH>;
   origin: string;
   body: unknown;
 }
@@ -99,18 +112,20 @@ function writeList(buf: Buffer, off: number, list: readonly string[]): number {
 export function encodeBroadcast(
   header: Buffer,
   flags: number,
+  epoch: number,
   seq: number,
   target: { readonly rooms: readonly string[]; readonly exceptRooms: readonly string[]; readonly exceptIds: readonly string[] },
   frame: Uint8Array,
 ): Buffer {
-  const size = header.length + 5 + listSize(target.rooms) + listSize(target.exceptRooms) + listSize(target.exceptIds) + frame.length;
+  const size = header.length + 9 + listSize(target.rooms) + listSize(target.exceptRooms) + listSize(target.exceptIds) + frame.length;
   const buf = Buffer.allocUnsafe(size);
   header.copy(buf, 0);
   buf[1] = Kind.BROADCAST;
   let off = header.length;
   buf[off] = flags;
-  buf.writeUInt32BE(seq >>> 0, off + 1);
-  off += 5;
+  buf.writeUInt32BE(epoch >>> 0, off + 1);
+  buf.writeUInt32BE(seq >>> 0, off + 5);
+  off += 9;
   off = writeList(buf, off, target.rooms);
   off = writeList(buf, off, target.exceptRooms);
   off = writeList(buf, off, target.exceptIds);
@@ -131,8 +146,13 @@ export function encodeControl(header: Buffer, kind: ControlEnvelope['kind'], bod
 export function peekKind(msg: Buffer): Kind {
   if (msg.length < 4 || msg[0] !== ENVELOPE_VERSION) throw new EnvelopeError(`unknown envelope version ${msg[0] ?? 'none'}`);
   const kind = msg[1]!;
-  if (kind < Kind.BROADCAST || kind > Kind.RESPONSE) throw new EnvelopeError(`unknown envelope kind ${kind}`);
+  if (kind < Kind.BROADCAST || kind > Kind.BATCH) throw new EnvelopeError(`unknown envelope kind ${kind}`);
   return kind as Kind;
+}
+
+/** Sets the RESENT flag of an encoded broadcast, in place. */
+export function markResent(msg: Buffer, header: Buffer): void {
+  msg[header.length] = msg[header.length]! | Flag.RESENT;
 }
 
 /** Whether the message was sent by the node whose header this is (no string decoding). */
@@ -166,10 +186,11 @@ function readList(msg: Buffer, off: number): { list: string[]; off: number } {
 export function decodeBroadcast(msg: Buffer): BroadcastEnvelope {
   const head = originOf(msg);
   let off = head.off;
-  if (off + 5 > msg.length) throw new EnvelopeError('truncated broadcast');
+  if (off + 9 > msg.length) throw new EnvelopeError('truncated broadcast');
   const flags = msg[off]!;
-  const seq = msg.readUInt32BE(off + 1);
-  off += 5;
+  const epoch = msg.readUInt32BE(off + 1);
+  const seq = msg.readUInt32BE(off + 5);
+  off += 9;
   const rooms = readList(msg, off);
   const exceptRooms = readList(msg, rooms.off);
   const exceptIds = readList(msg, exceptRooms.off);
@@ -178,6 +199,7 @@ export function decodeBroadcast(msg: Buffer): BroadcastEnvelope {
   return {
     origin: head.origin,
     flags,
+    epoch,
     seq,
     rooms: rooms.list,
     exceptRooms: exceptRooms.list,
@@ -186,9 +208,39 @@ export function decodeBroadcast(msg: Buffer): BroadcastEnvelope {
   };
 }
 
+/** One message carrying several envelopes (all from the node of `header`). */
+export function encodeBatch(header: Buffer, msgs: readonly Buffer[]): Buffer {
+  let size = header.length;
+  for (const m of msgs) size += 4 + m.length;
+  const buf = Buffer.allocUnsafe(size);
+  header.copy(buf, 0);
+  buf[1] = Kind.BATCH;
+  let off = header.length;
+  for (const m of msgs) {
+    buf.writeUInt32BE(m.length, off);
+    m.copy(buf, off + 4);
+    off += 4 + m.length;
+  }
+  return buf;
+}
+
+/** The envelopes of a batch, as views into it. */
+export function decodeBatch(msg: Buffer): Buffer[] {
+  const { off: start } = originOf(msg);
+  const out: Buffer[] = [];
+  for (let off = start; off < msg.length; ) {
+    if (off + 4 > msg.length) throw new EnvelopeError('truncated batch');
+    const len = msg.readUInt32BE(off);
+    if (len < 4 || off + 4 + len > msg.length) throw new EnvelopeError('truncated batch');
+    out.push(msg.subarray(off + 4, off + 4 + len));
+    off += 4 + len;
+  }
+  return out;
+}
+
 export function decodeControl(msg: Buffer): ControlEnvelope {
   const kind = peekKind(msg);
-  if (kind === Kind.BROADCAST) throw new EnvelopeError('not a control message');
+  if (kind === Kind.BROADCAST || kind === Kind.BATCH) throw new EnvelopeError('not a control message');
   const head = originOf(msg);
   let body: unknown;
   if (head.off < msg.length) {
@@ -198,5 +250,5 @@ export function decodeControl(msg: Buffer): ControlEnvelope {
       throw new EnvelopeError('control body is not JSON');
     }
   }
-  return { kind, origin: head.origin, body };
+  return { kind: kind as ControlEnvelope['kind'], origin: head.origin, body };
 }

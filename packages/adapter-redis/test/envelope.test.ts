@@ -2,8 +2,10 @@ import { describe, expect, it } from 'vitest';
 import { Buffer } from 'node:buffer';
 import { encodeJson } from '@stelar/codec-tcp';
 import {
+  decodeBatch,
   decodeBroadcast,
   decodeControl,
+  encodeBatch,
   encodeBroadcast,
   encodeControl,
   EnvelopeError,
@@ -11,6 +13,7 @@ import {
   headerFor,
   isFrom,
   Kind,
+  markResent,
   peekKind,
 } from '../src/envelope';
 
@@ -20,12 +23,14 @@ describe('envelope', () => {
   it('round-trips a broadcast; the frame is a view of the same bytes, not re-encoded', () => {
     const frame = encodeJson('chat', { t: 'hi' });
     const target = { rooms: ['lobby', 'ünïcode 🚀'], exceptRooms: ['muted'], exceptIds: ['abc', 'def'] };
-    const msg = encodeBroadcast(header, Flag.VOLATILE | Flag.SEQUENCED, 0xfffffffe, target, frame);
-    // header (3 + 8) + flags/seq 5 + lists + frame: a few dozen bytes of overhead, no base64.
-    expect(msg.length).toBe(11 + 5 + (2 + 2 + 5 + 2 + Buffer.byteLength('ünïcode 🚀')) + (2 + 2 + 5) + (2 + 2 + 3 + 2 + 3) + frame.length);
+    const msg = encodeBroadcast(header, Flag.VOLATILE | Flag.SEQUENCED, 0x01020304, 0xfffffffe, target, frame);
+    // header (3 + 8) + flags/epoch/seq 9 + lists + frame: a few dozen bytes of overhead, no base64.
+    expect(msg.length).toBe(11 + 9 + (2 + 2 + 5 + 2 + Buffer.byteLength('ünïcode 🚀')) + (2 + 2 + 5) + (2 + 2 + 3 + 2 + 3) + frame.length);
     expect(peekKind(msg)).toBe(Kind.BROADCAST);
     const env = decodeBroadcast(msg);
-    expect(env).toMatchObject({ origin: 'node-Ä1', flags: 3, seq: 0xfffffffe, ...target });
+    expect(env).toMatchObject({ origin: 'node-Ä1', flags: 3, epoch: 0x01020304, seq: 0xfffffffe, ...target });
+    markResent(msg, header);
+    expect(decodeBroadcast(msg).flags).toBe(3 | Flag.RESENT);
     expect(Buffer.from(env.frame).equals(Buffer.from(frame))).toBe(true);
     expect(env.frame.buffer).toBe(msg.buffer);
     expect(isFrom(msg, header)).toBe(true);
@@ -39,12 +44,24 @@ describe('envelope', () => {
     expect(decodeControl(encodeControl(header, Kind.BYE))).toEqual({ kind: Kind.BYE, origin: 'node-Ä1', body: undefined });
   });
 
+  it('a batch carries several envelopes, read back as views', () => {
+    const a = encodeControl(header, Kind.HEARTBEAT, { epoch: 1, seq: 2 });
+    const b = encodeBroadcast(header, 0, 0, 0, { rooms: [], exceptRooms: [], exceptIds: [] }, encodeJson('x', 1));
+    const batch = encodeBatch(header, [a, b]);
+    expect(peekKind(batch)).toBe(Kind.BATCH);
+    const parts = decodeBatch(batch);
+    expect(parts.map((p) => Buffer.from(p))).toEqual([a, b]);
+    expect(parts[1]!.buffer).toBe(batch.buffer);
+    expect(() => decodeBatch(batch.subarray(0, batch.length - 1))).toThrow(EnvelopeError);
+    expect(() => decodeControl(batch)).toThrow(EnvelopeError);
+  });
+
   it('refuses foreign or truncated messages with EnvelopeError', () => {
     const frame = encodeJson('x', 1);
-    const good = encodeBroadcast(header, 0, 1, { rooms: ['a'], exceptRooms: [], exceptIds: [] }, frame);
+    const good = encodeBroadcast(header, 0, 0, 1, { rooms: ['a'], exceptRooms: [], exceptIds: [] }, frame);
     expect(() => peekKind(Buffer.from('nope'))).toThrow(EnvelopeError);
-    expect(() => peekKind(Buffer.from([2, 1, 1, 65]))).toThrow(/version/);
-    expect(() => peekKind(Buffer.from([1, 9, 1, 65]))).toThrow(/kind/);
+    expect(() => peekKind(Buffer.from([1, 1, 1, 65]))).toThrow(/version/); // version 1: the previous release
+    expect(() => peekKind(Buffer.from([2, 9, 1, 65]))).toThrow(/kind/);
     for (let cut = 3; cut < good.length - frame.length + 6; cut++) {
       expect(() => decodeBroadcast(good.subarray(0, cut)), `cut at ${cut}`).toThrow(EnvelopeError);
     }

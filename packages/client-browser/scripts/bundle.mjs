@@ -1,10 +1,11 @@
 #!/usr/bin/env node
-// Builds the single-file minified IIFE for a <script> tag: dist/stelar.min.js, global `Stelar`.
-// Usage: node scripts/bundle.mjs [--outfile path]
+// Builds the single-file minified IIFE for a <script> tag: dist/stelar.min.js, global `Stelar`
+// (src/global.ts assigns it).
+// Usage: node scripts/bundle.mjs [--outfile path] [--entry file]
 //
 // Inside the monorepo, @stelar/* imports resolve to the workspace sources (so the bundle always
 // matches the code, built or not); elsewhere they resolve as published packages.
-import { existsSync } from 'node:fs';
+import { copyFileSync, existsSync, writeFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { build } from 'esbuild';
@@ -24,15 +25,17 @@ const workspaceSources = {
   },
 };
 
-/** Bundles to `outfile` (default dist/stelar.min.js); resolves with the output bytes. */
-export async function bundle(outfile = resolve(root, 'dist/stelar.min.js'), { write = true } = {}) {
+/**
+ * Bundles `entry` (default src/global.ts) to `outfile` (default dist/stelar.min.js); resolves
+ * with the output bytes and esbuild's metafile.
+ */
+export async function bundle(outfile = resolve(root, 'dist/stelar.min.js'), { write = true, entry = resolve(root, 'src/global.ts') } = {}) {
   const result = await build({
-    entryPoints: [resolve(root, 'src/index.ts')],
+    entryPoints: [entry],
     outfile,
     bundle: true,
     minify: true,
     format: 'iife',
-    globalName: 'Stelar',
     platform: 'browser',
     target: 'es2022',
     legalComments: 'none',
@@ -46,8 +49,31 @@ export async function bundle(outfile = resolve(root, 'dist/stelar.min.js'), { wr
   return { bytes: result.outputFiles?.[0]?.contents, metafile: result.metafile };
 }
 
+/**
+ * Types of \`@stelar/client-browser/stelar.min.js\`: the global the bundle defines, for ESM and
+ * CommonJS resolution (the same script is also dist/stelar.min.cjs, so \`require.resolve\` finds a
+ * file Node classifies as CommonJS).
+ */
+export const types = (index) => `// The <script> bundle defines the global \`Stelar\`: the package's exports.
+import type * as api from './${index}';
+
+declare global {
+  /** \`@stelar/client-browser\`'s exports, defined by \`<script src=".../stelar.min.js">\`. */
+  var Stelar: typeof api;
+}
+
+export {};
+`;
+
 if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
   const i = process.argv.indexOf('--outfile');
   const out = i > 0 && process.argv[i + 1] ? resolve(process.argv[i + 1]) : undefined;
-  await bundle(out);
+  const e = process.argv.indexOf('--entry');
+  await bundle(out, e > 0 && process.argv[e + 1] ? { entry: resolve(process.argv[e + 1]) } : {});
+  // The package's own build (no --outfile) also writes the CommonJS twin and the types.
+  if (!out) {
+    copyFileSync(resolve(root, 'dist/stelar.min.js'), resolve(root, 'dist/stelar.min.cjs'));
+    writeFileSync(resolve(root, 'dist/stelar.min.d.ts'), types('index.js'));
+    writeFileSync(resolve(root, 'dist/stelar.min.d.cts'), types('index.cjs'));
+  }
 }

@@ -1,46 +1,66 @@
 #!/usr/bin/env node
-// Measures the <script> bundle (minified, and minified + gzip level 9) and writes the figure
-// into README.md between <!-- size:start --> and <!-- size:end -->.
-// Usage: node scripts/size.mjs [--check]   (--check: exit 1 if the README figure is stale)
+// Measures the <script> bundle (minified, and minified + gzip level 9) and writes the figures and
+// where the bytes come from into README.md, between <!-- size:start --> and <!-- size:end -->.
+// test/size.test.ts runs the same measurement in CI: it fails above LIMIT, and when the README
+// block is not what this script writes.
+// Usage: node scripts/size.mjs [--check]   (--check: exit 1 if over LIMIT or the README is stale)
 import { readFileSync, writeFileSync } from 'node:fs';
 import { dirname, relative, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { gzipSync } from 'node:zlib';
 import { bundle } from './bundle.mjs';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
-const TARGET = 4096;
+export const README = resolve(root, 'README.md');
 
-const { bytes, metafile } = await bundle(resolve(root, 'dist/stelar.min.js'), { write: false });
-const min = bytes.length;
-const gz = gzipSync(bytes, { level: 9 }).length;
-const kb = (n) => `${(n / 1024).toFixed(1)} KB`;
+/** Issue 14's goal for the bundle, min+gzip. Not met: see the README's Size section. */
+export const TARGET = 4096;
+/**
+ * The ceiling CI enforces (test/size.test.ts): the bundle may not grow past it unnoticed. It is
+ * the size today plus room for the two features planned next (a session id and offset in CONNECT
+ * for connection-state recovery; connect_error reports), a few hundred bytes.
+ */
+export const LIMIT = 5888;
 
-// Where the minified bytes come from, by source file (largest first).
-const out = Object.values(metafile.outputs)[0];
-const parts = Object.entries(out.inputs)
-  .map(([file, { bytesInOutput }]) => [relative(root, resolve(file)).replace(/^\.\.\//, '@stelar/').replace('/src/', '/'), bytesInOutput])
-  .filter(([, n]) => n > 0)
-  .sort((a, b) => b[1] - a[1]);
+const kb = (n) => `${(n / 1024).toFixed(2)} KiB`;
 
-const verdict = gz <= TARGET ? `within the ${kb(TARGET)} target` : `over the ${kb(TARGET)} target: see below`;
-const block = [
-  '<!-- size:start -->',
-  `**\`dist/stelar.min.js\`: ${kb(min)} minified, ${kb(gz)} minified + gzip** (${min} / ${gz} bytes, gzip level 9; ${verdict}).`,
-  '',
-  '| source | minified bytes |',
-  '|---|---:|',
-  ...parts.map(([f, n]) => `| \`${f}\` | ${n} |`),
-  '<!-- size:end -->',
-].join('\n');
+/** Builds the bundle in memory; returns its sizes, the bytes by source file, and the README block. */
+export async function measure() {
+  const { bytes, metafile } = await bundle(resolve(root, 'dist/stelar.min.js'), { write: false });
+  const min = bytes.length;
+  const gz = gzipSync(bytes, { level: 9 }).length;
+  // Where the minified bytes come from, by source file (largest first).
+  const out = Object.values(metafile.outputs)[0];
+  const parts = Object.entries(out.inputs)
+    .map(([file, { bytesInOutput }]) => [relative(root, resolve(file)).replace(/^\.\.\//, '@stelar/').replace('/src/', '/'), bytesInOutput])
+    .filter(([, n]) => n > 0)
+    .sort((a, b) => b[1] - a[1]);
+  const block = [
+    '<!-- size:start -->',
+    `**\`dist/stelar.min.js\`: ${min} bytes minified, ${gz} bytes minified + gzip** (level 9; ${kb(gz)}).`,
+    `Issue 14's target is ${TARGET} bytes: ${gz <= TARGET ? 'met' : `**not met**, ${gz - TARGET} bytes over`}. CI fails above ${LIMIT} bytes (\`test/size.test.ts\`).`,
+    '',
+    '| source | minified bytes |',
+    '|---|---:|',
+    ...parts.map(([f, n]) => `| \`${f}\` | ${n} |`),
+    '<!-- size:end -->',
+  ].join('\n');
+  return { min, gz, parts, block };
+}
 
-const readmePath = resolve(root, 'README.md');
-const readme = readFileSync(readmePath, 'utf8');
-const next = readme.replace(/<!-- size:start -->[\s\S]*?<!-- size:end -->/, block);
-if (process.argv.includes('--check')) {
-  if (next !== readme) {
-    console.error('README size figure is stale: run node scripts/size.mjs');
-    process.exit(1);
-  }
-} else if (next !== readme) writeFileSync(readmePath, next);
-console.log(`stelar.min.js: ${min} B minified, ${gz} B min+gzip (target ${TARGET} B: ${gz <= TARGET ? 'met' : 'NOT met'})`);
+/** The README with its size block replaced by `block`. */
+export function withBlock(readme, block) {
+  return readme.replace(/<!-- size:start -->[\s\S]*?<!-- size:end -->/, block);
+}
+
+if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
+  const { min, gz, block } = await measure();
+  const readme = readFileSync(README, 'utf8');
+  const next = withBlock(readme, block);
+  console.log(`stelar.min.js: ${min} B minified, ${gz} B min+gzip (target ${TARGET} B: ${gz <= TARGET ? 'met' : 'NOT met'}; CI limit ${LIMIT} B)`);
+  if (process.argv.includes('--check')) {
+    if (next !== readme) console.error('README size block is stale: run `node scripts/size.mjs` in packages/client-browser');
+    if (gz > LIMIT) console.error(`the bundle is over the ${LIMIT}-byte limit`);
+    if (next !== readme || gz > LIMIT) process.exit(1);
+  } else if (next !== readme) writeFileSync(README, next);
+}

@@ -1,5 +1,6 @@
-import { decodeMessage } from '@stelar/codec-tcp';
-import { ClientEngine, SendStatus, StelarError, type AnyEvents, type ClientOptions, type Dialer, type Link } from '@stelar/core/client';
+import { StelarError, type AnyEvents, type ClientOptions, type Dialer, type Link } from '@stelar/core/client';
+import { Engine } from './engine';
+import { decode, frame, T } from './wire';
 
 /** Options of a browser client: the engine's (auth, reconnect, queue, timeouts) plus the socket's. */
 export interface BrowserClientOptions extends ClientOptions {
@@ -30,22 +31,11 @@ export class DialError extends StelarError {
 
 /** The WebSocket URL for `url`, resolved against `location` (relative or absent → same host). */
 export function resolveUrl(url?: string | URL): string {
-  const loc = (globalThis as { location?: Location }).location;
-  const u = new URL(url ?? '/', loc?.href);
+  const u = new URL(url ?? '/', (globalThis as { location?: Location }).location?.href);
   u.protocol = u.protocol.replace(/^http/, 'ws');
-  if (!/^wss?:$/.test(u.protocol)) throw new TypeError(`unsupported URL scheme "${u.protocol}" (use ws:// or wss://)`);
+  if (!/^wss?:$/.test(u.protocol)) throw new TypeError(`unsupported URL scheme ${u.protocol} (use ws: or wss:)`);
   return u.href;
 }
-
-/** Codes `WebSocket.close()` accepts from a page: 1000 and 3000–4999; anything else becomes 1000. */
-const closeCode = (code: number): number => (code === 1000 || (code >= 3000 && code <= 4999) ? code : 1000);
-
-/** A close reason must fit in 123 UTF-8 bytes. */
-const closeReason = (reason: string): string => {
-  const enc = new TextEncoder();
-  while (enc.encode(reason).length > 123) reason = reason.slice(0, -1);
-  return reason;
-};
 
 /**
  * A core `Dialer` over the browser's `WebSocket`: one binary message per Stelar frame, without
@@ -53,59 +43,52 @@ const closeReason = (reason: string): string => {
  *
  * - `ping()` sends a Stelar PING frame (pages cannot send WebSocket pings).
  * - `pause()`/`resume()` do nothing: a page cannot stop the browser reading the socket.
- * - `close(code)` uses `code` when the browser allows it (1000, 3000–4999), else 1000; the
- *   engine still sees the code it asked for.
+ * - `close(code)` uses `code` when the browser allows it (1000, 3000–4999), else 1000, with the
+ *   reason cut to the 123 bytes a close frame holds; the engine still sees the code it asked for.
  */
 export function dialWebSocket(url: string, options: BrowserClientOptions = {}): Dialer {
   const hwm = options.highWaterMark ?? 1 << 20;
-  const decodeOptions = { maxFrameSize: options.maxFrameSize ?? 1 << 24 };
+  const max = options.maxFrameSize ?? 1 << 24;
   return (handler, signal) =>
     new Promise<Link>((resolve, reject) => {
-      const WS = options.WebSocket ?? WebSocket;
       let ws: WebSocket;
-      try {
-        ws = new WS(url, options.protocols);
-      } catch (err) {
-        reject(new DialError('WS_DIAL_FAILED', `cannot open ${url}: ${String(err)}`));
-        return;
-      }
-      ws.binaryType = 'arraybuffer';
-      let open = false;
-      /** Set once `onClose` was reported (or the link was given up): later socket events are ignored. */
-      let done = false;
-      /** The close we asked for, reported instead of what the browser says. */
-      let mine: [number, string] | undefined;
+      /** 0 dialing, 1 open, 2 closing at our request (`mine` is what we asked for), 3 reported. */
+      let phase = 0;
+      let mine: [number, string];
+      const dialFailed = (why: unknown): void => reject(new DialError('WS_DIAL_FAILED', `cannot open ${url}: ${why}`));
       const report = (code: number, reason: string): void => {
-        if (done) return;
-        done = true;
-        handler.onClose(code, reason);
+        if (phase < 3) handler.onClose(code, reason);
+        phase = 3;
       };
-      const onAbort = (): void => {
+      const abort = (): void => {
         ws.close();
         reject(signal.reason);
       };
-      if (signal.aborted) return onAbort();
-      signal.addEventListener('abort', onAbort);
+      try {
+        ws = new (options.WebSocket ?? WebSocket)(url, options.protocols);
+      } catch (e) {
+        return dialFailed(e);
+      }
+      ws.binaryType = 'arraybuffer';
+      if (signal.aborted) return abort();
+      signal.addEventListener('abort', abort);
+      // SendStatus: OK 0, BUFFERED 1, DROPPED 2, CLOSED 3.
       const link: Link = {
-        transport: url.startsWith('wss') ? 'wss' : 'ws',
+        transport: url.slice(0, 3) == 'wss' ? 'wss' : 'ws',
         remoteAddress: new URL(url).host,
         get bufferedAmount() {
           return ws.bufferedAmount;
         },
-        send(frame, volatile) {
-          if (done || ws.readyState !== 1) return SendStatus.CLOSED;
-          if (volatile && ws.bufferedAmount > hwm) return SendStatus.DROPPED;
-          ws.send(frame.subarray(4) as Uint8Array<ArrayBuffer>);
-          return ws.bufferedAmount > hwm ? SendStatus.BUFFERED : SendStatus.OK;
-        },
-        ping() {
-          // A Stelar PING frame: totalLen 7, type 0x03, empty event, no payload.
-          link.send(new Uint8Array([0, 0, 0, 7, 3, 0, 0]));
-        },
+        send: (f, volatile) =>
+          phase != 1 || ws.readyState != 1 ? 3 : volatile && ws.bufferedAmount > hwm ? 2 : (ws.send(f.subarray(4) as Uint8Array<ArrayBuffer>), ws.bufferedAmount > hwm ? 1 : 0),
+        ping: () => void link.send(frame(T.PING, '')),
         close(code, reason) {
-          if (done || mine) return;
+          if (phase != 1) return;
+          phase = 2;
           mine = [code, reason];
-          ws.close(closeCode(code), closeReason(reason));
+          const bytes = new TextEncoder();
+          while (bytes.encode(reason).length > 123) reason = reason.slice(0, -1);
+          ws.close(code == 1000 || (code >= 3000 && code < 5000) ? code : 1000, reason);
         },
         terminate() {
           ws.close();
@@ -115,46 +98,34 @@ export function dialWebSocket(url: string, options: BrowserClientOptions = {}): 
         resume() {},
       };
       ws.onopen = () => {
-        open = true;
-        signal.removeEventListener('abort', onAbort);
+        phase = 1;
+        signal.removeEventListener('abort', abort);
         resolve(link);
       };
-      ws.onmessage = (e: MessageEvent) => {
-        if (done || mine) return;
-        const data: unknown = e.data;
-        if (!(data instanceof ArrayBuffer)) {
-          handler.onProtocolError({ code: 'UNSUPPORTED_DATA', message: 'text messages are not part of the Stelar protocol', closeCode: 1003 });
-          return;
-        }
-        const bytes = new Uint8Array(data);
-        let frame;
+      ws.onmessage = ({ data }: MessageEvent) => {
+        if (phase != 1) return;
+        if (!(data instanceof ArrayBuffer)) return handler.onProtocolError({ code: 'UNSUPPORTED_DATA', message: 'text message', closeCode: 1003 });
         try {
-          frame = decodeMessage(bytes, decodeOptions);
-        } catch (err) {
-          const e = err as { code?: string; message?: string; closeCode?: number };
-          handler.onProtocolError({ code: e.code ?? 'BAD_PAYLOAD', message: String(e.message), closeCode: e.closeCode ?? 1002 });
-          return;
+          handler.onFrame(decode(new Uint8Array(data), max), data.byteLength + 4);
+        } catch (e) {
+          const { code, message } = e as StelarError;
+          handler.onProtocolError({ code, message, closeCode: code == 'FRAME_TOO_LARGE' ? 1009 : 1002 });
         }
-        handler.onFrame(frame, bytes.length + 4);
       };
-      ws.onclose = (e: CloseEvent) => {
-        signal.removeEventListener('abort', onAbort);
-        if (!open) {
-          reject(new DialError('WS_DIAL_FAILED', `WebSocket to ${url} closed before opening (${e.code}): refused or unreachable`));
-          return;
-        }
-        if (mine) report(mine[0], mine[1]);
-        else report(e.code, e.reason);
+      ws.onclose = ({ code, reason }: CloseEvent) => {
+        signal.removeEventListener('abort', abort);
+        if (!phase) dialFailed(`closed before opening (${code}): refused or unreachable`);
+        else report(...(mine ?? [code, reason]));
       };
     });
 }
 
 /**
- * A Stelar client in the browser, over the native `WebSocket`. Everything else — events,
- * requests, rooms, reconnection, the offline queue — is the engine's (see `@stelar/core`), the
- * same as `@stelar/client-node`'s.
+ * A Stelar client in the browser, over the native `WebSocket`: events, requests, rooms,
+ * reconnection, the offline queue and heartbeats, with the API and behaviour of core's
+ * `ClientEngine` (the same as `@stelar/client-node`'s) from this package's smaller engine.
  */
-export class StelarClient<In extends object = AnyEvents, Out extends object = In> extends ClientEngine<In, Out> {
+export class StelarClient<In extends object = AnyEvents, Out extends object = In> extends Engine<In, Out> {
   readonly url: string;
 
   constructor(url?: string | URL, options: BrowserClientOptions = {}) {

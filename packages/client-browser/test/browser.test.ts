@@ -1,15 +1,8 @@
-import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import * as http from 'node:http';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import type { BrowserContext, Page } from 'playwright-core';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { connect as connectNode, type StelarClient as NodeClient } from '@stelar/client-node';
 import { StelarError } from '@stelar/core';
-import { createServer, type StelarServer } from '@stelar/server';
-import { launchChromium } from './chromium';
+import type { StelarServer } from '@stelar/server';
+import { page as newPage, site, until, useChromium, type Site } from './harness';
 
 type Events = {
   chat: (m: { from: string; text: string }) => void;
@@ -22,66 +15,30 @@ type Events = {
   big: (n: number) => void;
 };
 
-const root = fileURLToPath(new URL('..', import.meta.url));
-const PAGE = '<!doctype html><meta charset="utf-8"><title>stelar test</title><script src="/stelar.min.js"></script>';
-
-/** The test's HTTP server (page + bundle) with a Stelar server attached, plus TCP. */
-interface Running {
-  stelar: StelarServer<Events>;
-  httpServer: http.Server;
-  port: number;
-  tcpPort: number;
-  seqs: number[];
-  stop(): Promise<void>;
-}
-
-let bundle: Buffer;
-let dir: string;
-let browser: { context: BrowserContext; close: () => Promise<void> } | undefined;
+useChromium();
 const nodeClients: NodeClient<Events>[] = [];
-const running = new Set<Running>();
+afterAll(() => {
+  for (const c of nodeClients.splice(0)) c.close();
+});
 
-async function start(port = 0, tcpPort = 0): Promise<Running> {
-  const httpServer = http.createServer((req, res) => {
-    if (req.url === '/stelar.min.js') res.writeHead(200, { 'content-type': 'text/javascript' }).end(bundle);
-    else if (req.url === '/') res.writeHead(200, { 'content-type': 'text/html; charset=utf-8' }).end(PAGE);
-    else res.writeHead(404).end();
-  });
-  const stelar = createServer<Events>({ server: httpServer, tcpPort, host: '127.0.0.1', onError: () => undefined });
+/** The test's site (page, bundle, Stelar on WebSocket and TCP); `seqs` records the `seq` events it got. */
+async function start(port = 0, tcpPort = 0): Promise<Site & { stelar: StelarServer<Events>; seqs: number[] }> {
   const seqs: number[] = [];
-  stelar.on('chat', (m, conn) => conn.to('lobby').emit('chat', m));
-  stelar.on('bin', (b, conn) => conn.to('lobby').emit('bin', b));
-  stelar.on('seq', (n, conn) => {
-    seqs.push(n);
-    conn.to('lobby').emit('seq', n);
+  const s = await site({ port, tcpPort }, (srv) => {
+    const stelar = srv as unknown as StelarServer<Events>;
+    stelar.on('chat', (m, conn) => conn.to('lobby').emit('chat', m));
+    stelar.on('bin', (b, conn) => conn.to('lobby').emit('bin', b));
+    stelar.on('seq', (n, conn) => {
+      seqs.push(n);
+      conn.to('lobby').emit('seq', n);
+    });
+    stelar.on('sum', ({ a, b }) => a + b);
+    stelar.on('big', (n, conn) => void conn.emit('chat', { from: 'x'.repeat(n), text: '' }));
+    stelar.on('fail', () => {
+      throw new StelarError('NOPE', 'not today');
+    });
   });
-  stelar.on('sum', ({ a, b }) => a + b);
-  stelar.on('big', (n, conn) => void conn.emit('chat', { from: 'x'.repeat(n), text: '' }));
-  stelar.on('fail', () => {
-    throw new StelarError('NOPE', 'not today');
-  });
-  const info = await stelar.listen();
-  await new Promise<void>((resolve, reject) => {
-    httpServer.once('error', reject);
-    httpServer.listen(port, '127.0.0.1', () => resolve());
-  });
-  const r: Running = {
-    stelar,
-    httpServer,
-    port: (httpServer.address() as { port: number }).port,
-    tcpPort: info.tcpPort!,
-    seqs,
-    async stop() {
-      running.delete(r);
-      await stelar.close({ timeout: 500 });
-      await new Promise<void>((resolve) => {
-        httpServer.close(() => resolve());
-        httpServer.closeAllConnections();
-      });
-    },
-  };
-  running.add(r);
-  return r;
+  return Object.assign(s, { stelar: s.stelar as unknown as StelarServer<Events>, seqs });
 }
 
 function tcpClient(port: number): NodeClient<Events> {
@@ -90,19 +47,10 @@ function tcpClient(port: number): NodeClient<Events> {
   return c;
 }
 
-async function until(cond: () => boolean, timeout = 5000): Promise<void> {
-  const start = Date.now();
-  while (!cond()) {
-    if (Date.now() - start > timeout) throw new Error('condition not met in time');
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}
-
 /** Opens the test page and connects the bundle's client from it, joined to `lobby`. */
-async function openPage(base: string): Promise<Page> {
-  const page = await browser!.context.newPage();
-  await page.goto(base);
-  await page.evaluate(async () => {
+async function openPage(base: string) {
+  const p = await newPage(base);
+  await p.evaluate(async () => {
     const client = Stelar.createClient('/', { reconnect: { baseDelay: 50, maxDelay: 200 }, auth: { who: 'page' } });
     globalThis.t = { client, log: [], states: [], pending: [] };
     client.on('chat', (m) => void t.log.push(['chat', m]));
@@ -112,30 +60,14 @@ async function openPage(base: string): Promise<Page> {
     await client.connect();
     await client.join('lobby');
   });
-  return page;
+  return p;
 }
-
-beforeAll(async () => {
-  dir = mkdtempSync(join(tmpdir(), 'stelar-bundle-'));
-  const out = join(dir, 'stelar.min.js');
-  execFileSync(process.execPath, [join(root, 'scripts/bundle.mjs'), '--outfile', out], { stdio: 'inherit' });
-  bundle = readFileSync(out);
-  browser = await launchChromium();
-});
-
-afterAll(async () => {
-  for (const c of nodeClients.splice(0)) c.close();
-  for (const r of [...running]) await r.stop();
-  await browser?.close();
-  if (dir) rmSync(dir, { recursive: true, force: true });
-});
 
 describe('@stelar/client-browser in Chromium, from the <script> bundle', () => {
   it('exposes the API on the Stelar global and resolves URLs against the page', async () => {
     const srv = await start();
-    const page = await browser!.context.newPage();
-    await page.goto(`http://127.0.0.1:${srv.port}/`);
-    const r = await page.evaluate(() => {
+    const p = await newPage(srv.url);
+    const r = await p.evaluate(() => {
       let bad = '';
       try {
         Stelar.resolveUrl('ftp://x/');
@@ -162,7 +94,7 @@ describe('@stelar/client-browser in Chromium, from the <script> bundle', () => {
       url: `ws://127.0.0.1:${srv.port}/x`,
     });
     // A refused connection is a (retryable) DialError; with reconnect off, connect() rejects with it.
-    const refused = await page.evaluate(async () => {
+    const refused = await p.evaluate(async () => {
       const c = Stelar.connect('ws://127.0.0.1:9/', { reconnect: false });
       try {
         await c.connect();
@@ -173,17 +105,14 @@ describe('@stelar/client-browser in Chromium, from the <script> bundle', () => {
       }
     });
     expect(refused).toEqual({ name: 'DialError', code: 'WS_DIAL_FAILED', fatal: false, state: 'disconnected' });
-    await page.close();
-    await srv.stop();
   });
 
   it('maps close codes the browser cannot send, and treats an oversize frame as a protocol error', async () => {
     const srv = await start();
     const closes: [string, number, string][] = [];
     srv.stelar.onDisconnect((conn, code, reason) => void closes.push([String((conn.auth as { who?: string } | undefined)?.who), code, reason]));
-    const page = await browser!.context.newPage();
-    await page.goto(`http://127.0.0.1:${srv.port}/`);
-    const seen = await page.evaluate(async () => {
+    const p = await newPage(srv.url);
+    const seen = await p.evaluate(async () => {
       const out: unknown[] = [];
       // An application close code (4100–4999) goes through as is; 1001 becomes 1000 on the wire.
       for (const [who, code] of [['app', 4100], ['away', 1001]] as const) {
@@ -215,14 +144,12 @@ describe('@stelar/client-browser in Chromium, from the <script> bundle', () => {
         ['small', 1000, expect.stringMatching(/exceeds the limit of 128/)],
       ]),
     );
-    await page.close();
-    await srv.stop();
   });
 
   it('shares a room with a TCP client: JSON, binary and ACK replies both ways; survives a server restart with its queue in order', async () => {
     let srv = await start();
     const { port, tcpPort } = srv;
-    const page = await openPage(`http://127.0.0.1:${port}/`);
+    const page = await openPage(srv.url);
     const tcp = tcpClient(tcpPort);
     const atTcp: unknown[] = [];
     tcp.on('chat', (m) => void atTcp.push(['chat', m]));
@@ -298,6 +225,5 @@ describe('@stelar/client-browser in Chromium, from the <script> bundle', () => {
     expect(atTcp).toEqual([['chat', { from: 'web', text: 'back' }]]);
     await page.waitForFunction(() => t.log.some((e) => JSON.stringify(e).includes('back too')), undefined, { timeout: 5000 });
     await page.evaluate(() => t.client.close());
-    await page.close();
   });
 });

@@ -12,4 +12,7 @@ declare global {
     states: string[];
     pending: Promise<unknown>[];
   };
+  /** Free-form state a test keeps on the page between `page.evaluate` calls. */
+  // eslint-disable-next-line no-var, @typescript-eslint/no-explicit-any
+  var x: any;
 }

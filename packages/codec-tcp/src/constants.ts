@@ -91,5 +91,7 @@ export const ErrorCode = {
   DISCONNECTED: 'DISCONNECTED',
   QUEUE_FULL: 'QUEUE_FULL',
   SHUTTING_DOWN: 'SHUTTING_DOWN',
+  OVERLOADED: 'OVERLOADED',
+  MESSAGE_TIMEOUT: 'MESSAGE_TIMEOUT',
 } as const;
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];

@@ -113,6 +113,7 @@ export class FrameDecoder {
   private received = 0;
   private expected = 0;
   private failure: { readonly error: unknown } | null = null;
+  private assembled = 0;
 
   constructor(onFrame: (frame: Frame, size: number) => void, options: DecodeOptions = {}) {
     this.onFrame = onFrame;
@@ -122,6 +123,15 @@ export class FrameDecoder {
   /** Bytes held for an incomplete frame (never more than `maxFrameSize`). */
   get bufferedBytes(): number {
     return this.headLen + this.received;
+  }
+
+  /**
+   * Frames delivered after spanning chunks. A transport that sees `bufferedBytes` non-zero after
+   * two pushes can tell from this whether the unfinished frame is still the same one (any frame
+   * left unfinished by a push completes through this count).
+   */
+  get assembledFrames(): number {
+    return this.assembled;
   }
 
   /** Feeds a chunk. @throws FrameError on a protocol violation (and on every push after one). */
@@ -249,6 +259,7 @@ export class FrameDecoder {
     this.blockLen = 0;
     this.received = 0;
     this.expected = 0;
+    this.assembled++;
     this.onFrame(readFrame(frame, LENGTH_PREFIX_SIZE, expected), expected);
   }
 }

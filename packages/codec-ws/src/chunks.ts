@@ -66,6 +66,19 @@ export class ChunkQueue {
     }
   }
 
+  /**
+   * Copies out the first and last chunks when they are less than half of their buffer, so that
+   * bytes left waiting (the rest of a read after the frames before it were consumed, or a view
+   * into a bigger buffer) do not keep the whole buffer alive. Chunks between them were pushed
+   * whole and are untouched. Call when input is left over after parsing.
+   */
+  compact(): void {
+    const last = this.chunks.length - 1;
+    if (last < this.head) return;
+    this.chunks[this.head] = detach(this.chunks[this.head]!);
+    if (last > this.head) this.chunks[last] = detach(this.chunks[last]!);
+  }
+
   clear(): void {
     this.chunks = [];
     this.head = 0;
@@ -82,4 +95,12 @@ export class ChunkQueue {
       this.head = 0;
     }
   }
+}
+
+/** `chunk`, or a copy of it in a buffer of its own when it is less than half of its buffer. */
+function detach(chunk: Buffer): Buffer {
+  if (chunk.length * 2 >= chunk.buffer.byteLength) return chunk;
+  const out = Buffer.allocUnsafeSlow(chunk.length);
+  chunk.copy(out);
+  return out;
 }

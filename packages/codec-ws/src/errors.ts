@@ -61,7 +61,11 @@ export type WsErrorCode =
   | 'WS_INFLATE_FAILED'
   | 'WS_DEFLATE_FAILED'
   | 'WS_DEFLATE_CLOSED'
-  | 'WS_INVALID_ARGUMENT';
+  | 'WS_INVALID_ARGUMENT'
+  /** A process-wide budget is full (unfinished input, zlib memory): close 1013. */
+  | 'WS_OVERLOADED'
+  /** A started message did not finish in time (set by the transport): close 1008. */
+  | 'WS_MESSAGE_TIMEOUT';
 
 /**
  * A protocol error found while decoding (or a misuse found while encoding).

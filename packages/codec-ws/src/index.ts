@@ -61,6 +61,17 @@ export type {
 } from './permessage-deflate.js';
 
 export {
+  ZlibPool,
+  ZlibContext,
+  Grant,
+  DEFAULT_ZLIB_CONCURRENCY,
+  DEFAULT_ZLIB_MEMORY,
+  deflateMemory,
+  inflateMemory,
+} from './zlib-pool.js';
+export type { ZlibPoolOptions, PoolJob } from './zlib-pool.js';
+
+export {
   WS_GUID,
   computeAcceptKey,
   isValidWebSocketKey,

@@ -15,11 +15,15 @@
  *   chunk of work.
  * - All zlib work is asynchronous (thread pool) and each direction is a FIFO: operations
  *   complete in the order they were submitted.
+ * - Every operation waits for a slot of a process-wide {@link ZlibPool}, which also bounds the
+ *   memory of the zlib streams kept between messages (idle streams may be released and recreated;
+ *   see zlib-pool.ts).
  */
 import * as zlib from 'node:zlib';
 import { CloseCode, WsError, WsHandshakeError } from './errors.js';
 import type { ExtensionOffer, ExtensionParam } from './extensions.js';
 import type { Role } from './frame.js';
+import { deflateMemory, Grant, inflateMemory, ZlibContext, ZlibPool, type PoolJob } from './zlib-pool.js';
 
 /** The extension's registered name. */
 export const PERMESSAGE_DEFLATE = 'permessage-deflate';
@@ -264,6 +268,11 @@ export interface PerMessageDeflateOptions {
   memLevel?: number;
   /** zlib output chunk size. Default 16 KiB. */
   chunkSize?: number;
+  /**
+   * The process-wide bound on zlib work and memory this instance shares (see {@link ZlibPool}).
+   * Default {@link ZlibPool.shared}.
+   */
+  pool?: ZlibPool;
 }
 
 /** Completion callback of compress/decompress. */
@@ -272,49 +281,77 @@ export type DeflateCallback = (err: WsError | null, data: Buffer) => void;
 const TRAILER = Buffer.from([0x00, 0x00, 0xff, 0xff]);
 const EMPTY = Buffer.alloc(0);
 
+/** One queued compress or decompress call. */
 interface Op {
-  start(): void;
+  data: Uint8Array;
+  fin: boolean;
+  maxOutput: number;
+  callback: DeflateCallback;
 }
 
-/** A FIFO of asynchronous operations, one in flight at a time. */
-class SerialQueue {
-  private readonly ops: Op[] = [];
+const IDLE = 0;
+const WAITING = 1;
+const RUNNING = 2;
+
+/**
+ * One direction (compress or decompress) of an instance: a FIFO of operations, one in flight at
+ * a time, each waiting for a pool slot. It is its own pool ticket (no allocation per operation).
+ */
+class Direction implements PoolJob {
+  cancelled = false;
+  private readonly ops: (Op | undefined)[] = [];
   private head = 0;
-  private running = false;
+  private state = IDLE;
+
+  constructor(
+    private readonly pool: ZlibPool,
+    private readonly run: (op: Op) => void,
+  ) {}
 
   get size(): number {
-    return this.ops.length - this.head + (this.running ? 1 : 0);
+    return this.ops.length - this.head + (this.state === RUNNING ? 1 : 0);
   }
 
   add(op: Op): void {
     this.ops.push(op);
-    if (!this.running) this.next();
+    if (this.state === IDLE) this.request();
   }
 
-  /** Called by the running op when it has completed. */
+  runJob(): void {
+    const op = this.ops[this.head]!;
+    this.ops[this.head++] = undefined;
+    if (this.head === this.ops.length) {
+      this.ops.length = 0;
+      this.head = 0;
+    } else if (this.head > 64 && this.head * 2 > this.ops.length) {
+      this.ops.splice(0, this.head);
+      this.head = 0;
+    }
+    this.state = RUNNING;
+    this.run(op);
+  }
+
+  /** The running operation completed: frees the slot and asks for the next. */
   done(): void {
-    this.running = false;
-    this.next();
+    if (this.state !== RUNNING) return;
+    this.state = IDLE;
+    this.pool.finished();
+    if (!this.cancelled) this.request();
   }
 
-  drain(): Op[] {
-    const rest = this.ops.slice(this.head);
+  /** Stops waiting (the instance closed) and returns the operations not started. */
+  cancel(): Op[] {
+    this.cancelled = true;
+    const rest = this.ops.slice(this.head) as Op[];
     this.ops.length = 0;
     this.head = 0;
     return rest;
   }
 
-  private next(): void {
-    while (!this.running && this.head < this.ops.length) {
-      const op = this.ops[this.head]!;
-      this.ops[this.head++] = undefined as unknown as Op;
-      if (this.head > 64 && this.head * 2 > this.ops.length) {
-        this.ops.splice(0, this.head);
-        this.head = 0;
-      }
-      this.running = true;
-      op.start();
-    }
+  private request(): void {
+    if (this.head >= this.ops.length) return;
+    this.state = WAITING;
+    this.pool.schedule(this);
   }
 }
 
@@ -336,6 +373,8 @@ export class PerMessageDeflate {
   readonly params: Readonly<DeflateParams>;
   /** Messages shorter than this are sent uncompressed. */
   readonly threshold: number;
+  /** The pool this instance's zlib work and memory count against. */
+  readonly pool: ZlibPool;
   private readonly level: number;
   private readonly memLevel: number;
   private readonly chunkSize: number;
@@ -343,8 +382,15 @@ export class PerMessageDeflate {
   private inflate: zlib.InflateRaw | undefined;
   private deflateJob: Job | undefined;
   private inflateJob: Job | undefined;
-  private readonly deflateQueue = new SerialQueue();
-  private readonly inflateQueue = new SerialQueue();
+  private readonly deflateQueue: Direction;
+  private readonly inflateQueue: Direction;
+  private readonly deflateCtx = new ZlibContext(() => this.destroyDeflate());
+  private readonly inflateCtx = new ZlibContext(() => this.destroyInflate());
+  /** Bytes reserved in the pool for an inflater that keeps its context (0: none). */
+  private readonly pinned: number;
+  /** The current stream of each direction is used for one message only (the pool was full). */
+  private deflateOnce = false;
+  private inflateOnce = false;
   private closed = false;
 
   constructor(options: PerMessageDeflateOptions) {
@@ -364,6 +410,13 @@ export class PerMessageDeflate {
     if (!intIn(this.level, -1, 9) || !intIn(this.memLevel, 1, 9) || !intIn(this.chunkSize, 64, 1 << 30) || !(this.threshold >= 0)) {
       throw new WsError('WS_INVALID_ARGUMENT', CloseCode.INTERNAL_ERROR, 'Invalid zlib level, memLevel, chunkSize or threshold');
     }
+    this.pool = options.pool ?? ZlibPool.shared;
+    this.deflateQueue = new Direction(this.pool, (op) => this.runCompress(op));
+    this.inflateQueue = new Direction(this.pool, (op) => this.runDecompress(op));
+    // An inflater whose peer keeps its context cannot be released between messages: reserve it
+    // now (a server decides with pool.canPin before negotiating; see ZlibPool).
+    this.pinned = this.peerNoContextTakeover ? 0 : inflateMemory(this.peerWindowBits, this.chunkSize);
+    if (this.pinned > 0) this.pool.pin(this.pinned);
   }
 
   /** Whether our compressor resets after each message. */
@@ -392,6 +445,11 @@ export class PerMessageDeflate {
     return this.deflateQueue.size + this.inflateQueue.size;
   }
 
+  /** Live zlib streams of this instance (0..2). */
+  get streams(): number {
+    return (this.deflate ? 1 : 0) + (this.inflate ? 1 : 0);
+  }
+
   /**
    * Compresses a message (or one fragment of it; `fin` marks the last). On `fin` the trailing
    * `00 00 ff ff` is removed and, without context takeover, the compressor is reset.
@@ -401,7 +459,7 @@ export class PerMessageDeflate {
       queueMicrotask(() => callback(closedError(), EMPTY));
       return;
     }
-    this.deflateQueue.add({ start: () => this.runCompress(data, fin, callback) });
+    this.deflateQueue.add({ data, fin, maxOutput: Number.MAX_SAFE_INTEGER, callback });
   }
 
   /** Promise form of {@link compress}. */
@@ -412,14 +470,15 @@ export class PerMessageDeflate {
   /**
    * Decompresses a message (or one fragment; `fin` marks the last, the `00 00 ff ff` tail is then
    * appended). Fails with 1009 `WS_MESSAGE_TOO_LARGE` as soon as this call's output exceeds
-   * `maxOutput` bytes, or with 1007 `WS_INFLATE_FAILED` on corrupt data.
+   * `maxOutput` bytes, with 1007 `WS_INFLATE_FAILED` on corrupt data, or with 1013
+   * `WS_OVERLOADED` when the pool has no room for the inflater of a fragmented message.
    */
   decompress(data: Uint8Array, fin: boolean, maxOutput: number, callback: DeflateCallback): void {
     if (this.closed) {
       queueMicrotask(() => callback(closedError(), EMPTY));
       return;
     }
-    this.inflateQueue.add({ start: () => this.runDecompress(data, fin, maxOutput, callback) });
+    this.inflateQueue.add({ data, fin, maxOutput, callback });
   }
 
   /** Promise form of {@link decompress}. */
@@ -429,29 +488,36 @@ export class PerMessageDeflate {
     );
   }
 
-  /** Releases the zlib streams; pending operations fail with `WS_DEFLATE_CLOSED`. */
+  /** Releases the zlib streams and the pool reservation; pending operations fail with `WS_DEFLATE_CLOSED`. */
   close(): void {
     if (this.closed) return;
     this.closed = true;
     const err = closedError();
+    // Out of the pool's queue first, so that finishing the running jobs starts nothing new.
+    const rest = [...this.deflateQueue.cancel(), ...this.inflateQueue.cancel()];
     for (const job of [this.deflateJob, this.inflateJob]) job?.finish(err, EMPTY);
-    for (const q of [this.deflateQueue, this.inflateQueue]) {
-      for (const op of q.drain()) {
-        // Each op, when started on a closed instance, fails immediately.
-        op.start();
-      }
-    }
+    for (const op of rest) op.callback(err, EMPTY);
     this.destroyDeflate();
     this.destroyInflate();
+    if (this.pinned > 0) this.pool.unpin(this.pinned);
   }
 
-  private runCompress(data: Uint8Array, fin: boolean, callback: DeflateCallback): void {
+  private runCompress(op: Op): void {
     if (this.closed) {
-      callback(closedError(), EMPTY);
       this.deflateQueue.done();
+      op.callback(closedError(), EMPTY);
       return;
     }
-    const stream = this.deflate ?? this.createDeflate();
+    let stream = this.deflate;
+    if (stream) this.pool.busy(this.deflateCtx);
+    else {
+      // Compressing never fails for lack of room: a stream that does not fit is used once.
+      const grant = this.pool.acquire(this.deflateCtx, deflateMemory(this.ownWindowBits, this.memLevel, this.chunkSize), true);
+      stream = this.createDeflate();
+      this.deflateOnce = grant === Grant.ONCE;
+    }
+    const fin = op.fin;
+    const callback = op.callback;
     const job: Job = {
       chunks: [],
       total: 0,
@@ -461,56 +527,90 @@ export class PerMessageDeflate {
         if (job.finished) return;
         job.finished = true;
         if (this.deflateJob === job) this.deflateJob = undefined;
-        if (!this.closed) this.deflateQueue.done();
+        this.deflateQueue.done();
         callback(err, out);
       },
     };
     this.deflateJob = job;
-    stream.write(data);
-    stream.flush(zlib.constants.Z_SYNC_FLUSH, () => {
+    const s = stream;
+    s.write(op.data);
+    s.flush(zlib.constants.Z_SYNC_FLUSH, () => {
       if (job.finished) return;
       let out = job.chunks.length === 1 ? job.chunks[0]! : Buffer.concat(job.chunks, job.total);
       if (fin) {
         // A sync flush always ends with the empty stored block 00 00 ff ff (§7.2.1).
         if (out.length >= 4) out = out.subarray(0, out.length - 4);
-        if (this.ownNoContextTakeover) stream.reset();
+        if (this.deflateOnce) this.destroyDeflate();
+        else {
+          if (this.ownNoContextTakeover) s.reset();
+          // Between messages our compressor may be released: the next message then starts a
+          // fresh stream, which the peer decodes whatever it keeps (§7.2.1 leaves that to us).
+          this.pool.idle(this.deflateCtx);
+        }
       }
       job.finish(null, out);
     });
   }
 
-  private runDecompress(data: Uint8Array, fin: boolean, maxOutput: number, callback: DeflateCallback): void {
+  private runDecompress(op: Op): void {
     if (this.closed) {
-      callback(closedError(), EMPTY);
       this.inflateQueue.done();
+      op.callback(closedError(), EMPTY);
       return;
     }
     // A peer may end its DEFLATE stream with a BFINAL block (§7.2.3.4); zlib then ignores any
     // further input, so the next message needs a fresh inflater.
     if (this.inflate?.readableEnded) this.destroyInflate();
-    const stream = this.inflate ?? this.createInflate();
+    let stream = this.inflate;
+    if (stream) this.pool.busy(this.inflateCtx);
+    else if (this.pinned > 0) {
+      this.pool.acquirePinned();
+      stream = this.createInflate();
+      this.inflateOnce = false;
+    } else {
+      // Without a stream we are at a message start. A whole message may use a stream once when
+      // the pool is full; the first fragment of a longer one would hold it: refused.
+      const grant = this.pool.acquire(this.inflateCtx, inflateMemory(this.peerWindowBits, this.chunkSize), op.fin);
+      if (grant === Grant.REFUSED) {
+        this.inflateQueue.done();
+        op.callback(new WsError('WS_OVERLOADED', CloseCode.TRY_AGAIN_LATER, 'No zlib memory left for this message, try again later'), EMPTY);
+        return;
+      }
+      stream = this.createInflate();
+      this.inflateOnce = grant === Grant.ONCE;
+    }
+    const fin = op.fin;
+    const callback = op.callback;
     const job: Job = {
       chunks: [],
       total: 0,
-      limit: maxOutput,
+      limit: op.maxOutput,
       finished: false,
       finish: (err, out) => {
         if (job.finished) return;
         job.finished = true;
         if (this.inflateJob === job) this.inflateJob = undefined;
-        if (!this.closed) this.inflateQueue.done();
+        this.inflateQueue.done();
         callback(err, out);
       },
     };
     this.inflateJob = job;
-    stream.write(data);
-    if (fin) stream.write(TRAILER);
-    stream.flush(zlib.constants.Z_SYNC_FLUSH, () => {
+    const s = stream;
+    s.write(op.data);
+    if (fin) s.write(TRAILER);
+    s.flush(zlib.constants.Z_SYNC_FLUSH, () => {
       if (job.finished) return;
       const out =
         job.chunks.length === 0 ? EMPTY : job.chunks.length === 1 ? job.chunks[0]! : Buffer.concat(job.chunks, job.total);
-      if (stream.readableEnded) this.destroyInflate();
-      else if (fin && this.peerNoContextTakeover) stream.reset();
+      if (s.readableEnded) this.destroyInflate();
+      else if (fin && this.pinned === 0) {
+        // The peer resets after each message: so do we, and the stream may be released.
+        if (this.inflateOnce) this.destroyInflate();
+        else {
+          s.reset();
+          this.pool.idle(this.inflateCtx);
+        }
+      }
       job.finish(null, out);
     });
   }
@@ -566,6 +666,7 @@ export class PerMessageDeflate {
     const s = this.deflate;
     if (!s) return;
     this.deflate = undefined;
+    this.pool.release(this.deflateCtx);
     s.destroy();
   }
 
@@ -573,6 +674,7 @@ export class PerMessageDeflate {
     const s = this.inflate;
     if (!s) return;
     this.inflate = undefined;
+    this.pool.release(this.pinned > 0 ? undefined : this.inflateCtx);
     s.destroy();
   }
 }

@@ -12,9 +12,15 @@ import { Utf8Validator } from './utf8.js';
 
 /** Default cap on an assembled (and inflated) message: 16 MiB. */
 export const DEFAULT_MAX_MESSAGE_SIZE = 16 * 1024 * 1024;
-/** Pieces below this size after a message's first are copied into a block (see `tail`). */
-const SMALL_PIECE = 1024;
-const TAIL_BLOCK = 16 * 1024;
+/**
+ * Held pieces below this size are copied into a block (see `keep`); bigger ones are kept as views
+ * when they are most of their buffer, else copied. 4 KiB: copies this size or more never come
+ * from Node's shared 8 KiB pool, so they pin nothing but themselves.
+ */
+const SMALL_PIECE = 4096;
+/** Size bounds of the blocks that gather small pieces. */
+const BLOCK_MIN = 256;
+const BLOCK_MAX = 64 * 1024;
 
 /** Events of a {@link Receiver}. Handlers run synchronously inside `push` (or a zlib callback). */
 export interface ReceiverHandlers {
@@ -107,11 +113,14 @@ export class Receiver {
   private msgLength = 0;
   private fragments: Buffer[] = [];
   /**
-   * Small pieces after a message's first one are copied into this block instead of kept as
-   * views: a flood of tiny fragments then costs its bytes, not an object per fragment.
+   * The open block gathering small held pieces (after `fragments`), and how much of it is used:
+   * a flood of tiny fragments then costs its bytes, not an object per fragment.
    */
-  private tail: Buffer | null = null;
-  private tailLength = 0;
+  private block: Buffer | null = null;
+  private blockLength = 0;
+  /** Bytes of a compressed frame handed to the inflater and not yet inflated. */
+  private inflateBytes = 0;
+  private completed = 0;
   private readonly utf8 = new Utf8Validator();
 
   constructor(options: ReceiverOptions, handlers: ReceiverHandlers) {
@@ -132,6 +141,34 @@ export class Receiver {
   /** Raw bytes held and not yet parsed. */
   get bufferedBytes(): number {
     return this.queue.length;
+  }
+
+  /**
+   * Bytes held for input not yet delivered: raw bytes of a partly received frame (and input
+   * held during an inflate), a compressed frame being inflated, and the data of a message being
+   * assembled. Memory actually retained is at most about twice this: a held piece is kept as a
+   * view only when it is at least half of its buffer, and blocks are trimmed when sealed.
+   * Zero between messages.
+   */
+  get pendingBytes(): number {
+    return this.queue.length + this.inflateBytes + this.msgLength;
+  }
+
+  /**
+   * True when nothing has been started: no frame partly read (not even its first header bytes),
+   * no fragmented message open, no inflate running. A transport bounds how long this may stay
+   * false (a started message must finish in time); `pendingBytes` can be 0 while it is false.
+   */
+  get isIdle(): boolean {
+    return this.state === State.INFO && this.queue.length === 0 && this.msgOpcode === 0 && !this.inflating;
+  }
+
+  /**
+   * Data messages delivered so far. A transport that sees `pendingBytes` non-zero after two
+   * pushes can tell from this whether it is still the same unfinished message.
+   */
+  get messagesReceived(): number {
+    return this.completed;
   }
 
   /** True once a close frame was received, an error reported, or `destroy` called. */
@@ -158,6 +195,9 @@ export class Receiver {
       this.fail('WS_BUFFER_OVERFLOW', CloseCode.POLICY_VIOLATION, `More than ${this.maxBufferedBytes} bytes buffered`);
       return true;
     }
+    // Bytes left for later must not pin whole socket reads (a header's first byte at the end of
+    // a 64 KiB read, say).
+    if (this.queue.length > 0) this.queue.compact();
     if (this.inflating) {
       this.needDrain = true;
       return false;
@@ -170,8 +210,19 @@ export class Receiver {
     this.done = true;
     this.queue.clear();
     this.fragments = [];
-    this.tail = null;
-    this.tailLength = 0;
+    this.block = null;
+    this.blockLength = 0;
+    this.msgLength = 0;
+    this.inflateBytes = 0;
+  }
+
+  /**
+   * Fails the connection from outside, e.g. when a transport's limit on unfinished input is hit:
+   * the buffers are dropped and `onError(err)` is called, as for a protocol violation. No-op
+   * once done.
+   */
+  abort(err: WsError): void {
+    this.failWith(err);
   }
 
   private fail(code: WsError['code'], closeCode: number, message: string): void {
@@ -256,7 +307,7 @@ export class Receiver {
           const piece = q.consume(n);
           if (this.masked) unmask(piece, this.keyAtPhase(this.payloadRead & 3));
           this.payloadRead += n;
-          if (!this.addData(piece)) return false;
+          if (!this.addData(piece, this.fin && n === remaining)) return false;
           if (n < remaining) return false;
         }
         this.state = State.INFO;
@@ -366,9 +417,9 @@ export class Receiver {
         this.msgOpcode = this.opcode;
         this.msgCompressed = compressed;
         this.msgLength = 0;
-        this.fragments = [];
-        this.tail = null;
-        this.tailLength = 0;
+        if (this.fragments.length > 0) this.fragments.length = 0;
+        this.block = null;
+        this.blockLength = 0;
         this.utf8.reset();
       }
       this.streaming = !compressed;
@@ -400,14 +451,16 @@ export class Receiver {
     const fin = this.fin;
     const deflate = this.deflate!;
     this.inflating = true;
+    this.inflateBytes = data.length;
     deflate.decompress(data, fin, this.maxMessageSize - this.msgLength, (err, out) => {
       this.inflating = false;
+      this.inflateBytes = 0;
       if (this.done) return;
       if (err) {
         this.failWith(err);
         return;
       }
-      if (this.addData(out) && fin) this.finishMessage();
+      if (this.addData(out, fin) && fin) this.finishMessage();
       if (!this.inLoop) {
         this.run();
         if (!this.done && !this.inflating && this.needDrain) {
@@ -418,8 +471,11 @@ export class Receiver {
     });
   }
 
-  /** Appends a piece of the current message; false after reporting an error. */
-  private addData(data: Buffer): boolean {
+  /**
+   * Appends a piece of the current message; false after reporting an error. `last`: the message
+   * ends with this piece, so it is used before `push` returns and may stay a view.
+   */
+  private addData(data: Buffer, last: boolean): boolean {
     if (data.length === 0) return true;
     this.msgLength += data.length;
     if (this.msgLength > this.maxMessageSize) {
@@ -430,28 +486,47 @@ export class Receiver {
       this.fail('WS_INVALID_UTF8', CloseCode.INVALID_PAYLOAD, 'Text message is not valid UTF-8');
       return false;
     }
-    if (this.fragments.length === 0 && this.tail === null) {
-      this.fragments.push(data); // the usual one-piece message: a view, no copy
-      return true;
-    }
-    if (data.length >= SMALL_PIECE) {
-      this.flushTail();
+    if (last) {
+      // The usual one-piece message, or the end of one: a view, no copy.
+      this.seal();
       this.fragments.push(data);
-      return true;
-    }
-    if (this.tail === null || this.tailLength + data.length > this.tail.length) {
-      this.flushTail();
-      this.tail = Buffer.allocUnsafe(TAIL_BLOCK);
-    }
-    data.copy(this.tail, this.tailLength);
-    this.tailLength += data.length;
+    } else this.keep(data);
     return true;
   }
 
-  private flushTail(): void {
-    if (this.tail !== null && this.tailLength > 0) this.fragments.push(this.tail.subarray(0, this.tailLength));
-    this.tail = null;
-    this.tailLength = 0;
+  /**
+   * Holds a piece of an unfinished message (it outlives this `push`) without pinning more than
+   * about twice its bytes: a piece that is most of its buffer (a whole socket read) stays a view;
+   * a small part of a big buffer is copied out; small pieces are gathered into blocks that grow
+   * with the message.
+   */
+  private keep(data: Buffer): void {
+    const len = data.length;
+    if (len >= SMALL_PIECE) {
+      this.seal();
+      this.fragments.push(len * 2 >= data.buffer.byteLength ? data : copyOf(data, len));
+      return;
+    }
+    let block = this.block;
+    if (block === null || this.blockLength + len > block.length) {
+      this.seal();
+      // About doubling the bytes held, within what the message may still grow by.
+      const held = this.msgLength - len;
+      const size = Math.min(Math.max(len, BLOCK_MIN, Math.min(BLOCK_MAX, held)), Math.max(len, this.maxMessageSize - held));
+      block = this.block = Buffer.allocUnsafeSlow(size);
+    }
+    data.copy(block, this.blockLength);
+    this.blockLength += len;
+  }
+
+  /** Closes the open block into `fragments`, trimmed when mostly unused. */
+  private seal(): void {
+    const block = this.block;
+    if (block === null) return;
+    const used = this.blockLength;
+    if (used > 0) this.fragments.push(used * 2 >= block.length ? block.subarray(0, used) : copyOf(block, used));
+    this.block = null;
+    this.blockLength = 0;
   }
 
   private finishMessage(): void {
@@ -460,15 +535,21 @@ export class Receiver {
       this.fail('WS_INVALID_UTF8', CloseCode.INVALID_PAYLOAD, 'Text message ends inside a UTF-8 sequence');
       return;
     }
-    this.flushTail();
+    this.seal();
     const frags = this.fragments;
     const message = frags.length === 0 ? EMPTY : frags.length === 1 ? frags[0]! : Buffer.concat(frags, this.msgLength);
     this.msgOpcode = 0;
     this.msgCompressed = false;
     this.msgLength = 0;
     this.fragments = [];
-    this.tail = null;
-    this.tailLength = 0;
+    this.completed++;
     this.handlers.onMessage(message, !isText);
   }
+}
+
+/** A copy of `data[0..n)` in a buffer of its own (not from the shared pool, which it would pin). */
+function copyOf(data: Buffer, n: number): Buffer {
+  const out = Buffer.allocUnsafeSlow(n);
+  data.copy(out, 0, 0, n);
+  return out;
 }

@@ -1,9 +1,16 @@
 import type { AnyConnection as Connection } from './connection';
+import { LocalConnectionHandle, type ConnectionHandle } from './handle';
 
-/** Which connections an operation addresses. Empty `rooms` means every connection. */
+/**
+ * Which connections an operation addresses. Empty `rooms` means every connection.
+ *
+ * A name in `rooms` or `exceptRooms` also addresses the connection whose id it is (as if every
+ * connection were alone in a room named by its id), so `to(conn.id)` reaches one connection on
+ * whichever node it lives.
+ */
 export interface Target {
   readonly rooms: readonly string[];
-  /** Connections in any of these rooms are skipped. */
+  /** Connections in any of these rooms (or with one of these ids) are skipped. */
   readonly exceptRooms: readonly string[];
   /** Connections with these ids are skipped. */
   readonly exceptIds: readonly string[];
@@ -73,8 +80,8 @@ export interface Adapter {
    * connection: locally, and on other nodes unless `target.local`. The frame is encoded once.
    */
   broadcast(frame: Uint8Array, target: BroadcastTarget): void;
-  /** Connections matching a target, on every node. */
-  fetchConnections(target: Target, options?: { timeout?: number }): Promise<ConnectionInfo[]>;
+  /** Connections matching a target, on every node, as handles that can act on them where they live. */
+  fetchConnections(target: Target, options?: { timeout?: number }): Promise<ConnectionHandle[]>;
   /** Number of connections matching a target, on every node (without describing each one). */
   countConnections?(target: Target, options?: { timeout?: number }): Promise<number>;
   /** Makes matching connections (on every node) join rooms. */
@@ -172,28 +179,34 @@ export class MemoryAdapter implements Adapter {
     const skip = (c: Connection): boolean => {
       if (!c.isOpen) return true;
       if (!filtered) return false;
-      for (const r of exceptRooms) if (c.roomSet.has(r)) return true;
+      for (const r of exceptRooms) if (c.id === r || c.roomSet.has(r)) return true;
       return exceptIds.includes(c.id);
     };
+    const host = this.host;
     if (target.rooms.length === 0) {
-      for (const c of this.host.connections()) if (!skip(c)) visit(c);
+      for (const c of host.connections()) if (!skip(c)) visit(c);
       return;
     }
     if (target.rooms.length === 1) {
-      const members = this.rooms.get(target.rooms[0]!);
-      if (!members) return;
-      for (const c of members) if (!skip(c)) visit(c);
+      const name = target.rooms[0]!;
+      const members = this.rooms.get(name);
+      if (members) for (const c of members) if (!skip(c)) visit(c);
+      // The connection whose id this is, unless it is also a member of a room of that name.
+      const byId = host.connection(name);
+      if (byId && !members?.has(byId) && !skip(byId)) visit(byId);
       return;
     }
     const stamp = ++this.stamp;
-    for (const room of target.rooms) {
-      const members = this.rooms.get(room);
-      if (!members) continue;
-      for (const c of members) {
-        if (c.broadcastStamp === stamp) continue;
-        c.broadcastStamp = stamp;
-        if (!skip(c)) visit(c);
-      }
+    const once = (c: Connection): void => {
+      if (c.broadcastStamp === stamp) return;
+      c.broadcastStamp = stamp;
+      if (!skip(c)) visit(c);
+    };
+    for (const name of target.rooms) {
+      const members = this.rooms.get(name);
+      if (members) for (const c of members) once(c);
+      const byId = host.connection(name);
+      if (byId) once(byId);
     }
   }
 
@@ -203,8 +216,8 @@ export class MemoryAdapter implements Adapter {
     return out;
   }
 
-  async fetchConnections(target: Target): Promise<ConnectionInfo[]> {
-    return this.localMatches(target).map((c) => c.info());
+  async fetchConnections(target: Target): Promise<ConnectionHandle[]> {
+    return this.localMatches(target).map((c) => new LocalConnectionHandle(c));
   }
 
   /** Joins matching local connections; one over its room limit is skipped (and counted). */

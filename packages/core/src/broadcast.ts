@@ -1,5 +1,6 @@
 import { encodeBinary, encodeJson, DisconnectCode } from '@stelar/codec-tcp';
-import type { Adapter, ConnectionInfo, Target } from './adapter';
+import type { Adapter, Target } from './adapter';
+import type { ConnectionHandle } from './handle';
 import { asBytes, isBinary, type AnyEvents, type EventData, type EventName } from './types';
 
 type Except = string | { readonly id: string } | readonly (string | { readonly id: string })[];
@@ -18,7 +19,10 @@ export class BroadcastOperator<Out extends object = AnyEvents> {
     private readonly flags: { readonly volatile: boolean; readonly local: boolean } = { volatile: false, local: false },
   ) {}
 
-  /** Adds rooms to address (a connection in several of them gets the message once). */
+  /**
+   * Adds rooms to address (a connection in several of them gets the message once). A connection
+   * id addresses that connection, on whichever node it is.
+   */
   to(rooms: string | readonly string[]): BroadcastOperator<Out> {
     const add = typeof rooms === 'string' ? [rooms] : rooms;
     return new BroadcastOperator(this.adapter, [...new Set([...this.rooms, ...add])], this.exceptRooms, this.exceptIds, this.flags);
@@ -62,9 +66,12 @@ export class BroadcastOperator<Out extends object = AnyEvents> {
     this.adapter.broadcast(frame, { ...this.target, ...this.flags });
   }
 
-  /** Connections addressed, on every node. */
-  fetchConnections(options?: { timeout?: number }): Promise<ConnectionInfo[]> {
-    return this.adapter.fetchConnections(this.target, options);
+  /**
+   * Connections addressed, on every node: their descriptions, and handles that can emit to them,
+   * send them requests, make them join or leave rooms and disconnect them where they live.
+   */
+  fetchConnections(options?: { timeout?: number }): Promise<ConnectionHandle<Out>[]> {
+    return this.adapter.fetchConnections(this.target, options) as Promise<ConnectionHandle<Out>[]>;
   }
 
   /** Number of connections addressed, on every node. */

@@ -1,5 +1,6 @@
 import { DisconnectCode, ErrorCode } from '@stelar/codec-tcp';
-import { MemoryAdapter, type Adapter, type AdapterHost, type ConnectionInfo } from './adapter';
+import { MemoryAdapter, type Adapter, type AdapterHost } from './adapter';
+import type { ConnectionHandle } from './handle';
 import { BroadcastOperator } from './broadcast';
 import { now } from './clock';
 import type { Connection } from './connection';
@@ -206,8 +207,8 @@ export class Hub<In extends object = AnyEvents, Out extends object = In> {
     new BroadcastOperator<Out>(this.adapter).emit(event, ...args);
   }
 
-  /** Every connection, on every node. */
-  fetchConnections(options?: { timeout?: number }): Promise<ConnectionInfo[]> {
+  /** Every connection, on every node, as handles (see `BroadcastOperator.fetchConnections`). */
+  fetchConnections(options?: { timeout?: number }): Promise<ConnectionHandle<Out>[]> {
     return new BroadcastOperator<Out>(this.adapter).fetchConnections(options);
   }
 

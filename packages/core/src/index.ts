@@ -6,6 +6,7 @@ export { Hub } from './hub';
 export type { AnyEventHandler, ConnectionMiddleware, EventContext, EventHandler, EventMiddleware, HeartbeatOptions, HubOptions } from './hub-options';
 export { Connection } from './connection';
 export type { BroadcastOperator } from './broadcast';
+export type { ConnectionHandle } from './handle';
 export { MemoryAdapter, type Adapter, type ConnectionInfo } from './adapter';
 export { AuthError, StelarError } from './errors';
 export type { RateLimitAction, RateLimiter, RateLimitOptions, RateLimitRule, RateLimitSubject } from './rate-limit';

@@ -12,6 +12,7 @@ export { cutReason, isPeerCloseCode, MAX_CLOSE_REASON_BYTES } from './close';
 // The adapter contract: what an adapter may use of the hub and of its connections.
 export type { AdapterHost, BroadcastTarget, Target } from './adapter';
 export { linkOf, type AnyConnection } from './connection';
+export { LocalConnectionHandle, infoOf } from './handle';
 
 // Helpers the sibling packages share with the core.
 export { toErrorBody } from './errors';

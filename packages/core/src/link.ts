@@ -54,6 +54,13 @@ export interface Link extends LinkInfo {
   resume(): void;
   /** Bytes queued for the peer and not yet handed to the OS. */
   readonly bufferedAmount: number;
+  /**
+   * Optional: holds this link's writes until `uncork()`, so the frames sent meanwhile leave in
+   * one system call (a cluster adapter corks the recipients of a burst of remote broadcasts).
+   * Calls nest; every `cork()` is followed by one `uncork()`.
+   */
+  cork?(): void;
+  uncork?(): void;
 }
 
 /** What the core gives a transport for each link it opens. */

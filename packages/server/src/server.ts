@@ -7,6 +7,7 @@ import { Hub, type AnyEvents, type HubOptions } from '@stelar/core';
 import {
   attachWebSocket,
   ConnectionLimits,
+  InputGuard,
   listenTcp,
   type TcpListener,
   type WebSocketHandle,
@@ -15,7 +16,7 @@ import {
 import { createRoutes, type HealthOptions, type MetricsOptions } from './health';
 
 /** WebSocket endpoint options (see `@stelar/transport-node`). */
-export type WebSocketOptions = Omit<WebSocketServerOptions, 'limits' | 'onError' | keyof LinkLimitOptions>;
+export type WebSocketOptions = Omit<WebSocketServerOptions, 'limits' | 'guard' | 'onError' | keyof LinkLimitOptions>;
 
 interface LinkLimitOptions {
   highWaterMark?: number;
@@ -42,6 +43,14 @@ export interface ServerOptions extends HubOptions, LinkLimitOptions {
   maxConnections?: number;
   /** Most open connections from one IP. Default: unlimited. */
   maxConnectionsPerIp?: number;
+  /**
+   * Most bytes held in messages peers have started and not finished, over both transports.
+   * Above it the connection that would exceed it is closed with 1013. Default 64 MiB, shared
+   * by every server of the process that sets neither this nor `messageTimeout`.
+   */
+  maxUnfinishedBytes?: number;
+  /** Most time (ms) for a started message to arrive completely; past it, close 1008. Default 30 000. */
+  messageTimeout?: number;
   /** Opt-in `/healthz` (liveness) and `/readyz` (readiness) on the HTTP server. Default off. */
   health?: boolean | HealthOptions;
   /** Opt-in `/metrics` in Prometheus text format on the HTTP server. Default off. */
@@ -79,6 +88,7 @@ type State = 'created' | 'starting' | 'listening' | 'closing' | 'closed';
 export class StelarServer<In extends object = AnyEvents, Out extends object = In> extends Hub<In, Out> {
   private readonly options: ServerOptions;
   private readonly limits: ConnectionLimits;
+  private readonly inputGuard: InputGuard;
   private readonly ownsHttp: boolean;
   private httpServer: http.Server | https.Server | undefined;
   private wsHandle: WebSocketHandle | undefined;
@@ -95,6 +105,13 @@ export class StelarServer<In extends object = AnyEvents, Out extends object = In
       ...(options.maxConnections !== undefined && { maxConnections: options.maxConnections }),
       ...(options.maxConnectionsPerIp !== undefined && { maxConnectionsPerIp: options.maxConnectionsPerIp }),
     });
+    this.inputGuard =
+      options.maxUnfinishedBytes === undefined && options.messageTimeout === undefined
+        ? InputGuard.shared
+        : new InputGuard({
+            ...(options.maxUnfinishedBytes !== undefined && { maxUnfinishedBytes: options.maxUnfinishedBytes }),
+            ...(options.messageTimeout !== undefined && { messageTimeout: options.messageTimeout }),
+          });
     this.ownsHttp = !options.server && options.ws !== false && (options.port !== undefined || options.tcpPort === undefined);
     if (options.onError) this.onError(options.onError);
   }
@@ -129,7 +146,7 @@ export class StelarServer<In extends object = AnyEvents, Out extends object = In
         const server = o.server ?? this.createHttpServer();
         this.httpServer = server;
         this.mountRoutes(server);
-        this.wsHandle = attachWebSocket(server, this, { ...o.ws, ...linkOpts, limits: this.limits, onError: report });
+        this.wsHandle = attachWebSocket(server, this, { ...o.ws, ...linkOpts, limits: this.limits, guard: this.inputGuard, onError: report });
         if (this.ownsHttp) await listenHttp(server, o.port ?? 0, o.host);
       }
       if (o.tcpPort !== undefined) {
@@ -139,6 +156,7 @@ export class StelarServer<In extends object = AnyEvents, Out extends object = In
           ...(o.host !== undefined && { host: o.host }),
           ...(o.tls && { tls: o.tls }),
           limits: this.limits,
+          guard: this.inputGuard,
           onError: report,
         });
       }

@@ -7,6 +7,13 @@ export { attachWebSocket, type WebSocketHandle, type WebSocketServerOptions, typ
 export { listenTcp, type TcpListener, type TcpListenOptions } from './tcp-server';
 export { dialWebSocket, type DialWebSocketOptions, type WsClientDeflateOptions } from './dial-ws';
 export { dialTcp, type DialTcpOptions } from './dial-tcp';
+export {
+  InputGuard,
+  InputEntry,
+  DEFAULT_MAX_UNFINISHED_BYTES,
+  DEFAULT_MESSAGE_TIMEOUT,
+  type InputGuardOptions,
+} from './input-guard';
 export { ConnectionLimits, type ConnectionLimitsOptions, type ConnectionSlot, type LimitRefusal } from './limits';
 export { WsConnection, type WsConnectionEvents, type WsConnectionOptions, type WsReadyState } from './ws-connection';
 export { WsLink, type WsLinkOptions } from './ws-link';

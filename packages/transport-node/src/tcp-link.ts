@@ -1,5 +1,6 @@
 import type { Socket } from 'node:net';
 import {
+  ErrorCode,
   encodeDisconnect,
   encodePing,
   FrameDecoder,
@@ -8,6 +9,7 @@ import {
   parseDisconnect,
   type Frame,
 } from '@stelar/codec-tcp';
+import type { InputEntry, InputGuard } from './input-guard';
 import { BaseLink, type LinkInit } from './link-base';
 import type { ConnectionSlot } from './limits';
 import type { ErrorReporter, LinkLimits } from './options';
@@ -19,7 +21,13 @@ export interface TcpLinkOptions {
   limits: LinkLimits;
   report: ErrorReporter;
   slot?: ConnectionSlot | undefined;
+  /** Bounds on unfinished frames (budget and deadline), shared with other connections. Default: none. */
+  guard?: InputGuard | undefined;
 }
+
+/** Close codes and ERROR codes for unfinished input (docs/protocol.md §5, §6). */
+const TRY_AGAIN_LATER = 1013;
+const POLICY_VIOLATION = 1008;
 
 /**
  * A core `Link` over a TCP or TLS socket carrying Stelar frames back to back (docs/protocol.md §1).
@@ -35,10 +43,14 @@ export class TcpLink extends BaseLink {
   private closeTimer: ReturnType<typeof setTimeout> | undefined;
   /** The first close of either side: what `onClose` reports (`remote`: the peer's DISCONNECT). */
   private first: { code: number; reason: string; remote: boolean } | undefined;
+  private readonly guard: InputGuard | undefined;
+  /** Created when a frame first spans reads. */
+  private input: InputEntry | undefined;
 
   constructor(socket: Socket, init: LinkInit, options: TcpLinkOptions) {
     super(init, options.limits, options.report, options.slot);
     this.socket = socket;
+    this.guard = options.guard;
     this.decoder = new FrameDecoder((frame, size) => this.onFrame(frame, size), { maxFrameSize: options.maxFrameSize });
     socket.setNoDelay(true);
     socket.setTimeout(0);
@@ -67,6 +79,14 @@ export class TcpLink extends BaseLink {
     this.socket.write(frame);
   }
 
+  cork(): void {
+    this.socket.cork();
+  }
+
+  uncork(): void {
+    this.socket.uncork();
+  }
+
   ping(): void {
     if (!this.closing && this.writable) this.socket.write(PING);
   }
@@ -90,9 +110,11 @@ export class TcpLink extends BaseLink {
 
   pause(): void {
     this.socket.pause();
+    if (this.input) this.guard!.pause(this.input);
   }
 
   resume(): void {
+    if (this.input) this.guard!.resume(this.input);
     if (!this.socket.destroyed) this.socket.resume();
   }
 
@@ -114,6 +136,28 @@ export class TcpLink extends BaseLink {
     } finally {
       s.uncork();
     }
+    // Frames that end inside this chunk cost nothing here; only a frame left unfinished does.
+    if (this.guard !== undefined && (this.input?.started === true || this.decoder.bufferedBytes !== 0)) this.trackInput();
+  }
+
+  /** Reports the unfinished frame (if any) to the guard; over its budget, fails with 1013. */
+  private trackInput(): void {
+    const guard = this.guard!;
+    const e = (this.input ??= guard.track(() => this.inputFailed(ErrorCode.MESSAGE_TIMEOUT, `frame not completed within ${guard.messageTimeout} ms`, POLICY_VIOLATION)));
+    if (this.failed) {
+      guard.release(e);
+      return;
+    }
+    const held = this.decoder.bufferedBytes;
+    if (!guard.update(e, held, held !== 0, this.decoder.assembledFrames)) {
+      this.inputFailed(ErrorCode.OVERLOADED, 'server budget for unfinished messages is full, try again later', TRY_AGAIN_LATER);
+    }
+  }
+
+  private inputFailed(code: string, message: string, closeCode: number): void {
+    this.decoder.reset();
+    if (this.input) this.guard!.release(this.input);
+    this.protocolError(code, message, closeCode);
   }
 
   private onFrame(frame: Frame, size: number): void {
@@ -139,6 +183,7 @@ export class TcpLink extends BaseLink {
     if (this.closeTimer !== undefined) clearTimeout(this.closeTimer);
     this.closeTimer = undefined;
     this.decoder.reset();
+    if (this.input) this.guard!.release(this.input);
     const first = this.first;
     this.finish(first ? first.code : 1006, first ? first.reason : '', first ? first.remote : false);
   }

@@ -1,6 +1,7 @@
 import * as net from 'node:net';
 import * as tls from 'node:tls';
 import { encodeDisconnect } from '@stelar/codec-tcp';
+import { InputGuard } from './input-guard';
 import { freeSlot, type ConnectionLimits, type ConnectionSlot } from './limits';
 import { defaultReporter, normalizeIp, resolveLinkOptions, type Acceptor, type ErrorReporter, type LinkOptions } from './options';
 import { TcpLink } from './tcp-link';
@@ -20,6 +21,11 @@ export interface TcpListenOptions extends LinkOptions {
   tls?: tls.TlsOptions;
   /** Shared connection limits (see `ConnectionLimits`). Default: none. */
   limits?: ConnectionLimits;
+  /**
+   * Bounds on unfinished frames: bytes held over all connections, and time to finish a started
+   * frame (see `InputGuard`). Default: `InputGuard.shared` (64 MiB, 30 s, for the whole process).
+   */
+  guard?: InputGuard;
   /** Errors thrown by the acceptor or its handlers. Default: `process.emitWarning`. */
   onError?: ErrorReporter;
 }
@@ -59,6 +65,7 @@ export function listenTcp(acceptor: Acceptor, options: TcpListenOptions = {}): P
     return Promise.reject(err instanceof Error ? err : new Error(String(err)));
   }
   const report = options.onError ?? defaultReporter;
+  const guard = options.guard ?? InputGuard.shared;
   const transport = options.tls ? 'tls' : 'tcp';
   const links = new Set<TcpLink>();
   const sockets = new Set<net.Socket>();
@@ -87,7 +94,7 @@ export function listenTcp(acceptor: Acceptor, options: TcpListenOptions = {}): P
     const link = new TcpLink(
       socket,
       { transport, remoteAddress: ip, remotePort: socket.remotePort },
-      { maxFrameSize: acceptor.maxFrameSize, limits, report, slot },
+      { maxFrameSize: acceptor.maxFrameSize, limits, report, slot, guard },
     );
     links.add(link);
     socket.once('close', () => {

@@ -9,8 +9,9 @@ import {
   Sender,
   type PerMessageDeflate,
   type Role,
-  type WsError,
+  WsError,
 } from '@stelar/codec-ws';
+import type { InputEntry, InputGuard } from './input-guard';
 import { DEFAULT_CLOSE_TIMEOUT } from './options';
 
 /** Frames up to this size (header + payload) are written as one merged buffer; bigger ones as two corked writes. */
@@ -35,6 +36,12 @@ export interface WsConnectionOptions {
   head?: Buffer | undefined;
   /** The negotiated subprotocol, if any (informational). */
   protocol?: string | undefined;
+  /**
+   * Bounds on unfinished messages (budget and deadline), shared with other connections: over the
+   * budget the connection fails with 1013 (`WS_OVERLOADED`), past the deadline with 1008
+   * (`WS_MESSAGE_TIMEOUT`), reported like protocol errors. Default: none.
+   */
+  guard?: InputGuard | undefined;
 }
 
 export type WsReadyState = 'open' | 'closing' | 'closed';
@@ -103,6 +110,9 @@ export class WsConnection extends EventEmitter<WsConnectionEvents> {
   /** The latest ping to answer once the output drains (see answerPing). */
   private latePong: Buffer | null = null;
   private receiverBusy = false;
+  private readonly guard: InputGuard | undefined;
+  /** Created when a message first stays unfinished after a read. */
+  private input: InputEntry | undefined;
   private needDrain = false;
   private readonly checkDrain = (): void => {
     if (!this.needDrain || this.state === 'closed') return;
@@ -118,6 +128,7 @@ export class WsConnection extends EventEmitter<WsConnectionEvents> {
     this.protocol = options.protocol;
     this.deflate = options.deflate;
     this.closeTimeout = options.closeTimeout ?? DEFAULT_CLOSE_TIMEOUT;
+    this.guard = options.guard;
     this.receiver = new Receiver(
       {
         role: options.role,
@@ -135,15 +146,18 @@ export class WsConnection extends EventEmitter<WsConnectionEvents> {
         },
         onPong: (payload) => this.emit('pong', payload),
         onClose: (code, reason) => {
+          if (this.input) this.guard!.release(this.input);
           this.onPeerClose(code, reason);
           if (this.socketGone) this.finalize();
         },
         onError: (err) => {
+          if (this.input) this.guard!.release(this.input);
           this.onProtocolError(err);
           if (this.socketGone) this.finalize();
         },
         onDrain: () => {
           this.receiverBusy = false;
+          if (this.guard !== undefined) this.trackInput();
           if (this.socketGone) this.finalize();
           else if (!this.userPaused && this.state !== 'closed') socket.resume();
         },
@@ -282,15 +296,17 @@ export class WsConnection extends EventEmitter<WsConnectionEvents> {
     }
   }
 
-  /** Stops reading from the peer. */
+  /** Stops reading from the peer (the guard's message deadline stops too). */
   pause(): void {
     this.userPaused = true;
     this.socket.pause();
+    if (this.input) this.guard!.pause(this.input);
   }
 
   /** Resumes reading (unless an inflate is still holding input). */
   resume(): void {
     this.userPaused = false;
+    if (this.input) this.guard!.resume(this.input);
     if (!this.receiverBusy && this.state !== 'closed') this.socket.resume();
   }
 
@@ -299,13 +315,37 @@ export class WsConnection extends EventEmitter<WsConnectionEvents> {
     const s = this.socket;
     s.cork();
     try {
-      if (!this.receiver.push(chunk)) {
+      const r = this.receiver;
+      if (!r.push(chunk)) {
         this.receiverBusy = true;
         s.pause();
       }
+      // Messages that end inside this chunk cost nothing here; only one left unfinished does.
+      if (this.guard !== undefined && (this.input?.started === true || !r.isIdle)) this.trackInput();
     } finally {
       s.uncork();
     }
+  }
+
+  /** Reports the unfinished message (if any) to the guard; over its budget, fails with 1013. */
+  private trackInput(): void {
+    const guard = this.guard!;
+    const r = this.receiver;
+    const e = (this.input ??= guard.track(() => this.inputFailed('WS_MESSAGE_TIMEOUT', CloseCode.POLICY_VIOLATION, `Message not completed within ${guard.messageTimeout} ms`)));
+    if (r.isDone) {
+      guard.release(e);
+      return;
+    }
+    const idle = r.isIdle;
+    if (!guard.update(e, r.pendingBytes, !idle, r.messagesReceived)) {
+      this.inputFailed('WS_OVERLOADED', CloseCode.TRY_AGAIN_LATER, 'Server budget for unfinished messages is full, try again later');
+    }
+  }
+
+  private inputFailed(code: 'WS_OVERLOADED' | 'WS_MESSAGE_TIMEOUT', closeCode: number, message: string): void {
+    if (this.input) this.guard!.release(this.input);
+    // Drops what the receiver holds and reports through onError, like a protocol violation.
+    this.receiver.abort(new WsError(code, closeCode, message));
   }
 
   private write(header: Buffer, payload: Buffer): void {
@@ -416,6 +456,7 @@ export class WsConnection extends EventEmitter<WsConnectionEvents> {
     if (this.closeTimer !== undefined) clearTimeout(this.closeTimer);
     this.closeTimer = undefined;
     this.receiver.destroy();
+    if (this.input) this.guard!.release(this.input);
     this.deflate?.close();
     const r = this.received;
     this.emit('close', r ? r.code : CloseCode.ABNORMAL, r ? r.reason : '');

@@ -136,6 +136,14 @@ export class WsLink extends BaseLink {
     c.send(frame.subarray(LENGTH_PREFIX_SIZE), { binary: true });
   }
 
+  cork(): void {
+    this.connection.socket.cork();
+  }
+
+  uncork(): void {
+    this.connection.socket.uncork();
+  }
+
   ping(): void {
     if (!this.closing) this.connection.ping();
   }

@@ -6,11 +6,14 @@ import type { TLSSocket } from 'node:tls';
 import {
   acceptUpgrade,
   buildHttpErrorResponse,
+  inflateMemory,
   PerMessageDeflate,
+  ZlibPool,
   type HeaderInit,
   type PerMessageDeflateServerOptions,
   type SubprotocolSelector,
 } from '@stelar/codec-ws';
+import { InputGuard } from './input-guard';
 import { freeSlot, type ConnectionLimits, type ConnectionSlot } from './limits';
 import {
   DEFAULT_HANDSHAKE_TIMEOUT,
@@ -35,6 +38,13 @@ export interface WsServerDeflateOptions extends PerMessageDeflateServerOptions {
   memLevel?: number;
   /** zlib chunk size. Default 16 KiB. */
   chunkSize?: number;
+  /**
+   * The bound on zlib work and memory shared with other connections (see codec-ws `ZlibPool`):
+   * 10 operations at a time and 64 MiB of zlib streams by default, for the whole process
+   * (`ZlibPool.shared`). Once half of its memory is reserved by inflaters that keep their
+   * context, new connections are answered `client_no_context_takeover`.
+   */
+  pool?: ZlibPool;
 }
 
 export interface WebSocketServerOptions extends LinkOptions {
@@ -55,6 +65,11 @@ export interface WebSocketServerOptions extends LinkOptions {
   perMessageDeflate?: boolean | WsServerDeflateOptions;
   /** Shared connection limits (see `ConnectionLimits`). Default: none. */
   limits?: ConnectionLimits;
+  /**
+   * Bounds on unfinished messages: bytes held over all connections, and time to finish a started
+   * message (see `InputGuard`). Default: `InputGuard.shared` (64 MiB, 30 s, for the whole process).
+   */
+  guard?: InputGuard;
   /** Take the client IP from the last `X-Forwarded-For` hop (behind a trusted proxy). Default false. */
   trustProxy?: boolean;
   /**
@@ -195,9 +210,9 @@ const PROBE_PARAMS = { serverNoContextTakeover: false, clientNoContextTakeover: 
 
 function deflateOptionsOf(o: WsServerDeflateOptions): {
   negotiation: PerMessageDeflateServerOptions;
-  compressor: { threshold?: number; level?: number; memLevel?: number; chunkSize?: number };
+  compressor: { threshold?: number; level?: number; memLevel?: number; chunkSize?: number; pool: ZlibPool };
 } {
-  const { threshold, level, memLevel, chunkSize, ...negotiation } = o;
+  const { threshold, level, memLevel, chunkSize, pool, ...negotiation } = o;
   return {
     negotiation,
     compressor: {
@@ -205,6 +220,7 @@ function deflateOptionsOf(o: WsServerDeflateOptions): {
       ...(level !== undefined ? { level } : {}),
       ...(memLevel !== undefined ? { memLevel } : {}),
       ...(chunkSize !== undefined ? { chunkSize } : {}),
+      pool: pool ?? ZlibPool.shared,
     },
   };
 }
@@ -221,6 +237,7 @@ export function attachWebSocket(server: AnyServer, acceptor: Acceptor, options: 
   const limits = resolveLinkOptions(options);
   const report = options.onError ?? defaultReporter;
   const handshakeTimeout = positive('handshakeTimeout', options.handshakeTimeout, DEFAULT_HANDSHAKE_TIMEOUT);
+  const guard = options.guard ?? InputGuard.shared;
   const pathRule = options.path;
   const pmd = options.perMessageDeflate;
   const deflate = pmd ? deflateOptionsOf(pmd === true ? {} : pmd) : undefined;
@@ -231,6 +248,10 @@ export function attachWebSocket(server: AnyServer, acceptor: Acceptor, options: 
     ...(options.headers !== undefined ? { headers: options.headers } : {}),
     ...(deflate ? { perMessageDeflate: deflate.negotiation } : {}),
   };
+  // The same, answering client_no_context_takeover: used while the zlib pool has no room left to
+  // reserve inflaters that keep their context.
+  const handshakeNoTakeover = deflate ? { ...handshakeOptions, perMessageDeflate: { ...deflate.negotiation, clientNoContextTakeover: true } } : handshakeOptions;
+  const pinSize = deflate ? inflateMemory(15, deflate.compressor.chunkSize ?? 16 * 1024) : 0;
   if (deflate) {
     // Fail at attach time, not on each connection, for bad zlib options (the streams are lazy).
     new PerMessageDeflate({ role: 'server', params: PROBE_PARAMS, ...deflate.compressor }).close();
@@ -249,7 +270,10 @@ export function attachWebSocket(server: AnyServer, acceptor: Acceptor, options: 
         refuse(socket, 503, 'Not accepting connections');
         return;
       }
-      const result = acceptUpgrade(req, handshakeOptions);
+      let result = acceptUpgrade(req, handshakeOptions);
+      if (result.ok && result.deflate && !result.deflate.clientNoContextTakeover && !deflate!.compressor.pool.canPin(pinSize)) {
+        result = acceptUpgrade(req, handshakeNoTakeover);
+      }
       if (!result.ok) {
         refuseWith(socket, result.response);
         return;
@@ -279,15 +303,18 @@ export function attachWebSocket(server: AnyServer, acceptor: Acceptor, options: 
 
       socket.off('error', destroyOnError);
       let link: WsLink;
+      let pmd: PerMessageDeflate | undefined;
       try {
         socket.write(result.response);
+        pmd = result.deflate ? new PerMessageDeflate({ role: 'server', params: result.deflate, ...deflate?.compressor }) : undefined;
         const conn = new WsConnection(socket, {
           role: 'server',
-          deflate: result.deflate ? new PerMessageDeflate({ role: 'server', params: result.deflate, ...deflate?.compressor }) : undefined,
+          deflate: pmd,
           maxMessageSize: Math.max(0, acceptor.maxFrameSize - 4),
           closeTimeout: limits.closeTimeout,
           head,
           protocol: result.protocol,
+          guard,
         });
         open++;
         conn.once('close', () => {
@@ -305,6 +332,7 @@ export function attachWebSocket(server: AnyServer, acceptor: Acceptor, options: 
         );
       } catch (err) {
         slot.release();
+        pmd?.close();
         socket.destroy();
         report(err);
         return;

@@ -17,7 +17,7 @@ import { performance } from 'node:perf_hooks';
 import * as tls from 'node:tls';
 import { constants as zlibConstants, deflateRawSync, inflateRawSync } from 'node:zlib';
 import { encodeBinary, encodeClientConnect, encodePong, FrameType } from '@stelar/codec-tcp';
-import { HOST, OP_ECHO, OP_PUB, payloadText, wireOf, type ClientSpec, type ServerKind, type Wire } from './common';
+import { HOST, isPlain, OP_ECHO, OP_PUB, payloadText, wireOf, type ClientSpec, type ServerKind, type Wire } from './common';
 
 const WS_TEXT = 0x1;
 const WS_BINARY = 0x2;
@@ -134,6 +134,8 @@ export function buildWires(spec: ClientSpec, key: Buffer): Wires {
       };
     }
     case 'ws':
+    case 'ws-bu':
+    case 'ws-frame':
     case 'uws': {
       const echo = ws(WS_BINARY, opMessage(OP_ECHO, payload));
       return { kind, wire, maskKey: key, echo: echo.plain, echoZ: echo.z, pub: ws(WS_BINARY, opMessage(OP_PUB, payload)).plain, hello: undefined, upgrade };
@@ -164,7 +166,11 @@ export function buildWires(spec: ClientSpec, key: Buffer): Wires {
   }
 }
 
-export type Mode = 'idle' | 'echo' | 'latency' | 'fan';
+/**
+ * `echo`: closed loop, `window` messages in flight per connection; `rtt`: one message in flight,
+ * each round trip timed (ping-pong); `fan`: receivers count broadcasts.
+ */
+export type Mode = 'idle' | 'echo' | 'rtt' | 'fan';
 
 /** What all clients of one generator share: mode, counters, samples. */
 export class Pool {
@@ -177,11 +183,13 @@ export class Pool {
   /** Echo: copies of the echo message, `window` of them, per variant. */
   window = 1;
   private readonly bursts = new Map<Buffer, Buffer>();
-  /** Latency: round trips in ms, recorded while `recording`. */
+  /** Round trips in ms, recorded while `recording`. */
   recording = false;
   samples: number[] = [];
-  /** Fan-out: data messages counted by receivers, and the time each round completed here. */
+  /** Fan-out: data messages counted by receivers, and the time each round (burst) completed here. */
   receivers = 0;
+  /** Broadcasts per round: a round is complete when every receiver here has this many. */
+  perRound = 1;
   fanCount = 0;
   roundTimes: number[] = [];
   private roundWaiters: { round: number; resolve: (t: number) => void }[] = [];
@@ -204,9 +212,21 @@ export class Pool {
     this.firstError ??= msg;
   }
 
+  /** `n` copies of the publish message in one buffer (a burst of broadcasts in one write). */
+  pubBurst(n: number): Buffer {
+    const pub = this.wires.pub;
+    let b = this.bursts.get(pub);
+    if (!b || b.length !== pub.length * n) {
+      b = Buffer.allocUnsafe(pub.length * n);
+      for (let i = 0; i < n; i++) pub.copy(b, i * pub.length);
+      this.bursts.set(pub, b);
+    }
+    return b;
+  }
+
   fanMessage(monoNow: () => number): void {
     this.fanCount++;
-    if (this.receivers > 0 && this.fanCount % this.receivers === 0) {
+    if (this.receivers > 0 && this.fanCount % (this.receivers * this.perRound) === 0) {
       const t = monoNow();
       this.roundTimes.push(t);
       const round = this.roundTimes.length;
@@ -224,8 +244,9 @@ export class Pool {
     return new Promise((resolve) => this.roundWaiters.push({ round, resolve }));
   }
 
-  resetFan(receivers: number): void {
+  resetFan(receivers: number, perRound = 1): void {
     this.receivers = receivers;
+    this.perRound = Math.max(1, perRound);
     this.fanCount = 0;
     this.roundTimes = [];
     this.roundWaiters = [];
@@ -264,6 +285,8 @@ export class Client {
   private zout = 0;
   private onReady: (() => void) | undefined;
   private onFail: ((e: Error) => void) | undefined;
+  /** Closed on purpose by the generator (not counted as a server-side close). */
+  private leaving = false;
 
   constructor(
     private readonly pool: Pool,
@@ -320,7 +343,7 @@ export class Client {
         const was = this.state;
         this.state = State.Closed;
         if (this.onFail) this.onFail(new Error('closed during handshake'));
-        else if (was === State.Ready && !this.pool.shuttingDown) this.pool.closed++;
+        else if (was === State.Ready && !this.pool.shuttingDown && !this.leaving) this.pool.closed++;
       });
     });
   }
@@ -331,7 +354,7 @@ export class Client {
     this.state = State.Hello;
     // socket.io's `40` goes after the engine.io open packet (see message()).
     if (hello && this.pool.wires.kind !== 'socketio') this.socket.write(hello);
-    if (this.pool.wires.kind === 'ws' || this.pool.wires.kind === 'uws' || this.pool.wires.kind === 'net') this.ready();
+    if (isPlain(this.pool.wires.kind)) this.ready();
   }
 
   private ready(): void {
@@ -348,7 +371,7 @@ export class Client {
     this.write(this.pool.burstOf(this.echoMsg));
   }
 
-  /** Latency mode: one message, timed. */
+  /** RTT mode: one message, timed (the next one leaves when its echo is back). */
   sendTimed(): void {
     if (this.state !== State.Ready) return;
     this.times.push(performance.now());
@@ -357,6 +380,17 @@ export class Client {
 
   destroy(): void {
     this.socket?.destroy();
+  }
+
+  /** Closes this connection on purpose; resolves once the socket is closed. */
+  leave(): Promise<void> {
+    this.leaving = true;
+    const s = this.socket;
+    if (!s || s.closed) return Promise.resolve();
+    return new Promise((resolve) => {
+      s.once('close', () => resolve());
+      s.destroy();
+    });
   }
 
   private onData(chunk: Buffer): void {
@@ -401,7 +435,7 @@ export class Client {
         this.write(k === pool.window ? burst : burst.subarray(0, k * this.echoMsg.length));
         break;
       }
-      case 'latency': {
+      case 'rtt': {
         const now = performance.now();
         for (let i = 0; i < done; i++) {
           const sent = this.times[this.head++];
@@ -411,6 +445,8 @@ export class Client {
           this.times = this.times.slice(this.head);
           this.head = 0;
         }
+        // Ping-pong: the next message leaves as soon as this echo is in.
+        this.sendTimed();
         break;
       }
       default:

@@ -4,11 +4,19 @@
  */
 
 /** Every server the suite knows, each run in its own child process. */
-export const SERVER_KINDS = ['stelar-ws', 'stelar-tcp', 'stelar-tls', 'ws', 'socketio', 'uws', 'net'] as const;
+export const SERVER_KINDS = ['stelar-ws', 'stelar-tcp', 'stelar-tls', 'ws', 'ws-bu', 'ws-frame', 'socketio', 'uws', 'net'] as const;
 export type ServerKind = (typeof SERVER_KINDS)[number];
 
-/** Servers speaking WebSocket (the permessage-deflate scenario runs on these only). */
-export const WS_KINDS: readonly ServerKind[] = ['stelar-ws', 'ws', 'socketio', 'uws'];
+/**
+ * The `ws` variants: `ws` as installed plainly (pure-JS masking: `WS_NO_BUFFER_UTIL=1`, ws's own
+ * switch in `lib/buffer-util.js`), `ws-bu` with the optional native `bufferutil`, and `ws-frame`
+ * (plain) whose broadcast frames the message once with `WebSocket.Sender.frame` and writes that
+ * frame to each recipient's socket.
+ */
+export const WS_VARIANTS: readonly ServerKind[] = ['ws', 'ws-bu', 'ws-frame'];
+
+/** Servers speaking WebSocket. */
+export const WS_KINDS: readonly ServerKind[] = ['stelar-ws', 'ws', 'ws-bu', 'ws-frame', 'socketio', 'uws'];
 
 export function isServerKind(s: string): s is ServerKind {
   return (SERVER_KINDS as readonly string[]).includes(s);
@@ -23,8 +31,13 @@ export function wireOf(kind: ServerKind): Wire {
   return 'ws';
 }
 
+/** Whether a kind speaks the plain servers' op-byte protocol (see {@link OP_ECHO}). */
+export function isPlain(kind: ServerKind): boolean {
+  return kind === 'ws' || kind === 'ws-bu' || kind === 'ws-frame' || kind === 'uws' || kind === 'net';
+}
+
 /**
- * Application layer of the plain servers (`ws`, `uws`, `net`): the first byte of a message says
+ * Application layer of the plain servers (the `ws` variants, `uws`, `net`): the first byte of a message says
  * what to do with it. Stelar and socket.io use event names instead (`echo`, `pub` → `fan`).
  */
 export const OP_ECHO = 0x01;
@@ -45,21 +58,32 @@ export interface ServerStart {
   certDir?: string | undefined;
 }
 
-/** Sampled inside a server process. */
-export interface ServerStats {
+/** Environment of every child process: ws without bufferutil unless the kind is `ws-bu`. */
+export function childEnv(kind: ServerKind | undefined, base: NodeJS.ProcessEnv = process.env): NodeJS.ProcessEnv {
+  const env = { ...base };
+  if (kind === 'ws-bu') delete env['WS_NO_BUFFER_UTIL'];
+  else env['WS_NO_BUFFER_UTIL'] = '1';
+  return env;
+}
+
+/** CPU time and connections, sampled inside a server process at the edges of a window (cheap). */
+export interface CpuStats {
   /** `process.cpuUsage()`: user and system CPU time in µs. */
   user: number;
   system: number;
-  /** `process.memoryUsage()` in bytes. */
+  /** Open connections as the server counts them. */
+  connections: number;
+  /** `performance.now()` of the server process (ms). */
+  at: number;
+}
+
+/** CpuStats and `process.memoryUsage()` in bytes, sampled after a full GC. */
+export interface ServerStats extends CpuStats {
   rss: number;
   heapUsed: number;
   heapTotal: number;
   external: number;
   arrayBuffers: number;
-  /** Open connections as the server counts them. */
-  connections: number;
-  /** `performance.now()` of the server process (ms). */
-  at: number;
 }
 
 /** What a generator connects. */

@@ -81,3 +81,30 @@ export function describeMachine(fdLimit: Machine['fdLimit']): Machine {
 export function machineLine(m: Machine): string {
   return `${m.cores} × ${m.cpuModel}, ${m.totalMemGiB} GiB, Node ${m.node} (V8 ${m.v8}), ${m.platform} ${m.kernel}, open files ${m.fdLimit.soft ?? '∞'}`;
 }
+
+/** Whether `taskset` (util-linux) can set CPU affinity here. */
+export function tasksetAvailable(): boolean {
+  try {
+    const r = spawnSync('taskset', ['-p', String(process.pid)], { stdio: 'ignore' });
+    return r.status === 0;
+  } catch {
+    return false;
+  }
+}
+
+/** Pins every thread of `pid` to `cores` (a taskset list, e.g. `0` or `1-3`); false when that failed. */
+export function pinPid(pid: number, cores: string): boolean {
+  const r = spawnSync('taskset', ['-a', '-p', '-c', cores, String(pid)], { stdio: 'ignore' });
+  return r.status === 0;
+}
+
+/** Where the server processes and the load (generators) run: separate cores when there are ≥ 2. */
+export interface Pinning {
+  server: string;
+  load: string;
+}
+
+export function choosePinning(cores: number): Pinning | null {
+  if (cores < 2 || !tasksetAvailable()) return null;
+  return { server: '0', load: cores === 2 ? '1' : `1-${cores - 1}` };
+}

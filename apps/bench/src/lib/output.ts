@@ -13,16 +13,15 @@ export interface Written {
 
 export const README_INTRO = `# Stelar benchmarks
 
-Side-by-side benchmarks of the Stelar server against \`ws\`, \`socket.io\`, uWebSockets.js (when
-installed) and a raw length-prefixed \`net\` echo (the physical limit), on one machine. The
-harness lives in \`apps/bench\`; run it from the repository root with:
+Side-by-side benchmarks of the Stelar server against \`ws\` (plain and with bufferutil),
+\`socket.io\`, uWebSockets.js (when installed) and a raw length-prefixed \`net\` echo, on one
+machine. The harness lives in \`apps/bench\`; run it from the repository root with:
 
 \`\`\`
-pnpm bench
+npm run bench
 \`\`\`
 
-Options (\`node apps/bench/dist/main.js --help\`): \`--runs N\`, \`--servers a,b\`, \`--scenarios a,b\`,
-\`--preset smoke\`, \`--no-profile\`.`;
+Options: \`node apps/bench/dist/main.js --help\`.`;
 
 /** Writes the chart and README block, and (unless `json` is false) the results JSON files. */
 export function writeOutputs(r: Results, resultsDir: string, readmePath: string | undefined, json = true): Written {

@@ -34,6 +34,8 @@ export interface Frame {
 }
 
 export interface ProfileSummary {
+  /** The job (one per target cell: `oif-ws`, `fan-ws`…). */
+  id?: string;
   label: string;
   file: string;
   /** Sampled wall time (ms) and the busy part of it. */
@@ -191,6 +193,8 @@ export function heapGroups(file: string): Map<string, { count: number; size: num
 }
 
 export interface HeapSummary {
+  /** The server kind snapshotted. */
+  kind?: string;
   label: string;
   conns: number;
   /** Sum of the positive per-group deltas, per connection (≈ JS heap per connection). */

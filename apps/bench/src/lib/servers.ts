@@ -2,15 +2,17 @@
  * The servers under test, all with the same behaviour: echo each message to its sender; on a
  * publish, send the message to every other member of {@link ROOM}. Each runs alone in a server
  * process (see `src/server.ts`), with every library at its documented defaults except where the
- * scenario says otherwise (permessage-deflate, binary frames, socket.io's websocket transport).
+ * scenario says otherwise (permessage-deflate, binary frames, socket.io's websocket transport,
+ * a 16 MiB message limit everywhere so the 1 MiB echo fits).
  */
 import { readFileSync } from 'node:fs';
 import * as http from 'node:http';
+import { createRequire } from 'node:module';
 import type { AddressInfo } from 'node:net';
 import * as net from 'node:net';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { createServer as createStelar } from '@stelar/server';
-import { HOST, OP_PUB, ROOM, type ServerStart } from './common';
+import { HOST, OP_PUB, ROOM, type ServerKind, type ServerStart } from './common';
 
 export interface RunningServer {
   /** The port clients dial. */
@@ -36,6 +38,47 @@ export async function uwsAvailable(): Promise<{ ok: true } | { ok: false; reason
   }
 }
 
+const require = createRequire(import.meta.url);
+
+/** Version of an installed package as this bundle resolves it, or undefined. */
+export function packageVersion(name: string, from?: string): string | undefined {
+  try {
+    const req = from ? createRequire(from) : require;
+    const dir = dirname(req.resolve(`${name}/package.json`));
+    return (JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8')) as { version?: string }).version;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Whether `ws` (as this bundle resolves it) can load the optional native `bufferutil`: resolved
+ * from ws's own directory, as ws's `lib/buffer-util.js` requires it, and its `mask` callable.
+ */
+export function bufferutilAvailable(): { ok: true; version: string } | { ok: false; reason: string } {
+  try {
+    const wsMain = require.resolve('ws');
+    const fromWs = createRequire(wsMain);
+    const bu = fromWs(fromWs.resolve('bufferutil')) as { mask?: unknown; unmask?: unknown };
+    if (typeof bu.mask !== 'function' || typeof bu.unmask !== 'function') return { ok: false, reason: 'bufferutil loaded without mask/unmask' };
+    return { ok: true, version: packageVersion('bufferutil', wsMain) ?? '?' };
+  } catch (err) {
+    return { ok: false, reason: `bufferutil does not load from ws (${String(err).split('\n')[0] ?? ''})` };
+  }
+}
+
+/** Versions of the peers, for the report. */
+export function peerVersions(): Partial<Record<ServerKind | 'bufferutil', string>> {
+  const ws = packageVersion('ws');
+  const sio = packageVersion('socket.io');
+  const out: Partial<Record<ServerKind | 'bufferutil', string>> = {};
+  if (ws) out.ws = out['ws-bu'] = out['ws-frame'] = ws;
+  if (sio) out.socketio = sio;
+  const bu = bufferutilAvailable();
+  if (bu.ok) out.bufferutil = bu.version;
+  return out;
+}
+
 export async function startServer(o: ServerStart): Promise<RunningServer> {
   switch (o.kind) {
     case 'stelar-ws':
@@ -43,6 +86,8 @@ export async function startServer(o: ServerStart): Promise<RunningServer> {
     case 'stelar-tls':
       return startStelar(o);
     case 'ws':
+    case 'ws-bu':
+    case 'ws-frame':
       return startWs(o);
     case 'socketio':
       return startSocketIo(o);
@@ -62,6 +107,7 @@ async function startStelar(o: ServerStart): Promise<RunningServer> {
     host: HOST,
     ...(o.kind === 'stelar-ws' ? { port: 0, ws: { perMessageDeflate: o.deflate } } : { tcpPort: 0, ws: false as const }),
     ...(tls ? { tls } : {}),
+    maxFrameSize: MAX_PAYLOAD,
     onError: () => undefined,
   });
   server.on('echo', (data: unknown, conn) => {
@@ -81,19 +127,38 @@ async function startStelar(o: ServerStart): Promise<RunningServer> {
   };
 }
 
+/**
+ * `ws`, `ws-bu` (with bufferutil) and `ws-frame` (pre-framed broadcast). Whether ws uses
+ * bufferutil is decided by ws itself when it is first loaded: the controller starts every server
+ * process with `WS_NO_BUFFER_UTIL=1` except `ws-bu`'s; this checks that it did.
+ */
 async function startWs(o: ServerStart): Promise<RunningServer> {
-  const { WebSocketServer } = await import('ws');
+  const noBu = process.env['WS_NO_BUFFER_UTIL'] !== undefined && process.env['WS_NO_BUFFER_UTIL'] !== '';
+  if (o.kind === 'ws-bu') {
+    if (noBu) throw new Error('ws-bu: WS_NO_BUFFER_UTIL is set in this process');
+    const bu = bufferutilAvailable();
+    if (!bu.ok) throw new Error(`ws-bu: ${bu.reason}`);
+  } else if (!noBu) throw new Error(`${o.kind}: start it with WS_NO_BUFFER_UTIL=1 (ws as installed plainly)`);
+  const { WebSocket, WebSocketServer, Sender } = await import('ws');
   const wss = new WebSocketServer({ host: HOST, port: 0, perMessageDeflate: o.deflate, maxPayload: MAX_PAYLOAD });
   await new Promise<void>((resolve, reject) => {
     wss.once('listening', resolve);
     wss.once('error', reject);
   });
   const room = new Set<import('ws').WebSocket>();
+  const preFramed = o.kind === 'ws-frame';
+  if (preFramed && o.deflate) throw new Error('ws-frame: the pre-framed broadcast bypasses permessage-deflate');
   wss.on('connection', (ws) => {
     if (o.room) room.add(ws);
     ws.on('message', (data, isBinary) => {
       if (data[0] === OP_PUB) {
-        for (const c of room) if (c !== ws) c.send(data, { binary: true });
+        if (preFramed) {
+          // ws's public Sender.frame builds the frame once (server frames are not masked); each
+          // recipient's socket gets that same buffer. Safe here: no compression, and the
+          // recipients have nothing queued in their Sender.
+          const frame = Buffer.concat(Sender.frame(data, { fin: true, rsv1: false, opcode: 2, mask: false, readOnly: false }));
+          for (const c of room) if (c !== ws && c.readyState === WebSocket.OPEN) c._socket.write(frame);
+        } else for (const c of room) if (c !== ws) c.send(data, { binary: true });
       } else ws.send(data, { binary: isBinary });
     });
     ws.on('close', () => room.delete(ws));
@@ -192,7 +257,8 @@ async function startUws(o: ServerStart): Promise<RunningServer> {
 /**
  * The physical limit: length-prefixed messages (u32 length, then the body) over plain TCP, no
  * framework. Each complete message is written back as a view of the read buffer (no copy), and
- * the writes of one read are corked into one `writev`.
+ * the writes of one read are corked into one `writev`. A message split over reads is put together
+ * once, when its last byte is in (linear in its size, like the other servers' receivers).
  */
 async function startNet(o: ServerStart): Promise<RunningServer> {
   const room = new Set<net.Socket>();
@@ -201,12 +267,19 @@ async function startNet(o: ServerStart): Promise<RunningServer> {
     socket.setNoDelay(true);
     sockets.add(socket);
     if (o.room) room.add(socket);
-    let pending: Buffer | null = null;
+    /** Reads holding the start of an incomplete message, their length, and the bytes it needs. */
+    let parts: Buffer[] = [];
+    let partsLen = 0;
+    let need = 0;
     socket.on('data', (chunk: Buffer) => {
       let buf = chunk;
-      if (pending) {
-        buf = Buffer.concat([pending, chunk]);
-        pending = null;
+      if (parts.length > 0) {
+        parts.push(chunk);
+        partsLen += chunk.length;
+        if (partsLen < need) return;
+        buf = Buffer.concat(parts, partsLen);
+        parts = [];
+        partsLen = 0;
       }
       let off = 0;
       socket.cork();
@@ -221,7 +294,12 @@ async function startNet(o: ServerStart): Promise<RunningServer> {
         off = end;
       }
       socket.uncork();
-      if (off < buf.length) pending = buf.subarray(off);
+      if (off < buf.length) {
+        const rest = buf.subarray(off);
+        parts = [rest];
+        partsLen = rest.length;
+        need = rest.length >= 4 ? 4 + rest.readUInt32BE(0) : 4;
+      }
     });
     socket.on('error', () => socket.destroy());
     socket.on('close', () => {

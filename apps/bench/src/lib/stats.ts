@@ -9,10 +9,17 @@ export function median(values: readonly (number | null | undefined)[]): number |
 }
 
 /** Nearest-rank percentile (p in 0..100) of sorted values. */
-export function percentileSorted(sorted: readonly number[], p: number): number {
+export function percentileSorted(sorted: ArrayLike<number>, p: number): number {
   if (sorted.length === 0) return Number.NaN;
   const rank = Math.ceil((p / 100) * sorted.length);
   return sorted[Math.min(sorted.length, Math.max(1, rank)) - 1]!;
+}
+
+/** Smallest and largest finite values; null when none. */
+export function range(values: readonly (number | null | undefined)[]): { min: number; max: number } | null {
+  const v = values.filter((x): x is number => typeof x === 'number' && Number.isFinite(x));
+  if (v.length === 0) return null;
+  return { min: Math.min(...v), max: Math.max(...v) };
 }
 
 /** Geometric mean of the positive finite values; null when none. */

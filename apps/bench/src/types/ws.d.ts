@@ -2,6 +2,7 @@
 declare module 'ws' {
   import type { EventEmitter } from 'node:events';
   import type { Server as HttpServer } from 'node:http';
+  import type { Socket } from 'node:net';
 
   export interface PerMessageDeflateOptions {
     threshold?: number;
@@ -9,16 +10,37 @@ declare module 'ws' {
     clientNoContextTakeover?: boolean;
   }
 
+  export interface FrameOptions {
+    fin: boolean;
+    rsv1: boolean;
+    opcode: number;
+    mask: boolean;
+    readOnly: boolean;
+  }
+
+  /** ws's frame writer; `Sender.frame` is public (a frame built once can go to many sockets). */
+  export class Sender {
+    static frame(data: Buffer, options: FrameOptions): Buffer[];
+  }
+
   export class WebSocket extends EventEmitter {
+    constructor(address: string);
     static readonly OPEN: 1;
     readonly readyState: number;
+    /** The underlying socket (private in ws; the pre-framed broadcast writes to it). */
+    readonly _socket: Socket;
     send(data: Buffer | Uint8Array | string, options?: { binary?: boolean; compress?: boolean }, cb?: (err?: Error) => void): void;
     close(code?: number, reason?: string): void;
     terminate(): void;
     on(event: 'message', listener: (data: Buffer, isBinary: boolean) => void): this;
     on(event: 'close', listener: (code: number, reason: Buffer) => void): this;
     on(event: 'error', listener: (err: Error) => void): this;
+    on(event: 'open', listener: () => void): this;
+    once(event: 'open', listener: () => void): this;
+    once(event: 'error', listener: (err: Error) => void): this;
   }
+
+  export default WebSocket;
 
   export interface ServerOptions {
     host?: string;

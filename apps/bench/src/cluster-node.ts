@@ -1,0 +1,138 @@
+/**
+ * One server process of the real-process cluster bench (forked by cluster-real.ts): Stelar with
+ * `@stelar/adapter-redis` (classic or sharded), or Socket.IO with `@socket.io/redis-adapter`
+ * (ioredis clients), on one Redis. Every connection joins one room; an event `pub` is relayed to
+ * that room except its sender, as `fan`, on every node.
+ */
+import * as http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { createRedisAdapter, type RedisAdapter } from '@stelar/adapter-redis';
+import { createServer } from '@stelar/server';
+import { serveRequests } from './lib/ipc';
+
+const HOST = '127.0.0.1';
+const ROOM = 'room';
+
+interface Running {
+  port: number;
+  connections(): number;
+  nodes(): number;
+  extra(): Record<string, number>;
+  close(): Promise<void>;
+}
+
+async function stelar(kind: string, url: string, sharded: boolean): Promise<Running> {
+  const adapter: RedisAdapter = createRedisAdapter({ url, sharded, prefix: 'bench' });
+  const server = createServer({
+    host: HOST,
+    ...(kind === 'stelar-ws' ? { port: 0, ws: { perMessageDeflate: false } } : { tcpPort: 0, ws: false as const }),
+    heartbeat: false,
+    adapter,
+    onError: () => undefined,
+  });
+  server.on('pub', (data: unknown, conn) => {
+    conn.to(ROOM).emit('fan', data);
+  });
+  server.onConnection((conn) => conn.join(ROOM));
+  const info = await server.listen();
+  await server.ready();
+  const port = kind === 'stelar-ws' ? info.port : info.tcpPort;
+  if (port === undefined) throw new Error('no port');
+  return {
+    port,
+    connections: () => server.getStats().connections.open,
+    nodes: () => adapter.nodeCount(),
+    extra: () => {
+      const s = adapter.stats;
+      return {
+        published: s.published,
+        received: s.received,
+        lost: s.droppedWhileDown + s.droppedBufferFull + s.publishUnconfirmed + s.publishFailures,
+        missed: s.missedFromPeers,
+        down: s.droppedWhileDown,
+        full: s.droppedBufferFull,
+        unconfirmed: s.publishUnconfirmed,
+        stalls: s.publishStalls,
+        disconnects: s.disconnects,
+        duplicates: s.duplicatesDropped,
+      };
+    },
+    close: () => server.close({ timeout: 200 }),
+  };
+}
+
+async function socketio(url: string): Promise<Running> {
+  const { Server } = await import('socket.io');
+  const { createAdapter } = await import('@socket.io/redis-adapter');
+  const { Redis } = await import('ioredis');
+  const pub = new Redis(url);
+  const sub = pub.duplicate();
+  const httpServer = http.createServer();
+  const io = new Server(httpServer, { transports: ['websocket'], serveClient: false, perMessageDeflate: false, adapter: createAdapter(pub, sub) });
+  io.on('connection', (socket) => {
+    void socket.join(ROOM);
+    socket.on('pub', (d: unknown) => {
+      socket.to(ROOM).emit('fan', d);
+    });
+  });
+  await new Promise<void>((resolve, reject) => {
+    httpServer.once('error', reject);
+    httpServer.listen(0, HOST, resolve);
+  });
+  let servers = 1;
+  const poll = setInterval(() => {
+    void (io.of('/').adapter as unknown as { serverCount(): Promise<number> })
+      .serverCount()
+      .then((n) => (servers = n))
+      .catch(() => undefined);
+  }, 200);
+  return {
+    port: (httpServer.address() as AddressInfo).port,
+    connections: () => io.engine.clientsCount,
+    nodes: () => servers,
+    extra: () => ({}),
+    close: async () => {
+      clearInterval(poll);
+      await new Promise<void>((resolve) => {
+        void io.close(() => resolve());
+        httpServer.closeAllConnections();
+      });
+      pub.disconnect();
+      sub.disconnect();
+    },
+  };
+}
+
+let running: Running | undefined;
+// BENCH_DEBUG: each server writes its event-loop delay and adapter counters every second to
+// <tmpdir>/stelar-cluster-node-<pid>.log.
+if (process.env['BENCH_DEBUG']) {
+  const { monitorEventLoopDelay } = await import('node:perf_hooks');
+  const { appendFileSync } = await import('node:fs');
+  const { tmpdir } = await import('node:os');
+  const { join } = await import('node:path');
+  const file = join(tmpdir(), `stelar-cluster-node-${process.pid}.log`);
+  const h = monitorEventLoopDelay({ resolution: 10 });
+  h.enable();
+  setInterval(() => {
+    appendFileSync(file, `loop max ${(h.max / 1e6).toFixed(0)} ms p99 ${(h.percentile(99) / 1e6).toFixed(0)} ms ${JSON.stringify(running?.extra() ?? {})}\n`);
+    h.reset();
+  }, 1000).unref();
+}
+serveRequests({
+  async start(req) {
+    const kind = String(req['kind']);
+    const url = String(req['url']);
+    running = kind === 'socketio' ? await socketio(url) : await stelar(kind, url, req['sharded'] === true);
+    return { port: running.port, pid: process.pid };
+  },
+  stats() {
+    const cpu = process.cpuUsage();
+    return { user: cpu.user, system: cpu.system, connections: running?.connections() ?? 0, nodes: running?.nodes() ?? 0, rss: process.memoryUsage().rss, ...running?.extra() };
+  },
+  async stop() {
+    await running?.close().catch(() => undefined);
+    setImmediate(() => process.exit(0));
+    return null;
+  },
+});

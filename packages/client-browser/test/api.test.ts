@@ -1,0 +1,110 @@
+// The browser client's surface is core's ClientEngine's (the engine in src/engine.ts is a
+// separate, smaller implementation), and the <script> bundle's global is the package's exports.
+import { describe, expect, it } from 'vitest';
+import type { ClientEngine } from '@stelar/core/client';
+import * as pkg from '../src/index';
+
+/**
+ * Every public member of core's ClientEngine. The type makes this list exact: a member added to
+ * ClientEngine fails the typecheck here until the browser engine has it too.
+ */
+const MEMBERS: Record<keyof ClientEngine, 'method' | 'value'> = {
+  state: 'value',
+  id: 'value',
+  connected: 'value',
+  queued: 'value',
+  rooms: 'value',
+  connect: 'method',
+  close: 'method',
+  on: 'method',
+  once: 'method',
+  off: 'method',
+  onAny: 'method',
+  offAny: 'method',
+  onLifecycle: 'method',
+  emit: 'method',
+  request: 'method',
+  join: 'method',
+  leave: 'method',
+};
+
+describe('the browser client has the API of core ClientEngine', () => {
+  it('every member, with the same kind and initial values', () => {
+    const c = pkg.createClient('ws://127.0.0.1:9/');
+    for (const [name, kind] of Object.entries(MEMBERS)) {
+      expect(name in c, name).toBe(true);
+      expect(typeof (c as unknown as Record<string, unknown>)[name] === 'function', name).toBe(kind === 'method');
+    }
+    expect([c.state, c.id, c.connected, c.queued, [...c.rooms]]).toEqual(['idle', undefined, false, 0, []]);
+    expect(c.url).toBe('ws://127.0.0.1:9/');
+    expect(c).toBeInstanceOf(pkg.StelarClient);
+    // The chaining methods return the client itself.
+    const fn = (): void => undefined;
+    expect(c.on('a', fn).once('b', fn).off('a', fn).onAny(fn).offAny(fn)).toBe(c);
+  });
+
+  it('the package re-exports core\'s StelarError, ErrorCode and DisconnectCode (one class, one table)', async () => {
+    const core = await import('@stelar/core');
+    expect(pkg.StelarError).toBe(core.StelarError);
+    expect(pkg.ErrorCode).toBe(core.ErrorCode);
+    expect(pkg.DisconnectCode).toBe(core.DisconnectCode);
+    expect(new pkg.DialError('WS_DIAL_FAILED', 'x')).toBeInstanceOf(core.StelarError);
+  });
+});
+
+describe('the <script> bundle\'s global', () => {
+  it('is the package\'s runtime exports, nothing more or less', async () => {
+    const g = globalThis as { Stelar?: Record<string, unknown> };
+    delete g.Stelar;
+    await import('../src/global');
+    expect(Object.keys(g.Stelar!).sort()).toEqual(Object.keys(pkg).sort());
+    for (const [k, v] of Object.entries(pkg)) expect(g.Stelar![k], k).toBe(v);
+    delete g.Stelar;
+  });
+});
+
+describe('the types of @stelar/client-browser/stelar.min.js', () => {
+  it('declare the global Stelar as the package exports, for ESM and CommonJS consumers', async () => {
+    const ts = (await import('typescript')).default;
+    const { types } = await import('../scripts/bundle.mjs');
+    const { mkdtempSync, rmSync, writeFileSync } = await import('node:fs');
+    const { tmpdir } = await import('node:os');
+    const { join, resolve } = await import('node:path');
+    const dir = mkdtempSync(join(tmpdir(), 'stelar-types-'));
+    try {
+      const src = resolve(__dirname, '../src/index');
+      // A dist/ as the build lays it out, its index types standing in for tsup's.
+      for (const [index, dts] of [['index.js', 'stelar.min.d.ts'], ['index.cjs', 'stelar.min.d.cts']] as const) {
+        writeFileSync(join(dir, index.replace(/\.(c?)js$/, '.d.$1ts')), `export * from ${JSON.stringify(src)};\n`);
+        writeFileSync(join(dir, dts), types(index));
+      }
+      const use = (from: string) => `import ${JSON.stringify(from)};
+const c = Stelar.connect<{ sum: (a: { a: number; b: number }) => number }>('/', { auth: { token: 't' } });
+const n: Promise<number> = c.request('sum', { a: 1, b: 2 });
+const client: InstanceType<typeof Stelar.StelarClient> = c;
+void client;
+const code: 'TIMEOUT' = Stelar.ErrorCode.TIMEOUT;
+void n; void code;
+// @ts-expect-error: not an export
+Stelar.nothing;
+`;
+      writeFileSync(join(dir, 'esm.mts'), use('./stelar.min.js'));
+      writeFileSync(join(dir, 'cjs.cts'), use('./stelar.min.cjs'));
+      const program = ts.createProgram([join(dir, 'esm.mts'), join(dir, 'cjs.cts')], {
+        strict: true,
+        noEmit: true,
+        skipLibCheck: true,
+        // Bundler resolution: the stand-in index types point at src/, written for it.
+        module: ts.ModuleKind.ESNext,
+        moduleResolution: ts.ModuleResolutionKind.Bundler,
+        target: ts.ScriptTarget.ES2022,
+        lib: ['lib.es2022.d.ts', 'lib.dom.d.ts'],
+        types: [],
+      });
+      const errors = ts.getPreEmitDiagnostics(program).map((d) => ts.flattenDiagnosticMessageText(d.messageText, '\n'));
+      expect(errors).toEqual([]);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
