@@ -164,12 +164,12 @@ export class Connection<In extends object = AnyEvents, Out extends object = In> 
 
   /** Broadcasts to others: `conn.to('room').emit(…)` reaches the room except this connection. */
   to(rooms: string | readonly string[]): BroadcastOperator<Out> {
-    return this.session.host.broadcastFrom(this).to(rooms) as unknown as BroadcastOperator<Out>;
+    return this.session.host.broadcastFrom<Out>(this).to(rooms);
   }
 
   /** Every other connection (`conn.broadcast.emit(…)`). */
   get broadcast(): BroadcastOperator<Out> {
-    return this.session.host.broadcastFrom(this) as unknown as BroadcastOperator<Out>;
+    return this.session.host.broadcastFrom<Out>(this);
   }
 
   /** Per-connection rate limit override (`null` lifts the per-connection limit). */

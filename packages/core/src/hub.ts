@@ -3,7 +3,7 @@ import { MemoryAdapter, type Adapter, type AdapterHost } from './adapter';
 import type { ConnectionHandle } from './handle';
 import { BroadcastOperator } from './broadcast';
 import { now } from './clock';
-import type { Connection } from './connection';
+import type { AnyConnection, Connection } from './connection';
 import { Delivery } from './delivery';
 import { StelarError } from './errors';
 import { Handshake } from './handshake';
@@ -73,7 +73,7 @@ export class Hub<In extends object = AnyEvents, Out extends object = In> {
         metrics.acksTimedOut++;
         metrics.error(ErrorCode.TIMEOUT);
       },
-      broadcastFrom: (conn) => new BroadcastOperator(this.adapter).except(conn) as BroadcastOperator<AnyEvents>,
+      broadcastFrom: <O extends object>(conn: AnyConnection) => new BroadcastOperator<O>(this.adapter).except(conn),
     };
     const host: AdapterHost = {
       nodeId: this.nodeId,

@@ -5,7 +5,6 @@ import { StelarError } from './errors';
 import type { Link, SendStatus } from './link';
 import type { ConnectionBuckets } from './rate-limit';
 import { RequestTracker } from './requests';
-import type { AnyEvents } from './types';
 
 /** What a session (and its `Connection`) may ask of the hub. */
 export interface SessionHost {
@@ -17,7 +16,8 @@ export interface SessionHost {
   countSend(status: SendStatus, bytes: number): void;
   pendingDelta(delta: number): void;
   requestTimedOut(): void;
-  broadcastFrom(conn: AnyConnection): BroadcastOperator<AnyEvents>;
+  /** Everyone but `conn` (`conn.broadcast`, `conn.to(…)`). */
+  broadcastFrom<Out extends object>(conn: AnyConnection): BroadcastOperator<Out>;
 }
 
 /**
