@@ -8,8 +8,9 @@ import { ClientSession } from './session';
 export type { ClientEventHandler, ClientHeartbeatOptions, ClientLifecycle, ClientOptions, ClientRequestOptions, ClientState, Dialer } from './options';
 
 /**
- * The client side of a session, shared by the Node and browser clients: state machine,
- * reconnection, offline queue, requests, rooms, heartbeats. Transports plug in as a `Dialer`.
+ * The client side of a session: state machine, reconnection, offline queue, requests, rooms,
+ * heartbeats. Transports plug in as a `Dialer`. The Node client is this engine on its dialers;
+ * the browser client's smaller engine matches it.
  *
  * This class is the public API; a `Reconnector` brings links (dialing, backoff, state) and a
  * `ClientSession` keeps what outlives them (requests, queue, rooms, heartbeat).
