@@ -13,23 +13,23 @@ import { bundle } from './bundle.mjs';
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 export const README = resolve(root, 'README.md');
 
-/** Issue 14's goal for the bundle, min+gzip. Not met: see the README's Size section. */
+/** Issue 14's goal for the bundle, min+gzip. */
 export const TARGET = 4096;
 /**
- * The ceiling CI enforces (test/size.test.ts): the bundle may not grow past it unnoticed. It is
- * the size today plus room for the two features planned next (a session id and offset in CONNECT
- * for connection-state recovery; connect_error reports), a few hundred bytes.
+ * The ceiling CI enforces (test/size.test.ts): issue 14's target itself. A feature that does not
+ * fit under it has to make room first (README, Size).
  */
-export const LIMIT = 5888;
+export const LIMIT = TARGET;
 
 const kb = (n) => `${(n / 1024).toFixed(2)} KiB`;
 
 /** Builds the bundle in memory; returns its sizes, the bytes by source file, and the README block. */
 export async function measure() {
-  const { bytes, metafile } = await bundle(resolve(root, 'dist/stelar.min.js'), { write: false });
+  const { bytes, metafile, esbuilt } = await bundle(resolve(root, 'dist/stelar.min.js'), { write: false });
   const min = bytes.length;
   const gz = gzipSync(bytes, { level: 9 }).length;
-  // Where the minified bytes come from, by source file (largest first).
+  const esbuildGz = gzipSync(esbuilt, { level: 9 }).length;
+  // Where the minified bytes come from, by source file (largest first), as esbuild's output has them.
   const out = Object.values(metafile.outputs)[0];
   const parts = Object.entries(out.inputs)
     .map(([file, { bytesInOutput }]) => [relative(root, resolve(file)).replace(/^\.\.\//, '@stelar/').replace('/src/', '/'), bytesInOutput])
@@ -38,9 +38,10 @@ export async function measure() {
   const block = [
     '<!-- size:start -->',
     `**\`dist/stelar.min.js\`: ${min} bytes minified, ${gz} bytes minified + gzip** (level 9; ${kb(gz)}).`,
-    `Issue 14's target is ${TARGET} bytes: ${gz <= TARGET ? 'met' : `**not met**, ${gz - TARGET} bytes over`}. CI fails above ${LIMIT} bytes (\`test/size.test.ts\`).`,
+    `Issue 14's target is ${TARGET} bytes: ${gz <= TARGET ? `met, ${TARGET - gz} bytes to spare` : `**not met**, ${gz - TARGET} bytes over`}. CI fails above ${LIMIT} bytes (\`test/size.test.ts\`).`,
+    `esbuild's minifier alone gives ${esbuilt.length} bytes, ${esbuildGz} with gzip; oxc's pass after it saves ${esbuildGz - gz}.`,
     '',
-    '| source | minified bytes |',
+    '| source | bytes in esbuild\'s output |',
     '|---|---:|',
     ...parts.map(([f, n]) => `| \`${f}\` | ${n} |`),
     '<!-- size:end -->',

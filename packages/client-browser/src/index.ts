@@ -1,4 +1,7 @@
-export { connect, createClient, DialError, dialWebSocket, resolveUrl, StelarClient, type BrowserClientOptions } from './client';
+export { StelarClient } from './client';
+export { connect, createClient } from './create';
+export { DialError, resolveUrl, type BrowserClientOptions } from './options';
+export { dialWebSocket } from './dial';
 export {
   DisconnectCode,
   ErrorCode,

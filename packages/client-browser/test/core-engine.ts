@@ -2,7 +2,8 @@
 // of the package's own engine: test/parity.test.ts runs against both, so the two engines are held
 // to the same behaviour by the same tests.
 import { ClientEngine, type AnyEvents } from '@stelar/core/client';
-import { dialWebSocket, resolveUrl, type BrowserClientOptions } from '../src/client';
+import { resolveUrl, type BrowserClientOptions } from '../src/options';
+import { dialWebSocket } from '../src/dial';
 import * as pkg from '../src/index';
 
 class CoreClient<In extends object = AnyEvents, Out extends object = In> extends ClientEngine<In, Out> {

@@ -20,7 +20,7 @@ import {
   parseErrorBody,
   type FrameType,
 } from '@stelar/codec-tcp';
-import { decode, errorOf, frame, json, obj, parse } from '../src/wire';
+import { decode, errorOf, frame, json, obj, parse, u32be } from '../src/wire';
 
 const RUNS = 400;
 fc.configureGlobal({ interruptAfterTimeLimit: 15_000, markInterruptAsFailure: true });
@@ -34,11 +34,12 @@ const idArb = fc.integer({ min: 0, max: 0xffff_ffff });
 const jsonArb = fc.oneof(fc.constant(undefined), fc.jsonValue());
 const bytesArb = fc.uint8Array({ maxLength: 300 });
 
-/** What a decoder returned: the frame, or the error code it threw. */
-function outcome(fn: () => { type: number; event: string; payload: Uint8Array }): unknown {
+/** What a decoder returned: the frame (this codec's tuple or codec-tcp's object), or the error code it threw. */
+function outcome(fn: () => [number, string, Uint8Array] | { type: number; event: string; payload: Uint8Array }): unknown {
   try {
     const f = fn();
-    return { type: f.type, event: f.event, payload: [...f.payload] };
+    const [type, event, payload] = Array.isArray(f) ? f : [f.type, f.event, f.payload];
+    return { type, event, payload: [...payload] };
   } catch (err) {
     return (err as { code: string }).code;
   }
@@ -59,11 +60,11 @@ describe('encoding: the same bytes as @stelar/codec-tcp', () => {
         const ping = bytes.subarray(0, 125);
         expect(frame(1, name, json(data))).toEqual(encodeJson(name, data));
         expect(frame(2, name, bytes)).toEqual(encodeBinary(name, bytes));
-        expect(frame(5, name, json(data), id)).toEqual(encodeAckRequest(id, name, data));
-        expect(frame(6, name, json(data), id, 0)).toEqual(encodeAckResult(id, name, data));
-        expect(frame(6, '', json({ code: 'E', message: name }), id, 1)).toEqual(encodeAckError(id, '', 'E', name));
-        expect(frame(9, name, undefined, id)).toEqual(encodeJoin(name, id));
-        expect(frame(10, name, undefined, id)).toEqual(encodeLeave(name, id));
+        expect(frame(5, name, json(data), u32be(id))).toEqual(encodeAckRequest(id, name, data));
+        expect(frame(6, name, json(data), [...u32be(id), 0])).toEqual(encodeAckResult(id, name, data));
+        expect(frame(6, '', json({ code: 'E', message: name }), [...u32be(id), 1])).toEqual(encodeAckError(id, '', 'E', name));
+        expect(frame(9, name, u32be(id))).toEqual(encodeJoin(name, id));
+        expect(frame(10, name, u32be(id))).toEqual(encodeLeave(name, id));
         expect(frame(3, '', ping)).toEqual(encodePing(ping));
         expect(frame(4, '', ping)).toEqual(encodePong(ping));
         expect(frame(7, '', json(data === undefined ? { v: 1 } : { v: 1, auth: data }))).toEqual(encodeClientConnect(data));
@@ -77,11 +78,11 @@ describe('encoding: the same bytes as @stelar/codec-tcp', () => {
     const names = ['', 'x'.repeat(256), 'é'.repeat(128), 'a\ud800b', '\udc00', 12 as unknown as string];
     for (const name of names) {
       expect(thrown(() => frame(1, name, json(1)))).toBe(thrown(() => encodeJson(name, 1)));
-      expect(thrown(() => frame(9, name, undefined, 1))).toBe(thrown(() => encodeJoin(name, 1)));
+      expect(thrown(() => frame(9, name, u32be(1)))).toBe(thrown(() => encodeJoin(name, 1)));
     }
     expect(thrown(() => frame(1, 'x'.repeat(255), json(1)))).toBeNull();
     // A name only the empty-name rule refuses, on a type that allows it: ACK_RES.
-    expect(thrown(() => frame(6, '', json(1), 1, 0))).toBeNull();
+    expect(thrown(() => frame(6, '', json(1), [0, 0, 0, 1, 0]))).toBeNull();
   });
 });
 
