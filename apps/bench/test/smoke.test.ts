@@ -6,12 +6,13 @@
  * The server and generator entries are bundled from the sources here (Stelar packages from
  * their `src`, like the rest of the test suite), so no prior build is needed.
  */
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import * as os from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { build, type Plugin } from 'esbuild';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { sourceAliases } from '../../../scripts/source-aliases.mjs';
 import { SERVER_KINDS, type ServerKind } from '../src/lib/common';
 import { presetConfig } from '../src/lib/config';
 import { killAllChildren } from '../src/lib/ipc';
@@ -28,9 +29,10 @@ const distDir = join(app, 'node_modules', '.cache', 'bench-smoke');
 const stelarFromSource: Plugin = {
   name: 'stelar-from-source',
   setup(b) {
-    b.onResolve({ filter: /^@stelar\/[a-z-]+$/ }, (args) => {
-      const file = join(repo, 'packages', args.path.slice('@stelar/'.length), 'src', 'index.ts');
-      return existsSync(file) ? { path: file } : undefined;
+    const sources = new Map(sourceAliases());
+    b.onResolve({ filter: /^@stelar\// }, (args) => {
+      const file = sources.get(args.path);
+      return file ? { path: file } : undefined;
     });
   },
 };

@@ -2,22 +2,20 @@ import { Buffer } from 'node:buffer';
 import { randomInt } from 'node:crypto';
 import { Redis, type Cluster, type RedisOptions } from 'ioredis';
 import { encodeBinary, encodeJson } from '@stelar/codec-tcp';
+import { MemoryAdapter, StelarError, type ConnectionHandle, type ConnectionInfo } from '@stelar/core';
 import {
   asBytes,
   isBinary,
   LocalConnectionHandle,
-  MemoryAdapter,
-  StelarError,
+  linkOf,
   now,
   toErrorBody,
   type AdapterHost,
   type AnyConnection,
   type BroadcastTarget,
-  type ConnectionHandle,
-  type ConnectionInfo,
   type Link,
   type Target,
-} from '@stelar/core';
+} from '@stelar/core/internal';
 import {
   decodeBatch,
   decodeBroadcast,
@@ -905,7 +903,7 @@ export class RedisAdapter extends MemoryAdapter {
   /** Local delivery, each recipient corked until the end of the current callback. */
   private deliverCorked(frame: Uint8Array, target: Target, volatile: boolean): void {
     this.forEachMatch(target, (conn) => {
-      const link = conn.link;
+      const link = linkOf(conn);
       if (link.cork && !this.corked.has(link)) {
         if (this.corked.size === 0) process.nextTick(this.uncorkAll);
         link.cork();

@@ -1,4 +1,5 @@
-import { infoOf, type ConnectionHandle, type ConnectionInfo } from '@stelar/core';
+import type { ConnectionHandle, ConnectionInfo } from '@stelar/core';
+import { infoOf } from '@stelar/core/internal';
 
 /** What a remote handle asks of the adapter (the connection's node does the work). */
 export interface RemoteOps {

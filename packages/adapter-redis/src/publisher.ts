@@ -1,5 +1,5 @@
 import type { Buffer } from 'node:buffer';
-import { now } from '@stelar/core';
+import { now } from '@stelar/core/internal';
 
 /**
  * Why a publish did not go through. Every publish ends in exactly one of: a reply from Redis

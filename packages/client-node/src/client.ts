@@ -1,4 +1,4 @@
-import { ClientEngine, type AnyEvents, type ClientOptions, type Dialer } from '@stelar/core';
+import { ClientEngine, type AnyEvents, type ClientOptions, type Dialer } from '@stelar/core/client';
 import { dialTcp, dialWebSocket, type DialTcpOptions, type DialWebSocketOptions } from '@stelar/transport-node';
 
 /** Options of a Node client: the engine's (auth, reconnect, queue, timeouts) plus the transport's. */

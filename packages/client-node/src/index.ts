@@ -10,5 +10,5 @@ export {
   type ClientRequestOptions,
   type ClientState,
   type OfflineQueueOptions,
-} from '@stelar/core';
+} from '@stelar/core/client';
 export { DialError } from '@stelar/transport-node';

@@ -1,5 +1,5 @@
 import { decodeFrame } from '@stelar/codec-tcp';
-import { SendStatus, type Dialer, type Link, type LinkHandler } from '../src/index';
+import { SendStatus, type Dialer, type Link, type LinkHandler } from '../src/internal';
 
 /** Something that takes server-side links (a Hub). */
 export interface Acceptor {
