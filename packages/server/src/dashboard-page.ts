@@ -94,7 +94,7 @@ const SCRIPT = `
     $('rooms-note').textContent = 'Top ' + rm.limit + ' by members, from a scan of ' + int(rm.scanned) + ' connection(s) taken ' + (rm.ageMs / 1000).toFixed(1) + ' s ago in ' + rm.scanMs.toFixed(1) + ' ms (refreshed at most every ' + (rm.everyMs / 1000).toFixed(1) + ' s).';
     var labels = Object.keys(s.errors).sort(function (a, b) { return (r && r.err[b] || 0) - (r && r.err[a] || 0) || s.errors[b] - s.errors[a] || (a < b ? -1 : 1); });
     rows('errors', labels, function (row, k) { row.dataset.code = k; cell(row, k); cell(row, perSec(r ? r.err[k] || 0 : null), 'n'); cell(row, int(s.errors[k]), 'n'); });
-    $('errors-note').textContent = labels.length ? 'all ' + labels.length + ' labels; ' + perSec(r && r.errAll) + ' errors/s in all' : 'no errors counted';
+    $('errors-note').textContent = labels.length ? labels.length + (labels.length === 1 ? ' label; ' : ' labels (all); ') + perSec(r && r.errAll) + ' errors/s in all' : 'no errors counted';
     var bp = s.backpressure, a = s.acks;
     pairs('bp', [
       ['sends above the high-water mark', int(bp.buffered) + ' (' + perSec(r && r.buf) + '/s)', 'bp-buffered'],
@@ -103,7 +103,8 @@ const SCRIPT = `
       ['requests awaiting clients', int(a.pending)], ['requests timed out', int(a.timedOut)], ['handlers in flight', int(a.inFlightHandlers)],
       ['rate-limit hits', int(s.rateLimit.hits)], ['rate-limit disconnects', int(s.rateLimit.disconnects)],
     ]);
-    rows('slow', d.slow, function (row, x) { cell(row, x.id); cell(row, x.transport); cell(row, bytes(x.buffered), 'n'); cell(row, int(x.pendingRequests), 'n'); });
+    rows('slow', d.slow, function (row, x) { row.dataset.conn = x.id; cell(row, x.id); cell(row, x.transport); cell(row, bytes(x.buffered), 'n'); cell(row, int(x.pendingRequests), 'n'); });
+    $('slow-note').textContent = d.slow.length ? 'from the same scan as the rooms' : 'no connection has bytes queued (as of the last scan)';
     var ad = Object.keys(s.adapter).sort();
     $('adapter-section').hidden = ad.length === 0;
     pairs('adapter', ad.map(function (k) { return [k, int(s.adapter[k])]; }));
@@ -152,7 +153,7 @@ const BODY = `<header><h1>Stelar</h1><span id="node"></span><span id="status">lo
 <table><thead><tr><th>room</th><th class="n">members</th></tr></thead><tbody id="rooms"></tbody></table><p class="note" id="rooms-note"></p></section>
 <section><h2>Errors</h2><table><thead><tr><th>code</th><th class="n">per s</th><th class="n">total</th></tr></thead><tbody id="errors"></tbody></table><p class="note" id="errors-note"></p></section>
 <section><h2>Backpressure and requests</h2><table><tbody id="bp"></tbody></table>
-<h2>Most buffered connections</h2><table><thead><tr><th>connection</th><th>transport</th><th class="n">buffered</th><th class="n">requests</th></tr></thead><tbody id="slow"></tbody></table></section>
+<h2>Most buffered connections</h2><table><thead><tr><th>connection</th><th>transport</th><th class="n">buffered</th><th class="n">requests</th></tr></thead><tbody id="slow"></tbody></table><p class="note" id="slow-note"></p></section>
 <section id="adapter-section" hidden><h2>Adapter</h2><table><tbody id="adapter"></tbody></table></section>
 <section id="cluster" class="wide" hidden><h2>Nodes</h2>
 <table><thead><tr><th>node</th><th>status</th><th>open by transport</th><th class="n">msg in/s</th><th class="n">msg out/s</th><th class="n">errors/s</th><th class="n">rooms</th><th class="n">up</th></tr></thead><tbody id="nodes"></tbody></table><p class="note" id="cluster-note"></p></section>
