@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import * as http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { connect, type StelarClient } from '@stelar/client-node';
 import { createServer, type DashboardData, type ServerOptions, type StelarServer } from '../src/index';
 import { Dashboard, MAX_ROOM_NAME, sanitizeStats, scanConnections, TOP_ROOMS, type ScannedConnection } from '../src/dashboard';
@@ -78,6 +78,8 @@ describe('dashboard endpoints (standalone server)', () => {
     expect(page.headers.get('cache-control')).toBe('no-store');
     expect(page.headers.get('x-content-type-options')).toBe('nosniff');
     expect(page.headers.get('x-frame-options')).toBe('DENY');
+    expect(page.headers.get('referrer-policy')).toBe('no-referrer');
+    expect(page.headers.get('cross-origin-resource-policy')).toBe('same-origin');
     const csp = page.headers.get('content-security-policy')!;
     expect(csp).toMatch(/^default-src 'none'; script-src 'sha256-[A-Za-z0-9+/=]+'; style-src 'sha256-[A-Za-z0-9+/=]+'; connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'$/);
     // Self-contained: no external script, style or any URL; the hashes are those of its inline blocks.
@@ -95,6 +97,8 @@ describe('dashboard endpoints (standalone server)', () => {
     expect(d.headers.get('content-type')).toBe('application/json; charset=utf-8');
     expect(d.headers.get('cache-control')).toBe('no-store');
     expect(d.headers.get('x-content-type-options')).toBe('nosniff');
+    expect(d.headers.get('cross-origin-resource-policy')).toBe('same-origin');
+    expect(d.headers.get('content-security-policy')).toBe("default-src 'none'; frame-ancestors 'none'");
 
     const head = await get(port, '/stelar', { method: 'HEAD' });
     expect(head.status).toBe(200);
@@ -133,6 +137,47 @@ describe('dashboard endpoints (standalone server)', () => {
     expect(boom.status).toBe(500);
     expect(await boom.text()).not.toContain('session store');
     expect(errors).toEqual([expect.objectContaining({ message: 'session store down' })]);
+  });
+
+  it('an authorize that never settles is a 500 after 10 s (and its timer is cleared when it does settle)', async () => {
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] });
+    try {
+      const errors: unknown[] = [];
+      const hub = createServer({ port: 0, heartbeat: false });
+      let settle: ((ok: boolean) => void) | undefined;
+      const dash = new Dashboard(hub, { authorize: () => new Promise<boolean>((r) => (settle = r)) }, (e) => void errors.push(e));
+      const answer = () => {
+        const res = {
+          status: 0,
+          headersSent: false,
+          writableEnded: false,
+          writeHead(status: number) {
+            this.status = status;
+            this.headersSent = true;
+            return this;
+          },
+          end() {
+            this.writableEnded = true;
+          },
+        };
+        expect(dash.handle({ url: '/stelar/data', method: 'GET', headers: {} } as http.IncomingMessage, res as unknown as http.ServerResponse)).toBe(true);
+        return res;
+      };
+      const hung = answer();
+      await vi.advanceTimersByTimeAsync(9_999);
+      expect(hung.status).toBe(0);
+      await vi.advanceTimersByTimeAsync(1);
+      expect(hung.status).toBe(500);
+      expect(String(errors[0])).toMatch(/did not settle within 10000 ms/);
+      const quick = answer();
+      settle!(true);
+      await vi.advanceTimersByTimeAsync(0);
+      expect(quick.status).toBe(200);
+      expect(vi.getTimerCount()).toBe(0);
+      void hub.close();
+    } finally {
+      vi.useRealTimers();
+    }
   });
 
   it('only exactly `true` lets in (a truthy session object does not)', async () => {
@@ -302,6 +347,53 @@ describe('dashboard on your own HTTP server', () => {
     expect((await data(port)).stats.connections.byTransport).toEqual({ ws: 1 });
     await server.close({ timeout: 300 });
     expect(await get(port, '/stelar')).toMatchObject({ status: 200, body: 'mine:/stelar' });
+  });
+});
+
+describe('per-node status', () => {
+  it('waiting until a question is nodeTimeout old; ok if answered (up to 250 ms before it); no answer otherwise; forgotten 60 s after leaving', () => {
+    let clock = 0;
+    let ids = ['b', 'c'];
+    const handlers = new Map<string, (data: unknown, from: string) => unknown>();
+    const asked: number[] = [];
+    const hub = createServer({ port: 0, heartbeat: false });
+    const adapter = Object.assign(Object.create(hub.adapter) as typeof hub.adapter, { nodeCount: () => ids.length + 1, nodeIds: () => ids });
+    const source = {
+      nodeId: 'a',
+      adapter,
+      connections: new Map<string, ScannedConnection>(),
+      getStats: () => hub.getStats(),
+      serverSideEmit: async (_e: string, d?: unknown) => {
+        if ((d as { op: string }).op === 'ask') asked.push(clock);
+        return [];
+      },
+      onServerEvent: (e: string, fn: (data: unknown, from: string) => unknown) => handlers.set(e, fn),
+    };
+    const dash = new Dashboard(source, { authorize: () => true, nodeTimeout: 500 }, () => undefined, () => clock);
+    const on = handlers.get('stelar:dashboard')!;
+    const status = () => Object.fromEntries(dash.data().cluster!.nodes.map((n) => [n.id, n.status]));
+    on({ op: 'stats', stats: { uptimeMs: 1 } }, 'b'); // b answered another node's question just before ours
+    clock = 200;
+    expect(status()).toEqual({ a: 'ok', b: 'ok', c: 'waiting' });
+    expect(asked).toEqual([200]);
+    clock = 700;
+    expect(status()).toEqual({ a: 'ok', b: 'ok', c: 'no answer' }); // b's answer at 0 is within 250 ms of the question at 200
+    clock = 1200; // second question; b stays silent from now on
+    expect(status()).toEqual({ a: 'ok', b: 'ok', c: 'no answer' });
+    clock = 1700;
+    expect(status()).toEqual({ a: 'ok', b: 'no answer', c: 'no answer' });
+    on({ op: 'stats', stats: { uptimeMs: 2 } }, 'c');
+    expect(status()).toMatchObject({ c: 'ok' });
+    const row = dash.data().cluster!.nodes.find((n) => n.id === 'b')!;
+    expect(row.stats!.uptimeMs).toBe(1);
+    expect(row.ageMs).toBe(1700);
+    // b leaves the adapter's list: kept (as not answering) until 60 s after it was last heard.
+    ids = ['c'];
+    clock = 59_000;
+    expect(Object.keys(status())).toEqual(['a', 'b', 'c']);
+    clock = 60_001;
+    expect(Object.keys(status())).toEqual(['a', 'c']);
+    void hub.close();
   });
 });
 
