@@ -1,5 +1,6 @@
 export { createServer, StelarServer, type CloseOptions, type ListenInfo, type ServerOptions, type WebSocketOptions } from './server';
 export type { HealthOptions, MetricsOptions } from './health';
+export type { DashboardData, DashboardOptions } from './dashboard';
 export {
   AuthError,
   Connection,

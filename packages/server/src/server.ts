@@ -13,6 +13,7 @@ import {
   type WebSocketHandle,
   type WebSocketServerOptions,
 } from '@stelar/transport-node';
+import { checkDashboardOptions, Dashboard, type DashboardOptions } from './dashboard';
 import { createRoutes, type HealthOptions, type MetricsOptions } from './health';
 
 /** WebSocket endpoint options (see `@stelar/transport-node`). */
@@ -55,6 +56,11 @@ export interface ServerOptions extends HubOptions, LinkLimitOptions {
   health?: boolean | HealthOptions;
   /** Opt-in `/metrics` in Prometheus text format on the HTTP server. Default off. */
   metrics?: boolean | MetricsOptions;
+  /**
+   * Opt-in live dashboard page on the HTTP server, behind your own `authorize(req, res)` check
+   * (required). Default off.
+   */
+  dashboard?: DashboardOptions;
   /** Most bytes of HTTP headers (standalone server). Default 16 KiB. */
   maxHeaderSize?: number;
   /** Close gracefully on SIGINT/SIGTERM. Default false: Stelar installs no signal handler. */
@@ -97,10 +103,18 @@ export class StelarServer<In extends object = AnyEvents, Out extends object = In
   private signalHandler: (() => void) | undefined;
   private closing: Promise<void> | undefined;
   private restoreRequestListeners: (() => void) | undefined;
+  private readonly dashboard: Dashboard | undefined;
 
   constructor(options: ServerOptions = {}) {
     super(options);
     this.options = options;
+    if (options.dashboard !== undefined) {
+      checkDashboardOptions(options.dashboard);
+      if (options.ws === false || (!options.server && options.port === undefined && options.tcpPort !== undefined)) {
+        throw new TypeError('dashboard needs the HTTP server: set `port` or `server` (and not `ws: false`)');
+      }
+      this.dashboard = new Dashboard(this, options.dashboard, (err) => this.reportError(err));
+    }
     this.limits = new ConnectionLimits({
       ...(options.maxConnections !== undefined && { maxConnections: options.maxConnections }),
       ...(options.maxConnectionsPerIp !== undefined && { maxConnectionsPerIp: options.maxConnectionsPerIp }),
@@ -239,16 +253,17 @@ export class StelarServer<In extends object = AnyEvents, Out extends object = In
   }
 
   /**
-   * Health and metrics routes. On a standalone server they sit in front of the 404 handler; on
-   * your server they wrap the `request` listeners present now, answering only their own paths
-   * and passing everything else on untouched.
+   * Health, metrics and dashboard routes. On a standalone server they sit in front of the 404
+   * handler; on your server they wrap the `request` listeners present now, answering only their
+   * own paths and passing everything else on untouched.
    */
   private mountRoutes(server: http.Server | https.Server): void {
     const o = this.options;
     const health = o.health ? (o.health === true ? {} : o.health) : false;
     const metrics = o.metrics ? (o.metrics === true ? {} : o.metrics) : false;
-    if (!health && !metrics) return;
-    const routes = createRoutes(
+    const dashboard = this.dashboard;
+    if (!health && !metrics && !dashboard) return;
+    const healthRoutes = createRoutes(
       {
         isLive: () => this.state !== 'closed',
         isReady: () => this.isReady,
@@ -259,6 +274,7 @@ export class StelarServer<In extends object = AnyEvents, Out extends object = In
       health,
       metrics,
     );
+    const routes = dashboard ? (req: http.IncomingMessage, res: http.ServerResponse): boolean => healthRoutes(req, res) || dashboard.handle(req, res) : healthRoutes;
     const existing = server.listeners('request') as ((req: http.IncomingMessage, res: http.ServerResponse) => void)[];
     server.removeAllListeners('request');
     const front = (req: http.IncomingMessage, res: http.ServerResponse): void => {
