@@ -9,6 +9,7 @@ export {
   type ClientOptions,
   type ClientRequestOptions,
   type ClientState,
+  type Logger,
   type OfflineQueueOptions,
 } from '@stelar/core/client';
 export { DialError } from '@stelar/transport-node';
