@@ -82,7 +82,7 @@ export interface HubOptions {
    * closed at `debug`, drains at `info`. `false`: nothing. Default: `warn` and `error` to the
    * console (`@stelar/server` adds `DEBUG=stelar:*`).
    */
-  logger?: Logger | false;
+  logger?: Logger | false | undefined;
   /**
    * Send clients the message of errors that are not `StelarError`s (their code stays
    * INTERNAL_ERROR). For development only: messages may hold paths, queries or secrets.
