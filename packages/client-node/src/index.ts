@@ -1,4 +1,4 @@
-export { connect, dialerFor, StelarClient, type NodeClientOptions } from './client';
+export { clientLogger, connect, dialerFor, StelarClient, type NodeClientOptions } from './client';
 export {
   DisconnectCode,
   ErrorCode,
