@@ -5,8 +5,9 @@
  */
 import { describe, expect, it, vi } from 'vitest';
 import { consoleLogger, debugEnabled, LogSink } from '../src/logger';
-import { StelarError, type Logger, type LogLevel } from '../src/index';
-import { useHubs } from './fixtures';
+import { decodeFrame, encodeJson } from '@stelar/codec-tcp';
+import { Hub, StelarError, type Logger, type LogLevel } from '../src/index';
+import { openSessions, useHubs } from './fixtures';
 import { tick, until } from './memory-link';
 
 const setup = useHubs();
@@ -183,5 +184,46 @@ describe('the hub’s logging', () => {
       error.mockRestore();
       debug.mockRestore();
     }
+  });
+});
+
+describe('micro-bench: the logger costs nothing per message', () => {
+  /** Events/s through one hub (synchronous path: in-memory link, frames handed to onFrame directly). */
+  function rate(logger: Logger | false | undefined, n: number): number {
+    const hub = new Hub({ heartbeat: false, logger });
+    hub.on('e', () => undefined);
+    const { handler } = openSessions(hub, 1)[0]!;
+    const frame = decodeFrame(encodeJson('e', { i: 1 }));
+    const t0 = performance.now();
+    for (let i = 0; i < n; i++) handler.onFrame(frame, frame.length);
+    const ms = performance.now() - t0;
+    void hub.dispose();
+    return n / (ms / 1000);
+  }
+
+  it('events/s with no logger, the default (debug off) and DEBUG on (console at debug) are alike: each median at least 0.6× the none median (a console call per message would be many times slower)', () => {
+    const quiet = { debug() {}, info() {}, warn() {}, error() {} };
+    const debugOn = consoleLogger('stelar:server', 'debug', quiet);
+    const runs: Record<string, number[]> = { none: [], default: [], debug: [] };
+    const variants: [string, Logger | false | undefined][] = [
+      ['none', false],
+      ['default', undefined],
+      ['debug', debugOn],
+    ];
+    for (const [, l] of variants) rate(l, 20_000);
+    // Interleaved and rotated, so that JIT warm-up and a neighbour's load do not favour one variant.
+    for (let r = 0; r < 5; r++) {
+      for (let k = 0; k < 3; k++) {
+        const [name, l] = variants[(r + k) % 3]!;
+        runs[name]!.push(rate(l, 50_000));
+      }
+    }
+    const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[2]!;
+    const none = median(runs['none']!);
+    const byDefault = median(runs['default']!);
+    const debug = median(runs['debug']!);
+    console.info(`logger micro-bench, events/s: none ${Math.round(none)}, default ${Math.round(byDefault)} (${(byDefault / none).toFixed(2)}×), DEBUG on ${Math.round(debug)} (${(debug / none).toFixed(2)}×)`);
+    expect(byDefault / none).toBeGreaterThan(0.6);
+    expect(debug / none).toBeGreaterThan(0.6);
   });
 });
