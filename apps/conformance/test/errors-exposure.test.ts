@@ -35,7 +35,7 @@ describe('server errors on the wire', { timeout: 20_000 }, () => {
       throw new Error(`SELECT * FROM users WHERE password='${SECRET}'`);
     });
     h.server.on('enoent', () => {
-      throw Object.assign(new Error(`ENOENT: no such file or directory, open '/srv/${SECRET}/key.pem'`), { code: 'ENOENT' });
+      throw Object.assign(new Error(`ENOENT: no such file or directory, open 'keys/${SECRET}.pem'`), { code: 'ENOENT' });
     });
     h.server.on('typed', async () => {
       throw new StelarError('NOT_FOUND', 'no such order');

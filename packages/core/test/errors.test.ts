@@ -23,7 +23,7 @@ describe('errors', () => {
   it('publicErrorBody: a StelarError (AuthError too) as it is; anything else INTERNAL_ERROR, its message only with expose', () => {
     expect(publicErrorBody(new StelarError('NOT_FOUND', 'no such room'), false)).toEqual({ code: 'NOT_FOUND', message: 'no such room' });
     expect(publicErrorBody(new AuthError('bad token'), false)).toEqual({ code: 'UNAUTHORIZED', message: 'bad token' });
-    const enoent = Object.assign(new Error("ENOENT: no such file or directory, open '/srv/app/secrets.json'"), { code: 'ENOENT' });
+    const enoent = Object.assign(new Error("ENOENT: no such file or directory, open 'secrets/db.json'"), { code: 'ENOENT' });
     const generic = { code: 'INTERNAL_ERROR', message: 'internal server error' };
     expect(publicErrorBody(enoent, false)).toEqual(generic);
     expect(publicErrorBody(new Error('db password hunter2'), false)).toEqual(generic);
