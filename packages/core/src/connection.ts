@@ -18,6 +18,9 @@ import {
   type SendOptions,
 } from './types';
 
+/** What `conn.data` holds unless the hub is given a `Data` type. */
+export type ConnectionData = Record<string, unknown>;
+
 /** Life of a connection on the server. */
 export type ConnectionState = 'opening' | 'open' | 'closing' | 'closed';
 
@@ -31,9 +34,10 @@ let readLink: (conn: AnyConnection) => Link;
  * One client session on the server, whatever its transport: what handlers, listeners and your
  * code use. The protocol's per-connection state lives in the hub's session record behind it.
  *
- * `In` are the events this server receives, `Out` the events it sends.
+ * `In` are the events this server receives, `Out` the events it sends, `Data` what `conn.data`
+ * holds (like Socket.IO's `SocketData`).
  */
-export class Connection<In extends object = AnyEvents, Out extends object = In> {
+export class Connection<In extends object = AnyEvents, Out extends object = In, Data extends object = ConnectionData> {
   /** Session id, sent to the client in CONNECT. */
   readonly id: string;
   /** `ws`, `wss`, `tcp` or `tls`. */
@@ -51,7 +55,9 @@ export class Connection<In extends object = AnyEvents, Out extends object = In> 
   readonly roomSet = new Set<string>();
   /** Adapter contract: the adapter's dedupe stamp for multi-room broadcasts. */
   broadcastStamp = 0;
-  private dataStore: Record<string, unknown> | undefined = undefined;
+  private dataStore: Data | undefined = undefined;
+  /** Frames sent to this client (`messagesOut`). */
+  private sent = 0;
   /** The hub's record of this session. */
   private readonly session: ServerSession;
   /**
@@ -74,12 +80,36 @@ export class Connection<In extends object = AnyEvents, Out extends object = In> 
     this.upgradeRequest = link.upgradeRequest;
   }
 
-  /** Free storage for the application (user, session…); created on first use. */
-  get data(): Record<string, unknown> {
-    return (this.dataStore ??= {});
+  /**
+   * Storage for the application (user, session…), typed by the hub's `Data` parameter. It starts
+   * as an empty object, created on first use: the fields of `Data` are there once your code (say,
+   * connection middleware) has set them, as with Socket.IO's `socket.data`.
+   */
+  get data(): Data {
+    return (this.dataStore ??= {} as Data);
   }
-  set data(value: Record<string, unknown>) {
+  set data(value: Data) {
     this.dataStore = value;
+  }
+
+  /** Frames received from this client since it connected (control frames included, as in `getStats().messages.in`). */
+  get messagesIn(): number {
+    return this.session.messagesIn;
+  }
+
+  /** Frames sent to this client (written to its link or buffered; dropped volatile ones are not counted). */
+  get messagesOut(): number {
+    return this.sent;
+  }
+
+  /** When the link was accepted (`Date.now()` milliseconds). */
+  get connectedAt(): number {
+    return this.session.connectedAt;
+  }
+
+  /** When a frame or a heartbeat answer last arrived from this client (`Date.now()` milliseconds). */
+  get lastSeen(): number {
+    return this.session.lastSeenAt;
   }
 
   /**
@@ -214,6 +244,7 @@ export class Connection<In extends object = AnyEvents, Out extends object = In> 
   sendEncoded(frame: Uint8Array, volatile: boolean): SendStatus {
     if (this.state === 'closed') return SendStatus.CLOSED;
     const status = this.link.send(frame, volatile);
+    if (status === SendStatus.OK || status === SendStatus.BUFFERED) this.sent++;
     this.session.host.countSend(status, frame.length);
     return status;
   }
@@ -247,7 +278,7 @@ export type EmitArgs<M, K extends keyof M> = undefined extends EventData<M, K>
 
 /** A connection whatever its event maps (what adapters and internals handle). */
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
-export type AnyConnection = Connection<any, any>;
+export type AnyConnection = Connection<any, any, any>;
 
 /**
  * The link a connection runs on: for the hub's parts (pause, resume, ping) and sibling packages

@@ -77,7 +77,9 @@ export class Delivery<In extends object, Out extends object> implements Dispatch
     const m = hub.metrics;
     m.rateLimitHits++;
     m.error(ErrorCode.RATE_LIMITED);
-    if (hub.settings.rateLimit?.onExceeded === 'disconnect') {
+    const action = hub.settings.rateLimit?.onExceeded === 'disconnect' ? 'disconnect' : 'drop';
+    hub.limitReached(() => ({ reason: 'rateLimit', conn: s.conn, event, action }));
+    if (action === 'disconnect') {
       m.rateLimitDisconnects++;
       hub.sendError(s, ErrorCode.RATE_LIMITED, 'rate limit exceeded', event);
       s.conn.disconnect(DisconnectCode.RATE_LIMITED, 'rate limit exceeded');
@@ -110,8 +112,7 @@ export class Delivery<In extends object, Out extends object> implements Dispatch
         if (!completed && isRequest) hub.reply(s, id, ctx.event, false, { code: ErrorCode.REJECTED, message: 'dropped by middleware' });
       },
       (err: unknown) => {
-        const b = toErrorBody(err, ErrorCode.REJECTED);
-        hub.metrics.error(b.code);
+        const b = hub.failed(err, s, 'event middleware');
         if (isRequest) hub.reply(s, id, ctx.event, false, b);
         else if (s.state === 'open') hub.sendError(s, b.code, b.message, ctx.event);
       },
@@ -139,12 +140,7 @@ export class Delivery<In extends object, Out extends object> implements Dispatch
     hub.metrics.inFlightHandlers--;
     this.slots.grant();
     if (ok) hub.reply(s, id, event, true, value);
-    else {
-      const b = toErrorBody(value, ErrorCode.HANDLER_ERROR);
-      hub.metrics.error(b.code);
-      hub.emitError(value, s.conn);
-      hub.reply(s, id, event, false, b);
-    }
+    else hub.reply(s, id, event, false, hub.failed(value, s, `the handler of request "${event}"`));
     hub.poke();
   }
 }

@@ -1,13 +1,14 @@
 import { DisconnectCode, encodeServerConnect, ErrorCode, parseClientHello, PROTOCOL_VERSION, type Frame } from '@stelar/codec-tcp';
 import { markOpen } from './connection';
-import { toErrorBody } from './errors';
+import { isExposed, publicErrorBody } from './errors';
 import type { HubContext } from './hub-context';
 import { runMiddleware } from './middleware';
 import type { ServerSession } from './session';
 
 /**
  * Opening a session: the client's CONNECT (protocol version, `auth`), connection middleware, then
- * the hub's CONNECT answer, or a refusal (ERROR then close 4001 / 4002). docs/protocol.md §4.
+ * the hub's CONNECT answer, or a refusal (ERROR then close 4001 / 4002), or, when middleware
+ * crashed, ERROR INTERNAL_ERROR then close 1011, which clients retry. docs/protocol.md §4.
  *
  * Connect errors with more detail for the client, or resuming a recovered session from an id in
  * CONNECT, would be decided here.
@@ -37,8 +38,16 @@ export class Handshake<In extends object, Out extends object> {
       },
       (err: unknown) => {
         if (s.state !== 'opening') return;
-        const body = toErrorBody(err, ErrorCode.UNAUTHORIZED);
-        this.refuse(s, body.code, body.message, body.code === ErrorCode.VERSION_MISMATCH ? DisconnectCode.VERSION_MISMATCH : DisconnectCode.UNAUTHORIZED);
+        // Only AuthError (code UNAUTHORIZED) refuses, and VERSION_MISMATCH; any other throw is a
+        // server failure the client may retry (1011), reported like every other crash.
+        if (isExposed(err) && (err.code === ErrorCode.UNAUTHORIZED || err.code === ErrorCode.VERSION_MISMATCH)) {
+          this.hub.log.debug?.({ conn: s.conn.id, code: err.code }, 'session refused by connection middleware');
+          this.refuse(s, err.code, err.message, err.code === ErrorCode.VERSION_MISMATCH ? DisconnectCode.VERSION_MISMATCH : DisconnectCode.UNAUTHORIZED);
+          return;
+        }
+        const body = publicErrorBody(err, this.hub.settings.exposeErrors);
+        this.hub.emitError(err, s.conn, 'connection middleware failed');
+        this.refuse(s, body.code, body.message, DisconnectCode.INTERNAL_ERROR);
       },
     );
   }
@@ -64,6 +73,7 @@ export class Handshake<In extends object, Out extends object> {
     m.transportDelta(conn.transport, 1);
     const hb = hub.settings.heartbeat;
     conn.sendEncoded(encodeServerConnect({ v: PROTOCOL_VERSION, id: conn.id, heartbeat: hb ? hb.interval : 0, maxFrame: hub.settings.maxFrameSize }), false);
+    hub.log.debug?.({ conn: conn.id, transport: conn.transport, remoteAddress: conn.remoteAddress }, 'connection accepted');
     hub.notify(s, hub.callbacks.connection);
   }
 }

@@ -4,7 +4,9 @@
  */
 export { Hub } from './hub';
 export type { AnyEventHandler, ConnectionMiddleware, EventContext, EventHandler, EventMiddleware, HeartbeatOptions, HubOptions } from './hub-options';
-export { Connection } from './connection';
+export { Connection, type ConnectionData } from './connection';
+export type { LimitEvent, LimitReason } from './limits';
+export type { LogFields, Logger, LogLevel, LogMethod } from './logger';
 export type { BroadcastOperator } from './broadcast';
 export type { ConnectionHandle } from './handle';
 export { MemoryAdapter, type Adapter, type ConnectionInfo } from './adapter';

@@ -16,5 +16,6 @@ export { LocalConnectionHandle, infoOf } from './handle';
 
 // Helpers the sibling packages share with the core.
 export { toErrorBody } from './errors';
+export { consoleLogger, debugEnabled, LogSink } from './logger';
 export { now } from './clock';
 export { asBytes, isBinary } from './types';

@@ -59,6 +59,7 @@ export class Liveness<In extends object, Out extends object> {
     this.rooms.leaveAll(s);
     hub.settings.rateLimit?.limiter?.release?.(conn);
     s.closed(code, reason);
+    hub.log.debug?.({ conn: conn.id, code, reason: reason || undefined, opened: wasOpen }, 'connection closed');
     if (wasOpen) hub.notify(s, hub.callbacks.disconnect, code, reason);
     hub.poke();
   }
@@ -71,13 +72,16 @@ export class Liveness<In extends object, Out extends object> {
   async drain(timeout: number, code: number, reason: string): Promise<boolean> {
     const hub = this.hub;
     hub.draining = true;
-    const deadline = now() + timeout;
+    const started = now();
+    const deadline = started + timeout;
+    hub.log.info?.({ connections: hub.open.size + hub.opening.size, timeout }, 'drain started');
     const m = hub.metrics;
     const idle = await hub.waitFor(() => m.inFlightHandlers === 0 && m.acksPending === 0, deadline);
     for (const s of [...hub.opening]) s.conn.disconnect(code, reason);
     for (const c of [...hub.open.values()]) c.disconnect(code, reason);
     const closed = await hub.waitFor(() => hub.opening.size === 0 && hub.open.size === 0, deadline);
     this.stopSweep();
+    hub.log.info?.({ ms: Math.round(now() - started), inTime: idle && closed }, 'drain finished');
     return idle && closed;
   }
 

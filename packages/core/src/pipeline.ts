@@ -29,6 +29,7 @@ class SessionLinkHandler implements LinkHandler {
   }
   onPong(): void {
     this.session.alive = true;
+    this.session.lastSeenAt = Date.now();
   }
   onDrain(): void {}
   onClose(code: number, reason: string, remote?: boolean): void {
@@ -60,6 +61,8 @@ export class Pipeline<In extends object, Out extends object> implements Inbound 
     m.messagesIn++;
     m.bytesIn += size;
     s.alive = true;
+    s.messagesIn++;
+    s.lastSeenAt = Date.now();
     if (s.state === 'closed' || s.state === 'closing') return;
     if (s.inbox) {
       s.inbox.push(frame);

@@ -24,12 +24,14 @@ export class Rooms<In extends object, Out extends object> {
     const { maxRoomsPerConnection, maxRooms } = hub.settings;
     if (conn.roomSet.size + fresh.length > maxRoomsPerConnection) {
       hub.metrics.error(ErrorCode.ROOM_LIMIT);
+      hub.limitReached(() => ({ reason: 'maxRoomsPerConnection', limit: maxRoomsPerConnection, conn, rooms: fresh }));
       throw new StelarError(ErrorCode.ROOM_LIMIT, `a connection may be in at most ${maxRoomsPerConnection} rooms`);
     }
     let created = 0;
     for (const r of fresh) if (!hub.adapter.members(r)) created++;
     if (created > 0 && hub.adapter.roomCount + created > maxRooms) {
       hub.metrics.error(ErrorCode.ROOM_LIMIT);
+      hub.limitReached(() => ({ reason: 'maxRooms', limit: maxRooms, conn, rooms: fresh }));
       throw new StelarError(ErrorCode.ROOM_LIMIT, `the server is at its limit of ${maxRooms} rooms`);
     }
     const pending = hub.adapter.join(conn, fresh);
@@ -92,7 +94,7 @@ export class Rooms<In extends object, Out extends object> {
     try {
       verdict = authorize(s.conn, room);
     } catch (err) {
-      hub.report(err, s);
+      hub.report(err, s, 'authorizeJoin failed');
       join(false);
       return undefined;
     }
@@ -101,7 +103,7 @@ export class Rooms<In extends object, Out extends object> {
       return undefined;
     }
     return Promise.resolve(verdict).then(join, (err: unknown) => {
-      hub.report(err, s);
+      hub.report(err, s, 'authorizeJoin failed');
       join(false);
     });
   }

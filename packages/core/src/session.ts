@@ -36,6 +36,12 @@ export class ServerSession {
   /** When the sweep last found it alive. */
   lastSeen: number;
   readonly openedAt: number;
+  /** Wall-clock ms when the link was accepted (`conn.connectedAt`). */
+  readonly connectedAt: number;
+  /** Wall-clock ms of the last frame or pong from the client (`conn.lastSeen`). */
+  lastSeenAt: number;
+  /** Frames received (`conn.messagesIn`). */
+  messagesIn = 0;
   /** A heartbeat ping is out. */
   pingSent = false;
   /** The client's CONNECT has arrived. */
@@ -56,6 +62,7 @@ export class ServerSession {
 
   constructor(link: Link, readonly host: SessionHost, id: string, now: number) {
     this.openedAt = this.lastSeen = now;
+    this.connectedAt = this.lastSeenAt = Date.now();
     this.conn = newConnection(id, link, this);
   }
 

@@ -1,6 +1,7 @@
 import { DisconnectCode } from '@stelar/codec-tcp';
 import { HandlerRegistry } from '../registry';
 import type { AnyEvents, EventData, EventName, EventReply, SendOptions } from '../types';
+import { lifecycleLog } from './log';
 import type { ClientEventHandler, ClientLifecycle, ClientOptions, ClientRequestOptions, ClientState, Dialer } from './options';
 import { Reconnector } from './reconnector';
 import { ClientSession } from './session';
@@ -22,8 +23,10 @@ export class ClientEngine<In extends object = AnyEvents, Out extends object = In
   private readonly lifecycle = new Map<keyof ClientLifecycle, Set<(...args: never[]) => void>>();
   private readonly session: ClientSession;
   private readonly reconnector: Reconnector;
+  private readonly log: ReturnType<typeof lifecycleLog>;
 
   constructor(dialer: Dialer, options: ClientOptions = {}) {
+    this.log = lifecycleLog(options.logger);
     const notify = this.notify.bind(this);
     const session: ClientSession = (this.session = new ClientSession(this.handlers, options, {
       opened: (hello) => {
@@ -128,6 +131,7 @@ export class ClientEngine<In extends object = AnyEvents, Out extends object = In
   }
 
   private notify<K extends keyof ClientLifecycle>(name: K, ...args: Parameters<ClientLifecycle[K]>): void {
+    this.log?.(name, args);
     const set = this.lifecycle.get(name);
     if (!set) return;
     for (const fn of [...set]) {

@@ -8,5 +8,6 @@ export { backoffDelay, type BackoffOptions } from './backoff';
 export type { OfflineQueueOptions, QueuePolicy } from './queue';
 export { SendStatus, type Link, type LinkHandler, type LinkInfo, type TransportName } from '../link';
 export { StelarError } from '../errors';
+export type { LogFields, Logger, LogLevel, LogMethod } from '../logger';
 export type { AnyEvents, BinaryData, EventData, EventMap, EventName, EventReply, SendOptions } from '../types';
 export { DisconnectCode, ErrorCode } from '@stelar/codec-tcp';

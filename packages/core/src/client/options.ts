@@ -1,5 +1,6 @@
 import type { StelarError } from '../errors';
 import type { Link, LinkHandler } from '../link';
+import type { Logger } from '../logger';
 import type { EventData, EventName, EventReply, HandlerResult, SendOptions } from '../types';
 import type { BackoffOptions } from './backoff';
 import type { OfflineQueueOptions } from './queue';
@@ -35,6 +36,12 @@ export interface ClientOptions {
   connectTimeout?: number;
   /** Dead-server detection; `false` disables it. */
   heartbeat?: ClientHeartbeatOptions | false;
+  /**
+   * Logs the lifecycle (`{ debug, info, warn, error }` called as `(fields, message)`: pino,
+   * bunyan, console…): connected/disconnected at info, reconnection at debug, errors at warn.
+   * Default none (`@stelar/client-node` uses the console when `DEBUG=stelar:client` or `stelar:*`).
+   */
+  logger?: Logger | false;
 }
 
 export interface ClientRequestOptions extends SendOptions {

@@ -190,10 +190,11 @@ export class Reconnector {
 
     const refusal = this.refusal ?? (FATAL_CODES.has(code) ? new StelarError(code === DisconnectCode.VERSION_MISMATCH ? ErrorCode.VERSION_MISMATCH : ErrorCode.UNAUTHORIZED, reason || 'refused') : null);
     if (this.userClosed) this.finish(new StelarError(ErrorCode.DISCONNECTED, 'client closed'), { code, reason }, false);
-    else if (refusal && (FATAL_CODES.has(code) || !this.everConnected)) this.finish(refusal, { code, reason }, false);
+    // A server that failed (1011, e.g. its connection middleware crashed) is retried, even on a first connect.
+    else if (refusal && (FATAL_CODES.has(code) || (!this.everConnected && code !== DisconnectCode.INTERNAL_ERROR))) this.finish(refusal, { code, reason }, false);
     else if (!hadSession) {
       // The link opened but no session followed (connect timeout, or the server hung up).
-      this.scheduleRetry(this.attemptTimeout ?? new StelarError(ErrorCode.DISCONNECTED, `connection closed before the session opened (${code}${reason ? `: ${reason}` : ''})`));
+      this.scheduleRetry(this.attemptTimeout ?? refusal ?? new StelarError(ErrorCode.DISCONNECTED, `connection closed before the session opened (${code}${reason ? `: ${reason}` : ''})`));
     } else {
       const err = new StelarError(ErrorCode.DISCONNECTED, `connection closed (${code}${reason ? `: ${reason}` : ''})`);
       this.host.notify('disconnected', { code, reason, willReconnect: this.backoff !== false });
