@@ -131,7 +131,7 @@ describe('dashboard page in Chromium', () => {
         await traffic;
       }
       expect(echoed).toBeGreaterThan(0);
-      await waitFor('the handler error counted', async () => (await page.locator('#errors tr[data-code="HANDLER_ERROR"]').count()) === 1);
+      await waitFor('the handler error counted', async () => (await page.locator('#errors tr[data-code="INTERNAL_ERROR"]').count()) === 1);
       // Traffic stopped: the rates fall back to zero.
       await waitFor('message rates back to zero', async () => (await rate(page, 'msg-in-rate')) === 0);
 
