@@ -74,7 +74,7 @@ export class HubContext<In extends object, Out extends object> implements Failur
     const b = toErrorBody(err, ErrorCode.HANDLER_ERROR);
     this.metrics.error(b.code);
     this.emitError(err, s.conn);
-    if (event !== undefined && s.state === 'open') this.sendError(s, b.code, b.message, event);
+    if (event !== undefined && s.active) this.sendError(s, b.code, b.message, event);
   }
 
   /** An error with nothing to tell the client: counted as HANDLER_ERROR and reported to `onError`. */
@@ -102,12 +102,13 @@ export class HubContext<In extends object, Out extends object> implements Failur
 
   /** Answers request `id` (an error `value` is a `{ code, message }` body). */
   reply(s: ServerSession, id: number, event: string, ok: boolean, value: unknown): void {
-    if (s.state !== 'open') return;
+    if (!s.active) return;
     const outcome = ok ? { ok: true as const, value } : { ok: false as const, error: value as { code: string; message: string } };
     const frame = encodeReply(id, event, outcome, (err) => {
       this.metrics.error(ErrorCode.HANDLER_ERROR);
       this.emitError(err, s.conn);
     });
+    s.rec?.answered(id, frame);
     s.conn.sendEncoded(frame, false);
   }
 

@@ -4,6 +4,7 @@ import type { Connection } from './connection';
 import { randomId } from './ids';
 import type { Middleware } from './middleware';
 import type { RateLimitOptions } from './rate-limit';
+import { recoverySettings, type RecoveryOptions, type RecoverySettings } from './recovery-log';
 import type { AnyEvents, EventData, EventName, EventReply, HandlerResult } from './types';
 
 /**
@@ -75,6 +76,12 @@ export interface HubOptions {
   authorizeJoin?: (conn: Connection<never, never>, room: string) => boolean | Promise<boolean>;
   /** Session ids. Default: 96 random bits, URL-safe. */
   generateId?: () => string;
+  /**
+   * Connection-state recovery (docs/protocol.md §8): a client whose link is lost comes back to
+   * the same session (id, rooms, `data`) and gets the messages it missed. Off by default; `true`
+   * for the defaults. Needs an adapter that supports it (`MemoryAdapter` does).
+   */
+  recovery?: RecoveryOptions | boolean;
 }
 
 /** `HubOptions` with every default filled in (what the hub's parts read). */
@@ -91,6 +98,8 @@ export interface HubSettings {
   readonly generateId: () => string;
   /** Set only when it limits something. */
   readonly rateLimit: RateLimitOptions | undefined;
+  /** Set only when recovery is on. */
+  readonly recovery: RecoverySettings | undefined;
 }
 
 const DEFAULT_HEARTBEAT: Required<HeartbeatOptions> = { interval: 25_000, timeout: 20_000 };
@@ -109,5 +118,6 @@ export function hubSettings(options: HubOptions): HubSettings {
     maxQueuedFrames: options.maxQueuedFrames ?? 64,
     generateId: options.generateId ?? randomId,
     rateLimit: rl && (rl.connection || rl.events || rl.limiter) ? rl : undefined,
+    recovery: recoverySettings(options.recovery),
   };
 }
