@@ -88,10 +88,11 @@ export class Liveness<In extends object, Out extends object> {
     hub.draining = true;
     const deadline = now() + timeout;
     const m = hub.metrics;
+    // Sessions whose client is away cannot answer anything: they end first.
+    this.recovery?.endAll(code, reason);
     const idle = await hub.waitFor(() => m.inFlightHandlers === 0 && m.acksPending === 0, deadline);
     for (const s of [...hub.opening]) s.conn.disconnect(code, reason);
     for (const c of [...hub.open.values()]) c.disconnect(code, reason);
-    this.recovery?.endAll(code, reason);
     const closed = await hub.waitFor(() => hub.opening.size === 0 && hub.open.size === 0, deadline);
     this.stopSweep();
     return idle && closed;

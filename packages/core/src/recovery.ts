@@ -311,9 +311,12 @@ export class Recovery<In extends object, Out extends object> implements AbsentHo
 
   // ── what absent sessions' placeholder links ask ─────────────────────────────
 
+  /** What an absent session holds goes before the oldest log entries in the process budget. */
   hold(bytes: number, link: AbsentLink): boolean {
-    if (link.held + bytes > this.settings.maxBytes) return false;
-    if (this.held + this.log.bytes + bytes > this.settings.maxLogBytes) return false;
+    const { maxBytes, maxLogBytes } = this.settings;
+    if (link.held + bytes > maxBytes) return false;
+    if (this.held + this.log.bytes + bytes > maxLogBytes) this.log.trim(now(), maxLogBytes - this.held - bytes);
+    if (this.held + this.log.bytes + bytes > maxLogBytes) return false;
     this.held += bytes;
     return true;
   }
@@ -376,7 +379,8 @@ export class Recovery<In extends object, Out extends object> implements AbsentHo
   /** Absent sessions past `maxDisconnection` end; log entries past it go. */
   private tick(): void {
     const t = now();
-    for (const s of [...this.absent]) {
+    // Longest-absent first: all wait the same time, so the first one still waiting stops the walk.
+    for (const s of this.absent) {
       const rec = s.rec!;
       if (rec.claimed) continue;
       if (rec.expiresAt > t) break;

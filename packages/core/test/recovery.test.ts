@@ -121,6 +121,18 @@ describe('connection-state recovery: opting in', () => {
     expect(bad.closed.code).toBe(1002);
     expect(parseErrorBody(bad.frames[0]!.payload).code).toBe('BAD_PAYLOAD');
 
+    // A client that asked for recovery sends no message before the answer (the counts would differ).
+    h.use(async (_conn, next) => {
+      await tick(20);
+      await next();
+    });
+    const early = raw(h);
+    early.send(encodeClientConnect(undefined, {}));
+    early.send(encodeJson('up', 1));
+    await until(() => early.closed.code !== undefined);
+    expect(early.closed.code).toBe(1002);
+    expect(parseErrorBody(early.frames[0]!.payload).code).toBe('PROTOCOL');
+
     const { c, cut } = client(h);
     await c.connect();
     const id = c.id!;
