@@ -161,8 +161,10 @@ export class Connection<In extends object = AnyEvents, Out extends object = In> 
     const [data, options] = args as [unknown, SendOptions | undefined];
     const frame = isBinary(data) ? encodeBinary(event, asBytes(data)) : encodeJson(event, data);
     const volatile = options?.volatile ?? false;
-    const host = this.session.host;
-    if (this.rec !== undefined && !volatile && host.emitLogged && (this.state === 'open' || this.state === 'absent')) return host.emitLogged(this, frame);
+    if (this.rec !== undefined && !volatile && (this.state === 'open' || this.state === 'absent')) {
+      const host = this.session.host;
+      if (host.emitLogged) return host.emitLogged(this, frame);
+    }
     const status = this.sendEncoded(frame, volatile);
     return status === SendStatus.OK || status === SendStatus.BUFFERED;
   }
@@ -260,7 +262,7 @@ export class Connection<In extends object = AnyEvents, Out extends object = In> 
     const status = this.link.send(frame, volatile);
     this.session.host.countSend(status, frame.length);
     if (out.entry !== undefined) {
-      if (status === SendStatus.OK || status === SendStatus.BUFFERED) rec.sent = out.entry.offset;
+      if (status === SendStatus.OK || status === SendStatus.BUFFERED) rec.sent = out.entry.seq;
       else rec.missed = true;
     }
     return status;

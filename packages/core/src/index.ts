@@ -12,6 +12,6 @@ export { AuthError, StelarError } from './errors';
 export type { RateLimitAction, RateLimiter, RateLimitOptions, RateLimitRule, RateLimitSubject } from './rate-limit';
 export type { Stats } from './metrics';
 export type { RecoveryOptions } from './recovery-log';
-export type { RecoveryStats } from './recovery';
+export type { RecoveryStats } from './recovery-log';
 export type { AnyEvents, BinaryData, EventData, EventMap, EventName, EventReply, RequestOptions, SendOptions } from './types';
 export { DisconnectCode, ErrorCode } from '@stelar/codec-tcp';

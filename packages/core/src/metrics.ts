@@ -1,5 +1,5 @@
 import { ErrorCode } from '@stelar/codec-tcp';
-import type { RecoveryStats } from './recovery';
+import type { RecoveryStats } from './recovery-log';
 
 /** Longest error label kept as is; longer codes are counted under `other`. */
 export const MAX_ERROR_LABEL_LENGTH = 64;

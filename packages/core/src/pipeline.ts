@@ -72,13 +72,12 @@ export class Pipeline<In extends object, Out extends object> implements Inbound 
     if (s.state === 'closed' || s.state === 'closing') return;
     // Connection-state recovery: client frames are counted as they arrive (they are all handled,
     // even if the link drops meanwhile); a client that asked for recovery sends none before the answer.
-    if (countsForRx(frame.type)) {
+    if ((s.rec !== undefined || s.resuming !== undefined) && countsForRx(frame.type)) {
       if (s.state === 'opening') {
-        if (s.rec !== undefined || s.resuming !== undefined) {
-          this.protocolError(s, ErrorCode.PROTOCOL, 'no messages before the answer to a CONNECT with recover', DisconnectCode.PROTOCOL_ERROR);
-          return;
-        }
-      } else if (s.rec !== undefined) s.rec.rx++;
+        this.protocolError(s, ErrorCode.PROTOCOL, 'no messages before the answer to a CONNECT with recover', DisconnectCode.PROTOCOL_ERROR);
+        return;
+      }
+      if (s.rec !== undefined) s.rec.rx++;
     }
     if (s.inbox) {
       s.inbox.push(frame);

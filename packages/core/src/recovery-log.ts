@@ -1,5 +1,6 @@
 import { withOffset, ZERO_OFFSET, type Offset } from '@stelar/codec-tcp';
 import type { BroadcastTarget, Target } from './adapter';
+import type { AnyConnection } from './connection';
 
 /** Connection-state recovery (`HubOptions.recovery`): how long and how much is kept. */
 export interface RecoveryOptions {
@@ -45,9 +46,15 @@ export function recoverySettings(o: RecoveryOptions | boolean | undefined): Reco
 /** Bookkeeping counted per log entry besides its frame (the entry object and its place in the log). */
 export const ENTRY_OVERHEAD = 96;
 
-/** One logged broadcast: its offset, the frame as recovering sessions get it, whom it addressed, when. */
+/**
+ * One logged broadcast: its place in the log, its offset, the frame as recovering sessions get
+ * it, whom it addressed, when.
+ */
 export class LogEntry {
   constructor(
+    /** Its place in this log: 1, 2, 3… with no gaps, in offset order (a small integer, cheap to keep per session). */
+    readonly seq: number,
+    /** Its offset on the wire. */
     readonly offset: Offset,
     /** The frame with the offset at the start of its payload (an array of its own). */
     readonly stamped: Uint8Array,
@@ -81,7 +88,9 @@ export class OutFrame {
  *
  * Offsets are u64 values (two u32 halves), opaque to clients, increasing in the order entries
  * are delivered; zero means none. `MemoryRecoveryLog` counts 1, 2, 3…; a cluster log may use
- * its store's ids (Redis Streams: ms · 2^16 + sequence).
+ * its store's ids (Redis Streams: ms · 2^16 + sequence). The hub keeps positions in the log as
+ * `seq` numbers (1, 2, 3… in offset order, local to the log) and maps a client's offset to one
+ * with `seqOf`.
  */
 export interface RecoveryLog {
   /**
@@ -91,12 +100,14 @@ export interface RecoveryLog {
   sessions: number;
   /** Logs a broadcast and returns its entry; `undefined` when not logged (volatile, local, no sessions). */
   append(frame: Uint8Array, target: BroadcastTarget, now: number): LogEntry | undefined;
-  /** The newest entry's offset (zero when none yet). */
-  readonly last: Offset;
-  /** The newest offset this log has dropped (zero when none): entries after it are all still here. */
-  readonly trimmed: Offset;
-  /** Entries after `from`, oldest first. */
-  entriesAfter(from: Offset): Iterable<LogEntry>;
+  /** The newest entry's seq (0 when none yet). */
+  readonly last: number;
+  /** The newest seq this log has dropped (0 when none): entries after it are all still here. */
+  readonly trimmed: number;
+  /** The seq of the newest entry whose offset is at most `offset` (dropped entries included; 0 for none). */
+  seqOf(offset: Offset): number;
+  /** Entries after seq `from`, oldest first. */
+  entriesAfter(from: number): Iterable<LogEntry>;
   /** Drops entries older than `maxDisconnection` and, past `budget` bytes, the oldest ones. */
   trim(now: number, budget: number): void;
   /** Entries and bytes held (gauges). */
@@ -146,27 +157,32 @@ export class MemoryRecoveryLog implements RecoveryLog {
     return this.held;
   }
 
-  get last(): Offset {
-    return offsetOf(this.next - 1);
+  get last(): number {
+    return this.next - 1;
   }
 
-  get trimmed(): Offset {
-    return offsetOf(this.dropped);
+  get trimmed(): number {
+    return this.dropped;
+  }
+
+  seqOf(offset: Offset): number {
+    return Math.min(numberOf(offset), this.next - 1);
   }
 
   append(frame: Uint8Array, target: BroadcastTarget, now: number): LogEntry | undefined {
     if (this.sessions === 0 || target.volatile || target.local) return undefined;
-    const offset = offsetOf(this.next++);
-    const entry = new LogEntry(offset, withOffset(frame, offset), target, now);
+    const seq = this.next++;
+    const offset = offsetOf(seq);
+    const entry = new LogEntry(seq, offset, withOffset(frame, offset), target, now);
     this.items.push(entry);
     this.held += entry.stamped.length + ENTRY_OVERHEAD;
     this.trim(now, this.budget());
     return entry;
   }
 
-  *entriesAfter(from: Offset): Iterable<LogEntry> {
+  *entriesAfter(from: number): Iterable<LogEntry> {
     const first = this.next - this.entries;
-    let i = this.head + Math.max(0, numberOf(from) + 1 - first);
+    let i = this.head + Math.max(0, from + 1 - first);
     for (; i < this.items.length; i++) yield this.items[i]!;
   }
 
@@ -177,7 +193,7 @@ export class MemoryRecoveryLog implements RecoveryLog {
       if (e.at >= oldest && this.held <= budget) break;
       this.items[this.head++] = undefined;
       this.held -= e.stamped.length + ENTRY_OVERHEAD;
-      this.dropped = numberOf(e.offset);
+      this.dropped = e.seq;
     }
     if (this.head > 1024 && this.head * 2 > this.items.length) {
       this.items = this.items.slice(this.head);
@@ -191,4 +207,31 @@ export class MemoryRecoveryLog implements RecoveryLog {
     this.head = 0;
     this.held = 0;
   }
+}
+
+/** What `getStats().recovery` reports. */
+export interface RecoveryStats {
+  /** Sessions whose link was lost, kept for their client to come back. */
+  absentSessions: number;
+  /** Broadcasts in the log, and their bytes (frames plus bookkeeping). */
+  logEntries: number;
+  logBytes: number;
+  /** Bytes absent sessions hold (answers and requests waiting for their client). */
+  heldBytes: number;
+  /** Resumes that brought a session back, and those that could not (a fresh session instead). */
+  recovered: number;
+  failed: number;
+  /** Absent sessions that ended without their client coming back (expired, evicted, closed). */
+  expired: number;
+}
+
+/** Whether a broadcast `target` addresses `conn` (as `MemoryAdapter` matches it). */
+export function addressed(conn: AnyConnection, target: Target): boolean {
+  const id = conn.id;
+  const rooms = conn.roomSet;
+  for (const r of target.exceptRooms) if (r === id || rooms.has(r)) return false;
+  if (target.exceptIds.includes(id)) return false;
+  if (target.rooms.length === 0) return true;
+  for (const r of target.rooms) if (r === id || rooms.has(r)) return true;
+  return false;
 }

@@ -1,4 +1,4 @@
-import { FrameType, ZERO_OFFSET, type Offset } from '@stelar/codec-tcp';
+import { FrameType } from '@stelar/codec-tcp';
 import { SendStatus, type Link, type LinkInfo } from './link';
 
 /** Replies kept per session, for a request the client asks again after a resume. */
@@ -26,10 +26,10 @@ export class SessionRecovery {
   token = '';
   /** Client frames received in this session (JSON, BINARY, ACK_REQ, JOIN, LEAVE), across links. */
   rx = 0;
-  /** Offset of the last logged frame sent on a link. */
-  sent: Offset = ZERO_OFFSET;
-  /** The log's newest offset when the link was lost. */
-  dropped: Offset = ZERO_OFFSET;
+  /** Log seq of the last logged frame sent on a link (a small integer: written on every delivery). */
+  sent = 0;
+  /** The log's newest seq when the link was lost. */
+  dropped = 0;
   /** The close code and reason of the lost link (reported to `onDisconnect` if it never comes back). */
   lostCode = 0;
   lostReason = '';

@@ -1,29 +1,12 @@
-import { compareOffsets, DisconnectCode, encodeServerConnect, parseAckRequest, PROTOCOL_VERSION, type Frame, type Offset, type RecoveryAnswer } from '@stelar/codec-tcp';
-import type { Target } from './adapter';
+import { DisconnectCode, encodeServerConnect, parseAckRequest, PROTOCOL_VERSION, type Frame, type Offset, type RecoveryAnswer } from '@stelar/codec-tcp';
 import { now, unrefTimer } from './clock';
 import { attachLink, linkOf, markAbsent, markClosed, markOpen, setRecovery, stateOf, type AnyConnection } from './connection';
 import type { HubContext } from './hub-context';
 import { randomToken } from './ids';
 import { SendStatus, type Link } from './link';
-import { OutFrame, type LogEntry, type RecoveryLog, type RecoverySettings } from './recovery-log';
+import { addressed, OutFrame, type LogEntry, type RecoveryLog, type RecoverySettings, type RecoveryStats } from './recovery-log';
 import { AbsentLink, SessionRecovery, type AbsentHost } from './recovery-session';
 import type { ServerSession } from './session';
-
-/** What `getStats().recovery` reports. */
-export interface RecoveryStats {
-  /** Sessions whose link was lost, kept for their client to come back. */
-  absentSessions: number;
-  /** Broadcasts in the log, and their bytes (frames plus bookkeeping). */
-  logEntries: number;
-  logBytes: number;
-  /** Bytes absent sessions hold (answers and requests waiting for their client). */
-  heldBytes: number;
-  /** Resumes that brought a session back, and those that could not (a fresh session instead). */
-  recovered: number;
-  failed: number;
-  /** Absent sessions that ended without their client coming back (expired, evicted, closed). */
-  expired: number;
-}
 
 const NO_NAMES: readonly string[] = [];
 
@@ -164,7 +147,7 @@ export class Recovery<In extends object, Out extends object> implements AbsentHo
     this.send(link, encodeServerConnect({ v: PROTOCOL_VERSION, id: conn.id, heartbeat: hb ? hb.interval : 0, maxFrame: hub.settings.maxFrameSize, recovery: answer }));
     for (const e of entries) {
       const st = this.send(link, e.stamped);
-      if (st === SendStatus.OK || st === SendStatus.BUFFERED) rec.sent = e.offset;
+      if (st === SendStatus.OK || st === SendStatus.BUFFERED) rec.sent = e.seq;
     }
     // Answers, errors and requests that waited for it (already counted when they were kept).
     for (const f of placeholder.frames) link.send(f, false);
@@ -195,14 +178,15 @@ export class Recovery<In extends object, Out extends object> implements AbsentHo
     const { maxMessages, maxBytes } = this.settings;
     // While the link was up, what it was sent is known exactly (`rec.sent`); what was logged
     // after that until the loss was not for it (or could not be sent: then `rec.missed`).
-    const missedLive = compareOffsets(from, rec.sent) < 0 || rec.missed;
-    const needFrom = missedLive ? from : rec.dropped;
-    if (compareOffsets(log.trimmed, needFrom) > 0) return undefined;
+    const fromSeq = log.seqOf(from);
+    const missedLive = fromSeq < rec.sent || rec.missed;
+    const needFrom = missedLive ? fromSeq : rec.dropped;
+    if (log.trimmed > needFrom) return undefined;
     const placeholder = linkOf(s1.conn) as AbsentLink;
     let bytes = placeholder.held;
     const out: LogEntry[] = [];
-    for (const e of log.entriesAfter(from)) {
-      if (!rec.missed && compareOffsets(e.offset, rec.sent) > 0 && compareOffsets(e.offset, rec.dropped) <= 0) continue;
+    for (const e of log.entriesAfter(fromSeq)) {
+      if (!rec.missed && e.seq > rec.sent && e.seq <= rec.dropped) continue;
       if (!addressed(s1.conn, e.target)) continue;
       bytes += e.stamped.length;
       if (out.length >= maxMessages || bytes > maxBytes) return undefined;
@@ -389,15 +373,4 @@ export class Recovery<In extends object, Out extends object> implements AbsentHo
     }
     this.log.trim(t, this.settings.maxLogBytes - this.held);
   }
-}
-
-/** Whether a broadcast `target` addresses `conn` (as `MemoryAdapter` matches it). */
-export function addressed(conn: AnyConnection, target: Target): boolean {
-  const id = conn.id;
-  const rooms = conn.roomSet;
-  for (const r of target.exceptRooms) if (r === id || rooms.has(r)) return false;
-  if (target.exceptIds.includes(id)) return false;
-  if (target.rooms.length === 0) return true;
-  for (const r of target.rooms) if (r === id || rooms.has(r)) return true;
-  return false;
 }
