@@ -62,7 +62,8 @@ export class Liveness<In extends object, Out extends object> {
     const hub = this.hub;
     const m = hub.metrics;
     const conn = s.conn;
-    const wasAbsent = s.state === 'absent';
+    // Kept by recovery (`absent`, or `closing` once the application disconnected it meanwhile).
+    const wasAbsent = this.recovery?.isAbsent(s) ?? false;
     const wasOpen = hub.open.get(conn.id) === conn && hub.open.delete(conn.id);
     if (hub.opening.delete(s)) m.opening--;
     if (wasOpen) {

@@ -258,6 +258,11 @@ export class Recovery<In extends object, Out extends object> implements AbsentHo
     this.held -= placeholder.held;
   }
 
+  /** Whether the session is kept for its client (its link was lost and it has not ended). */
+  isAbsent(s: ServerSession): boolean {
+    return this.absent.has(s);
+  }
+
   /** A session ended (any reason): it forgets its token and whatever it held. */
   ended(s: ServerSession): void {
     if (s.resuming) this.unclaim(s.resuming);
@@ -317,7 +322,8 @@ export class Recovery<In extends object, Out extends object> implements AbsentHo
   private later(link: AbsentLink, why: (s: ServerSession) => [number, string]): void {
     queueMicrotask(() => {
       const s = this.owners.get(link);
-      if (s === undefined || s.state !== 'absent') return;
+      // Still on this placeholder (`conn.disconnect` made it `closing` first).
+      if (s === undefined || linkOf(s.conn) !== link || s.state === 'closed') return;
       this.expired++;
       const [code, reason] = why(s);
       this.end(s, code, reason);

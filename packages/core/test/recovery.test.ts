@@ -412,6 +412,22 @@ describe('connection-state recovery: bounds', () => {
     expect(h.getStats().recovery).toMatchObject({ absentSessions: 0, heldBytes: 0 });
   });
 
+  it('conn.disconnect() on an absent session ends it with that code', async () => {
+    const h = hub();
+    const codes: number[] = [];
+    h.onDisconnect((_c, code) => void codes.push(code));
+    const r = raw(h);
+    r.send(encodeClientConnect(undefined, {}));
+    await until(() => r.frames.length === 1);
+    const conn = [...h.connections.values()][0] as Connection<Ev>;
+    r.cut();
+    await until(() => h.getStats().recovery!.absentSessions === 1);
+    conn.disconnect(4100, 'banned');
+    await until(() => codes.length === 1);
+    expect(codes).toEqual([4100]);
+    expect(h.getStats().recovery).toMatchObject({ absentSessions: 0 });
+  });
+
   it('drain ends absent sessions at once (1001); /metrics shows the gauges', async () => {
     const h = hub();
     const codes: number[] = [];
