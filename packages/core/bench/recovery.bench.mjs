@@ -11,7 +11,8 @@
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 
-const dist = fileURLToPath(new URL('../dist/index.js', import.meta.url));
+// STELAR_CORE: another ESM bundle of this build (to compare it with STELAR_BASE bundled the same way).
+const dist = process.env.STELAR_CORE ?? fileURLToPath(new URL('../dist/index.js', import.meta.url));
 if (!existsSync(dist)) {
   console.error('dist/index.js is missing: build first (cd packages/core && npx tsup)');
   process.exit(2);
