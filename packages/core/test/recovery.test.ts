@@ -330,10 +330,19 @@ describe('connection-state recovery: a lost link', () => {
     const r = raw(h);
     h.to('room').emit('n', 1);
     await until(() => got.length === 1);
-    r.send(encodeClientConnect(undefined, { token: (c as unknown as { session: { resume: { token: string } } }).session.resume.token, offset: { hi: 0, lo: 0 } }));
+    const token = (c as unknown as { session: { resume: { token: string } } }).session.resume.token;
+    r.send(encodeClientConnect(undefined, { token, offset: { hi: 0, lo: 0 } }));
     await until(() => r.frames.length >= 2);
     expect(hello(r.frames[0]).id).toBe(id);
-    expect(parseRecoveryAnswer(hello(r.frames[0]))).toMatchObject({ recovered: true });
+    const answer = parseRecoveryAnswer(hello(r.frames[0]))!;
+    expect(answer).toMatchObject({ recovered: true });
+    // Every answer carries a new token; the one just used is no longer valid.
+    expect(answer.token).not.toBe(token);
+    const replay = raw(h);
+    replay.send(encodeClientConnect(undefined, { token, offset: { hi: 0, lo: 0 } }));
+    await until(() => replay.frames.length >= 1);
+    expect(hello(replay.frames[0]).id).not.toBe(id);
+    expect(parseRecoveryAnswer(hello(replay.frames[0]))).toMatchObject({ recovered: false });
     // Offset 0: the message already received on the old link is replayed on the new one.
     expect(decodeJson(r.frames[1]!.payload.subarray(OFFSET_SIZE))).toBe(1);
     expect(oldServerLink.send(encodeJson('n', 2), false)).toBe(SendStatus.CLOSED);
