@@ -38,13 +38,13 @@ export class Delivery<In extends object, Out extends object> implements Dispatch
       }
       if (s.inFlight >= hub.settings.maxConcurrentRequests) {
         // A closed connection's request is dropped, not retried (it would wait again at once).
-        return this.connectionSlot(s).then(() => (s.state === 'open' ? this.dispatch(s, frame) : undefined));
+        return this.connectionSlot(s).then(() => (s.active ? this.dispatch(s, frame) : undefined));
       }
       // The process-wide cap: wait in line (behind earlier waiters) while this connection's reads pause.
       if (this.slots.mustWait(granted)) {
         return this.slots.wait(s).then((got) => {
           if (got) this.slots.taken();
-          const next = s.state === 'open' ? this.dispatch(s, frame, got) : undefined;
+          const next = s.active ? this.dispatch(s, frame, got) : undefined;
           // The slot may be left unused (a refusal, a closed connection): pass it on.
           this.slots.grant();
           return next;
@@ -69,7 +69,7 @@ export class Delivery<In extends object, Out extends object> implements Dispatch
   /** Waits until the connection is under `maxConcurrentRequests` (or closed). */
   private connectionSlot(s: ServerSession): Promise<boolean> {
     const max = this.hub.settings.maxConcurrentRequests;
-    return this.hub.waitFor(() => s.inFlight < max || s.state !== 'open', Infinity);
+    return this.hub.waitFor(() => s.inFlight < max || !s.active, Infinity);
   }
 
   private limited(s: ServerSession, event: string, id: number, isRequest: boolean): undefined {
@@ -89,7 +89,7 @@ export class Delivery<In extends object, Out extends object> implements Dispatch
   }
 
   private deliver(s: ServerSession, frame: Frame, id: number, body: Uint8Array, isRequest: boolean): Promise<void> | undefined {
-    if (s.state !== 'open') return undefined;
+    if (!s.active) return undefined;
     const hub = this.hub;
     let data: unknown;
     try {
@@ -114,7 +114,7 @@ export class Delivery<In extends object, Out extends object> implements Dispatch
       (err: unknown) => {
         const b = hub.failed(err, s, 'event middleware');
         if (isRequest) hub.reply(s, id, ctx.event, false, b);
-        else if (s.state === 'open') hub.sendError(s, b.code, b.message, ctx.event);
+        else if (s.active) hub.sendError(s, b.code, b.message, ctx.event);
       },
     );
   }

@@ -86,7 +86,7 @@ export class HubContext<In extends object, Out extends object> implements Failur
   handlerFailed(err: unknown, s: ServerSession, event: string | undefined): void {
     const b = publicErrorBody(err, this.settings.exposeErrors);
     this.metrics.error(b.code);
-    if (event !== undefined && s.state === 'open') this.sendError(s, b.code, b.message, event);
+    if (event !== undefined && s.active) this.sendError(s, b.code, b.message, event);
     if (event !== undefined && isExposed(err)) this.log.debug?.({ conn: s.conn.id, event, code: b.code }, 'error sent to the client');
     else this.emitError(err, s.conn, event === undefined ? 'a listener failed' : `a handler of "${event}" failed`);
   }
@@ -151,12 +151,13 @@ export class HubContext<In extends object, Out extends object> implements Failur
 
   /** Answers request `id` (an error `value` is a `{ code, message }` body). */
   reply(s: ServerSession, id: number, event: string, ok: boolean, value: unknown): void {
-    if (s.state !== 'open') return;
+    if (!s.active) return;
     const outcome = ok ? { ok: true as const, value } : { ok: false as const, error: value as { code: string; message: string } };
     const frame = encodeReply(id, event, outcome, (err) => {
       this.metrics.error(ErrorCode.HANDLER_ERROR);
       this.emitError(err, s.conn, `the reply to "${event}" is not JSON`);
     });
+    s.rec?.answered(id, frame);
     s.conn.sendEncoded(frame, false);
   }
 

@@ -5,6 +5,7 @@ import { randomId } from './ids';
 import type { Logger } from './logger';
 import type { Middleware } from './middleware';
 import type { RateLimitOptions } from './rate-limit';
+import { recoverySettings, type RecoveryOptions, type RecoverySettings } from './recovery-log';
 import type { AnyEvents, EventData, EventName, EventReply, HandlerResult } from './types';
 
 /**
@@ -89,6 +90,12 @@ export interface HubOptions {
    * Default false: clients get "internal server error".
    */
   exposeErrors?: boolean;
+  /**
+   * Connection-state recovery (docs/protocol.md §8): a client whose link is lost comes back to
+   * the same session (id, rooms, `data`) and gets the messages it missed. Off by default; `true`
+   * for the defaults. Needs an adapter that supports it (`MemoryAdapter` does).
+   */
+  recovery?: RecoveryOptions | boolean;
 }
 
 /** `HubOptions` with every default filled in (what the hub's parts read). */
@@ -106,6 +113,8 @@ export interface HubSettings {
   /** Set only when it limits something. */
   readonly rateLimit: RateLimitOptions | undefined;
   readonly exposeErrors: boolean;
+  /** Set only when recovery is on. */
+  readonly recovery: RecoverySettings | undefined;
 }
 
 const DEFAULT_HEARTBEAT: Required<HeartbeatOptions> = { interval: 25_000, timeout: 20_000 };
@@ -125,5 +134,6 @@ export function hubSettings(options: HubOptions): HubSettings {
     generateId: options.generateId ?? randomId,
     rateLimit: rl && (rl.connection || rl.events || rl.limiter) ? rl : undefined,
     exposeErrors: options.exposeErrors === true,
+    recovery: recoverySettings(options.recovery),
   };
 }

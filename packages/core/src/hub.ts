@@ -16,6 +16,7 @@ import { Liveness } from './liveness';
 import { Metrics, toPrometheus, type Stats } from './metrics';
 import { Pipeline } from './pipeline';
 import { ConnectionBuckets } from './rate-limit';
+import { Recovery } from './recovery';
 import { Rooms } from './rooms';
 import { ServerSession, type SessionHost } from './session';
 import type { HandlerSlots } from './slots';
@@ -43,6 +44,7 @@ export class Hub<In extends object = AnyEvents, Out extends object = In, Data ex
   private readonly slots: HandlerSlots;
   private readonly sessionHost: SessionHost;
   private readonly attached: Promise<void>;
+  private readonly recovery: Recovery<In, Out> | undefined;
 
   constructor(options: HubOptions = {}) {
     this.nodeId = options.nodeId ?? randomId();
@@ -52,8 +54,16 @@ export class Hub<In extends object = AnyEvents, Out extends object = In, Data ex
     const rooms = new Rooms(ctx);
     const delivery = new Delivery(ctx);
     this.slots = delivery.slots;
-    this.liveness = new Liveness(ctx, rooms, delivery.slots);
-    this.pipeline = new Pipeline(ctx, new Handshake(ctx), delivery, rooms, (s, code, reason, remote) => this.liveness.ended(s, code, reason, remote));
+    const rs = ctx.settings.recovery;
+    let recovery: Recovery<In, Out> | undefined;
+    if (rs) {
+      const adapter = this.adapter;
+      if (!adapter.recovery) throw new TypeError(`${adapter.constructor.name} does not support connection-state recovery (HubOptions.recovery)`);
+      recovery = new Recovery(ctx, rs, (budget) => adapter.recovery!(rs, budget), (s, code, reason) => this.liveness.finish(s, code, reason));
+    }
+    this.recovery = recovery;
+    this.liveness = new Liveness(ctx, rooms, delivery.slots, recovery);
+    this.pipeline = new Pipeline(ctx, new Handshake(ctx, recovery), delivery, rooms, (s, code, reason, remote) => this.liveness.ended(s, code, reason, remote), recovery);
 
     this.sessionHost = {
       nodeId: this.nodeId,
@@ -76,6 +86,7 @@ export class Hub<In extends object = AnyEvents, Out extends object = In, Data ex
         metrics.error(ErrorCode.TIMEOUT);
       },
       broadcastFrom: <O extends object>(conn: AnyConnection) => new BroadcastOperator<O>(this.adapter).except(conn),
+      emitLogged: (conn, frame) => recovery!.emitLogged(conn, frame),
     };
     const host: AdapterHost = {
       nodeId: this.nodeId,
@@ -258,9 +269,9 @@ export class Hub<In extends object = AnyEvents, Out extends object = In, Data ex
     return rooms;
   }
 
-  /** Counters, in O(1). */
+  /** Counters, in O(1). `recovery` is there when connection-state recovery is on. */
   getStats(): Stats {
-    return this.metrics.snapshot(this.adapter.metrics?.());
+    return this.metrics.snapshot(this.adapter.metrics?.(), this.recovery?.stats());
   }
 
   /** The counters in Prometheus text format. */
@@ -322,6 +333,8 @@ export class Hub<In extends object = AnyEvents, Out extends object = In, Data ex
   /** Stops timers and the adapter. Call after the transports are closed. */
   async dispose(): Promise<void> {
     this.liveness.stopSweep();
+    this.recovery?.endAll(DisconnectCode.GOING_AWAY, 'server shutting down');
+    this.recovery?.dispose();
     this.ctx.releaseWaiters();
     this.slots.clear();
     await this.adapter.close();

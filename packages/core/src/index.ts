@@ -13,5 +13,7 @@ export { MemoryAdapter, type Adapter, type ConnectionInfo } from './adapter';
 export { AuthError, StelarError } from './errors';
 export type { RateLimitAction, RateLimiter, RateLimitOptions, RateLimitRule, RateLimitSubject } from './rate-limit';
 export type { Stats } from './metrics';
+export type { RecoveryOptions } from './recovery-log';
+export type { RecoveryStats } from './recovery-log';
 export type { AnyEvents, BinaryData, EventData, EventMap, EventName, EventReply, RequestOptions, SendOptions } from './types';
 export { DisconnectCode, ErrorCode } from '@stelar/codec-tcp';

@@ -13,6 +13,8 @@ export { cutReason, isPeerCloseCode, MAX_CLOSE_REASON_BYTES } from './close';
 export type { AdapterHost, BroadcastTarget, Target } from './adapter';
 export { linkOf, type AnyConnection } from './connection';
 export { LocalConnectionHandle, infoOf } from './handle';
+// Connection-state recovery: what an adapter implements (`Adapter.recovery`) and hands recipients.
+export { LogEntry, MemoryRecoveryLog, OutFrame, type RecoveryLog, type RecoverySettings } from './recovery-log';
 
 // Helpers the sibling packages share with the core.
 export { toErrorBody } from './errors';

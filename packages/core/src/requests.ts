@@ -114,6 +114,11 @@ export class RequestTracker<P extends PendingRequest = PendingRequest> {
     for (const p of [...this.onWire.values()]) this.settle(p, false, err);
   }
 
+  /** The requests on the wire, in the order they were sent. */
+  wire(): IterableIterator<P> {
+    return this.onWire.values();
+  }
+
   /** Takes every request off the wire (their ids back to 0), in the order they were sent; they stay tracked. */
   detachAll(): P[] {
     const all = [...this.onWire.values()];

@@ -60,7 +60,7 @@ export class Rooms<In extends object, Out extends object> {
     const id = parseRoomRequestId(frame.payload);
     const answer = (err?: { code: string; message: string }): void => {
       if (id !== undefined) hub.reply(s, id, room, !err, err ?? true);
-      else if (err && s.state === 'open') hub.sendError(s, err.code, err.message, room);
+      else if (err && s.active) hub.sendError(s, err.code, err.message, room);
     };
     if (frame.type === FrameType.LEAVE) {
       this.leave(s, room);
@@ -68,7 +68,7 @@ export class Rooms<In extends object, Out extends object> {
       return undefined;
     }
     const join = (allowed: boolean): void => {
-      if (s.state !== 'open') return;
+      if (!s.active) return;
       if (!allowed) {
         hub.metrics.error(ErrorCode.REJECTED);
         answer({ code: ErrorCode.REJECTED, message: `not allowed to join "${room}"` });

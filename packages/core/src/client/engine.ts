@@ -30,11 +30,13 @@ export class ClientEngine<In extends object = AnyEvents, Out extends object = In
     const notify = this.notify.bind(this);
     const session: ClientSession = (this.session = new ClientSession(this.handlers, options, {
       opened: (hello) => {
-        // Rooms first, then the offline queue in order, then new sends: the state flips last.
-        session.open(hello);
+        // Rooms first (or, resumed, what the server did not get), then the offline queue in
+        // order, then new sends: the state flips last.
+        const { resumed, lost } = session.open(hello);
         reconnector.established();
         session.startHeartbeat(hello.heartbeat);
-        notify('connected', { id: hello.id });
+        if (lost !== undefined) notify('recovery_failed', { id: hello.id, previousId: lost });
+        notify('connected', { id: hello.id, recovered: resumed });
         reconnector.resolveWaiters();
       },
       refused: (err) => reconnector.refused(err),
@@ -46,6 +48,7 @@ export class ClientEngine<In extends object = AnyEvents, Out extends object = In
     }));
     const reconnector: Reconnector = (this.reconnector = new Reconnector(dialer, options, {
       linkUp: (link) => session.attach(link),
+      recover: () => session.recoverField(),
       frame: (frame) => session.frame(frame),
       pong: () => session.pong(),
       linkDown: (code, reason): boolean => session.detach(code, reason),
@@ -60,7 +63,7 @@ export class ClientEngine<In extends object = AnyEvents, Out extends object = In
     return this.reconnector.state;
   }
 
-  /** Session id given by the server (changes on every reconnection). */
+  /** Session id given by the server (a new one on every reconnection, unless the session was resumed). */
   get id(): string | undefined {
     return this.session.id;
   }

@@ -6,6 +6,7 @@ export { ClientEngine } from './engine';
 export type { ClientEventHandler, ClientHeartbeatOptions, ClientLifecycle, ClientOptions, ClientRequestOptions, ClientState, Dialer } from './options';
 export { backoffDelay, type BackoffOptions } from './backoff';
 export type { OfflineQueueOptions, QueuePolicy } from './queue';
+export type { ClientRecoveryOptions } from './resume';
 export { SendStatus, type Link, type LinkHandler, type LinkInfo, type TransportName } from '../link';
 export { StelarError } from '../errors';
 export type { LogFields, Logger, LogLevel, LogMethod } from '../logger';

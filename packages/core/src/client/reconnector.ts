@@ -1,4 +1,4 @@
-import { DisconnectCode, encodeClientConnect, ErrorCode, type Frame } from '@stelar/codec-tcp';
+import { DisconnectCode, encodeClientConnect, ErrorCode, type ClientRecover, type Frame } from '@stelar/codec-tcp';
 import { StelarError } from '../errors';
 import type { Link, LinkHandler } from '../link';
 import { backoffDelay, type BackoffOptions } from './backoff';
@@ -11,6 +11,8 @@ const FATAL_CODES: ReadonlySet<number> = new Set([DisconnectCode.UNAUTHORIZED, D
 export interface ReconnectorHost {
   /** A link is up and CONNECT is about to be sent. */
   linkUp(link: Link): void;
+  /** The `recover` field of that CONNECT (connection-state recovery), if any. */
+  recover?(): ClientRecover | undefined;
   frame(frame: Frame): void;
   pong(): void;
   /** The link is gone; returns whether a session was open on it. */
@@ -147,7 +149,7 @@ export class Reconnector {
       }
       this.link = link;
       this.host.linkUp(link);
-      link.send(encodeClientConnect(auth), false);
+      link.send(encodeClientConnect(auth, this.host.recover?.()), false);
     } catch (err) {
       if (gen !== this.generation) return;
       clearTimeout(this.connectTimer);
