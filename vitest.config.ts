@@ -1,12 +1,9 @@
 import { defineConfig } from 'vitest/config';
-import { fileURLToPath } from 'node:url';
-import { readdirSync, existsSync } from 'node:fs';
+import { sourceAliases } from './scripts/source-aliases.mjs';
 
-// Tests import workspace packages from their sources, so a change is tested without a rebuild.
-const root = fileURLToPath(new URL('.', import.meta.url));
-const alias = readdirSync(`${root}packages`)
-  .filter((d) => existsSync(`${root}packages/${d}/src/index.ts`))
-  .map((d) => ({ find: new RegExp(`^@stelar/${d}$`), replacement: `${root}packages/${d}/src/index.ts` }));
+// Tests import workspace packages from their sources (subpath exports included), so a change is
+// tested without a rebuild.
+const alias = sourceAliases().map(([specifier, file]) => ({ find: new RegExp(`^${specifier}$`), replacement: file }));
 
 export default defineConfig({
   resolve: { alias },

@@ -1,15 +1,9 @@
-import { existsSync, readdirSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
 import { defineConfig } from 'tsup';
+import { sourceAliases } from '../../scripts/source-aliases.mjs';
 
 // The conformance app bundles the Stelar packages from their sources (as vitest resolves them),
 // so a run tests exactly the code in the tree and does not depend on the packages' dist.
-const packages = fileURLToPath(new URL('../../packages/', import.meta.url));
-const alias = Object.fromEntries(
-  readdirSync(packages)
-    .filter((d) => existsSync(`${packages}${d}/src/index.ts`))
-    .map((d) => [`@stelar/${d}`, `${packages}${d}/src/index.ts`]),
-);
+const alias = Object.fromEntries(sourceAliases());
 
 export default defineConfig({
   entry: ['src/*.ts'],

@@ -48,7 +48,11 @@ describe('docs/migrating-from-3.x.md: the Stelar examples', () => {
           compilerOptions: {
             lib: ['ES2022', 'DOM'],
             types: ['node'],
-            paths: { '@stelar/*': ['../../../packages/*/src/index.ts'] },
+            paths: {
+              '@stelar/core/client': ['../../../packages/core/src/client/index.ts'],
+              '@stelar/core/internal': ['../../../packages/core/src/internal.ts'],
+              '@stelar/*': ['../../../packages/*/src/index.ts'],
+            },
           },
           include: ['*.ts'],
         },

@@ -10,7 +10,7 @@
  * - Client role: transport-node's `dialWebSocket` (the dialer `@stelar/client-node` uses), whose
  *   link echoes every raw message back to the server the same way.
  */
-import type { Link, LinkHandler } from '@stelar/core';
+import type { Link, LinkHandler } from '@stelar/core/internal';
 import type { PerMessageDeflateClientOptions, PerMessageDeflateServerOptions } from '@stelar/codec-ws';
 import { StelarServer, type ServerOptions } from '@stelar/server';
 import { DialError, dialWebSocket, WsLink, type WsConnection } from '@stelar/transport-node';

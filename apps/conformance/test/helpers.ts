@@ -337,17 +337,13 @@ export interface ServerProcess {
  */
 export async function serverProcess(options: Record<string, unknown> = {}, maxOldSpaceMb = 1024): Promise<ServerProcess> {
   const { spawn } = await import('node:child_process');
-  const { existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } = await import('node:fs');
+  const { mkdtempSync, rmSync, writeFileSync } = await import('node:fs');
   const { tmpdir } = await import('node:os');
   const { join } = await import('node:path');
   const { fileURLToPath } = await import('node:url');
   const { build } = await import('esbuild');
-  const packages = fileURLToPath(new URL('../../../packages/', import.meta.url));
-  const alias = Object.fromEntries(
-    readdirSync(packages)
-      .filter((d) => existsSync(`${packages}${d}/src/index.ts`))
-      .map((d) => [`@stelar/${d}`, `${packages}${d}/src/index.ts`]),
-  );
+  const { sourceAliases } = await import('../../../scripts/source-aliases.mjs');
+  const alias = Object.fromEntries(sourceAliases());
   const result = await build({
     entryPoints: [fileURLToPath(new URL('./scenarios/wire-server.ts', import.meta.url))],
     bundle: true,

@@ -1,17 +1,13 @@
 /** Bundles a scenario (TypeScript, Stelar packages from their sources) and runs it in a child process. */
 import { execFile } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
+import { sourceAliases } from '../../../scripts/source-aliases.mjs';
 
-const packages = fileURLToPath(new URL('../../../packages/', import.meta.url));
-const alias = Object.fromEntries(
-  readdirSync(packages)
-    .filter((d) => existsSync(`${packages}${d}/src/index.ts`))
-    .map((d) => [`@stelar/${d}`, `${packages}${d}/src/index.ts`]),
-);
+const alias = Object.fromEntries(sourceAliases());
 
 export interface ScenarioRun {
   stdout: string;

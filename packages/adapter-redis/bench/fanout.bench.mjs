@@ -23,7 +23,8 @@ if (!existsSync(dist)) {
   process.exit(2);
 }
 const { createRedisAdapter } = await import(dist);
-const { Hub, SendStatus } = await import('@stelar/core');
+const { Hub } = await import('@stelar/core');
+const { SendStatus } = await import('@stelar/core/internal');
 const { decodeFrame, encodeClientConnect } = await import('@stelar/codec-tcp');
 
 const MESSAGES = Number(process.env.BENCH_MESSAGES ?? 20_000);

@@ -1,5 +1,5 @@
 import { Failure, type Publication } from '@stelar/cluster';
-import { now } from '@stelar/core';
+import { now } from '@stelar/core/internal';
 
 const WAITING = 0;
 const INFLIGHT = 1;

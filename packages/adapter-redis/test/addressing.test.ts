@@ -1,5 +1,5 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { SendStatus, type ClientEngine, type Link } from '@stelar/core';
+import { SendStatus, type ClientEngine, type Link, type LinkHandler } from '@stelar/core/client';
 import { RemoteConnectionHandle } from '@stelar/cluster';
 import { Cluster, recorder, sharedRedis, tick, until, type Events, type Node } from './helpers';
 
@@ -118,7 +118,7 @@ describe('publish before the local fan-out', () => {
     const pubStream = (a!.adapter as unknown as { broker: { pub: { stream: { bytesWritten: number } } } }).broker.pub.stream;
     // A local member whose link notes how much the publish connection had written by then.
     let writtenAtLocalSend = -1;
-    let handler: import('@stelar/core').LinkHandler | undefined;
+    let handler: LinkHandler | undefined;
     const link: Link = {
       transport: 'mem',
       remoteAddress: '127.0.0.1',
@@ -155,7 +155,7 @@ describe('remote broadcasts to corkable links', () => {
     const [a, b] = await cluster.start(2);
     const log: string[] = [];
     let depth = 0;
-    let handler: import('@stelar/core').LinkHandler | undefined;
+    let handler: LinkHandler | undefined;
     const link: Link = {
       transport: 'mem',
       remoteAddress: '127.0.0.1',

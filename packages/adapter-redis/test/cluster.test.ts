@@ -1,5 +1,5 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import type { ClientEngine } from '@stelar/core';
+import type { ClientEngine } from '@stelar/core/client';
 import { Cluster, recorder, sharedRedis, tick, until, type Events, type Node } from './helpers';
 
 let redis: { url: string; stop(): Promise<void> };

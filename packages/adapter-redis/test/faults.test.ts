@@ -10,7 +10,7 @@
  * - the pending buffer stays within its bound, and losses reach onError and /metrics.
  */
 import { afterEach, describe, expect, it } from 'vitest';
-import type { ClientEngine } from '@stelar/core';
+import type { ClientEngine } from '@stelar/core/client';
 import { Cluster, RedisServer, tick, until, type Events, type Node } from './helpers';
 
 let server: RedisServer | undefined;

@@ -1,11 +1,13 @@
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { createServer, connect as netConnect } from 'node:net';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { build, type Plugin } from 'esbuild';
-import { ClientEngine, Hub, type AnyEvents, type HubOptions } from '@stelar/core';
+import { Hub, type AnyEvents, type HubOptions } from '@stelar/core';
+import { ClientEngine } from '@stelar/core/client';
+import { sourceAliases } from '../../../scripts/source-aliases.mjs';
 import { memoryDialer, tick, until } from '../../core/test/memory-link';
 import { createRedisAdapter, type RedisAdapter, type RedisAdapterOptions } from '../src/index';
 
@@ -212,9 +214,10 @@ function nodeBundle(): Promise<string> {
   const fromSource: Plugin = {
     name: 'stelar-from-source',
     setup(b) {
-      b.onResolve({ filter: /^@stelar\/[a-z-]+$/ }, (args) => {
-        const file = join(repo, 'packages', args.path.slice('@stelar/'.length), 'src', 'index.ts');
-        return existsSync(file) ? { path: file } : undefined;
+      const sources = new Map(sourceAliases());
+      b.onResolve({ filter: /^@stelar\// }, (args) => {
+        const file = sources.get(args.path);
+        return file ? { path: file } : undefined;
       });
     },
   };

@@ -5,7 +5,7 @@
  */
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { Cluster as RedisCluster, Redis, type ClusterOptions } from 'ioredis';
-import type { ClientEngine } from '@stelar/core';
+import type { ClientEngine } from '@stelar/core/client';
 import { channelsOf, Cluster, RedisClusterServer, recorder, tick, until, type Events, type Node } from './helpers';
 
 let server: RedisClusterServer;

@@ -19,9 +19,11 @@ const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const workspaceSources = {
   name: 'stelar-workspace-sources',
   setup(b) {
-    b.onResolve({ filter: /^@stelar\/[\w-]+$/ }, (args) => {
-      const src = resolve(root, '..', args.path.slice('@stelar/'.length), 'src/index.ts');
-      return existsSync(src) ? { path: src } : undefined;
+    // `@stelar/<pkg>` and its subpath exports (`@stelar/core/client`: src/client.ts or src/client/index.ts).
+    b.onResolve({ filter: /^@stelar\/[\w-]+(\/[\w-]+)?$/ }, (args) => {
+      const [pkg, sub] = args.path.slice('@stelar/'.length).split('/');
+      const src = (sub ? [`src/${sub}.ts`, `src/${sub}/index.ts`] : ['src/index.ts']).map((f) => resolve(root, '..', pkg, f)).find((f) => existsSync(f));
+      return src ? { path: src } : undefined;
     });
   },
 };

@@ -1,5 +1,5 @@
-import { backoffDelay, StelarError } from '@stelar/core';
-import type { AnyEvents, BackoffOptions, ClientEngine, ClientLifecycle, ClientRequestOptions, ClientState } from '@stelar/core';
+import { backoffDelay, StelarError } from '@stelar/core/client';
+import type { AnyEvents, BackoffOptions, ClientEngine, ClientLifecycle, ClientRequestOptions, ClientState } from '@stelar/core/client';
 import { failure, wake, type Chain, type Fn, type Msg, type Waiter } from './helpers';
 import { DialError, resolveUrl, type BrowserClientOptions } from './options';
 import { attempt, decode, E, encoder, errorOf, fail, frame, json, obj, parse, T, tooLarge, u32, u32be, type Frame } from './wire';

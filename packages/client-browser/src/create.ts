@@ -1,4 +1,4 @@
-import type { AnyEvents } from '@stelar/core';
+import type { AnyEvents } from '@stelar/core/client';
 import { StelarClient } from './client';
 import type { BrowserClientOptions } from './options';
 

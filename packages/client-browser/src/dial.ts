@@ -1,5 +1,5 @@
 import type { FrameType } from '@stelar/codec-tcp';
-import type { Dialer, Link } from '@stelar/core';
+import type { Dialer, Link } from '@stelar/core/client';
 import { DialError, type BrowserClientOptions } from './options';
 import { decode, encoder, frame, T } from './wire';
 

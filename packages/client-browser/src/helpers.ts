@@ -1,4 +1,4 @@
-import { StelarError, type ClientEventHandler, type EventName } from '@stelar/core';
+import { StelarError, type ClientEventHandler, type EventName } from '@stelar/core/client';
 
 // Types and helpers of the client (src/client.ts).
 

@@ -13,4 +13,4 @@ export {
   type ClientRequestOptions,
   type ClientState,
   type OfflineQueueOptions,
-} from '@stelar/core';
+} from '@stelar/core/client';

@@ -1,4 +1,4 @@
-import { StelarError, type ClientOptions } from '@stelar/core';
+import { StelarError, type ClientOptions } from '@stelar/core/client';
 
 // What the client (src/client.ts) and the Dialer for core's engine (src/dial.ts) share.
 

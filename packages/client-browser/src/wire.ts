@@ -1,4 +1,4 @@
-import { StelarError } from '@stelar/core';
+import { StelarError } from '@stelar/core/client';
 
 /**
  * The part of the Stelar codec a browser client needs (docs/protocol.md §1–3), written for size:

@@ -1,7 +1,7 @@
 // The browser client's surface is core's ClientEngine's (the engine in src/engine.ts is a
 // separate, smaller implementation), and the <script> bundle's global is the package's exports.
 import { describe, expect, it } from 'vitest';
-import type { ClientEngine } from '@stelar/core';
+import type { ClientEngine } from '@stelar/core/client';
 import * as pkg from '../src/index';
 
 /**

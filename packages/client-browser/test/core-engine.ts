@@ -1,7 +1,7 @@
 // A <script> bundle whose StelarClient is core's ClientEngine (over this package's dialer) instead
 // of the package's own engine: test/parity.test.ts runs against both, so the two engines are held
 // to the same behaviour by the same tests.
-import { ClientEngine, type AnyEvents } from '@stelar/core';
+import { ClientEngine, type AnyEvents } from '@stelar/core/client';
 import { resolveUrl, type BrowserClientOptions } from '../src/options';
 import { dialWebSocket } from '../src/dial';
 import * as pkg from '../src/index';

@@ -3,6 +3,7 @@
 // Timing bounds are generous (a loaded 2-core machine); none is an upper bound under 2 s.
 import { describe, expect, it } from 'vitest';
 import { encodeAckRequest, encodeDisconnect, encodeFrame, encodeJson, encodeServerConnect, FrameType } from '@stelar/codec-tcp';
+import { linkOf } from '@stelar/core/internal';
 import { AuthError, StelarError } from '@stelar/server';
 import { freePort, page, site, tick, until, useChromium, useEngine, type EngineName, type Server } from './harness';
 
@@ -136,7 +137,7 @@ describe.each(ENGINES)('%s', (engine) => {
       expect(r).toEqual({ err: ['UNAUTHORIZED', 'bad token'], log: ['state:connecting', 'state:disconnected', ['disconnected', 4001, 'bad token', false]], state: 'disconnected' });
       // The auth function runs again for a reconnection.
       const first = [...s.stelar.connections.values()][0]!;
-      first.link.terminate();
+      linkOf(first).terminate();
       await until(async () => seen.length === 3 && (await p.evaluate(() => x.good.connected as boolean)), 'the reconnection');
       expect(seen).toEqual([{ token: 'nope' }, { token: 'secret', n: 1 }, { token: 'secret', n: 2 }]);
       expect(s.stelar.getStats().connections.rejected).toBe(1);
@@ -157,7 +158,7 @@ describe.each(ENGINES)('%s', (engine) => {
         await x.c.connect();
       }, RECORD);
       allow = false;
-      [...s.stelar.connections.values()][0]!.link.terminate();
+      linkOf([...s.stelar.connections.values()][0]!).terminate();
       await p.waitForFunction(() => x.c.state === 'disconnected', undefined, { timeout: 8000 });
       const log = await p.evaluate(() => x.log.filter((l: unknown) => Array.isArray(l)));
       expect(log).toEqual([
@@ -314,7 +315,7 @@ describe.each(ENGINES)('%s', (engine) => {
       const { s, calls } = await hanging();
       s.stelar.on('flaky', (n: number, conn) => {
         if (flakyCalls++ > 0) return n * 2;
-        setTimeout(() => conn.link.terminate(), 20);
+        setTimeout(() => linkOf(conn).terminate(), 20);
         return new Promise<number>(() => undefined);
       });
       const p = await page(s.url);
@@ -364,7 +365,7 @@ describe.each(ENGINES)('%s', (engine) => {
       // A request whose body is not JSON: the client answers BAD_JSON (ACK_RES, status 1).
       const bad = encodeAckRequest(77, 'confirm', 'x');
       const raw = new Uint8Array([...bad.subarray(0, bad.length - 3), 0x7b, 0x7b, 0x7b]);
-      conn.link.send(raw);
+      linkOf(conn).send(raw);
       // ACK_RES: type 6, event length 7, "confirm", id 77, status 1 (error), then the body.
       const head = [6, 0, 7, ...new TextEncoder().encode('confirm'), 0, 0, 0, 77, 1];
       await p.waitForFunction((head) => x.sent.some((f: number[]) => head.every((b, i) => f[i] === b)), head, { timeout: 5000 });
@@ -549,7 +550,7 @@ describe.each(ENGINES)('%s', (engine) => {
       expect([...s.stelar.getConnection(id)!.rooms].sort()).toEqual(['lobby']);
 
       // After a drop, only `lobby` is re-joined, before anything else is sent.
-      s.stelar.getConnection(id)!.link.terminate();
+      linkOf(s.stelar.getConnection(id)!).terminate();
       await p.waitForFunction((id) => x.c.connected && x.c.id !== id, id, { timeout: 8000 });
       const id2 = await p.evaluate(() => x.c.id as string);
       await until(() => s.stelar.getConnection(id2)?.rooms.has('lobby') === true, 'the re-join');
@@ -557,7 +558,7 @@ describe.each(ENGINES)('%s', (engine) => {
 
       // A re-join the server refuses, with nobody waiting in join(): an `error` notification.
       refuseAll = true;
-      s.stelar.getConnection(id2)!.link.terminate();
+      linkOf(s.stelar.getConnection(id2)!).terminate();
       await p.waitForFunction(() => x.errors.length > 0, undefined, { timeout: 8000 });
       expect(await p.evaluate(() => [x.errors, [...x.c.rooms], x.c.connected])).toEqual([[['REJECTED', 'lobby']], [], true]);
     });
@@ -648,7 +649,7 @@ describe.each(ENGINES)('%s', (engine) => {
       const conn = s.stelar.getConnection(await p.evaluate(() => x.c.id as string))!;
       conn.emit('news', { text: 'boom' });
       conn.emit('later');
-      conn.link.send(encodeFrame(FrameType.JSON, 'news', new TextEncoder().encode('{not json')));
+      linkOf(conn).send(encodeFrame(FrameType.JSON, 'news', new TextEncoder().encode('{not json')));
       await p.waitForFunction(() => x.errors.length === 4, undefined, { timeout: 5000 });
       const r = await p.evaluate(() => [x.errors, x.calls, x.c.state]);
       expect(r[0]).toEqual(expect.arrayContaining([['RATE_LIMITED', 'chat', true], ['HANDLER_ERROR', 'news', true], ['ASYNC_CODE', 'later', true], ['BAD_JSON', 'news', true]]));
@@ -672,7 +673,7 @@ describe.each(ENGINES)('%s', (engine) => {
       expect(await p.evaluate(() => [x.c.id, x.log.filter((l: unknown) => Array.isArray(l))])).toEqual([first, []]);
 
       // The server hangs (its link stops reading): no PONG comes back.
-      const stuck = s.stelar.getConnection(first)!.link;
+      const stuck = linkOf(s.stelar.getConnection(first)!);
       stuck.pause();
       const t0 = Date.now();
       await p.waitForFunction(() => x.log.some((l: unknown) => Array.isArray(l)), undefined, { timeout: 8000 });
@@ -695,7 +696,7 @@ describe.each(ENGINES)('%s', (engine) => {
       expect(pings).toBeGreaterThanOrEqual(3); // about one per 80 ms of silence
       expect(pings).toBeLessThanOrEqual(10);
       const conn = s.stelar.getConnection(await p.evaluate(() => x.c.id as string))!;
-      conn.link.send(encodeFrame(FrameType.PING, '', new TextEncoder().encode('are you there')));
+      linkOf(conn).send(encodeFrame(FrameType.PING, '', new TextEncoder().encode('are you there')));
       await p.waitForFunction(() => x.sent.some((f: number[]) => f[0] === 4), undefined, { timeout: 5000 });
       const pong = await p.evaluate(() => x.sent.find((f: number[]) => f[0] === 4) as number[]);
       expect(new TextDecoder().decode(new Uint8Array(pong.slice(3)))).toBe('are you there');
@@ -735,7 +736,7 @@ describe.each(ENGINES)('%s', (engine) => {
         [4001, 'banned'],
       ] as const) {
         const id = await p.evaluate(() => x.c.id as string);
-        const link = s.stelar.getConnection(id)!.link;
+        const link = linkOf(s.stelar.getConnection(id)!);
         link.send(encodeDisconnect(code, reason));
         await tick(30);
         link.terminate();
@@ -764,7 +765,7 @@ describe.each(ENGINES)('%s', (engine) => {
       ];
       for (let i = 0; i < bad.length; i++) {
         const id = await p.evaluate(() => x.c.id as string);
-        s.stelar.getConnection(id)!.link.send(bad[i]!);
+        linkOf(s.stelar.getConnection(id)!).send(bad[i]!);
         await p.waitForFunction(([id, n]) => x.c.connected && x.c.id !== id && x.log.filter((l: unknown) => Array.isArray(l)).length === n, [id, i + 1] as const, { timeout: 8000 });
       }
       expect(await p.evaluate(() => x.log.filter((l: unknown) => Array.isArray(l)))).toEqual([

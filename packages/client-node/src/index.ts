@@ -1,4 +1,4 @@
-export { connect, dialerFor, StelarClient, type NodeClientOptions } from './client';
+export { clientLogger, connect, dialerFor, StelarClient, type NodeClientOptions } from './client';
 export {
   DisconnectCode,
   ErrorCode,
@@ -9,6 +9,7 @@ export {
   type ClientOptions,
   type ClientRequestOptions,
   type ClientState,
+  type Logger,
   type OfflineQueueOptions,
-} from '@stelar/core';
+} from '@stelar/core/client';
 export { DialError } from '@stelar/transport-node';

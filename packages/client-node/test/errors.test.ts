@@ -1,7 +1,8 @@
 import * as net from 'node:net';
 import { describe, expect, it } from 'vitest';
 import { encodeError, encodeFrame, encodeDisconnect, FrameDecoder, FrameType, type Frame } from '@stelar/codec-tcp';
-import { ClientEngine, type Dialer, type Link } from '@stelar/core';
+import { ClientEngine, type Dialer, type Link } from '@stelar/core/client';
+import { linkOf } from '@stelar/core/internal';
 import { dialTcp, dialWebSocket } from '@stelar/transport-node';
 import { AuthError } from '@stelar/server';
 import { DialError } from '../src/index';
@@ -125,7 +126,7 @@ describe('connect errors', () => {
       const disconnected: { code: number; willReconnect: boolean }[] = [];
       c.onLifecycle('disconnected', (i) => void disconnected.push(i));
       allow = false;
-      server.getConnection(c.id!)!.link.terminate();
+      linkOf(server.getConnection(c.id!)!).terminate();
       await until(() => c.state === 'disconnected');
       expect(disconnected).toEqual([
         { code: 1006, reason: '', willReconnect: true },

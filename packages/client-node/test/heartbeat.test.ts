@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { encodeFrame, encodePong, FrameType } from '@stelar/codec-tcp';
+import { linkOf } from '@stelar/core/internal';
 import { client, rawTcpServer, SCHEMES, serverHello, startServer, tick, until, useFixtures } from './helpers';
 
 useFixtures();
@@ -40,7 +41,7 @@ describe('dead-server detection', () => {
     expect(server.getStats().messages.in - inBefore).toBeGreaterThanOrEqual(3); // the client's PINGs
 
     // The server process hangs (its link stops reading): no PONG comes back.
-    const stuck = server.getConnection(firstId)!.link;
+    const stuck = linkOf(server.getConnection(firstId)!);
     stuck.pause();
     await until(() => drops.length === 1, 'the client to give up on the stuck server', 3000);
     expect(drops).toEqual([1006]);

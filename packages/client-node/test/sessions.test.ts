@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { linkOf } from '@stelar/core/internal';
 import { client, startServer, standardHandlers, tick, until, useFixtures } from './helpers';
 
 useFixtures();
@@ -20,7 +21,7 @@ describe.each(['ws', 'tcp'] as const)('sessions over %s://', (scheme) => {
     expect([...conn.rooms].sort()).toEqual(['lobby']);
 
     // After a drop, only `lobby` is re-joined.
-    conn.link.terminate();
+    linkOf(conn).terminate();
     await until(() => c.connected && c.id !== conn.id, 'the reconnection');
     await until(() => server.getConnection(c.id!)?.rooms.has('lobby') === true, 'the re-join');
     expect([...server.getConnection(c.id!)!.rooms]).toEqual(['lobby']);

@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { linkOf } from '@stelar/core/internal';
 import { connect, StelarClient, StelarError } from '../src/index';
 import { client, onCleanup, recordStates, SCHEMES, standardHandlers, startServer, tick, until, type Server } from './helpers';
 import { useFixtures } from './helpers';
@@ -140,7 +141,7 @@ describe.each(SCHEMES)('over %s://', (scheme) => {
     await until(() => server.getStats().acks.inFlightHandlers === 2, 'both requests at the server');
 
     const disconnected = new Promise<{ code: number; willReconnect: boolean }>((r) => c.onLifecycle('disconnected', r));
-    server.getConnection(firstId)!.link.terminate(); // the socket dies: no close frame, no DISCONNECT
+    linkOf(server.getConnection(firstId)!).terminate(); // the socket dies: no close frame, no DISCONNECT
     await expect(lost).rejects.toMatchObject({ code: 'DISCONNECTED' });
     await expect(disconnected).resolves.toMatchObject({ code: 1006, willReconnect: true });
     await expect(kept).resolves.toBe(42);

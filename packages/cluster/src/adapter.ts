@@ -1,4 +1,6 @@
-import { BroadcastOperator, MemoryAdapter, StelarError, type ConnectionHandle, type ConnectionInfo, type Target } from '@stelar/core';
+import { encodeBinary, encodeJson } from '@stelar/codec-tcp';
+import { StelarError, type ConnectionHandle, type ConnectionInfo } from '@stelar/core';
+import { asBytes, isBinary, type Target } from '@stelar/core/internal';
 import type { Broker, Failure, Publication } from './broker';
 import { encodeBroadcast, encodeControl, Kind, type ControlEnvelope } from './envelope';
 import { RemoteConnectionHandle, type RemoteOps } from './handles';
@@ -12,19 +14,9 @@ function plainTarget(t: Target): Target {
   return { rooms: [...t.rooms], exceptRooms: [...t.exceptRooms], exceptIds: [...t.exceptIds] };
 }
 
-/** Takes the frame a broadcast operator encodes, instead of delivering it. */
-class FrameTaker extends MemoryAdapter {
-  frame: Uint8Array | undefined;
-  override broadcast(frame: Uint8Array): void {
-    this.frame = frame;
-  }
-}
-
-/** An event frame (docs/protocol.md §1), encoded by core as for any emit. */
+/** An event frame (docs/protocol.md §1), encoded as core's broadcast operator does for any emit. */
 function eventFrame(event: string, data: unknown): Uint8Array {
-  const taker = new FrameTaker();
-  new BroadcastOperator(taker).emit(event, data);
-  return taker.frame!;
+  return isBinary(data) ? encodeBinary(event, asBytes(data)) : encodeJson(event, data);
 }
 
 /**
@@ -56,6 +48,15 @@ export class ClusterAdapter extends ClusterNode {
       requestTimeout: this.options.requestTimeout,
       probeInterval: this.options.probeInterval,
     });
+  }
+
+  /**
+   * Connection-state recovery needs a log of the cluster's broadcasts with offsets, which no
+   * `Broker` gives yet (see the README's design section): a hub with `recovery` refuses this
+   * adapter at construction, as core does for any adapter without a log of its own.
+   */
+  override recovery(): never {
+    throw new TypeError(`${this.constructor.name} does not support connection-state recovery (HubOptions.recovery): a cluster needs a shared log of broadcasts, which no Broker provides yet`);
   }
 
   protected override nodeDropped(node: string): void {

@@ -1,4 +1,5 @@
-import { MemoryAdapter, StelarError, type AdapterHost, type AnyConnection, type BroadcastTarget, type Target } from '@stelar/core';
+import { MemoryAdapter, StelarError } from '@stelar/core';
+import { linkOf, type AdapterHost, type AnyConnection, type BroadcastTarget, type Target } from '@stelar/core/internal';
 import type { Broker, BrokerSide, Failure, Publication } from './broker';
 import { channelsOf, type Channels } from './channels';
 import { encodeBroadcast, encodeControl, EnvelopeError, Flag, headerFor, Kind, resentCopy, type BroadcastEnvelope, type ControlEnvelope } from './envelope';
@@ -307,7 +308,7 @@ export abstract class ClusterNode extends MemoryAdapter {
   /** Local delivery, each recipient corked until the current callback has returned (see `Corker`). */
   private deliverCorked(frame: Uint8Array, target: Target, volatile: boolean): void {
     this.forEachMatch(target, (conn) => {
-      this.corker.cork(conn.link);
+      this.corker.cork(linkOf(conn));
       conn.sendEncoded(frame, volatile);
     });
   }

@@ -1,4 +1,5 @@
-import { StelarError, type Target } from '@stelar/core';
+import { StelarError } from '@stelar/core';
+import type { Target } from '@stelar/core/internal';
 import { encodeControl, EnvelopeError, Kind } from './envelope';
 import type { Losses } from './losses';
 import type { Membership } from './membership';

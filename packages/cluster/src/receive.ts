@@ -1,4 +1,4 @@
-import type { Link } from '@stelar/core';
+import type { Link } from '@stelar/core/internal';
 import { decodeBatch, decodeBroadcast, decodeControl, EnvelopeError, isFrom, Kind, peekKind, type BroadcastEnvelope, type ControlEnvelope } from './envelope';
 import { afterCallback } from './util';
 

@@ -1,4 +1,5 @@
-import { StelarError, toErrorBody, type AdapterHost, type AnyConnection, type Target } from '@stelar/core';
+import { StelarError } from '@stelar/core';
+import { toErrorBody, type AdapterHost, type AnyConnection, type Target } from '@stelar/core/internal';
 import { EnvelopeError } from './envelope';
 import type { Reply, RequestBody } from './queries';
 

@@ -1,4 +1,5 @@
-import { ClientEngine, Hub, type AnyEvents, type HubOptions } from '@stelar/core';
+import { Hub, type AnyEvents, type HubOptions } from '@stelar/core';
+import { ClientEngine } from '@stelar/core/client';
 import { memoryDialer, tick, until } from '../../core/test/memory-link';
 import { ClusterAdapter, MemoryBroker, MemoryBus, type ClusterAdapterOptions, type MemoryBrokerOptions } from '../src/index';
 

@@ -1,6 +1,6 @@
 /** Cross-node queries, server events, addressing by id and remote handles, over the memory broker. */
 import { afterEach, describe, expect, it } from 'vitest';
-import type { ClientEngine } from '@stelar/core';
+import type { ClientEngine } from '@stelar/core/client';
 import { RemoteConnectionHandle } from '../src/index';
 import { Cluster, recorder, tick, until, type Events, type Node } from './helpers';
 

@@ -4,7 +4,7 @@
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import { encodeJson } from '@stelar/codec-tcp';
-import type { ClientEngine } from '@stelar/core';
+import type { ClientEngine } from '@stelar/core/client';
 import { MemoryBroker } from '../src/index';
 import { channelsOf } from '../src/channels';
 import { encodeBroadcast, Flag, headerFor, type BroadcastEnvelope } from '../src/envelope';

@@ -1,11 +1,14 @@
-import { DisconnectCode, encodeAckRequest, encodeBinary, encodeJson, ErrorCode } from '@stelar/codec-tcp';
+import { carriesOffset, DisconnectCode, encodeAckRequest, encodeBinary, encodeJson, ErrorCode, withOffset, ZERO_OFFSET } from '@stelar/codec-tcp';
 import type { BroadcastOperator } from './broadcast';
 import type { ConnectionInfo } from './adapter';
 import { StelarError } from './errors';
 import type { Link, LinkInfo } from './link';
 import { SendStatus } from './link';
-import { ConnectionBuckets, type RateLimitRule } from './rate-limit';
-import { PendingRequests } from './requests';
+import type { RateLimitRule } from './rate-limit';
+import type { OutFrame } from './recovery-log';
+import type { SessionRecovery } from './recovery-session';
+import type { PendingRequest } from './requests';
+import type { ServerSession } from './session';
 import {
   asBytes,
   isBinary,
@@ -17,28 +20,34 @@ import {
   type SendOptions,
 } from './types';
 
-/** Life of a connection on the server. */
-export type ConnectionState = 'opening' | 'open' | 'closing' | 'closed';
-
-/** The parts of the hub a connection calls back into (kept narrow on purpose). */
-export interface ConnectionOwner {
-  readonly requestTimeout: number;
-  joinRooms(conn: AnyConnection, rooms: readonly string[]): void | Promise<void>;
-  leaveRoom(conn: AnyConnection, room: string): boolean;
-  /** Counts one delivery and its outcome. */
-  countSend(status: SendStatus, bytes: number): void;
-  pendingDelta(delta: number): void;
-  requestTimedOut(): void;
-  broadcastFrom(conn: AnyConnection): BroadcastOperator<AnyEvents>;
-  readonly nodeId: string;
-}
+/** What `conn.data` holds unless the hub is given a `Data` type. */
+export type ConnectionData = Record<string, unknown>;
 
 /**
- * One client session on the server, whatever its transport.
- *
- * `In` are the events this server receives, `Out` the events it sends.
+ * Life of a connection on the server. `absent`: its link was lost and connection-state recovery
+ * keeps the session for its client to come back (not open, not yet ended).
  */
-export class Connection<In extends object = AnyEvents, Out extends object = In> {
+export type ConnectionState = 'opening' | 'open' | 'absent' | 'closing' | 'closed';
+
+let create: (id: string, link: Link, session: ServerSession) => AnyConnection;
+let readState: (conn: AnyConnection) => ConnectionState;
+let writeState: (conn: AnyConnection, state: 'open' | 'absent' | 'closed') => void;
+let readSession: (conn: AnyConnection) => ServerSession;
+let readLink: (conn: AnyConnection) => Link;
+let writeLink: (conn: AnyConnection, link: Link) => void;
+let writeRecovery: (conn: AnyConnection, rec: SessionRecovery) => void;
+
+/** What a connection's link facts look like when a resume moves it to another link. */
+type LinkFacts = { -readonly [K in 'transport' | 'remoteAddress' | 'remotePort' | 'upgradeRequest']: Connection[K] };
+
+/**
+ * One client session on the server, whatever its transport: what handlers, listeners and your
+ * code use. The protocol's per-connection state lives in the hub's session record behind it.
+ *
+ * `In` are the events this server receives, `Out` the events it sends, `Data` what `conn.data`
+ * holds (like Socket.IO's `SocketData`).
+ */
+export class Connection<In extends object = AnyEvents, Out extends object = In, Data extends object = ConnectionData> {
   /** Session id, sent to the client in CONNECT. */
   readonly id: string;
   /** `ws`, `wss`, `tcp` or `tls`. */
@@ -49,53 +58,70 @@ export class Connection<In extends object = AnyEvents, Out extends object = In> 
   readonly upgradeRequest: LinkInfo['upgradeRequest'];
   /** Whatever the client sent as `auth` in CONNECT. */
   auth: unknown = undefined;
-  private dataStore: Record<string, unknown> | undefined;
-  /** @internal */
-  state: ConnectionState = 'opening';
-  /** @internal rooms this connection is in; read them through `rooms`. */
+  /**
+   * Adapter contract (see `Adapter`): the rooms this connection is in, kept by the adapter
+   * alongside its room index. Read them through `rooms`.
+   */
   readonly roomSet = new Set<string>();
-  /** @internal dedupe stamp used by adapters during multi-room broadcasts. */
+  /** Adapter contract: the adapter's dedupe stamp for multi-room broadcasts. */
   broadcastStamp = 0;
-  /** @internal inbound frames waiting while an async step runs. */
-  inbox: unknown[] | null = null;
-  /** @internal heartbeat bookkeeping, updated by the hub's sweep. */
-  alive = true;
-  lastSeen = 0;
-  pingSent = false;
-  openedAt = 0;
-  /** @internal the client's CONNECT has arrived. */
-  helloReceived = false;
-  /** @internal requests from the client still being handled. */
-  inFlight = 0;
-  /** @internal set when the hub closes it for a protocol violation: reported instead of the peer's code. */
-  failure: { code: number; reason: string } | undefined = undefined;
-  /** @internal */
-  readonly link: Link;
-  /** @internal */
-  buckets: ConnectionBuckets | undefined;
-  private readonly owner: ConnectionOwner;
-  /** Created on the first server → client request (most connections never make one). */
-  private pendingRequestsTable: PendingRequests | undefined;
-  private closeHandlers: ((code: number, reason: string) => void)[] | undefined;
-  /** Created on the first read of `signal`. */
-  private abortController: AbortController | undefined;
+  private dataStore: Data | undefined = undefined;
+  /** Frames sent to this client (`messagesOut`). */
+  private sent = 0;
+  /** The hub's record of this session. */
+  private readonly session: ServerSession;
+  /**
+   * Where it is in its life: written by `disconnect` and, through `markOpen` / `markClosed`, by
+   * the hub. Kept here with the link rather than in the record, so a send or a broadcast touches
+   * this object and its link only.
+   */
+  private state: ConnectionState = 'opening';
+  /** The link it runs on (another one after a resume). */
+  private link: Link;
+  /** Connection-state recovery, for a session that opted in once it is accepted. */
+  private rec: SessionRecovery | undefined = undefined;
 
-  constructor(id: string, link: Link, owner: ConnectionOwner) {
+  /** Made by the hub with its session record (`Hub.accept`), through `newConnection`. */
+  private constructor(id: string, link: Link, session: ServerSession) {
     this.id = id;
     this.link = link;
-    this.owner = owner;
+    this.session = session;
     this.transport = link.transport;
     this.remoteAddress = link.remoteAddress;
     this.remotePort = link.remotePort;
     this.upgradeRequest = link.upgradeRequest;
   }
 
-  /** Free storage for the application (user, session…); created on first use. */
-  get data(): Record<string, unknown> {
-    return (this.dataStore ??= {});
+  /**
+   * Storage for the application (user, session…), typed by the hub's `Data` parameter. It starts
+   * as an empty object, created on first use: the fields of `Data` are there once your code (say,
+   * connection middleware) has set them, as with Socket.IO's `socket.data`.
+   */
+  get data(): Data {
+    return (this.dataStore ??= {} as Data);
   }
-  set data(value: Record<string, unknown>) {
+  set data(value: Data) {
     this.dataStore = value;
+  }
+
+  /** Frames received from this client since it connected (control frames included, as in `getStats().messages.in`). */
+  get messagesIn(): number {
+    return this.session.messagesIn;
+  }
+
+  /** Frames sent to this client (written to its link or buffered; dropped volatile ones are not counted). */
+  get messagesOut(): number {
+    return this.sent;
+  }
+
+  /** When the link was accepted (`Date.now()` milliseconds). */
+  get connectedAt(): number {
+    return this.session.connectedAt;
+  }
+
+  /** When a frame or a heartbeat answer last arrived from this client (`Date.now()` milliseconds). */
+  get lastSeen(): number {
+    return this.session.lastSeenAt;
   }
 
   /**
@@ -104,16 +130,25 @@ export class Connection<In extends object = AnyEvents, Out extends object = In> 
    * Created on first use.
    */
   get signal(): AbortSignal {
-    if (!this.abortController) {
-      this.abortController = new AbortController();
-      if (this.state === 'closed') this.abortController.abort(new StelarError(ErrorCode.DISCONNECTED, 'connection closed'));
+    const s = this.session;
+    if (!s.abort) {
+      s.abort = new AbortController();
+      if (this.state === 'closed') s.abort.abort(new StelarError(ErrorCode.DISCONNECTED, 'connection closed'));
     }
-    return this.abortController.signal;
+    return s.abort.signal;
   }
 
-  /** True once the session is accepted and until it closes. */
+  /** True once the session is accepted and until it closes (false while its client is away). */
   get isOpen(): boolean {
     return this.state === 'open';
+  }
+
+  /**
+   * True once the session was resumed by connection-state recovery (same id, rooms and `data`;
+   * missed messages replayed), already while connection middleware runs for the resume.
+   */
+  get recovered(): boolean {
+    return this.rec?.recovered ?? false;
   }
 
   /** Rooms this connection is in. */
@@ -128,7 +163,7 @@ export class Connection<In extends object = AnyEvents, Out extends object = In> 
 
   /** Requests sent to this client and not yet answered. */
   get pendingRequests(): number {
-    return this.pendingRequestsTable?.size ?? 0;
+    return this.session.requests?.size ?? 0;
   }
 
   /**
@@ -137,20 +172,30 @@ export class Connection<In extends object = AnyEvents, Out extends object = In> 
    * @throws StelarError ROOM_LIMIT when a limit would be exceeded (nothing is joined then)
    */
   join(rooms: string | readonly string[]): Promise<void> {
-    const pending = this.owner.joinRooms(this, typeof rooms === 'string' ? [rooms] : rooms);
+    const s = this.session;
+    const pending = s.host.joinRooms(s, typeof rooms === 'string' ? [rooms] : rooms);
     return pending ?? Promise.resolve();
   }
 
   /** Leaves a room; returns whether it was in it. */
   leave(room: string): boolean {
-    return this.owner.leaveRoom(this, room);
+    return this.session.host.leaveRoom(this.session, room);
   }
 
-  /** Sends an event to this client. Uint8Array / ArrayBuffer data is sent as binary. */
+  /**
+   * Sends an event to this client. Uint8Array / ArrayBuffer data is sent as binary. With
+   * connection-state recovery, a message that is not volatile is logged like a broadcast to this
+   * connection's id, so it reaches the client even if it is away (it returns true then).
+   */
   emit<K extends EventName<Out>>(event: K, ...args: EmitArgs<Out, K>): boolean {
     const [data, options] = args as [unknown, SendOptions | undefined];
     const frame = isBinary(data) ? encodeBinary(event, asBytes(data)) : encodeJson(event, data);
-    const status = this.sendEncoded(frame, options?.volatile ?? false);
+    const volatile = options?.volatile ?? false;
+    if (this.rec !== undefined && !volatile && (this.state === 'open' || this.state === 'absent')) {
+      const host = this.session.host;
+      if (host.emitLogged) return host.emitLogged(this, frame);
+    }
+    const status = this.sendEncoded(frame, volatile);
     return status === SendStatus.OK || status === SendStatus.BUFFERED;
   }
 
@@ -159,34 +204,36 @@ export class Connection<In extends object = AnyEvents, Out extends object = In> 
    * StelarError: TIMEOUT, ABORTED, DISCONNECTED, or the code the client's handler threw.
    */
   request<K extends EventName<Out>>(event: K, data: EventData<Out, K>, options: RequestOptions = {}): Promise<EventReply<Out, K>> {
-    if (!this.isOpen) return Promise.reject(new StelarError(ErrorCode.DISCONNECTED, 'connection is not open'));
-    const { id, promise } = this.pending().create(event, options.timeout ?? this.owner.requestTimeout, options.signal);
-    if (id !== 0) {
+    const s = this.session;
+    if (this.state !== 'open' && this.state !== 'absent') return Promise.reject(new StelarError(ErrorCode.DISCONNECTED, 'connection is not open'));
+    const tracker = s.tracker();
+    return new Promise<unknown>((resolve, reject) => {
+      const p: PendingRequest = { event, id: 0, timer: undefined, signal: options.signal, onAbort: undefined, settled: false, resolve, reject };
+      if (!tracker.track(p, options.timeout ?? s.host.requestTimeout)) return;
       let status: SendStatus;
       try {
-        status = this.sendEncoded(encodeAckRequest(id, event, data), false);
+        status = this.sendEncoded(encodeAckRequest(tracker.assign(p), event, data), false);
       } catch (err) {
-        this.pending().fail(id, err);
-        return promise as Promise<EventReply<Out, K>>;
+        tracker.settle(p, false, err);
+        return;
       }
-      if (status === SendStatus.CLOSED) this.pending().fail(id, new StelarError(ErrorCode.DISCONNECTED, 'connection closed'));
-    }
-    return promise as Promise<EventReply<Out, K>>;
+      if (status === SendStatus.CLOSED) tracker.settle(p, false, new StelarError(ErrorCode.DISCONNECTED, 'connection closed'));
+    }) as Promise<EventReply<Out, K>>;
   }
 
   /** Broadcasts to others: `conn.to('room').emit(…)` reaches the room except this connection. */
   to(rooms: string | readonly string[]): BroadcastOperator<Out> {
-    return this.owner.broadcastFrom(this).to(rooms) as unknown as BroadcastOperator<Out>;
+    return this.session.host.broadcastFrom<Out>(this).to(rooms);
   }
 
   /** Every other connection (`conn.broadcast.emit(…)`). */
   get broadcast(): BroadcastOperator<Out> {
-    return this.owner.broadcastFrom(this) as unknown as BroadcastOperator<Out>;
+    return this.session.host.broadcastFrom<Out>(this);
   }
 
   /** Per-connection rate limit override (`null` lifts the per-connection limit). */
   setRateLimit(rule: RateLimitRule | null): void {
-    this.buckets?.override(rule);
+    this.session.buckets?.override(rule);
   }
 
   /** Closes the session with a close code (default 1000) and reason. */
@@ -198,7 +245,7 @@ export class Connection<In extends object = AnyEvents, Out extends object = In> 
 
   /** Runs `fn` when the connection closes. */
   onClose(fn: (code: number, reason: string) => void): void {
-    (this.closeHandlers ??= []).push(fn);
+    (this.session.closeHandlers ??= []).push(fn);
   }
 
   /** A serialisable description (used across nodes). */
@@ -211,7 +258,7 @@ export class Connection<In extends object = AnyEvents, Out extends object = In> 
     }
     return {
       id: this.id,
-      nodeId: this.owner.nodeId,
+      nodeId: this.session.host.nodeId,
       transport: this.transport,
       remoteAddress: this.remoteAddress,
       rooms: [...this.roomSet],
@@ -219,41 +266,70 @@ export class Connection<In extends object = AnyEvents, Out extends object = In> 
     };
   }
 
-  private pending(): PendingRequests {
-    if (this.pendingRequestsTable) return this.pendingRequestsTable;
-    const owner = this.owner;
-    return (this.pendingRequestsTable = new PendingRequests({
-      onCount: (d) => owner.pendingDelta(d),
-      onTimeout: () => owner.requestTimedOut(),
-    }));
-  }
-
-  /** @internal sends an already encoded frame and counts it. */
+  /**
+   * Adapter contract: sends a frame already encoded (with its totalLen, docs/protocol.md §1) and
+   * counts it. A broadcast hands the same bytes to every recipient this way.
+   */
   sendEncoded(frame: Uint8Array, volatile: boolean): SendStatus {
     if (this.state === 'closed') return SendStatus.CLOSED;
+    // A session with recovery gets an offset on every JSON and BINARY frame (zero: not logged).
+    if (this.rec !== undefined && carriesOffset(frame)) frame = withOffset(frame, ZERO_OFFSET, true);
     const status = this.link.send(frame, volatile);
-    this.owner.countSend(status, frame.length);
+    if (status === SendStatus.OK || status === SendStatus.BUFFERED) this.sent++;
+    this.session.host.countSend(status, frame.length);
     return status;
   }
 
-  /** @internal a reply from the client to one of our requests. */
-  answer(id: number, ok: boolean, body: Uint8Array): void {
-    this.pendingRequestsTable?.answer(id, ok, body);
+  /**
+   * Adapter contract, with connection-state recovery: sends one broadcast, the variant carrying
+   * its offset to a session that opted in (and remembers the offset as sent), the frame as it is
+   * to the others.
+   */
+  sendOut(out: OutFrame, volatile: boolean): SendStatus {
+    const rec = this.rec;
+    if (rec === undefined) return this.sendEncoded(out.frame, volatile);
+    if (this.state === 'closed') return SendStatus.CLOSED;
+    const frame = out.stamped();
+    const status = this.link.send(frame, volatile);
+    this.session.host.countSend(status, frame.length);
+    if (out.entry !== undefined) {
+      if (status === SendStatus.OK || status === SendStatus.BUFFERED) rec.sent = out.entry.seq;
+      else rec.missed = true;
+    }
+    return status;
   }
 
-  /** @internal the link closed: reject what waits, run close handlers. */
-  closed(code: number, reason: string): void {
-    this.state = 'closed';
-    if (this.pendingRequestsTable || this.abortController) {
-      const gone = new StelarError(ErrorCode.DISCONNECTED, `connection closed (${code}${reason ? `: ${reason}` : ''})`);
-      this.pendingRequestsTable?.failAll(gone);
-      this.abortController?.abort(gone);
-    }
-    this.inbox = null;
-    const handlers = this.closeHandlers;
-    this.closeHandlers = undefined;
-    if (handlers) for (const fn of handlers) fn(code, reason);
+  static {
+    // The hub's only ways in (see `newConnection` and `sessionOf`).
+    create = (id, link, session) => new Connection(id, link, session);
+    readSession = (conn) => conn.session;
+    readLink = (conn) => conn.link;
+    writeLink = (conn, link) => {
+      conn.link = link;
+      const facts = conn as unknown as LinkFacts;
+      facts.transport = link.transport;
+      facts.remoteAddress = link.remoteAddress;
+      facts.remotePort = link.remotePort;
+      facts.upgradeRequest = link.upgradeRequest;
+    };
+    writeRecovery = (conn, rec) => {
+      conn.rec = rec;
+    };
+    readState = (conn) => conn.state;
+    writeState = (conn, state) => {
+      conn.state = state;
+    };
   }
+}
+
+/** The connection of a new session record: for `ServerSession` only (not exported by the package). */
+export function newConnection(id: string, link: Link, session: ServerSession): AnyConnection {
+  return create(id, link, session);
+}
+
+/** The hub's record behind a connection: for the hub's parts only (not exported by the package). */
+export function sessionOf(conn: AnyConnection): ServerSession {
+  return readSession(conn);
 }
 
 /** `emit(event, data, options?)` arguments: data optional only for events that take none. */
@@ -263,4 +339,42 @@ export type EmitArgs<M, K extends keyof M> = undefined extends EventData<M, K>
 
 /** A connection whatever its event maps (what adapters and internals handle). */
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
-export type AnyConnection = Connection<any, any>;
+export type AnyConnection = Connection<any, any, any>;
+
+/**
+ * The link a connection runs on: for the hub's parts (pause, resume, ping) and sibling packages
+ * (a cluster adapter corking writes, tests cutting a socket).
+ */
+export function linkOf(conn: AnyConnection): Link {
+  return readLink(conn);
+}
+
+/** A connection's state, for its session record. */
+export function stateOf(conn: AnyConnection): ConnectionState {
+  return readState(conn);
+}
+
+/** The handshake accepted the session (or a resume brought it back). */
+export function markOpen(conn: AnyConnection): void {
+  writeState(conn, 'open');
+}
+
+/** Its link was lost and recovery keeps it for its client. */
+export function markAbsent(conn: AnyConnection): void {
+  writeState(conn, 'absent');
+}
+
+/** Moves a connection to another link (recovery: a placeholder while absent, the client's new link on resume). */
+export function attachLink(conn: AnyConnection, link: Link): void {
+  writeLink(conn, link);
+}
+
+/** The session opted in to connection-state recovery and was accepted. */
+export function setRecovery(conn: AnyConnection, rec: SessionRecovery): void {
+  writeRecovery(conn, rec);
+}
+
+/** The link closed. */
+export function markClosed(conn: AnyConnection): void {
+  writeState(conn, 'closed');
+}

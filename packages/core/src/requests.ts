@@ -1,100 +1,151 @@
 import { decodeJson, ErrorCode, parseErrorBody } from '@stelar/codec-tcp';
 import { StelarError } from './errors';
 
-interface Pending {
-  resolve(value: unknown): void;
-  reject(err: unknown): void;
+/**
+ * One request awaiting its reply. The tracker owns its timer and abort listener; `id` is 0 while
+ * the request is not on the wire (a client queues requests while offline).
+ */
+export interface PendingRequest {
+  readonly event: string;
+  id: number;
   timer: ReturnType<typeof setTimeout> | undefined;
   signal: AbortSignal | undefined;
   onAbort: (() => void) | undefined;
-  event: string;
+  /** Set once it resolved or rejected. */
+  settled: boolean;
+  resolve(value: unknown): void;
+  reject(err: unknown): void;
 }
 
-export interface PendingRequestsHooks {
+export interface RequestTrackerHooks<P extends PendingRequest> {
   /** Called with +1 / -1 as requests start and settle (for metrics). */
   onCount?(delta: number): void;
-  /** Called when a request times out. */
+  /** Called when a request times out, before it is rejected. */
   onTimeout?(event: string): void;
+  /** The error a request gets when its signal aborts. Default: ABORTED with the reason's message. */
+  abortError?(signal: AbortSignal): unknown;
+  /** A request that was not on the wire settled (a client removes it from its offline queue). */
+  settledOffWire?(p: P): void;
 }
 
 /**
- * Requests awaiting a reply on one connection: u32 ids, one timer per request (cleared when it
- * settles), abort signals, and rejection of everything at once when the connection goes.
+ * The requests one side of a session has sent and not yet seen answered: u32 ids unique among
+ * them, one timer per request (cleared when it settles), abort signals, and rejection of
+ * everything at once when the connection goes. Used by the hub for server → client requests and
+ * by the client engine for client → server requests, JOIN and LEAVE.
  */
-export class PendingRequests {
-  private readonly map = new Map<number, Pending>();
+export class RequestTracker<P extends PendingRequest = PendingRequest> {
+  private readonly onWire = new Map<number, P>();
   private nextId = 1;
+  private count = 0;
 
-  constructor(private readonly hooks: PendingRequestsHooks = {}) {}
+  constructor(private readonly hooks: RequestTrackerHooks<P> = {}) {}
 
+  /** Requests tracked and not settled (on the wire or not). */
   get size(): number {
-    return this.map.size;
+    return this.count;
   }
 
-  /** Reserves an id and returns it with the promise of the reply. */
-  create(event: string, timeoutMs: number | undefined, signal?: AbortSignal): { id: number; promise: Promise<unknown> } {
+  /**
+   * Starts tracking `p`: its timeout (none when not a positive finite number) and its abort
+   * signal. Returns false, with `p` already rejected, when the signal was aborted before.
+   */
+  track(p: P, timeoutMs: number | undefined): boolean {
+    const signal = p.signal;
     if (signal?.aborted) {
-      return { id: 0, promise: Promise.reject(abortError(signal)) };
+      p.settled = true;
+      p.reject(this.abortError(signal));
+      return false;
     }
-    let id = this.nextId;
-    while (this.map.has(id)) id = id >= 0xffff_ffff ? 1 : id + 1;
-    this.nextId = id >= 0xffff_ffff ? 1 : id + 1;
-    let entry!: Pending;
-    const promise = new Promise<unknown>((resolve, reject) => {
-      entry = { resolve, reject, timer: undefined, signal, onAbort: undefined, event };
-    });
     if (timeoutMs !== undefined && timeoutMs > 0 && Number.isFinite(timeoutMs)) {
-      entry.timer = setTimeout(() => {
-        this.hooks.onTimeout?.(event);
-        this.settle(id, false, new StelarError(ErrorCode.TIMEOUT, `request "${event}" timed out after ${timeoutMs} ms`));
+      p.timer = setTimeout(() => {
+        this.hooks.onTimeout?.(p.event);
+        this.settle(p, false, new StelarError(ErrorCode.TIMEOUT, `request "${p.event}" timed out after ${timeoutMs} ms`));
       }, timeoutMs);
     }
     if (signal) {
-      entry.onAbort = () => this.settle(id, false, abortError(signal));
-      signal.addEventListener('abort', entry.onAbort, { once: true });
+      p.onAbort = () => this.settle(p, false, this.abortError(signal));
+      signal.addEventListener('abort', p.onAbort, { once: true });
     }
-    this.map.set(id, entry);
+    this.count++;
     this.hooks.onCount?.(1);
-    return { id, promise };
+    return true;
   }
 
-  /** Settles a request from an ACK_RES body. Unknown ids (late replies) are ignored. */
+  /** Puts a tracked request on the wire under a fresh id (unique among those on the wire) and returns it. */
+  assign(p: P): number {
+    let id = this.nextId;
+    while (this.onWire.has(id)) id = id >= 0xffff_ffff ? 1 : id + 1;
+    this.nextId = id >= 0xffff_ffff ? 1 : id + 1;
+    p.id = id;
+    this.onWire.set(id, p);
+    return id;
+  }
+
+  /**
+   * Settles the request `id` from an ACK_RES body. Unknown ids (late replies) are ignored; a body
+   * that does not decode rejects the request with the decoding error (BAD_JSON, BAD_PAYLOAD).
+   */
   answer(id: number, ok: boolean, body: Uint8Array): void {
-    if (!this.map.has(id)) return;
+    const p = this.onWire.get(id);
+    if (!p) return;
+    let value: unknown;
     try {
-      if (ok) this.settle(id, true, decodeJson(body));
+      if (ok) value = decodeJson(body);
       else {
         const e = parseErrorBody(body);
-        this.settle(id, false, new StelarError(e.code, e.message));
+        value = new StelarError(e.code, e.message);
       }
     } catch (err) {
-      this.settle(id, false, err);
+      this.settle(p, false, err);
+      return;
     }
+    this.settle(p, ok, value);
   }
 
-  /** Rejects one request (e.g. it could not be sent). */
+  /** Rejects the request on the wire under `id` (e.g. it could not be sent). */
   fail(id: number, err: unknown): void {
-    this.settle(id, false, err);
+    const p = this.onWire.get(id);
+    if (p) this.settle(p, false, err);
   }
 
-  /** Rejects every pending request. */
+  /** Rejects every request on the wire. */
   failAll(err: unknown): void {
-    for (const id of [...this.map.keys()]) this.settle(id, false, err);
+    for (const p of [...this.onWire.values()]) this.settle(p, false, err);
   }
 
-  private settle(id: number, ok: boolean, value: unknown): void {
-    const p = this.map.get(id);
-    if (!p) return;
-    this.map.delete(id);
+  /** The requests on the wire, in the order they were sent. */
+  wire(): IterableIterator<P> {
+    return this.onWire.values();
+  }
+
+  /** Takes every request off the wire (their ids back to 0), in the order they were sent; they stay tracked. */
+  detachAll(): P[] {
+    const all = [...this.onWire.values()];
+    this.onWire.clear();
+    for (const p of all) p.id = 0;
+    return all;
+  }
+
+  /** Resolves or rejects a request and forgets it: timer cleared, abort listener removed. Idempotent. */
+  settle(p: P, ok: boolean, value: unknown): void {
+    if (p.settled) return;
+    p.settled = true;
+    if (p.id !== 0 && this.onWire.get(p.id) === p) this.onWire.delete(p.id);
+    else this.hooks.settledOffWire?.(p);
     if (p.timer !== undefined) clearTimeout(p.timer);
+    p.timer = undefined;
     if (p.signal && p.onAbort) p.signal.removeEventListener('abort', p.onAbort);
+    p.onAbort = undefined;
+    this.count--;
     this.hooks.onCount?.(-1);
     if (ok) p.resolve(value);
     else p.reject(value);
   }
-}
 
-function abortError(signal: AbortSignal): StelarError {
-  const reason: unknown = signal.reason;
-  return new StelarError(ErrorCode.ABORTED, reason instanceof Error ? reason.message : 'request aborted', reason);
+  private abortError(signal: AbortSignal): unknown {
+    if (this.hooks.abortError) return this.hooks.abortError(signal);
+    const reason: unknown = signal.reason;
+    return new StelarError(ErrorCode.ABORTED, reason instanceof Error ? reason.message : 'request aborted', reason);
+  }
 }

@@ -1,7 +1,7 @@
 import * as net from 'node:net';
 import * as tls from 'node:tls';
 import { DEFAULT_MAX_FRAME_SIZE } from '@stelar/codec-tcp';
-import type { Dialer, Link } from '@stelar/core';
+import type { Dialer, Link } from '@stelar/core/internal';
 import { parseEndpoint, tlsConnectOptions, type DialTlsOptions } from './endpoint';
 import { abortError, toDialError } from './errors';
 import { defaultReporter, normalizeIp, resolveLinkOptions, type ErrorReporter, type LinkOptions } from './options';

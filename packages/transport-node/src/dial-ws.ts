@@ -10,7 +10,7 @@ import {
   type HeaderInit,
   type PerMessageDeflateClientOptions,
 } from '@stelar/codec-ws';
-import type { Dialer, Link } from '@stelar/core';
+import type { Dialer, Link } from '@stelar/core/internal';
 import { parseEndpoint, tlsConnectOptions, type DialTlsOptions } from './endpoint';
 import { abortError, DialError, toDialError } from './errors';
 import { defaultReporter, normalizeIp, resolveLinkOptions, type ErrorReporter, type LinkOptions } from './options';

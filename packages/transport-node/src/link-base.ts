@@ -1,4 +1,4 @@
-import { SendStatus, type Link, type LinkHandler, type TransportName } from '@stelar/core';
+import { SendStatus, type Link, type LinkHandler, type TransportName } from '@stelar/core/internal';
 import type { ConnectionSlot } from './limits';
 import type { ErrorReporter, LinkLimits } from './options';
 

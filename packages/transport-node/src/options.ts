@@ -1,4 +1,4 @@
-import type { Link, LinkHandler } from '@stelar/core';
+import type { Link, LinkHandler } from '@stelar/core/internal';
 
 /**
  * Whatever takes the links a listener accepts: core's `Hub` is one. `maxFrameSize` is the largest

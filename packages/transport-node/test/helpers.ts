@@ -5,7 +5,7 @@ import type { AddressInfo, Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { encodeJson, type Frame } from '@stelar/codec-tcp';
-import type { Link, LinkHandler } from '@stelar/core';
+import type { Link, LinkHandler } from '@stelar/core/internal';
 
 export interface ProtocolErrorInfo {
   code: string;

@@ -1,7 +1,7 @@
 import * as net from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { encodeBinary, encodeJson, FrameDecoder, parseDisconnect, type Frame } from '@stelar/codec-tcp';
-import { SendStatus } from '@stelar/core';
+import { SendStatus } from '@stelar/core/internal';
 import { attachWebSocket, ConnectionLimits, dialTcp, dialWebSocket, listenTcp } from '../src/index';
 import { dialInto, FakeAcceptor, httpServer, Peer, sleep, until, upgrade } from './helpers';
 

@@ -1,7 +1,7 @@
 import * as net from 'node:net';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { encodeBinary, encodeDisconnect, encodeJson, FrameDecoder, FrameType, parseDisconnect, type Frame } from '@stelar/codec-tcp';
-import { SendStatus } from '@stelar/core';
+import { SendStatus } from '@stelar/core/internal';
 import { ConnectionLimits, dialTcp, listenTcp, type TcpListener } from '../src/index';
 import { dialInto, FakeAcceptor, json, Peer, selfSignedCert, sleep, until } from './helpers';
 

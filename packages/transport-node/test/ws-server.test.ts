@@ -2,7 +2,7 @@ import * as http from 'node:http';
 import { afterEach, describe, expect, it } from 'vitest';
 import { encodeBinary, encodeJson, FrameType } from '@stelar/codec-tcp';
 import { encodeFrame, encodeMessage, Opcode } from '@stelar/codec-ws';
-import { SendStatus } from '@stelar/core';
+import { SendStatus } from '@stelar/core/internal';
 import { attachWebSocket, dialWebSocket, WsConnection, type WebSocketHandle } from '../src/index';
 import { fanOutStats } from '../src/ws-link';
 import { dialInto, FakeAcceptor, httpServer, json, Peer, sleep, until, upgrade } from './helpers';

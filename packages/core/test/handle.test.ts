@@ -1,5 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { ClientEngine, Hub, LocalConnectionHandle, type AnyEvents } from '../src/index';
+import { ClientEngine } from '../src/client/index';
+import { LocalConnectionHandle } from '../src/handle';
+import { Hub, type AnyEvents } from '../src/index';
 import { memoryDialer, tick, until } from './memory-link';
 
 type Events = AnyEvents;

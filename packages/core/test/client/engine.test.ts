@@ -1,6 +1,7 @@
 import { describe, it, expect, afterEach, vi } from 'vitest';
-import { backoffDelay, BoundedQueue, ClientEngine, Hub, type ClientOptions, type Link, type LinkHandler } from '../src/index';
-import { memoryDialer, tick, until } from './memory-link';
+import { Hub } from '../../src/index';
+import { ClientEngine, type ClientOptions, type Link, type LinkHandler } from '../../src/client/index';
+import { memoryDialer, tick, until } from '../memory-link';
 
 type Events = {
   chat: (m: { n: number }) => void;
@@ -30,30 +31,6 @@ function newClient(getHub: () => Hub<Events> | null, opts: ClientOptions = {}) {
   cleanups.push(() => c.close());
   return { c, dialer };
 }
-
-describe('backoff and queue', () => {
-  it('full jitter stays within [0, min(cap, base·factor^n)]', () => {
-    for (let n = 0; n < 40; n++) {
-      const cap = Math.min(1000, 100 * 2 ** n);
-      expect(backoffDelay(n, { baseDelay: 100, factor: 2, maxDelay: 1000 }, () => 0.999999)).toBeLessThanOrEqual(cap);
-      expect(backoffDelay(n, { baseDelay: 100, maxDelay: 1000 }, () => 0)).toBe(0);
-    }
-    expect(backoffDelay(100, { baseDelay: 100, maxDelay: 1000 }, () => 1)).toBe(1000);
-  });
-
-  it('bounded queue: drop-oldest evicts, drop-newest and error refuse', () => {
-    const q = new BoundedQueue<{ size: number; n: number }>({ maxMessages: 2, maxBytes: 100 });
-    expect(q.push({ size: 10, n: 1 })).toEqual([]);
-    expect(q.push({ size: 10, n: 2 })).toEqual([]);
-    expect(q.push({ size: 10, n: 3 })).toEqual([{ size: 10, n: 1 }]);
-    expect(q.push({ size: 95, n: 4 })).toEqual([{ size: 10, n: 2 }, { size: 10, n: 3 }]);
-    expect(q.byteLength).toBe(95);
-    const r = new BoundedQueue<{ size: number }>({ maxMessages: 1, policy: 'drop-newest' });
-    r.push({ size: 1 });
-    expect(r.push({ size: 1 })).toBe(false);
-    expect(r.length).toBe(1);
-  });
-});
 
 describe('client engine', () => {
   it('goes connecting → connected → reconnecting → connected, re-joins rooms, flushes the queue in order', async () => {
@@ -185,5 +162,54 @@ describe('client engine', () => {
     ac.abort();
     await expect(p).rejects.toMatchObject({ code: 'ABORTED' });
     await expect(c.request('hang', undefined, { timeout: 10 })).rejects.toMatchObject({ code: 'TIMEOUT' });
+  });
+});
+
+describe('client engine: lifecycle notifications and handlers', () => {
+  it('connected / disconnected / error reach their listeners; unsubscribing and a throwing listener are fine', async () => {
+    const hub = newHub();
+    hub.on('hang', () => {
+      throw new Error('x');
+    });
+    const { c } = newClient(() => hub, { reconnect: false });
+    const log: string[] = [];
+    c.onLifecycle('state', () => {
+      throw new Error('a broken listener');
+    });
+    const off = c.onLifecycle('connected', ({ id }) => void log.push(`connected ${id === c.id}`));
+    c.onLifecycle('disconnected', (i) => void log.push(`disconnected ${i.code} ${i.willReconnect}`));
+    c.onLifecycle('error', (e, event) => void log.push(`error ${e.code} ${event}`));
+    c.on('echo', () => {
+      throw new Error('handler');
+    });
+    await c.connect();
+    off();
+    expect(c.connected).toBe(true);
+    hub.getConnection(c.id!)!.emit('echo', 1);
+    await until(() => log.length === 2);
+    hub.getConnection(c.id!)!.disconnect(4100, 'bye');
+    await until(() => c.state === 'disconnected');
+    expect(log).toEqual(['connected true', 'error HANDLER_ERROR echo', 'disconnected 4100 false']);
+    expect([c.connected, c.id]).toEqual([false, undefined]);
+  });
+
+  it('once, off and offAny on the client; rooms lists joined rooms', async () => {
+    const hub = newHub();
+    const { c } = newClient(() => hub);
+    const got: string[] = [];
+    const any = (e: string) => void got.push(`any ${e}`);
+    c.onAny(any);
+    c.once('chat', (m) => void got.push(`once ${m.n}`));
+    await c.connect();
+    await c.join('room');
+    expect([...c.rooms]).toEqual(['room']);
+    hub.to('room').emit('chat', { n: 1 });
+    hub.to('room').emit('chat', { n: 2 });
+    await until(() => got.length === 3);
+    c.offAny(any);
+    c.off('chat');
+    hub.to('room').emit('chat', { n: 3 });
+    await tick(10);
+    expect(got).toEqual(['any chat', 'once 1', 'any chat']);
   });
 });

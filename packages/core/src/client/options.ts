@@ -1,0 +1,85 @@
+import type { StelarError } from '../errors';
+import type { Link, LinkHandler } from '../link';
+import type { Logger } from '../logger';
+import type { EventData, EventName, EventReply, HandlerResult, SendOptions } from '../types';
+import type { BackoffOptions } from './backoff';
+import type { OfflineQueueOptions } from './queue';
+import type { ClientRecoveryOptions } from './resume';
+
+/** Where a client is in its life. */
+export type ClientState = 'idle' | 'connecting' | 'connected' | 'reconnecting' | 'disconnected';
+
+/**
+ * Opens one transport connection for the engine. It resolves once the link can carry frames
+ * (TCP connected, WebSocket upgraded) and reports everything after that through `handler`.
+ * It rejects with an error; `fatal: true` on the error (e.g. HTTP 403, a certificate refusal)
+ * stops reconnection.
+ */
+export type Dialer = (handler: LinkHandler, signal: AbortSignal) => Promise<Link>;
+
+export interface ClientHeartbeatOptions {
+  /** Send a PING after this long without hearing from the server (ms). Default: the server's heartbeat, else 25 000. */
+  interval?: number;
+  /** Treat the server as gone this long after the PING went unanswered (ms). Default 10 000. */
+  timeout?: number;
+}
+
+export interface ClientOptions {
+  /** Credentials for CONNECT; a function is called before every (re)connection. */
+  auth?: unknown;
+  /** Reconnection with exponential backoff and full jitter; `false` disables it. Default on. */
+  reconnect?: boolean | BackoffOptions;
+  /** Messages sent while not connected are queued (bounded); `false` drops them instead. */
+  queue?: OfflineQueueOptions | false;
+  /** Default request timeout (ms). Default 10 000. */
+  requestTimeout?: number;
+  /** Time allowed for the transport to open and the server to accept the session (ms). Default 10 000. */
+  connectTimeout?: number;
+  /** Dead-server detection; `false` disables it. */
+  heartbeat?: ClientHeartbeatOptions | false;
+  /**
+   * Logs the lifecycle (`{ debug, info, warn, error }` called as `(fields, message)`: pino,
+   * bunyan, console…): connected/disconnected at info, reconnection at debug, errors at warn.
+   * Default none (`@stelar/client-node` uses the console when `DEBUG=stelar:client` or `stelar:*`).
+   */
+  logger?: Logger | false;
+  /**
+   * Connection-state recovery (docs/protocol.md §8), used when the server has it on: after a
+   * lost link the client resumes its session (same id and rooms; the messages it missed are
+   * replayed; what the server did not get is sent again; pending requests keep waiting). Sent
+   * messages are kept to send again, bounded by this ring (default 1000 messages / 1 MiB).
+   * Default on; `false` turns it off.
+   */
+  recovery?: boolean | ClientRecoveryOptions;
+}
+
+export interface ClientRequestOptions extends SendOptions {
+  timeout?: number;
+  signal?: AbortSignal;
+  /**
+   * Keep the request across a reconnection (it is sent again once connected) instead of
+   * rejecting it with DISCONNECTED when the connection drops. Use for idempotent requests.
+   */
+  retry?: boolean;
+}
+
+/** Lifecycle notifications (never triggered by event names from the wire). */
+export interface ClientLifecycle {
+  state: (state: ClientState) => void;
+  /** `recovered`: the session was resumed (same id, rooms; missed messages replayed). */
+  connected: (info: { id: string; recovered?: boolean }) => void;
+  /**
+   * The session could not be resumed (expired, or its missed messages were no longer all kept):
+   * `id` is a fresh session that replaces `previousId`. Rooms are joined again; requests pending
+   * in the old one failed with DISCONNECTED, or were sent again with `retry`.
+   */
+  recovery_failed: (info: { id: string; previousId: string }) => void;
+  disconnected: (info: { code: number; reason: string; willReconnect: boolean }) => void;
+  reconnecting: (info: { attempt: number; delay: number }) => void;
+  reconnect_failed: (info: { attempts: number; error: unknown }) => void;
+  /** ERROR frames from the server, failed re-joins, handler failures. */
+  error: (error: StelarError, event?: string) => void;
+}
+
+/** Reply-less handlers are fine; for requests the first handler's return value is the reply. */
+export type ClientEventHandler<In extends object, K extends EventName<In>> = (data: EventData<In, K>) => HandlerResult<EventReply<In, K>>;
