@@ -12,7 +12,8 @@ const WORD_PATH_MIN = 64;
 const scratch = new Uint8Array(4);
 const scratchWord = new Uint32Array(scratch.buffer);
 
-function xorMask(
+/** XOR of `src[srcOff..+len)` with the key at `key[keyOff..+4)` into `dst[dstOff..)` (may be the same bytes). */
+export function xorMask(
   src: Uint8Array,
   srcOff: number,
   dst: Uint8Array,

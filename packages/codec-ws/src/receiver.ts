@@ -6,9 +6,9 @@ import { decodeCloseBody } from './close.js';
 import { CloseCode, WsError } from './errors.js';
 import { checkLength64, isKnownOpcode, MAX_CONTROL_PAYLOAD, Opcode } from './frame.js';
 import type { Role } from './frame.js';
-import { unmask } from './mask.js';
+import { unmask, xorMask } from './mask.js';
 import type { PerMessageDeflate } from './permessage-deflate.js';
-import { Utf8Validator } from './utf8.js';
+import { isValidUtf8, Utf8Validator } from './utf8.js';
 
 /** Default cap on an assembled (and inflated) message: 16 MiB. */
 export const DEFAULT_MAX_MESSAGE_SIZE = 16 * 1024 * 1024;
@@ -188,7 +188,14 @@ export class Receiver {
    */
   push(chunk: Buffer): boolean {
     if (this.done) return true;
-    this.queue.push(chunk);
+    if (this.state === State.INFO && this.queue.length === 0 && !this.inLoop && !this.inflating) {
+      // The usual case: whole frames at the start of a read are parsed straight from it.
+      const used = this.wholeFrames(chunk);
+      if (this.done) return true;
+      // Input pushed from inside a handler was queued; it comes after the rest of this chunk.
+      if (used < chunk.length) this.queue.unshift(used > 0 ? chunk.subarray(used) : chunk);
+      else if (this.queue.length === 0) return true;
+    } else this.queue.push(chunk);
     if (!this.inflating && !this.inLoop) this.run();
     if (this.done) return true;
     if (this.queue.length > this.maxBufferedBytes) {
@@ -203,6 +210,57 @@ export class Receiver {
       return false;
     }
     return true;
+  }
+
+  /**
+   * Delivers the complete, unfragmented, uncompressed data frames at the start of `chunk`
+   * directly from it (no queue, one view per message: the message itself) and returns how many
+   * bytes they took. Stops at the first frame that is anything else (incomplete, control,
+   * fragmented, compressed, over a limit, or invalid): the state machine takes over from there,
+   * with every check and error report of its own.
+   */
+  private wholeFrames(chunk: Buffer): number {
+    const n = chunk.length;
+    const server = this.role === 'server';
+    let off = 0;
+    this.inLoop = true;
+    try {
+      while (n - off >= 2 && !this.done && this.msgOpcode === 0) {
+        const b0 = chunk[off]!;
+        const b1 = chunk[off + 1]!;
+        // FIN, no RSV bits, opcode text or binary; mask bit as the role requires.
+        if ((b0 & 0xfe) !== 0x80 || (b0 & 0x0f) === 0 || (b1 & 0x80) !== (server ? 0x80 : 0)) break;
+        const len7 = b1 & 0x7f;
+        let at = off + 2;
+        let len = len7;
+        if (len7 === 126) {
+          if (n - at < 2) break;
+          len = (chunk[at]! << 8) | chunk[at + 1]!;
+          at += 2;
+        } else if (len7 === 127) {
+          if (n - at < 8 || chunk[at] !== 0 || chunk[at + 1] !== 0 || chunk[at + 2] !== 0 || chunk[at + 3] !== 0) break;
+          len = chunk.readUInt32BE(at + 4);
+          at += 8;
+        }
+        const keyAt = at;
+        if (server) at += 4;
+        if (len > n - at || len > this.maxFrameSize || len > this.maxMessageSize) break;
+        const isText = (b0 & 0x0f) === Opcode.TEXT;
+        if (server && len > 0) xorMask(chunk, at, chunk, at, len, chunk, keyAt);
+        const data = chunk.subarray(at, at + len);
+        if (isText && !isValidUtf8(data)) {
+          // Unmasked already: report it from here (the state machine would read it masked).
+          this.fail('WS_INVALID_UTF8', CloseCode.INVALID_PAYLOAD, 'Text message is not valid UTF-8');
+          return n;
+        }
+        off = at + len;
+        this.completed++;
+        this.handlers.onMessage(data, !isText);
+      }
+    } finally {
+      this.inLoop = false;
+    }
+    return off;
   }
 
   /** Stops processing and drops all buffered data (e.g. when the socket closes). */
@@ -541,7 +599,7 @@ export class Receiver {
     this.msgOpcode = 0;
     this.msgCompressed = false;
     this.msgLength = 0;
-    this.fragments = [];
+    frags.length = 0;
     this.completed++;
     this.handlers.onMessage(message, !isText);
   }

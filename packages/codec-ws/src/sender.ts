@@ -173,6 +173,17 @@ export class Sender {
     return true;
   }
 
+  /**
+   * {@link sendFrame} with the two parts passed apart: written at once, without a task object,
+   * when nothing waits (the usual case).
+   */
+  sendParts(header: Buffer, payload: Buffer): boolean {
+    if (this.closed || this.failed) return false;
+    if (!this.compressing && this.head === this.tasks.length) this.writeFrame(header, payload);
+    else this.enqueue({ frame: [header, payload] });
+    return true;
+  }
+
   private enqueue(task: Task): void {
     if (!this.compressing && this.head === this.tasks.length && 'frame' in task) {
       this.writeFrame(task.frame[0], task.frame[1]);
