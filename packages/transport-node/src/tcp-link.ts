@@ -9,6 +9,7 @@ import {
   parseDisconnect,
   type Frame,
 } from '@stelar/codec-tcp';
+import { holdWrites } from './coalesce';
 import type { InputEntry, InputGuard } from './input-guard';
 import { BaseLink, type LinkInit } from './link-base';
 import type { ConnectionSlot } from './limits';
@@ -76,11 +77,16 @@ export class TcpLink extends BaseLink {
   }
 
   protected write(frame: Uint8Array): void {
-    this.socket.write(frame);
+    const s = this.socket;
+    // Outside this socket's own reads (a broadcast, a timer), writes wait for the end of the turn.
+    holdWrites(s);
+    s.write(frame);
   }
 
   ping(): void {
-    if (!this.closing && this.writable) this.socket.write(PING);
+    if (this.closing || !this.writable) return;
+    holdWrites(this.socket);
+    this.socket.write(PING);
   }
 
   close(code: number, reason: string): void {
@@ -162,7 +168,7 @@ export class TcpLink extends BaseLink {
       }
       this.first = { code: body ? body.code : 1005, reason: body ? body.reason : '', remote: true };
     }
-    this.deliver(() => this.handler.onFrame(frame, size));
+    this.deliver(frame, size);
   }
 
   private startCloseTimer(): void {

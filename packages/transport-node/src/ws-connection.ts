@@ -11,6 +11,7 @@ import {
   type Role,
   WsError,
 } from '@stelar/codec-ws';
+import { holdWrites } from './coalesce';
 import type { InputEntry, InputGuard } from './input-guard';
 import { DEFAULT_CLOSE_TIMEOUT } from './options';
 
@@ -114,6 +115,8 @@ export class WsConnection extends EventEmitter<WsConnectionEvents> {
   /** Created when a message first stays unfinished after a read. */
   private input: InputEntry | undefined;
   private needDrain = false;
+  /** A direct message callback (see `setMessageSink`): no emitter call per message. */
+  private sink: ((data: Buffer, isBinary: boolean) => void) | undefined;
   private readonly checkDrain = (): void => {
     if (!this.needDrain || this.state === 'closed') return;
     if (this.sender.pendingBytes > 0 || this.socket.writableLength > 0) return;
@@ -138,7 +141,10 @@ export class WsConnection extends EventEmitter<WsConnectionEvents> {
       },
       {
         onMessage: (data, isBinary) => {
-          if (this.state !== 'closed') this.emit('message', data, isBinary);
+          if (this.state === 'closed') return;
+          const sink = this.sink;
+          if (sink !== undefined) sink(data, isBinary);
+          if (sink === undefined || this.listenerCount('message') !== 0) this.emit('message', data, isBinary);
         },
         onPing: (payload) => {
           if (this.state === 'open') this.answerPing(payload);
@@ -193,6 +199,14 @@ export class WsConnection extends EventEmitter<WsConnectionEvents> {
     socket.on('data', (chunk: Buffer) => this.onData(chunk));
   }
 
+  /**
+   * @internal Receives every data message before (and instead of, when no `message` listener is
+   * attached) the `message` event; for the link built on this connection.
+   */
+  setMessageSink(sink: (data: Buffer, isBinary: boolean) => void): void {
+    this.sink = sink;
+  }
+
   /** `open`, `closing` (close frame sent or received) or `closed` (socket gone). */
   get readyState(): WsReadyState {
     return this.state;
@@ -234,7 +248,7 @@ export class WsConnection extends EventEmitter<WsConnectionEvents> {
     if (this.state !== 'open') return false;
     // A whole frame goes as the payload part: the Sender counts only payload bytes in
     // pendingBytes, and a frame waiting behind a compression must count in bufferedAmount.
-    const ok = this.sender.sendFrame(payload.length === 0 ? [EMPTY, header] : [header, payload]);
+    const ok = payload.length === 0 ? this.sender.sendParts(EMPTY, header) : this.sender.sendParts(header, payload);
     if (this.sender.pendingBytes > 0) this.needDrain = true;
     return ok;
   }
@@ -351,6 +365,8 @@ export class WsConnection extends EventEmitter<WsConnectionEvents> {
   private write(header: Buffer, payload: Buffer): void {
     const s = this.socket;
     if (s.destroyed || s.writableEnded) return;
+    // Outside this socket's own reads (a broadcast, a timer), writes wait for the end of the turn.
+    holdWrites(s);
     const cb = this.needDrain ? this.checkDrain : undefined;
     let ok: boolean;
     if (payload.length === 0) {

@@ -26,39 +26,44 @@ let cachedHeader: Buffer = EMPTY;
 /** @internal counters for tests and benchmarks: wire frames built vs. reused. */
 export const fanOutStats = { built: 0, reused: 0 };
 
-/** Server-side wire form of `frame`: `[whole frame, EMPTY]` when small, `[header, body view]` when large. */
-function serverWire(frame: Uint8Array, out: { header: Buffer; body: Buffer }): void {
-  const bodyLength = frame.length - LENGTH_PREFIX_SIZE;
+/**
+ * A small frame (body + 4-byte WebSocket header ≤ MERGE_MAX) as one unmasked binary WebSocket
+ * frame: header written in place, body copied once (the Stelar frame's totalLen is dropped).
+ */
+function smallWire(frame: Uint8Array): Buffer {
   if (frame === cachedFrame && frame.length === cachedLength) {
     fanOutStats.reused++;
-    out.header = cachedWire;
-    out.body = EMPTY;
-    return;
+    return cachedWire;
   }
-  const body = Buffer.from(frame.buffer, frame.byteOffset + LENGTH_PREFIX_SIZE, bodyLength);
-  if (bodyLength + 10 <= MERGE_MAX) {
-    fanOutStats.built++;
-    const header = encodeFrameHeader(Opcode.BINARY, bodyLength);
-    const wire = Buffer.allocUnsafe(header.length + bodyLength);
-    header.copy(wire, 0);
-    body.copy(wire, header.length);
-    cachedFrame = frame;
-    cachedLength = frame.length;
-    cachedWire = wire;
-    out.header = wire;
-    out.body = EMPTY;
-    return;
+  fanOutStats.built++;
+  const bodyLength = frame.length - LENGTH_PREFIX_SIZE;
+  const headerLength = bodyLength < 126 ? 2 : 4;
+  const wire = Buffer.allocUnsafe(headerLength + bodyLength);
+  wire[0] = 0x80 | Opcode.BINARY;
+  if (headerLength === 2) wire[1] = bodyLength;
+  else {
+    wire[1] = 126;
+    wire[2] = bodyLength >>> 8;
+    wire[3] = bodyLength & 0xff;
   }
+  if (bodyLength < 64) {
+    for (let i = 0; i < bodyLength; i++) wire[headerLength + i] = frame[LENGTH_PREFIX_SIZE + i]!;
+  } else wire.set(frame.subarray(LENGTH_PREFIX_SIZE), headerLength);
+  cachedFrame = frame;
+  cachedLength = frame.length;
+  cachedWire = wire;
+  return wire;
+}
+
+/** The (shared) header of a large frame's body of `bodyLength` bytes. */
+function largeHeader(bodyLength: number): Buffer {
   if (bodyLength !== cachedHeaderLength) {
     fanOutStats.built++;
     cachedHeader = encodeFrameHeader(Opcode.BINARY, bodyLength);
     cachedHeaderLength = bodyLength;
   } else fanOutStats.reused++;
-  out.header = cachedHeader;
-  out.body = body;
+  return cachedHeader;
 }
-
-const scratch = { header: EMPTY, body: EMPTY };
 
 export interface WsLinkOptions {
   /** Largest Stelar frame accepted (totalLen included); messages above `maxFrameSize - 4` fail with 1009. */
@@ -75,6 +80,7 @@ export interface WsLinkOptions {
 export class WsLink extends BaseLink {
   readonly connection: WsConnection;
   private readonly server: boolean;
+  private readonly decodeOptions: { maxFrameSize: number };
   /** The close we asked for while the connection was open (reported by `onClose`). */
   private initiated: { code: number; reason: string } | undefined;
 
@@ -82,24 +88,8 @@ export class WsLink extends BaseLink {
     super(init, options.limits, options.report, options.slot);
     this.connection = connection;
     this.server = connection.role === 'server';
-    const decodeOptions = { maxFrameSize: options.maxFrameSize };
-    connection.on('message', (data, isBinary) => {
-      if (this.failed) return;
-      if (!isBinary) {
-        this.protocolError('UNSUPPORTED_DATA', 'text messages are not part of the Stelar protocol', 1003);
-        return;
-      }
-      let frame;
-      try {
-        frame = decodeMessage(data, decodeOptions);
-      } catch (err) {
-        if (err instanceof FrameError) this.protocolError(err.code, err.message, err.closeCode);
-        else this.protocolError('BAD_PAYLOAD', String(err), 1002);
-        return;
-      }
-      const size = data.length + LENGTH_PREFIX_SIZE;
-      this.deliver(() => this.handler.onFrame(frame, size));
-    });
+    this.decodeOptions = { maxFrameSize: options.maxFrameSize };
+    connection.setMessageSink((data, isBinary) => this.onMessage(data, isBinary));
     connection.on('protocolError', (err) => this.protocolError(err.code, err.message, err.closeCode));
     const alive = (): void => this.call(() => this.handler.onPong());
     connection.on('pong', alive);
@@ -124,13 +114,30 @@ export class WsLink extends BaseLink {
     return this.connection.readyState === 'open';
   }
 
+  private onMessage(data: Buffer, isBinary: boolean): void {
+    if (this.failed) return;
+    if (!isBinary) {
+      this.protocolError('UNSUPPORTED_DATA', 'text messages are not part of the Stelar protocol', 1003);
+      return;
+    }
+    let frame;
+    try {
+      frame = decodeMessage(data, this.decodeOptions);
+    } catch (err) {
+      if (err instanceof FrameError) this.protocolError(err.code, err.message, err.closeCode);
+      else this.protocolError('BAD_PAYLOAD', String(err), 1002);
+      return;
+    }
+    this.deliver(frame, data.length + LENGTH_PREFIX_SIZE);
+  }
+
   protected write(frame: Uint8Array): void {
     const c = this.connection;
     const deflate = c.deflate;
-    if (this.server && (deflate === undefined || frame.length - LENGTH_PREFIX_SIZE < deflate.threshold)) {
-      serverWire(frame, scratch);
-      c.sendEncoded(scratch.header, scratch.body);
-      scratch.body = EMPTY;
+    const bodyLength = frame.length - LENGTH_PREFIX_SIZE;
+    if (this.server && (deflate === undefined || bodyLength < deflate.threshold)) {
+      if (bodyLength + 4 <= MERGE_MAX) c.sendEncoded(smallWire(frame));
+      else c.sendEncoded(largeHeader(bodyLength), Buffer.from(frame.buffer, frame.byteOffset + LENGTH_PREFIX_SIZE, bodyLength));
       return;
     }
     c.send(frame.subarray(LENGTH_PREFIX_SIZE), { binary: true });
