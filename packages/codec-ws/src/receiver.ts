@@ -229,7 +229,8 @@ export class Receiver {
         const b0 = chunk[off]!;
         const b1 = chunk[off + 1]!;
         // FIN, no RSV bits, opcode text or binary; mask bit as the role requires.
-        if ((b0 & 0xfe) !== 0x80 || (b0 & 0x0f) === 0 || (b1 & 0x80) !== (server ? 0x80 : 0)) break;
+        const op = b0 & 0x0f;
+        if ((b0 & 0xf0) !== 0x80 || (op !== Opcode.BINARY && op !== Opcode.TEXT) || (b1 & 0x80) !== (server ? 0x80 : 0)) break;
         const len7 = b1 & 0x7f;
         let at = off + 2;
         let len = len7;
@@ -245,7 +246,7 @@ export class Receiver {
         const keyAt = at;
         if (server) at += 4;
         if (len > n - at || len > this.maxFrameSize || len > this.maxMessageSize) break;
-        const isText = (b0 & 0x0f) === Opcode.TEXT;
+        const isText = op === Opcode.TEXT;
         if (server && len > 0) xorMask(chunk, at, chunk, at, len, chunk, keyAt);
         const data = chunk.subarray(at, at + len);
         if (isText && !isValidUtf8(data)) {

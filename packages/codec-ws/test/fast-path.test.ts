@@ -1,4 +1,4 @@
-import { describe, it, expect } from 'vitest';
+import { describe, it, expect, vi } from 'vitest';
 import { Receiver } from '../src/index.js';
 import { bytes, clientFrame, feed, feedBytewise, hex, recorder, serverFrame, text } from './helpers.js';
 
@@ -10,6 +10,20 @@ const msg = (s: string, binary = false) => ({ type: 'message', data: text(s), bi
 const err = (code: string, closeCode: number) => ({ type: 'error', code, closeCode });
 
 describe('Receiver: whole frames read straight from the chunk', () => {
+  it('whole data frames never enter the state machine; anything else does', () => {
+    const step = vi.spyOn(Receiver.prototype as unknown as { step: () => boolean }, 'step');
+    try {
+      const { receiver, events } = recorder({ role: 'server' });
+      feed(receiver, Buffer.concat([clientFrame(0x82, Buffer.alloc(20)), clientFrame(0x81, Buffer.from('x')), clientFrame(0x82, Buffer.alloc(70_000))]));
+      expect(events).toHaveLength(3);
+      expect(step).not.toHaveBeenCalled();
+      feed(receiver, clientFrame(0x89, Buffer.from('p')));
+      expect(step).toHaveBeenCalled();
+    } finally {
+      step.mockRestore();
+    }
+  });
+
   it('a message is a view of the pushed chunk, unmasked in place (no copy)', () => {
     const got: Buffer[] = [];
     const r = new Receiver(
