@@ -6,6 +6,7 @@
 import { createRequire } from 'node:module';
 import * as net from 'node:net';
 import { fileURLToPath, pathToFileURL } from 'node:url';
+import { writeHeapSnapshot } from 'node:v8';
 
 const [kind, bundle] = process.argv.slice(2);
 const OP_PUB = 2;
@@ -103,6 +104,12 @@ process.on('message', async (msg) => {
         await new Promise((r) => setImmediate(r));
       }
       process.send({ id: msg.id, stats: stats() });
+    } else if (msg.cmd === 'snapshot') {
+      for (let i = 0; i < 3; i++) {
+        globalThis.gc();
+        await new Promise((r) => setImmediate(r));
+      }
+      process.send({ id: msg.id, file: writeHeapSnapshot(msg.file) });
     } else if (msg.cmd === 'stop') process.exit(0);
   } catch (err) {
     process.send({ id: msg.id, error: String(err?.stack ?? err) });

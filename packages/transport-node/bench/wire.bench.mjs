@@ -14,6 +14,8 @@
 //     --json FILE           write every sample
 //     --prof DIR            V8 CPU profiles of the server processes (DIR/<server>/*.cpuprofile;
 //                           summarise with prof-top.mjs)
+//     --snapshots DIR       heap snapshots of the idle scenario's server, with the connections
+//                           open and after they closed (compare with heap-diff.mjs)
 //
 // The server runs in its own process pinned to CPU 0 and the load generator (this process) on
 // CPU 1 when `taskset` exists. Server CPU (user + system, `process.cpuUsage()` in the server)
@@ -47,6 +49,7 @@ const SECONDS = Number(opt('seconds', '3'));
 const nodePath = opt('node-path', undefined);
 const jsonOut = opt('json', undefined);
 const profDir = opt('prof', undefined);
+const snapDir = opt('snapshots', undefined);
 const HOST = '127.0.0.1';
 const OP_ECHO = 1;
 const OP_PUB = 2;
@@ -119,6 +122,7 @@ async function startServer(s, room) {
     port,
     stats: async () => (await call('stats')).stats,
     gcStats: async () => (await call('gc')).stats,
+    snapshot: async (file) => (await call('snapshot', { file })).file,
     stop: () => {
       const exited = new Promise((r) => child.once('exit', r));
       child.send({ id: -1, cmd: 'stop' });
@@ -417,6 +421,14 @@ async function idle(s, { conns }) {
   const clients = await openMany(s.kind, srv.port, conns, msgs);
   await sleep(300);
   const b = await srv.gcStats();
+  if (snapDir) {
+    // Heap snapshots with and without the connections: compare with heap-diff.mjs.
+    mkdirSync(snapDir, { recursive: true });
+    await srv.snapshot(join(snapDir, `${s.label}-open.heapsnapshot`));
+    for (const c of clients) c.close();
+    await sleep(500);
+    await srv.snapshot(join(snapDir, `${s.label}-closed.heapsnapshot`));
+  }
   for (const c of clients) c.close();
   await srv.stop();
   return { rss: (b.rss - a.rss) / conns, heap: (b.heap - a.heap) / conns, external: (b.external - a.external) / conns };

@@ -26,6 +26,25 @@ export interface TcpLinkOptions {
   guard?: InputGuard | undefined;
 }
 
+const OWNER = Symbol('stelar.tcpLink');
+type OwnedSocket = Socket & { [OWNER]: TcpLink };
+
+function onSocketData(this: Socket, chunk: Buffer): void {
+  (this as OwnedSocket)[OWNER].socketData(chunk);
+}
+function destroySocket(this: Socket): void {
+  this.destroy();
+}
+function onSocketEnd(this: Socket): void {
+  (this as OwnedSocket)[OWNER].socketEnd();
+}
+function onSocketDrain(this: Socket): void {
+  (this as OwnedSocket)[OWNER].socketDrain();
+}
+function onSocketClose(this: Socket): void {
+  (this as OwnedSocket)[OWNER].socketClose();
+}
+
 /** Close codes and ERROR codes for unfinished input (docs/protocol.md §5, §6). */
 const TRY_AGAIN_LATER = 1013;
 const POLICY_VIOLATION = 1008;
@@ -55,16 +74,35 @@ export class TcpLink extends BaseLink {
     this.decoder = new FrameDecoder((frame, size) => this.onFrame(frame, size), { maxFrameSize: options.maxFrameSize });
     socket.setNoDelay(true);
     socket.setTimeout(0);
-    socket.on('data', (chunk: Buffer) => this.onData(chunk));
-    socket.on('error', () => socket.destroy());
-    socket.on('end', () => {
-      // The peer half-closed: finish our side after what is queued (the socket may allow half-open).
-      if (!socket.writableEnded) socket.end();
-      this.startCloseTimer();
-    });
-    socket.on('drain', () => this.drained());
-    socket.on('close', () => this.onSocketClose());
-    if (socket.destroyed) process.nextTick(() => this.onSocketClose());
+    // Shared listener functions that find this link on the socket: no closures per connection.
+    (socket as OwnedSocket)[OWNER] = this;
+    socket.on('data', onSocketData);
+    socket.on('error', destroySocket);
+    socket.on('end', onSocketEnd);
+    socket.on('drain', onSocketDrain);
+    socket.on('close', onSocketClose);
+    if (socket.destroyed) process.nextTick(onSocketClose.bind(socket));
+  }
+
+  /** @internal (socket) the peer half-closed: finish our side after what is queued (the socket may allow half-open). */
+  socketEnd(): void {
+    if (!this.socket.writableEnded) this.socket.end();
+    this.startCloseTimer();
+  }
+
+  /** @internal (socket) */
+  socketData(chunk: Buffer): void {
+    this.onData(chunk);
+  }
+
+  /** @internal (socket) */
+  socketDrain(): void {
+    this.drained();
+  }
+
+  /** @internal (socket) */
+  socketClose(): void {
+    this.onSocketClose();
   }
 
   get bufferedAmount(): number {

@@ -1,10 +1,10 @@
 import { Buffer } from 'node:buffer';
 import { decodeMessage, FrameError, LENGTH_PREFIX_SIZE } from '@stelar/codec-tcp';
-import { encodeFrameHeader, isValidCloseCode, Opcode } from '@stelar/codec-ws';
+import { encodeFrameHeader, isValidCloseCode, Opcode, type WsError } from '@stelar/codec-ws';
 import { BaseLink, type LinkInit } from './link-base';
 import type { ConnectionSlot } from './limits';
 import type { ErrorReporter, LinkLimits } from './options';
-import { MERGE_MAX, type WsConnection } from './ws-connection';
+import { MERGE_MAX, type WsConnection, type WsConnectionObserver } from './ws-connection';
 
 const EMPTY = Buffer.alloc(0);
 
@@ -65,6 +65,13 @@ function largeHeader(bodyLength: number): Buffer {
   return cachedHeader;
 }
 
+/** Decode options shared by the links of one limit (one object, not one per connection). */
+let sharedDecodeOptions: { readonly maxFrameSize: number } = { maxFrameSize: -1 };
+function decodeOptionsFor(maxFrameSize: number): { readonly maxFrameSize: number } {
+  if (sharedDecodeOptions.maxFrameSize !== maxFrameSize) sharedDecodeOptions = { maxFrameSize };
+  return sharedDecodeOptions;
+}
+
 export interface WsLinkOptions {
   /** Largest Stelar frame accepted (totalLen included); messages above `maxFrameSize - 4` fail with 1009. */
   maxFrameSize: number;
@@ -77,10 +84,10 @@ export interface WsLinkOptions {
  * A core `Link` over a {@link WsConnection}: each binary message is one Stelar frame without its
  * totalLen (docs/protocol.md §1); a text message is a protocol error (1003).
  */
-export class WsLink extends BaseLink {
+export class WsLink extends BaseLink implements WsConnectionObserver {
   readonly connection: WsConnection;
   private readonly server: boolean;
-  private readonly decodeOptions: { maxFrameSize: number };
+  private readonly decodeOptions: { readonly maxFrameSize: number };
   /** The close we asked for while the connection was open (reported by `onClose`). */
   private initiated: { code: number; reason: string } | undefined;
 
@@ -88,22 +95,40 @@ export class WsLink extends BaseLink {
     super(init, options.limits, options.report, options.slot);
     this.connection = connection;
     this.server = connection.role === 'server';
-    this.decodeOptions = { maxFrameSize: options.maxFrameSize };
-    connection.setMessageSink((data, isBinary) => this.onMessage(data, isBinary));
-    connection.on('protocolError', (err) => this.protocolError(err.code, err.message, err.closeCode));
-    const alive = (): void => this.call(() => this.handler.onPong());
-    connection.on('pong', alive);
-    connection.on('ping', alive);
-    connection.on('drain', () => this.drained());
-    connection.on('close', (code, reason) => {
-      const mine = this.initiated;
-      if (mine) this.finish(mine.code, mine.reason);
-      else if (connection.closeReceived) this.finish(code, reason, true);
-      else {
-        const sent = connection.closeSent;
-        this.finish(sent ? sent.code : code, sent ? sent.reason : reason);
-      }
-    });
+    this.decodeOptions = decodeOptionsFor(options.maxFrameSize);
+    connection.setObserver(this);
+  }
+
+  /** @internal */
+  onWsProtocolError(err: WsError): void {
+    this.protocolError(err.code, err.message, err.closeCode);
+  }
+
+  /** @internal a pong, and a ping too, are signs of life. */
+  onWsPong(): void {
+    this.call(() => this.handler.onPong());
+  }
+
+  /** @internal */
+  onWsPing(): void {
+    this.call(() => this.handler.onPong());
+  }
+
+  /** @internal */
+  onWsDrain(): void {
+    this.drained();
+  }
+
+  /** @internal */
+  onWsClose(code: number, reason: string): void {
+    const connection = this.connection;
+    const mine = this.initiated;
+    if (mine) this.finish(mine.code, mine.reason);
+    else if (connection.closeReceived) this.finish(code, reason, true);
+    else {
+      const sent = connection.closeSent;
+      this.finish(sent ? sent.code : code, sent ? sent.reason : reason);
+    }
   }
 
   get bufferedAmount(): number {
@@ -114,7 +139,8 @@ export class WsLink extends BaseLink {
     return this.connection.readyState === 'open';
   }
 
-  private onMessage(data: Buffer, isBinary: boolean): void {
+  /** @internal */
+  onWsMessage(data: Buffer, isBinary: boolean): void {
     if (this.failed) return;
     if (!isBinary) {
       this.protocolError('UNSUPPORTED_DATA', 'text messages are not part of the Stelar protocol', 1003);
