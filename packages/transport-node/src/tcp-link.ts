@@ -9,7 +9,7 @@ import {
   parseDisconnect,
   type Frame,
 } from '@stelar/codec-tcp';
-import { holdWrites } from './coalesce';
+import { holdWrites, releaseIfFull } from './coalesce';
 import type { InputEntry, InputGuard } from './input-guard';
 import { BaseLink, type LinkInit } from './link-base';
 import type { ConnectionSlot } from './limits';
@@ -119,6 +119,7 @@ export class TcpLink extends BaseLink {
     // Outside this socket's own reads (a broadcast, a timer), writes wait for the end of the turn.
     holdWrites(s);
     s.write(frame);
+    releaseIfFull(s);
   }
 
   ping(): void {

@@ -13,7 +13,7 @@ import {
   type SenderOptions,
   WsError,
 } from '@stelar/codec-ws';
-import { holdWrites } from './coalesce';
+import { holdWrites, releaseIfFull } from './coalesce';
 import type { InputEntry, InputGuard } from './input-guard';
 import { DEFAULT_CLOSE_TIMEOUT } from './options';
 
@@ -440,6 +440,7 @@ export class WsConnection extends EventEmitter<WsConnectionEvents> {
       ok = s.write(payload, cb);
       s.uncork();
     }
+    releaseIfFull(s);
     if (!ok) this.needDrain = true;
   }
 

@@ -82,7 +82,7 @@ describe('write coalescing within one event-loop turn', () => {
     await new Promise<void>((done) =>
       setTimeout(() => {
         for (let i = 0; i < 20; i++) {
-          const frame = i === 10 ? encodeBinary('big', new Uint8Array(40_000).fill(i)) : encodeJson('n', i);
+          const frame = encodeJson('n', i);
           for (const p of acceptor.peers) p.link.send(frame);
         }
         expect(heldSockets()).toBe(3);
@@ -91,10 +91,32 @@ describe('write coalescing within one event-loop turn', () => {
       }, 5),
     );
     await until(() => peers.every((p) => p.frames.length === 20), 'all frames');
-    for (const p of peers) expect(p.frames.map((f) => (f.event === 'big' ? 'big' : json(f)))).toEqual([...Array(20).keys()].map((i) => (i === 10 ? 'big' : i)));
-    // 19 small frames + a large one as header and body: 21 chunks in one writev.
-    for (const c of counts) expect(c).toEqual({ write: 0, writev: 1, chunks: 21 });
+    for (const p of peers) expect(p.frames.map((f) => json(f))).toEqual([...Array(20).keys()]);
+    for (const c of counts) expect(c).toEqual({ write: 0, writev: 1, chunks: 20 });
     expect(heldSockets()).toBe(0);
+  });
+
+  it('held bytes never pass for a slow peer: a socket is released once they reach its high-water mark', async () => {
+    const { acceptor, peers } = await wsPair(1);
+    const socket = serverSocket(acceptor.peers[0]!.link);
+    const counts = countWrites(socket);
+    const seen: number[] = [];
+    await new Promise<void>((done) =>
+      setTimeout(() => {
+        for (let i = 0; i < 10; i++) {
+          // 4 KiB frames, then one large one (header and body written as a pair).
+          acceptor.peers[0]!.link.send(i === 9 ? encodeBinary('big', new Uint8Array(40_000).fill(9)) : encodeBinary('b', new Uint8Array(4096).fill(i)));
+          seen.push(socket.writableLength);
+        }
+        done();
+      }, 5),
+    );
+    await until(() => peers[0]!.frames.length === 10, 'all frames');
+    expect(peers[0]!.frames.map((f) => f.payload[0])).toEqual([0, 1, 2, 3, 4, 5, 6, 7, 8, 9]);
+    // Released at 16 KiB (4 frames), again at 8 frames; loopback takes everything at once.
+    expect(Math.max(...seen.slice(0, 9))).toBeLessThan(socket.writableHighWaterMark);
+    expect(counts.writev).toBeGreaterThanOrEqual(3);
+    expect(counts.chunks).toBe(11);
   });
 
   it('TCP: a burst of 20 sends is one writev per recipient, in order', async () => {
