@@ -4,7 +4,7 @@
 //   node packages/transport-node/bench/wire.bench.mjs [options]
 //     --variant name=ROOT   Stelar sources to bundle (repeatable; default: this checkout as "new").
 //                           ROOT/packages/*/src are bundled with esbuild, so an A/B run compares
-//                           two checkouts (e.g. `git archive HEAD~3 packages | tar -x -C /tmp/old`).
+//                           two checkouts (e.g. `git archive HEAD~3 packages | tar -x -C ../old-checkout`).
 //     --servers a,b         stelar-ws, stelar-tcp (each × every variant), ws, net
 //     --scenarios a,b       oif, pipe, large, fanout, idle, setup, rtt (default: all)
 //     --rounds N            interleaved rounds, servers rotated in each (default 3)
