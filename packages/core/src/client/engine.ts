@@ -1,6 +1,6 @@
 import { DisconnectCode } from '@stelar/codec-tcp';
 import { HandlerRegistry } from '../registry';
-import type { AnyEvents, EventData, EventName, EventReply, SendOptions } from '../types';
+import type { AnyEvents, DataArgs, EventName, EventReply, SendOptions } from '../types';
 import type { ClientEventHandler, ClientLifecycle, ClientOptions, ClientRequestOptions, ClientState, Dialer } from './options';
 import { Reconnector } from './reconnector';
 import { ClientSession } from './session';
@@ -146,7 +146,7 @@ export class ClientEngine<In extends object = AnyEvents, Out extends object = In
    * is queued (volatile ones are dropped). Returns whether it was sent or queued.
    * @throws StelarError QUEUE_FULL with the `error` queue policy
    */
-  emit<K extends EventName<Out>>(event: K, ...args: undefined extends EventData<Out, K> ? [data?: EventData<Out, K>, options?: SendOptions] : [data: EventData<Out, K>, options?: SendOptions]): boolean {
+  emit<K extends EventName<Out>>(event: K, ...args: DataArgs<Out, K, SendOptions>): boolean {
     const [data, options] = args as [unknown, SendOptions | undefined];
     return this.session.emit(event, data, options);
   }
@@ -156,8 +156,9 @@ export class ClientEngine<In extends object = AnyEvents, Out extends object = In
    * TIMEOUT, ABORTED, DISCONNECTED (the connection dropped, unless `retry`), or the code the
    * server's handler threw.
    */
-  request<K extends EventName<Out>>(event: K, data?: EventData<Out, K>, options: ClientRequestOptions = {}): Promise<EventReply<Out, K>> {
-    return this.session.request(event, data, options) as Promise<EventReply<Out, K>>;
+  request<K extends EventName<Out>>(event: K, ...args: DataArgs<Out, K, ClientRequestOptions>): Promise<EventReply<Out, K>> {
+    const [data, options] = args as [unknown, ClientRequestOptions | undefined];
+    return this.session.request(event, data, options ?? {}) as Promise<EventReply<Out, K>>;
   }
 
   /** Joins a room; resolves when the server accepted, rejects with its reason. Re-joined after reconnects. */
