@@ -1,11 +1,14 @@
-import { DisconnectCode } from '@stelar/codec-tcp';
+import { DisconnectCode, FrameType } from '@stelar/codec-tcp';
 import { HandlerRegistry } from '../registry';
 import type { AnyEvents, DataArgs, EventName, EventReply, SendOptions } from '../types';
-import type { ClientEventHandler, ClientLifecycle, ClientOptions, ClientRequestOptions, ClientState, Dialer } from './options';
+import type { ClientEventHandler, ClientLifecycle, ClientOptions, ClientRequestOptions, ClientState, ConnectOptions, Dialer } from './options';
 import { Reconnector } from './reconnector';
 import { ClientSession } from './session';
 
-export type { ClientEventHandler, ClientHeartbeatOptions, ClientLifecycle, ClientOptions, ClientRequestOptions, ClientState, Dialer } from './options';
+/** Frames counted by `messagesReceived`: events, requests and replies. */
+const MESSAGE_FRAMES: ReadonlySet<number> = new Set([FrameType.JSON, FrameType.BINARY, FrameType.ACK_REQ, FrameType.ACK_RES]);
+
+export type { ClientEventHandler, ClientHeartbeatOptions, ClientLifecycle, ClientOptions, ClientRequestOptions, ClientState, ConnectOptions, Dialer, ReconnectOptions } from './options';
 
 /**
  * The client side of a session: state machine, reconnection, offline queue, requests, rooms,
@@ -22,6 +25,9 @@ export class ClientEngine<In extends object = AnyEvents, Out extends object = In
   private readonly lifecycle = new Map<keyof ClientLifecycle, Set<(...args: never[]) => void>>();
   private readonly session: ClientSession;
   private readonly reconnector: Reconnector;
+  private sessionOpenedAt: number | undefined;
+  private lastFailure: Error | undefined;
+  private received = 0;
 
   constructor(dialer: Dialer, options: ClientOptions = {}) {
     const notify = this.notify.bind(this);
@@ -29,6 +35,7 @@ export class ClientEngine<In extends object = AnyEvents, Out extends object = In
       opened: (hello) => {
         // Rooms first, then the offline queue in order, then new sends: the state flips last.
         session.open(hello);
+        this.sessionOpenedAt = Date.now();
         reconnector.established();
         session.startHeartbeat(hello.heartbeat);
         notify('connected', { id: hello.id });
@@ -43,12 +50,21 @@ export class ClientEngine<In extends object = AnyEvents, Out extends object = In
     }));
     const reconnector: Reconnector = (this.reconnector = new Reconnector(dialer, options, {
       linkUp: (link) => session.attach(link),
-      frame: (frame) => session.frame(frame),
+      frame: (frame) => {
+        if (MESSAGE_FRAMES.has(frame.type)) this.received++;
+        session.frame(frame);
+      },
       pong: () => session.pong(),
-      linkDown: (code, reason): boolean => session.detach(code, reason),
+      linkDown: (code, reason): boolean => {
+        this.sessionOpenedAt = undefined;
+        return session.detach(code, reason);
+      },
       stopped: (err) => session.stop(err),
       stopHeartbeat: () => session.stopHeartbeat(),
       notify,
+      failed: (err) => {
+        this.lastFailure = err;
+      },
     }));
   }
 
@@ -77,13 +93,47 @@ export class ClientEngine<In extends object = AnyEvents, Out extends object = In
   }
 
   /**
-   * Connects (if not already) and resolves once the server accepted the session. Transient
-   * failures are retried per the reconnect policy; it rejects on a refusal (UNAUTHORIZED,
-   * VERSION_MISMATCH, an HTTP error from the WebSocket handshake…), when attempts run out, or on
-   * `close()`.
+   * Events, requests, replies, joins and leaves this client wrote to its connections, over its
+   * whole life (queued messages count when they are sent; CONNECT, heartbeats and errors do not).
    */
-  connect(): Promise<void> {
-    return this.reconnector.connect();
+  get messagesSent(): number {
+    return this.session.messagesSent;
+  }
+
+  /** Events, requests and replies received from the server over the client's whole life. */
+  get messagesReceived(): number {
+    return this.received;
+  }
+
+  /** When the current session opened (ms since the epoch); `undefined` from the moment its link is gone. */
+  get connectedAt(): number | undefined {
+    return this.sessionOpenedAt;
+  }
+
+  /**
+   * The last error this client met: a failed connection attempt (as `connect_error` reported
+   * it), a lost session (DISCONNECTED with its close code), or an `error` notification.
+   */
+  get lastError(): Error | undefined {
+    return this.lastFailure;
+  }
+
+  /**
+   * Connects (if not already) and resolves once the server accepted the session. Failed attempts
+   * are reported with `connect_error` and retried per the reconnect policy. It rejects, and the
+   * client stops, on a refusal (UNAUTHORIZED, VERSION_MISMATCH), a final dial error (an HTTP
+   * 4xx, a refused certificate, NOT_STELAR), when attempts run out (`reconnect_failed`), or on
+   * `close()`. It rejects with TIMEOUT after `timeout` ms (default 20 000, quoting the last
+   * attempt's error) or with ABORTED when `signal` aborts: those end this wait only, the client
+   * keeps trying (call `close()` to stop it).
+   */
+  connect(options?: ConnectOptions): Promise<void> {
+    return this.reconnector.connect(options);
+  }
+
+  /** The dialer of the next connection attempts (the current connection is left as it is). */
+  protected setDialer(dialer: Dialer): void {
+    this.reconnector.dialer = dialer;
   }
 
   /** Closes for good (no reconnection). Queued messages are dropped; pending requests rejected. */
@@ -128,6 +178,7 @@ export class ClientEngine<In extends object = AnyEvents, Out extends object = In
   }
 
   private notify<K extends keyof ClientLifecycle>(name: K, ...args: Parameters<ClientLifecycle[K]>): void {
+    if (name === 'error') this.lastFailure = args[0] as Error;
     const set = this.lifecycle.get(name);
     if (!set) return;
     for (const fn of [...set]) {

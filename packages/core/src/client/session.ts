@@ -76,6 +76,8 @@ export class ClientSession implements DispatchHost<Link> {
   private readonly queue: BoundedQueue<Queued> | null;
   private readonly roomStates = new Map<string, RoomState>();
   private readonly heartbeat: Heartbeat;
+  /** Events, requests, replies, joins and leaves the links took (non-volatile sends are never DROPPED). */
+  messagesSent = 0;
 
   constructor(
     private readonly handlers: HandlerRegistry<Fn, Fn>,
@@ -116,7 +118,7 @@ export class ClientSession implements DispatchHost<Link> {
     const volatile = options?.volatile ?? false;
     if (this.live) {
       const s = this.link!.send(frame, volatile);
-      if (s !== SendStatus.CLOSED) return s !== SendStatus.DROPPED;
+      if (s !== SendStatus.CLOSED) return s !== SendStatus.DROPPED && ++this.messagesSent > 0;
     }
     if (volatile || this.host.closedForGood) return false;
     return this.enqueue({ size: frame.length, frame });
@@ -165,7 +167,7 @@ export class ClientSession implements DispatchHost<Link> {
         else {
           const tooBig = this.checkSize(item.frame);
           if (tooBig) this.host.error(tooBig);
-          else this.link!.send(item.frame, false);
+          else if (this.link!.send(item.frame, false) !== SendStatus.CLOSED) this.messagesSent++;
         }
       }
     }
@@ -291,7 +293,7 @@ export class ClientSession implements DispatchHost<Link> {
   /** Answers a server request on the link it came by (never on a later one: ids are per link). */
   requestDone(link: Link, id: number, event: string, ok: boolean, value: unknown): void {
     if (link !== this.link || !this.live) return;
-    link.send(encodeReply(id, event, ok ? { ok: true, value } : { ok: false, error: toErrorBody(value) }), false);
+    if (link.send(encodeReply(id, event, ok ? { ok: true, value } : { ok: false, error: toErrorBody(value) }), false) !== SendStatus.CLOSED) this.messagesSent++;
   }
 
   // ── requests and the queue ──────────────────────────────────────────────────
@@ -329,9 +331,8 @@ export class ClientSession implements DispatchHost<Link> {
       this.requests.settle(req, false, tooBig);
       return;
     }
-    if (this.link!.send(frame, false) === SendStatus.CLOSED && !req.retry) {
-      this.requests.settle(req, false, new StelarError(ErrorCode.DISCONNECTED, 'connection closed'));
-    }
+    if (this.link!.send(frame, false) !== SendStatus.CLOSED) this.messagesSent++;
+    else if (!req.retry) this.requests.settle(req, false, new StelarError(ErrorCode.DISCONNECTED, 'connection closed'));
   }
 
   /** Refuses a frame above the server's announced limit (it would close the connection with 1009). */
