@@ -9,6 +9,8 @@ export {
   type ClientOptions,
   type ClientRequestOptions,
   type ClientState,
+  type ConnectOptions,
   type OfflineQueueOptions,
+  type ReconnectOptions,
 } from '@stelar/core/client';
 export { DialError } from '@stelar/transport-node';
