@@ -58,24 +58,24 @@ export function asError(err: unknown): Error {
 }
 
 /**
- * The delay before retry `attempt` (from 1): the user's `delay(attempt, error)` when given and
- * usable, else the backoff's full-jitter delay. `invalid` hears about a delay function that threw
- * or returned something unusable.
+ * The delay before retry `attempt` (from 1): the user's `delay(attempt, error, backoff)` when
+ * given and usable, else `backoff`, the policy's full-jitter delay. `invalid` hears about a delay
+ * function that threw or returned something unusable.
  */
 export function retryDelay(policy: ReconnectOptions, attempt: number, error: Error, invalid: (err: StelarError) => void): number {
-  const fallback = (): number => backoffDelay(attempt - 1, policy);
+  const backoff = backoffDelay(attempt - 1, policy);
   const own = policy.delay;
-  if (!own) return fallback();
+  if (!own) return backoff;
   let value: unknown;
   try {
-    value = own(attempt, error);
+    value = own(attempt, error, backoff);
   } catch (err) {
     invalid(new StelarError('BAD_OPTIONS', `reconnect.delay threw: ${err instanceof Error ? err.message : String(err)}`, err));
-    return fallback();
+    return backoff;
   }
   if (typeof value !== 'number' || !(value >= 0) || !Number.isFinite(value)) {
     invalid(new StelarError('BAD_OPTIONS', `reconnect.delay returned ${typeof value === 'number' ? String(value) : typeof value}, not a finite number ≥ 0`));
-    return fallback();
+    return backoff;
   }
   return Math.min(Math.floor(value), MAX_TIMER);
 }

@@ -26,11 +26,12 @@ export interface ClientHeartbeatOptions {
 export interface ReconnectOptions extends BackoffOptions {
   /**
    * Your own delay before retry `attempt` (from 1, as in `reconnecting`), given the error that
-   * ended the previous attempt or session. It replaces the backoff delay; `maxAttempts` still
-   * applies. A value that is not a finite number ≥ 0, or a throw, falls back to the backoff
-   * delay and is reported as an `error` notification (`BAD_OPTIONS`).
+   * ended the previous attempt or session and `backoff`, the delay the policy above would use
+   * (to adjust rather than replace it). `maxAttempts` still applies. A value that is not a
+   * finite number ≥ 0, or a throw, falls back to `backoff` and is reported as an `error`
+   * notification (`BAD_OPTIONS`).
    */
-  delay?: (attempt: number, error: Error) => number;
+  delay?: (attempt: number, error: Error, backoff: number) => number;
 }
 
 /** Bounds of one `connect()` call (they end that wait only; see `ClientEngine.connect`). */

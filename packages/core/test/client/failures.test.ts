@@ -42,9 +42,11 @@ describe('failed connection attempts', () => {
     const err = new Error('ECONNREFUSED');
     const seen: unknown[][] = [];
     const bad: StelarError[] = [];
-    const own = { baseDelay: 100, maxDelay: 100, delay: (attempt: number, error: Error) => (seen.push([attempt, error]), attempt * 250.7) };
+    const own = { baseDelay: 100, maxDelay: 100, delay: (attempt: number, error: Error, backoff: number) => (seen.push([attempt, error, backoff]), attempt * 250.7) };
     expect(retryDelay(own, 3, err, (b) => bad.push(b))).toBe(752);
-    expect(seen).toEqual([[3, err]]);
+    expect(seen).toEqual([[3, err, expect.any(Number)]]);
+    expect(seen[0]![2]).toBeLessThanOrEqual(100); // what the backoff would have waited
+    expect(retryDelay({ baseDelay: 8, maxDelay: 8, delay: (_a, _e, backoff) => backoff + 1000 }, 1, err, (b) => bad.push(b))).toBeGreaterThanOrEqual(1000);
     expect(retryDelay({ delay: () => 1e12 }, 1, err, (b) => bad.push(b))).toBe(2_147_483_647);
     expect(retryDelay({ delay: () => 0 }, 1, err, (b) => bad.push(b))).toBe(0);
     expect(bad).toEqual([]);
