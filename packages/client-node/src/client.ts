@@ -1,4 +1,5 @@
-import { ClientEngine, type AnyEvents, type ClientOptions, type Dialer } from '@stelar/core/client';
+import { ClientEngine, type AnyEvents, type ClientOptions, type Dialer, type Logger } from '@stelar/core/client';
+import { consoleLogger, debugEnabled } from '@stelar/core/internal';
 import { dialTcp, dialWebSocket, type DialTcpOptions, type DialWebSocketOptions } from '@stelar/transport-node';
 
 /** Options of a Node client: the engine's (auth, reconnect, queue, timeouts) plus the transport's. */
@@ -38,7 +39,8 @@ export class StelarClient<In extends object = AnyEvents, Out extends object = In
   readonly #options: NodeClientOptions;
 
   constructor(url: string | URL, options: NodeClientOptions = {}) {
-    super(dialerFor(url, options), options);
+    const logger = clientLogger(options.logger);
+    super(dialerFor(url, options), { ...options, ...(logger !== undefined && { logger }) });
     this.#url = String(url);
     this.#options = options;
   }
@@ -57,6 +59,15 @@ export class StelarClient<In extends object = AnyEvents, Out extends object = In
     this.setDialer(dialerFor(url, this.#options));
     this.#url = String(url);
   }
+}
+
+/**
+ * The logger of a Node client: the application's, else the console at debug level when the
+ * `DEBUG` environment variable switches on `stelar:client` (`DEBUG=stelar:*`), else none.
+ */
+export function clientLogger(logger: Logger | false | undefined, env: string | undefined = process.env['DEBUG']): Logger | false | undefined {
+  if (logger !== undefined) return logger;
+  return debugEnabled(env, 'stelar:client') ? consoleLogger('stelar:client', 'debug') : undefined;
 }
 
 /**

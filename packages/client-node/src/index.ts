@@ -1,4 +1,4 @@
-export { connect, dialerFor, StelarClient, type NodeClientOptions } from './client';
+export { clientLogger, connect, dialerFor, StelarClient, type NodeClientOptions } from './client';
 export {
   DisconnectCode,
   ErrorCode,
@@ -10,6 +10,7 @@ export {
   type ClientRequestOptions,
   type ClientState,
   type ConnectOptions,
+  type Logger,
   type OfflineQueueOptions,
   type ReconnectOptions,
 } from '@stelar/core/client';

@@ -1,12 +1,10 @@
-import { DisconnectCode, FrameType } from '@stelar/codec-tcp';
+import { DisconnectCode } from '@stelar/codec-tcp';
 import { HandlerRegistry } from '../registry';
 import type { AnyEvents, DataArgs, EventName, EventReply, SendOptions } from '../types';
+import { lifecycleLog } from './log';
 import type { ClientEventHandler, ClientLifecycle, ClientOptions, ClientRequestOptions, ClientState, ConnectOptions, Dialer } from './options';
 import { Reconnector } from './reconnector';
 import { ClientSession } from './session';
-
-/** Frames counted by `messagesReceived`: events, requests and replies. */
-const MESSAGE_FRAMES: ReadonlySet<number> = new Set([FrameType.JSON, FrameType.BINARY, FrameType.ACK_REQ, FrameType.ACK_RES]);
 
 export type { ClientEventHandler, ClientHeartbeatOptions, ClientLifecycle, ClientOptions, ClientRequestOptions, ClientState, ConnectOptions, Dialer, ReconnectOptions } from './options';
 
@@ -25,20 +23,23 @@ export class ClientEngine<In extends object = AnyEvents, Out extends object = In
   private readonly lifecycle = new Map<keyof ClientLifecycle, Set<(...args: never[]) => void>>();
   private readonly session: ClientSession;
   private readonly reconnector: Reconnector;
+  private readonly log: ReturnType<typeof lifecycleLog>;
   private sessionOpenedAt: number | undefined;
   private lastFailure: Error | undefined;
-  private received = 0;
 
   constructor(dialer: Dialer, options: ClientOptions = {}) {
+    this.log = lifecycleLog(options.logger);
     const notify = this.notify.bind(this);
     const session: ClientSession = (this.session = new ClientSession(this.handlers, options, {
       opened: (hello) => {
-        // Rooms first, then the offline queue in order, then new sends: the state flips last.
-        session.open(hello);
+        // Rooms first (or, resumed, what the server did not get), then the offline queue in
+        // order, then new sends: the state flips last.
+        const { resumed, lost } = session.open(hello);
         this.sessionOpenedAt = Date.now();
         reconnector.established();
         session.startHeartbeat(hello.heartbeat);
-        notify('connected', { id: hello.id });
+        if (lost !== undefined) notify('recovery_failed', { id: hello.id, previousId: lost });
+        notify('connected', { id: hello.id, recovered: resumed });
         reconnector.resolveWaiters();
       },
       refused: (err) => reconnector.refused(err),
@@ -50,10 +51,8 @@ export class ClientEngine<In extends object = AnyEvents, Out extends object = In
     }));
     const reconnector: Reconnector = (this.reconnector = new Reconnector(dialer, options, {
       linkUp: (link) => session.attach(link),
-      frame: (frame) => {
-        if (MESSAGE_FRAMES.has(frame.type)) this.received++;
-        session.frame(frame);
-      },
+      recover: () => session.recoverField(),
+      frame: (frame) => session.frame(frame),
       pong: () => session.pong(),
       linkDown: (code, reason): boolean => {
         this.sessionOpenedAt = undefined;
@@ -73,7 +72,7 @@ export class ClientEngine<In extends object = AnyEvents, Out extends object = In
     return this.reconnector.state;
   }
 
-  /** Session id given by the server (changes on every reconnection). */
+  /** Session id given by the server (a new one on every reconnection, unless the session was resumed). */
   get id(): string | undefined {
     return this.session.id;
   }
@@ -94,18 +93,27 @@ export class ClientEngine<In extends object = AnyEvents, Out extends object = In
 
   /**
    * Events, requests, replies, joins and leaves this client wrote to its connections, over its
-   * whole life (queued messages count when they are sent; CONNECT, heartbeats and errors do not).
+   * whole life, each once (queued messages count when they are sent; CONNECT, heartbeats and
+   * errors do not). What is sent again — after a resume, or a `retry` request in a new session —
+   * is not counted again; re-joins of a new session are new JOINs and count.
    */
   get messagesSent(): number {
     return this.session.messagesSent;
   }
 
-  /** Events, requests and replies received from the server over the client's whole life. */
+  /**
+   * Events, requests and replies received from the server over the client's whole life, each
+   * once: messages replayed after a resume are ones the client had not received and count; a
+   * reply that answers no waiting request (late, or the same answer again after a resume) does not.
+   */
   get messagesReceived(): number {
-    return this.received;
+    return this.session.messagesReceived;
   }
 
-  /** When the current session opened (ms since the epoch); `undefined` from the moment its link is gone. */
+  /**
+   * When the current session was accepted on its link (ms since the epoch; a resume sets it
+   * again); `undefined` from the moment its link is gone.
+   */
   get connectedAt(): number | undefined {
     return this.sessionOpenedAt;
   }
@@ -179,6 +187,7 @@ export class ClientEngine<In extends object = AnyEvents, Out extends object = In
 
   private notify<K extends keyof ClientLifecycle>(name: K, ...args: Parameters<ClientLifecycle[K]>): void {
     if (name === 'error') this.lastFailure = args[0] as Error;
+    this.log?.(name, args);
     const set = this.lifecycle.get(name);
     if (!set) return;
     for (const fn of [...set]) {

@@ -1,8 +1,10 @@
 import type { StelarError } from '../errors';
 import type { Link, LinkHandler } from '../link';
+import type { Logger } from '../logger';
 import type { EventData, EventName, EventReply, HandlerResult, SendOptions } from '../types';
 import type { BackoffOptions } from './backoff';
 import type { OfflineQueueOptions } from './queue';
+import type { ClientRecoveryOptions } from './resume';
 
 /** Where a client is in its life. */
 export type ClientState = 'idle' | 'connecting' | 'connected' | 'reconnecting' | 'disconnected';
@@ -58,6 +60,21 @@ export interface ClientOptions {
   connectTimeout?: number;
   /** Dead-server detection; `false` disables it. */
   heartbeat?: ClientHeartbeatOptions | false;
+  /**
+   * Logs the lifecycle (`{ debug, info, warn, error }` called as `(fields, message)`: pino,
+   * bunyan, console…): connected/disconnected at info, reconnection and failed attempts at debug,
+   * errors, giving up and a failed attempt that stops the client at warn.
+   * Default none (`@stelar/client-node` uses the console when `DEBUG=stelar:client` or `stelar:*`).
+   */
+  logger?: Logger | false;
+  /**
+   * Connection-state recovery (docs/protocol.md §8), used when the server has it on: after a
+   * lost link the client resumes its session (same id and rooms; the messages it missed are
+   * replayed; what the server did not get is sent again; pending requests keep waiting). Sent
+   * messages are kept to send again, bounded by this ring (default 1000 messages / 1 MiB).
+   * Default on; `false` turns it off.
+   */
+  recovery?: boolean | ClientRecoveryOptions;
 }
 
 export interface ClientRequestOptions extends SendOptions {
@@ -73,7 +90,14 @@ export interface ClientRequestOptions extends SendOptions {
 /** Lifecycle notifications (never triggered by event names from the wire). */
 export interface ClientLifecycle {
   state: (state: ClientState) => void;
-  connected: (info: { id: string }) => void;
+  /** `recovered`: the session was resumed (same id, rooms; missed messages replayed). */
+  connected: (info: { id: string; recovered?: boolean }) => void;
+  /**
+   * The session could not be resumed (expired, or its missed messages were no longer all kept):
+   * `id` is a fresh session that replaces `previousId`. Rooms are joined again; requests pending
+   * in the old one failed with DISCONNECTED, or were sent again with `retry`.
+   */
+  recovery_failed: (info: { id: string; previousId: string }) => void;
   disconnected: (info: { code: number; reason: string; willReconnect: boolean }) => void;
   reconnecting: (info: { attempt: number; delay: number }) => void;
   reconnect_failed: (info: { attempts: number; error: unknown }) => void;

@@ -1,4 +1,4 @@
-import { DisconnectCode, encodeClientConnect, ErrorCode, type Frame } from '@stelar/codec-tcp';
+import { DisconnectCode, encodeClientConnect, ErrorCode, type ClientRecover, type Frame } from '@stelar/codec-tcp';
 import { StelarError } from '../errors';
 import type { Link, LinkHandler } from '../link';
 import { ConnectWaiters } from './connect-wait';
@@ -12,6 +12,8 @@ const FATAL_CODES: ReadonlySet<number> = new Set([DisconnectCode.UNAUTHORIZED, D
 export interface ReconnectorHost {
   /** A link is up and CONNECT is about to be sent. */
   linkUp(link: Link): void;
+  /** The `recover` field of that CONNECT (connection-state recovery), if any. */
+  recover?(): ClientRecover | undefined;
   frame(frame: Frame): void;
   pong(): void;
   /** The link is gone; returns whether a session was open on it. */
@@ -164,7 +166,7 @@ export class Reconnector {
       }
       this.link = link;
       this.host.linkUp(link);
-      link.send(encodeClientConnect(auth), false);
+      link.send(encodeClientConnect(auth, this.host.recover?.()), false);
     } catch (thrown) {
       if (gen !== this.generation) return;
       clearTimeout(this.connectTimer);
@@ -218,7 +220,9 @@ export class Reconnector {
     if (this.userClosed) this.finish(new StelarError(ErrorCode.DISCONNECTED, 'client closed'), { code, reason }, false);
     else if (!hadSession) {
       // The link opened but no session followed: a refusal, not a Stelar server, the connect
-      // timeout, or the server hung up.
+      // timeout, a resume the server could not complete (1013), or the server hung up. A server
+      // that failed (ERROR INTERNAL_ERROR, close 1011: e.g. its connection middleware crashed)
+      // is retried, even on a first connect: isFinal takes only real refusals.
       const err = this.attemptFailure ?? this.refusal ?? byCode ?? this.attemptTimeout ?? new StelarError(ErrorCode.DISCONNECTED, `connection closed before the session opened (${code}${reason ? `: ${reason}` : ''})`);
       if (isFinal(err, code)) {
         this.attemptFailed(err, false);

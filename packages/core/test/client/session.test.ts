@@ -259,4 +259,22 @@ describe('ClientSession: the message counter', () => {
       FrameType.JOIN, FrameType.JSON, FrameType.JSON, FrameType.ACK_REQ, FrameType.JSON, FrameType.JSON, FrameType.ACK_RES, FrameType.PONG, FrameType.JSON,
     ]);
   });
+
+  it('a retry request sent again in a new session counts once; a reply that answers no waiting request (late, or the same again) is not counted', async () => {
+    const { s, connect } = harness();
+    connect();
+    const req = settle(s.request('sum', 1, { retry: true }));
+    expect(s.messagesSent).toBe(1);
+    s.detach(1006, '');
+    const rec = connect(); // a new session: the request goes again, ahead of anything else
+    expect(rec.frames().map((f) => f.type)).toEqual([FrameType.ACK_REQ]);
+    expect(s.messagesSent).toBe(1);
+    const { id } = parseAckRequest(rec.frames()[0]!.payload);
+    s.frame(decodeFrame(encodeAckResult(id, 'sum', 2)));
+    s.frame(decodeFrame(encodeAckResult(id, 'sum', 2))); // the same answer again
+    s.frame(decodeFrame(encodeAckResult(99, 'other', 0))); // nothing waits for it
+    expect(await req).toEqual({ ok: true, v: 2 });
+    s.frame(decodeFrame(encodeJson('news', 1)));
+    expect([s.messagesSent, s.messagesReceived]).toEqual([1, 2]);
+  });
 });
