@@ -35,12 +35,29 @@ export function dialerFor(url: string | URL, options: NodeClientOptions = {}): D
  * the engine's (see `@stelar/core`).
  */
 export class StelarClient<In extends object = AnyEvents, Out extends object = In> extends ClientEngine<In, Out> {
-  readonly url: string;
+  #url: string;
+  readonly #options: NodeClientOptions;
 
   constructor(url: string | URL, options: NodeClientOptions = {}) {
     const logger = clientLogger(options.logger);
     super(dialerFor(url, options), { ...options, ...(logger !== undefined && { logger }) });
-    this.url = String(url);
+    this.#url = String(url);
+    this.#options = options;
+  }
+
+  /** The URL of the next connection attempts. */
+  get url(): string {
+    return this.#url;
+  }
+
+  /**
+   * Points the next connection attempts at another URL (any scheme; the same options). The
+   * current connection, if any, stays until it ends; `close()` then `connect()` to move at once.
+   * Throws, and changes nothing, for a URL `connect()` would refuse.
+   */
+  setUrl(url: string | URL): void {
+    this.setDialer(dialerFor(url, this.#options));
+    this.#url = String(url);
   }
 }
 
@@ -65,6 +82,7 @@ export function clientLogger(logger: Logger | false | undefined, env: string | u
  */
 export function connect<In extends object = AnyEvents, Out extends object = In>(url: string | URL, options: NodeClientOptions = {}): StelarClient<In, Out> {
   const client = new StelarClient<In, Out>(url, options);
-  if (options.autoConnect !== false) client.connect().catch(() => undefined);
+  // Nobody awaits this call: it has no time bound of its own (the client's policy decides).
+  if (options.autoConnect !== false) client.connect({ timeout: 0 }).catch(() => undefined);
   return client;
 }

@@ -9,7 +9,9 @@ export {
   type ClientOptions,
   type ClientRequestOptions,
   type ClientState,
+  type ConnectOptions,
   type Logger,
   type OfflineQueueOptions,
+  type ReconnectOptions,
 } from '@stelar/core/client';
 export { DialError } from '@stelar/transport-node';

@@ -94,5 +94,7 @@ export const ErrorCode = {
   SHUTTING_DOWN: 'SHUTTING_DOWN',
   OVERLOADED: 'OVERLOADED',
   MESSAGE_TIMEOUT: 'MESSAGE_TIMEOUT',
+  /** Local to a client, never sent: the peer is not a Stelar server (docs/protocol.md §6). */
+  NOT_STELAR: 'NOT_STELAR',
 } as const;
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];

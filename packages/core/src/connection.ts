@@ -13,7 +13,7 @@ import {
   asBytes,
   isBinary,
   type AnyEvents,
-  type EventData,
+  type DataArgs,
   type EventName,
   type EventReply,
   type RequestOptions,
@@ -203,7 +203,8 @@ export class Connection<In extends object = AnyEvents, Out extends object = In, 
    * Sends a request to this client and resolves with its handler's reply. Rejects with a
    * StelarError: TIMEOUT, ABORTED, DISCONNECTED, or the code the client's handler threw.
    */
-  request<K extends EventName<Out>>(event: K, data: EventData<Out, K>, options: RequestOptions = {}): Promise<EventReply<Out, K>> {
+  request<K extends EventName<Out>>(event: K, ...args: DataArgs<Out, K, RequestOptions>): Promise<EventReply<Out, K>> {
+    const [data, options = {}] = args as [unknown, RequestOptions | undefined];
     const s = this.session;
     if (this.state !== 'open' && this.state !== 'absent') return Promise.reject(new StelarError(ErrorCode.DISCONNECTED, 'connection is not open'));
     const tracker = s.tracker();
@@ -333,9 +334,7 @@ export function sessionOf(conn: AnyConnection): ServerSession {
 }
 
 /** `emit(event, data, options?)` arguments: data optional only for events that take none. */
-export type EmitArgs<M, K extends keyof M> = undefined extends EventData<M, K>
-  ? [data?: EventData<M, K>, options?: SendOptions]
-  : [data: EventData<M, K>, options?: SendOptions];
+export type EmitArgs<M, K extends keyof M> = DataArgs<M, K, SendOptions>;
 
 /** A connection whatever its event maps (what adapters and internals handle). */
 // eslint-disable-next-line @typescript-eslint/no-explicit-any

@@ -5,7 +5,7 @@
  */
 import { decodeJson, encodeClientConnect, encodeFrame, encodeJson, FrameType, OFFSET_SIZE, parseErrorBody, parseRecoveryAnswer, parseServerHello, readOffset, type Frame } from '@stelar/codec-tcp';
 import { afterEach, describe, expect, it } from 'vitest';
-import { ClientEngine, type ClientOptions } from '../src/client/index';
+import { ClientEngine, type ClientOptions, type Dialer, type StelarError } from '../src/client/index';
 import { Hub, MemoryAdapter, type Connection, type HubOptions } from '../src/index';
 import { linkOf, SendStatus, type LinkHandler } from '../src/internal';
 import { linkPair, memoryDialer, tick, until } from './memory-link';
@@ -451,5 +451,178 @@ describe('connection-state recovery: bounds', () => {
     expect(text).toContain('stelar_recovery_log_bytes 0');
     expect(await h.drain({ timeout: 500 })).toBe(true);
     expect(codes).toEqual([1001]);
+  });
+});
+
+/** A dialer to `h` while `reachable()`, counting the frame types its links wrote and delivered. */
+function countingDialer(h: Hub<Ev>, reachable: () => boolean) {
+  const sent = new Map<number, number>();
+  const got = new Map<number, number>();
+  const bump = (m: Map<number, number>, type: number): void => void m.set(type, (m.get(type) ?? 0) + 1);
+  let cut: ((lose?: boolean) => void) | undefined;
+  const dialer: Dialer = async (handler) => {
+    if (!reachable()) throw Object.assign(new Error('connect ECONNREFUSED'), { code: 'ECONNREFUSED' });
+    const pair = linkPair();
+    pair.attachClient({
+      ...handler,
+      onFrame: (f, n) => {
+        bump(got, f.type);
+        handler.onFrame(f, n);
+      },
+    });
+    pair.attachServer(h.accept(pair.server));
+    const link = pair.client;
+    const send = link.send.bind(link);
+    (link as { send: typeof link.send }).send = (frame, volatile) => {
+      const st = send(frame, volatile);
+      if (st !== SendStatus.CLOSED && st !== SendStatus.DROPPED) bump(sent, frame[4]!);
+      return st;
+    };
+    cut = pair.cut;
+    return link;
+  };
+  return { dialer, sent: (t: number) => sent.get(t) ?? 0, got: (t: number) => got.get(t) ?? 0, cut: (lose = true) => cut!(lose) };
+}
+
+describe('connection-state recovery and the client’s failed attempts, connect() and counters', () => {
+  it('a resume attempt that fails is a connect_error and the lastError; a connect() timeout ends that wait only; the next attempt resumes and resolves the other waits', async () => {
+    const h = hub();
+    h.on('work', (i) => i * 2);
+    const { c, connected, away, back } = client(h);
+    const errors: [string, { attempt: number; willRetry: boolean }][] = [];
+    c.onLifecycle('connect_error', (err, info) => void errors.push([err.message, info]));
+    await c.connect();
+    const id = c.id!;
+    away();
+    await until(() => errors.length >= 2);
+    expect(errors.slice(0, 2)).toEqual([
+      ['connect ECONNREFUSED', { attempt: 1, willRetry: true }],
+      ['connect ECONNREFUSED', { attempt: 2, willRetry: true }],
+    ]);
+    expect(c.lastError?.message).toBe('connect ECONNREFUSED');
+    const pending = c.request('work', 4);
+    await expect(c.connect({ timeout: 20 })).rejects.toMatchObject({ code: 'TIMEOUT', message: expect.stringContaining('(last attempt: connect ECONNREFUSED)') });
+    expect(['connecting', 'reconnecting']).toContain(c.state); // still trying
+    const waiting = c.connect({ timeout: 0 });
+    back();
+    await waiting;
+    expect(c.id).toBe(id);
+    expect(connected.at(-1)).toEqual({ id, recovered: true });
+    expect(await pending).toBe(8);
+  });
+
+  it('a resume the server fails (its middleware crashes: INTERNAL_ERROR, 1011) is a connect_error and retried; the next answer is a fresh session', async () => {
+    const h = hub({ logger: false });
+    let crash = false;
+    h.use(async (conn, next) => {
+      if (crash && conn.recovered) {
+        crash = false;
+        throw new Error('boom');
+      }
+      await next();
+    });
+    const { c, connected, failed, cut } = client(h);
+    const errors: [string | undefined, boolean][] = [];
+    c.onLifecycle('connect_error', (err, info) => void errors.push([(err as StelarError).code, info.willRetry]));
+    await c.connect();
+    const id = c.id!;
+    crash = true;
+    cut();
+    await until(() => connected.length === 2);
+    expect(errors).toEqual([['INTERNAL_ERROR', true]]);
+    expect(failed).toEqual([{ id: c.id, previousId: id }]);
+    expect(connected[1]).toEqual({ id: c.id, recovered: false });
+  });
+
+  it('NOT_STELAR on a resume attempt is still final: connect() rejects, requests kept for the resume fail, no more attempts', async () => {
+    const h = hub();
+    h.on('slow', () => new Promise<number>(() => undefined));
+    let impostor = false;
+    let dials = 0;
+    let cut: (() => void) | undefined;
+    let open: (() => void) | undefined;
+    const gate = new Promise<void>((r) => (open = r));
+    const dialer: Dialer = async (handler) => {
+      dials++;
+      if (impostor) await gate; // the test's connect() waits before the attempt ends
+      const pair = linkPair();
+      pair.attachClient(handler);
+      if (impostor) pair.server.send(encodeJson('hello', 'not a Stelar server'), false);
+      else {
+        pair.attachServer(h.accept(pair.server));
+        cut = () => pair.cut(true);
+      }
+      return pair.client;
+    };
+    const c = new ClientEngine<Ev>(dialer, { heartbeat: false, reconnect: { baseDelay: 1, maxDelay: 2 } });
+    clients.push(c);
+    const errors: [string | undefined, boolean][] = [];
+    c.onLifecycle('connect_error', (err, info) => void errors.push([(err as StelarError).code, info.willRetry]));
+    await c.connect();
+    const slow = c.request('slow', 1).catch((e: StelarError) => e.code);
+    await tick(5);
+    impostor = true;
+    cut!();
+    await until(() => dials === 2);
+    const waiting = c.connect({ timeout: 0 });
+    open!();
+    await expect(waiting).rejects.toMatchObject({ code: 'NOT_STELAR' });
+    expect(await slow).toBe('DISCONNECTED');
+    expect(errors).toEqual([['NOT_STELAR', false]]);
+    await tick(10);
+    expect([dials, c.state]).toEqual([2, 'disconnected']);
+  });
+
+  it('messagesSent / messagesReceived count each message once: frames sent again after a resume, a request asked again and its repeated answer are not counted twice', async () => {
+    const h = hub();
+    const ups: number[] = [];
+    h.on('up', (i) => void ups.push(i));
+    h.onConnection((conn) => void conn.join('room'));
+    let release: (() => void) | undefined;
+    h.on('slow', async (i) => {
+      await new Promise<void>((r) => (release = r));
+      return i * 3;
+    });
+    let reachable = true;
+    const wire = countingDialer(h, () => reachable);
+    const c = new ClientEngine<Ev>(wire.dialer, { heartbeat: false, reconnect: { baseDelay: 1, maxDelay: 2 } });
+    clients.push(c);
+    const got: number[] = [];
+    c.on('n', (i) => void got.push(i));
+    await c.connect();
+    for (let round = 0; round < 10; round++) {
+      // Five each way are lost with the link: replayed by the server, sent again by the client.
+      for (let k = 0; k < 5; k++) {
+        h.to('room').emit('n', round * 10 + k);
+        c.emit('up', round * 10 + k);
+      }
+      wire.cut();
+      for (let k = 5; k < 10; k++) {
+        h.to('room').emit('n', round * 10 + k);
+        c.emit('up', round * 10 + k);
+      }
+      await until(() => c.connected && got.length === (round + 1) * 10 && ups.length === (round + 1) * 10);
+    }
+    expect(wire.sent(FrameType.JSON)).toBeGreaterThanOrEqual(150); // 100 messages, 5 of each round written twice
+    expect([c.messagesSent, c.messagesReceived]).toEqual([100, 100]);
+
+    // A retry request whose handler ends while the client is away: the server keeps the answer and
+    // sends it after the resume; the client asks again (same id) and the server answers again.
+    const slow = c.request('slow', 5, { retry: true });
+    await until(() => release !== undefined);
+    expect(c.messagesSent).toBe(101);
+    reachable = false;
+    wire.cut();
+    await until(() => h.getStats().recovery!.absentSessions === 1);
+    release!();
+    await tick(5);
+    const acks = wire.got(FrameType.ACK_RES);
+    const asks = wire.sent(FrameType.ACK_REQ);
+    reachable = true;
+    expect(await slow).toBe(15);
+    await until(() => wire.got(FrameType.ACK_RES) === acks + 2);
+    expect(wire.sent(FrameType.ACK_REQ)).toBe(asks + 1);
+    await tick(10);
+    expect([c.messagesSent, c.messagesReceived]).toEqual([101, 101]);
   });
 });

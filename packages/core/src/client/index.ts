@@ -3,7 +3,7 @@
  * (a client transport) implements.
  */
 export { ClientEngine } from './engine';
-export type { ClientEventHandler, ClientHeartbeatOptions, ClientLifecycle, ClientOptions, ClientRequestOptions, ClientState, Dialer } from './options';
+export type { ClientEventHandler, ClientHeartbeatOptions, ClientLifecycle, ClientOptions, ClientRequestOptions, ClientState, ConnectOptions, Dialer, ReconnectOptions } from './options';
 export { backoffDelay, type BackoffOptions } from './backoff';
 export type { OfflineQueueOptions, QueuePolicy } from './queue';
 export type { ClientRecoveryOptions } from './resume';

@@ -24,6 +24,8 @@ interface OutRequest extends PendingRequest {
   /** Requests, JOIN and LEAVE each encode their own frame. */
   readonly encode: (id: number) => Uint8Array;
   size: number;
+  /** A link took one of its frames (counted in `messagesSent`, once). */
+  counted: boolean;
 }
 
 /** What the session tells the engine about (frames that concern the connection, not the session). */
@@ -63,6 +65,10 @@ export class ClientSession implements DispatchHost<number> {
   private epoch = 0;
   /** Why the last link went (for requests failed when a resume does not happen). */
   private lost = { code: 1006, reason: '' };
+  /** Events, requests, replies, joins and leaves a link took, each once (see `send`). */
+  messagesSent = 0;
+  /** Events and requests from the server, and replies to a request still waiting (not late or repeated ones). */
+  messagesReceived = 0;
 
   constructor(
     private readonly handlers: HandlerRegistry<Fn, Fn>,
@@ -182,17 +188,24 @@ export class ClientSession implements DispatchHost<number> {
         if (f.req.settled) continue;
         again.add(f.req);
       }
-      this.send(f.frame, false, f.req);
+      this.send(f.frame, false, f.req, true);
     }
     if (lost > 0) this.host.error(new StelarError(ErrorCode.QUEUE_FULL, `${lost} message(s) sent before the link was lost were not kept to send again`));
     for (const req of [...this.requests.wire()]) if (req.reask && !again.has(req)) this.send(req.encode(req.id), false, req);
     this.roomList.catchUp();
   }
 
-  /** Sends a frame on the live link; a counted one is kept for a resume. */
-  private send(frame: Uint8Array, volatile: boolean, req: OutRequest | undefined): SendStatus {
+  /**
+   * Sends a frame on the live link; a counted one is kept for a resume. `messagesSent` counts a
+   * message once: not an event sent `again` after a resume, nor a request's frame after its first
+   * (asked again after a resume, or re-sent with `retry` in a new session).
+   */
+  private send(frame: Uint8Array, volatile: boolean, req: OutRequest | undefined, again = false): SendStatus {
     const s = this.link!.send(frame, volatile);
-    if (s !== SendStatus.CLOSED && s !== SendStatus.DROPPED) this.resume?.record(frame, req);
+    if (s === SendStatus.CLOSED || s === SendStatus.DROPPED) return s;
+    this.resume?.record(frame, req);
+    if (req ? !req.counted : !again) this.messagesSent++;
+    if (req) req.counted = true;
     return s;
   }
 
@@ -267,12 +280,13 @@ export class ClientSession implements DispatchHost<number> {
           return;
         case FrameType.ACK_RES: {
           const r = parseAckResponse(frame.payload);
-          this.requests.answer(r.id, r.ok, r.body);
+          if (this.requests.answer(r.id, r.ok, r.body)) this.messagesReceived++;
           return;
         }
         case FrameType.JSON:
         case FrameType.BINARY:
         case FrameType.ACK_REQ:
+          this.messagesReceived++;
           this.event(frame);
           return;
         default:
@@ -323,7 +337,7 @@ export class ClientSession implements DispatchHost<number> {
    */
   requestDone(epoch: number, id: number, event: string, ok: boolean, value: unknown): void {
     if (epoch !== this.epoch || !this.live) return;
-    this.link!.send(encodeReply(id, event, ok ? { ok: true, value } : { ok: false, error: toErrorBody(value) }), false);
+    if (this.link!.send(encodeReply(id, event, ok ? { ok: true, value } : { ok: false, error: toErrorBody(value) }), false) !== SendStatus.CLOSED) this.messagesSent++;
   }
 
   // ── requests and the queue ──────────────────────────────────────────────────
@@ -331,7 +345,7 @@ export class ClientSession implements DispatchHost<number> {
   private track(event: string, options: ClientRequestOptions, encode: (id: number) => Uint8Array, idempotent = false): Promise<unknown> {
     return new Promise<unknown>((resolve, reject) => {
       const retry = options.retry ?? false;
-      const req: OutRequest = { event, retry, reask: retry || idempotent, encode, resolve, reject, id: 0, timer: undefined, signal: options.signal, onAbort: undefined, settled: false, size: 64 };
+      const req: OutRequest = { event, retry, reask: retry || idempotent, encode, resolve, reject, id: 0, timer: undefined, signal: options.signal, onAbort: undefined, settled: false, size: 64, counted: false };
       if (!this.requests.track(req, options.timeout ?? this.opts.requestTimeout ?? 10_000)) return;
       if (this.live) this.sendRequest(req);
       else if (this.host.closedForGood) this.requests.settle(req, false, new StelarError(ErrorCode.DISCONNECTED, 'client is closed'));
@@ -362,9 +376,7 @@ export class ClientSession implements DispatchHost<number> {
       this.requests.settle(req, false, tooBig);
       return;
     }
-    if (this.send(frame, false, req) === SendStatus.CLOSED && !req.retry) {
-      this.requests.settle(req, false, new StelarError(ErrorCode.DISCONNECTED, 'connection closed'));
-    }
+    if (this.send(frame, false, req) === SendStatus.CLOSED && !req.retry) this.requests.settle(req, false, new StelarError(ErrorCode.DISCONNECTED, 'connection closed'));
   }
 
   /** Refuses a frame above the server's announced limit (it would close the connection with 1009). */

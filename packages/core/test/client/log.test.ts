@@ -39,4 +39,13 @@ describe('client logger', () => {
     expect(lines.find((l) => l.startsWith('info connected'))).toContain('{"id":"');
     expect(lines.find((l) => l.startsWith('info disconnected'))).toContain('"code":1001');
   });
+
+  it('a failed attempt: at debug when it will be retried, at warn when the client stops after it', () => {
+    const { lines, logger } = recorder();
+    const log = lifecycleLog(logger)!;
+    log('connect_error', [new Error('connect ECONNREFUSED'), { attempt: 0, willRetry: true }]);
+    log('connect_error', [new Error('not a Stelar server'), { attempt: 1, willRetry: false }]);
+    expect(lines.map((l) => l.split(' {')[0])).toEqual(['debug connect error', 'warn connect failed']);
+    expect(lines[0]).toContain('"attempt":0');
+  });
 });
