@@ -20,10 +20,10 @@
  *   see zlib-pool.ts).
  */
 import * as zlib from 'node:zlib';
-import { CloseCode, WsError, WsHandshakeError } from './errors.js';
-import type { ExtensionOffer, ExtensionParam } from './extensions.js';
-import type { Role } from './frame.js';
-import { deflateMemory, Grant, inflateMemory, ZlibContext, ZlibPool, type PoolJob } from './zlib-pool.js';
+import { CloseCode, WsError, WsHandshakeError } from './errors';
+import type { ExtensionOffer, ExtensionParam } from './extensions';
+import type { Role } from './frame';
+import { deflateMemory, Grant, inflateMemory, ZlibContext, ZlibPool, type PoolJob } from './zlib-pool';
 
 /** The extension's registered name. */
 export const PERMESSAGE_DEFLATE = 'permessage-deflate';

@@ -1,14 +1,14 @@
 /**
  * The incremental frame parser and message assembler a transport feeds with raw socket chunks.
  */
-import { ChunkQueue } from './chunks.js';
-import { decodeCloseBody } from './close.js';
-import { CloseCode, WsError } from './errors.js';
-import { checkLength64, isKnownOpcode, MAX_CONTROL_PAYLOAD, Opcode } from './frame.js';
-import type { Role } from './frame.js';
-import { unmask, xorMask } from './mask.js';
-import type { PerMessageDeflate } from './permessage-deflate.js';
-import { isValidUtf8, Utf8Validator } from './utf8.js';
+import { ChunkQueue } from './chunks';
+import { decodeCloseBody } from './close';
+import { CloseCode, WsError } from './errors';
+import { checkLength64, isKnownOpcode, MAX_CONTROL_PAYLOAD, Opcode } from './frame';
+import type { Role } from './frame';
+import { unmask, xorMask } from './mask';
+import type { PerMessageDeflate } from './permessage-deflate';
+import { isValidUtf8, Utf8Validator } from './utf8';
 
 /** Default cap on an assembled (and inflated) message: 16 MiB. */
 export const DEFAULT_MAX_MESSAGE_SIZE = 16 * 1024 * 1024;

@@ -10,9 +10,9 @@ import {
   Sender,
   WsError,
   WsHandshakeError,
-} from '../src/index.js';
-import type { DeflateParams, ExtensionOffer, PerMessageDeflateServerOptions, Role } from '../src/index.js';
-import { clientFrame, feed, hex, recorder, settle, text } from './helpers.js';
+} from '../src/index';
+import type { DeflateParams, ExtensionOffer, PerMessageDeflateServerOptions, Role } from '../src/index';
+import { clientFrame, feed, hex, recorder, settle, text } from './helpers';
 
 const DEFAULTS: DeflateParams = {
   serverNoContextTakeover: false,
@@ -466,7 +466,7 @@ describe('Sender', () => {
   });
 
   it('without deflate: synchronous, shared broadcast headers', async () => {
-    const { encodeFrameHeader, Opcode } = await import('../src/index.js');
+    const { encodeFrameHeader, Opcode } = await import('../src/index');
     const writes: Buffer[][] = [];
     const a = new Sender({ role: 'server', write: (h, p) => writes.push([h, p]) });
     const b = new Sender({ role: 'server', write: (h, p) => writes.push([h, p]) });

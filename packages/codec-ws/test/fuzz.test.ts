@@ -11,10 +11,10 @@ import {
   Utf8Validator,
   validateUpgradeRequest,
   WsError,
-} from '../src/index.js';
-import type { DeflateParams, Role } from '../src/index.js';
-import { recorder, settle } from './helpers.js';
-import type { Event } from './helpers.js';
+} from '../src/index';
+import type { DeflateParams, Role } from '../src/index';
+import { recorder, settle } from './helpers';
+import type { Event } from './helpers';
 
 /**
  * Every property must complete its numRuns: a run cut short by the time limit is a failure

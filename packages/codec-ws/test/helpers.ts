@@ -1,5 +1,5 @@
-import { Receiver, WsError } from '../src/index.js';
-import type { ReceiverOptions } from '../src/index.js';
+import { Receiver, WsError } from '../src/index';
+import type { ReceiverOptions } from '../src/index';
 
 export type Event =
   | { type: 'message'; data: string; binary: boolean }
