@@ -35,7 +35,6 @@ const KNOWN_LONG: Readonly<Record<string, string>> = {
   'packages/codec-ws/src/receiver.ts': 'TODO this branch',
   'packages/server/src/dashboard.ts': 'TODO this branch',
   'packages/server/src/server.ts': 'TODO this branch',
-  'packages/transport-node/src/ws-connection.ts': 'TODO this branch',
 };
 
 describe('docs/architecture.md', () => {
