@@ -8,8 +8,7 @@ import type { ExtensionOffer } from './extensions';
 import { computeAcceptKey } from './handshake-server';
 import { getHeader, isSafeHeaderValue, listHasToken, serializeHeaders } from './http';
 import type { HeaderInit, HttpHeaders } from './http';
-import { acceptDeflateResponse, createDeflateOffer, PERMESSAGE_DEFLATE } from './permessage-deflate';
-import type { DeflateParams, PerMessageDeflateClientOptions } from './permessage-deflate';
+import { acceptDeflateResponse, createDeflateOffer, PERMESSAGE_DEFLATE, type DeflateParams, type PerMessageDeflateClientOptions } from './deflate-negotiation';
 
 /** Options of {@link createClientHandshake}. */
 export interface ClientHandshakeOptions {

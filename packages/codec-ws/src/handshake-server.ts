@@ -8,8 +8,7 @@ import { formatExtensions, isToken, parseExtensions } from './extensions';
 import type { ExtensionOffer, ExtensionParseLimits } from './extensions';
 import { getHeader, listHasToken, serializeHeaders, splitList, STATUS_TEXT } from './http';
 import type { HeaderInit, HttpHeaders } from './http';
-import { negotiateDeflateServer, PERMESSAGE_DEFLATE } from './permessage-deflate';
-import type { DeflateParams, PerMessageDeflateServerOptions } from './permessage-deflate';
+import { negotiateDeflateServer, PERMESSAGE_DEFLATE, type DeflateParams, type PerMessageDeflateServerOptions } from './deflate-negotiation';
 
 /** The GUID of RFC 6455 §1.3, appended to the key before hashing. */
 export const WS_GUID = '258EAFA5-E914-47DA-95CA-C5AB0DC85B11';

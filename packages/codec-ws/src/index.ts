@@ -30,8 +30,8 @@ export {
 } from './close';
 export type { CloseBody } from './close';
 
-export { Receiver, DEFAULT_MAX_MESSAGE_SIZE } from './receiver';
-export type { ReceiverHandlers, ReceiverOptions } from './receiver';
+export { Receiver } from './receiver';
+export { DEFAULT_MAX_MESSAGE_SIZE, type ReceiverHandlers, type ReceiverOptions } from './receiver-options';
 
 export { Sender, encodeMessage, encodeControlFrame, encodeCloseFrame } from './sender';
 export type { SenderOptions, SendOptions } from './sender';
@@ -45,21 +45,10 @@ export {
 } from './extensions';
 export type { ExtensionParam, ExtensionOffer, ExtensionParseLimits, ExtensionParseResult } from './extensions';
 
-export {
-  PERMESSAGE_DEFLATE,
-  PerMessageDeflate,
-  negotiateDeflateServer,
-  createDeflateOffer,
-  acceptDeflateResponse,
-} from './permessage-deflate';
-export type {
-  DeflateParams,
-  DeflateNegotiation,
-  DeflateCallback,
-  PerMessageDeflateOptions,
-  PerMessageDeflateServerOptions,
-  PerMessageDeflateClientOptions,
-} from './permessage-deflate';
+export { PerMessageDeflate } from './permessage-deflate';
+export type { DeflateCallback, PerMessageDeflateOptions } from './permessage-deflate';
+export { PERMESSAGE_DEFLATE, negotiateDeflateServer, createDeflateOffer, acceptDeflateResponse } from './deflate-negotiation';
+export type { DeflateParams, DeflateNegotiation, PerMessageDeflateServerOptions, PerMessageDeflateClientOptions } from './deflate-negotiation';
 
 export {
   ZlibPool,
