@@ -33,8 +33,6 @@ const KNOWN_LONG: Readonly<Record<string, string>> = {
   'packages/adapter-redis/src/adapter.ts': 'replaced by packages/cluster (branch h14-cluster)',
   'packages/adapter-redis/src/publisher.ts': 'replaced by packages/cluster (branch h14-cluster)',
   'packages/client-browser/src/client.ts': 'being edited in another branch',
-  'packages/server/src/dashboard.ts': 'TODO this branch',
-  'packages/server/src/server.ts': 'TODO this branch',
 };
 
 describe('docs/architecture.md', () => {

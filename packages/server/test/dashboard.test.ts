@@ -4,7 +4,8 @@ import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { connect, type StelarClient } from '@stelar/client-node';
 import { createServer, type DashboardData, type ServerOptions, type StelarServer } from '../src/index';
-import { Dashboard, MAX_ROOM_NAME, sanitizeStats, scanConnections, TOP_ROOMS, type ScannedConnection } from '../src/dashboard';
+import { Dashboard } from '../src/dashboard';
+import { MAX_ROOM_NAME, sanitizeStats, scanConnections, TOP_ROOMS, type ScannedConnection } from '../src/dashboard-data';
 import { tick, until } from './helpers';
 
 const servers: StelarServer[] = [];
