@@ -65,12 +65,3 @@ function u64(n: number): Buffer {
   b.writeUInt32BE(n >>> 0, 4);
   return b;
 }
-
-/** Resolves after pending zlib callbacks have had a chance to run. */
-export async function settle(predicate: () => boolean, timeoutMs = 2000): Promise<void> {
-  const start = Date.now();
-  while (!predicate()) {
-    if (Date.now() - start > timeoutMs) throw new Error('settle timeout');
-    await new Promise((r) => setTimeout(r, 1));
-  }
-}
