@@ -14,7 +14,9 @@ import { afterAll, describe, expect, it } from 'vitest';
 const root = fileURLToPath(new URL('../..', import.meta.url));
 const readJson = (path: string): Record<string, unknown> => JSON.parse(readFileSync(join(root, path), 'utf8')) as Record<string, unknown>;
 const tracked = (): string[] => spawnSync('git', ['ls-files', '-z'], { cwd: root, encoding: 'utf8' }).stdout.split('\0').filter(Boolean);
-const published = readdirSync(join(root, 'packages')).filter((d) => existsSync(join(root, 'packages', d, 'package.json')));
+const published = readdirSync(join(root, 'packages')).filter(
+  (d) => existsSync(join(root, 'packages', d, 'package.json')) && (JSON.parse(readFileSync(join(root, 'packages', d, 'package.json'), 'utf8')) as { private?: boolean }).private !== true,
+);
 const pnpm = join(root, 'node_modules', '.bin', 'pnpm');
 
 const temps: string[] = [];
@@ -209,7 +211,7 @@ describe('installing before the first release (README)', () => {
     const dist = join(root, 'packages', 'server', 'dist', 'index.js');
     expect(existsSync(dist), 'build the packages first (npm run build)').toBe(true);
     const tarballs = temp('stelar-tarballs-');
-    const packed = spawnSync(pnpm, ['-r', '--filter', './packages/*', 'pack', '--pack-destination', tarballs], { cwd: root, encoding: 'utf8' });
+    const packed = spawnSync(pnpm, ['-r', '--filter', './packages/*', '--filter', '!@stelar/test-utils', 'pack', '--pack-destination', tarballs], { cwd: root, encoding: 'utf8' });
     expect(packed.status, packed.stdout + packed.stderr).toBe(0);
     const names = ['server', 'client-node', 'transport-node', 'core', 'codec-tcp', 'codec-ws'];
     const files = names.map((n) => join(tarballs, `stelar-${n}-0.1.0.tgz`));

@@ -10,8 +10,9 @@
 import { decodeMessage, encodeAckRequest, encodeClientConnect, FrameType, parseAckResponse, parseErrorBody } from '@stelar/codec-tcp';
 import { AuthError, StelarError } from '@stelar/server';
 import { afterEach, describe, expect, it } from 'vitest';
+import { until } from '@stelar/test-utils';
 import { OP } from '../src/wire';
-import { RawTcp, rawWs, startServer, until, wsMessage } from './helpers';
+import { RawTcp, rawWs, startServer, wsMessage } from './helpers';
 
 const SECRET = 'hunter2';
 

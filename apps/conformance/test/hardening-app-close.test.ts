@@ -6,8 +6,9 @@
  */
 import { encodeClientConnect, encodeDisconnect, FrameType, parseErrorBody } from '@stelar/codec-tcp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { sleep, until } from '@stelar/test-utils';
 import { OP } from '../src/wire';
-import { RawTcp, rawWs, served, sleep, startServer, until, witness, wsMessage, type Harness } from './helpers';
+import { RawTcp, rawWs, served, startServer, witness, wsMessage, type Harness } from './helpers';
 import type { StelarClient } from '@stelar/client-node';
 
 /** A DISCONNECT frame with a raw JSON body (for codes JSON.stringify cannot write, like 1e999). */

@@ -7,7 +7,8 @@
 import * as net from 'node:net';
 import { FrameType } from '@stelar/codec-tcp';
 import { describe, expect, it } from 'vitest';
-import { RawTcp, rawHttp, sleep, startServer, until, upgradeRequest, witness } from './helpers';
+import { sleep, until } from '@stelar/test-utils';
+import { RawTcp, rawHttp, startServer, upgradeRequest, witness } from './helpers';
 
 async function probe(port: number, path: string): Promise<number | string> {
   try {

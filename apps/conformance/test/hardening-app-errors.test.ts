@@ -7,8 +7,9 @@
 import { encodeAckRequest, encodeClientConnect, encodeError, ErrorCode, FrameType, parseAckResponse, parseErrorBody } from '@stelar/codec-tcp';
 import { StelarError } from '@stelar/server';
 import { afterEach, describe, expect, it } from 'vitest';
+import { until } from '@stelar/test-utils';
 import { OP } from '../src/wire';
-import { KiB, MiB, RawTcp, rawWs, retained, served, startServer, until, witness, wsMessage } from './helpers';
+import { KiB, MiB, RawTcp, rawWs, retained, served, startServer, witness, wsMessage } from './helpers';
 
 /** Labels `getStats().errors` may hold (docs/security.md): Stelar's codes, the same as `peer:`, the hub's two timeouts, `peer:other`, `other`, 64 more. */
 const MAX_LABELS = 2 * Object.keys(ErrorCode).length + 4 + 64;

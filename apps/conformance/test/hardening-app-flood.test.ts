@@ -13,8 +13,9 @@
 import { connect } from '@stelar/client-node';
 import { encodeAckRequest, encodeClientConnect, encodeDisconnect, encodeError, FrameType } from '@stelar/codec-tcp';
 import { describe, expect, it } from 'vitest';
+import { sleep, until } from '@stelar/test-utils';
 import { OP } from '../src/wire';
-import { MiB, RawTcp, rawWs, sleep, spawnScenario, until, wsMessage } from './helpers';
+import { MiB, RawTcp, rawWs, spawnScenario, wsMessage } from './helpers';
 
 /** RSS growth allowed over the baseline (docs/security.md, "1,000 attacking connections"). */
 const RSS_BOUND = 160 * MiB;

@@ -8,7 +8,8 @@
 import { encodeAckRequest, FrameType, parseAckResponse } from '@stelar/codec-tcp';
 import { StelarError } from '@stelar/server';
 import { afterEach, describe, expect, it } from 'vitest';
-import { RawTcp, served, sleep, startServer, until, witness } from './helpers';
+import { sleep, until } from '@stelar/test-utils';
+import { RawTcp, served, startServer, witness } from './helpers';
 
 async function hello(tcp: RawTcp): Promise<void> {
   tcp.hello();

@@ -21,9 +21,10 @@ import { PerMessageDeflate, Receiver, WsError, type Role } from '@stelar/codec-w
 import type { StelarClient } from '@stelar/client-node';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { sleep, until } from '@stelar/test-utils';
 import { deflateOnce } from '../src/deflate';
 import { buildFrame, closeBody, OP } from '../src/wire';
-import { MiB, rawHttp, retained, served, sleep, startServer, until, upgradeRequest, witness, wsMessage, type Harness } from './helpers';
+import { MiB, rawHttp, retained, served, startServer, upgradeRequest, witness, wsMessage, type Harness } from './helpers';
 
 const RUNS = Number(process.env['STELAR_FUZZ_RUNS'] ?? 150);
 

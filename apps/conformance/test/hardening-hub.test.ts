@@ -16,9 +16,10 @@ import {
 } from '@stelar/codec-tcp';
 import type { StelarClient } from '@stelar/client-node';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { sleep, until } from '@stelar/test-utils';
 import { OP } from '../src/wire';
 import { runScenario } from './scenario';
-import { KiB, MiB, RawTcp, rawHttp, rawWs, retained, served, sleep, startServer, until, upgradeRequest, witness, wsMessage, type Harness } from './helpers';
+import { KiB, MiB, RawTcp, rawHttp, rawWs, retained, served, startServer, upgradeRequest, witness, wsMessage, type Harness } from './helpers';
 
 const dec = new TextDecoder();
 

@@ -16,9 +16,10 @@ import * as zlib from 'node:zlib';
 import { decodeMessage, encodeAckRequest, encodeBinary, encodeClientConnect } from '@stelar/codec-tcp';
 import { connect } from '@stelar/client-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { until } from '@stelar/test-utils';
 import type { Tester } from '../src/tester';
 import { OP } from '../src/wire';
-import { KiB, MiB, RawTcp, rawWs, serverProcess, until, wsMessage, type ServerProcess } from './helpers';
+import { KiB, MiB, RawTcp, rawWs, serverProcess, wsMessage, type ServerProcess } from './helpers';
 
 const CONNECT = wsMessage(encodeClientConnect());
 /** RSS growth allowed for the 1,000 attackers (docs/security.md, "What each attack gets"). */

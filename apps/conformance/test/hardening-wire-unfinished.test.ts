@@ -9,8 +9,9 @@ import { encodeBinary, encodeClientConnect, parseDisconnect } from '@stelar/code
 import { InputGuard } from '@stelar/transport-node';
 import type { StelarClient } from '@stelar/client-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { sleep, until } from '@stelar/test-utils';
 import { OP } from '../src/wire';
-import { gc, KiB, MiB, RawTcp, rawWs, retained, served, sleep, startServer, until, witness, wsMessage, type Harness } from './helpers';
+import { gc, KiB, MiB, RawTcp, rawWs, retained, served, startServer, witness, wsMessage, type Harness } from './helpers';
 
 const CONNECT = wsMessage(encodeClientConnect());
 

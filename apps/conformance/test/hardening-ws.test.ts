@@ -11,24 +11,10 @@ import { parseExtensions } from '@stelar/codec-ws';
 import { createServer } from '@stelar/server';
 import type { StelarClient } from '@stelar/client-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { sleep, until } from '@stelar/test-utils';
 import { deflateOnce } from '../src/deflate';
 import { OP } from '../src/wire';
-import {
-  KiB,
-  MiB,
-  peakDuring,
-  rawHttp,
-  rawWs,
-  retained,
-  served,
-  sleep,
-  startServer,
-  until,
-  upgradeRequest,
-  witness,
-  wsMessage,
-  type Harness,
-} from './helpers';
+import { KiB, MiB, peakDuring, rawHttp, rawWs, retained, served, startServer, upgradeRequest, witness, wsMessage, type Harness } from './helpers';
 
 const CONNECT = wsMessage(encodeClientConnect());
 

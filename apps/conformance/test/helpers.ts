@@ -6,24 +6,17 @@ import { randomBytes } from 'node:crypto';
 import * as net from 'node:net';
 import * as v8 from 'node:v8';
 import * as vm from 'node:vm';
+import { fileURLToPath } from 'node:url';
 import { connect, type StelarClient } from '@stelar/client-node';
 import { encodeClientConnect, FrameDecoder, type Frame } from '@stelar/codec-tcp';
 import { createServer, type ServerOptions, type StelarServer } from '@stelar/server';
+import { bundleSources, sleep, spawnChild, type Child } from '@stelar/test-utils';
 import { parsePmdResponse } from '../src/deflate';
 import { Tester, testerPmd } from '../src/tester';
+import { bundleScenario } from './scenario';
 
-export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 export const KiB = 1024;
 export const MiB = 1024 * 1024;
-
-export async function until(cond: () => boolean, what: string, timeout = 5000): Promise<number> {
-  const start = Date.now();
-  while (!cond()) {
-    if (Date.now() - start > timeout) throw new Error(`timed out after ${timeout} ms waiting for ${what}`);
-    await sleep(5);
-  }
-  return Date.now() - start;
-}
 
 /** `global.gc`, or one obtained without `--expose-gc` (V8 flag set at run time). */
 export const gc: () => void = (() => {
@@ -224,86 +217,17 @@ export class RawTcp {
 }
 
 /** A scenario (test/scenarios/<name>.ts) running in a child process that talks in lines. */
-export interface ScenarioChild {
-  readonly pid: number;
-  /** The next stdout line starting with `word` (its remainder, JSON-parsed when it is JSON). */
-  line<T = unknown>(word: string, timeout?: number): Promise<T>;
-  /** Writes one line to the child's stdin. */
-  send(line: string): void;
-  /** Resolves with the exit code or signal once the child is gone. */
-  readonly exited: Promise<number | string | null>;
-  readonly stderr: () => string;
-  /** Kills the child (SIGKILL) if it is still running, and removes the bundle. */
-  stop(): Promise<void>;
-}
+/** A scenario child: `line(word)`, `send(line)`, `stderr()`, `exited`, `stop()` (see `spawnChild`). */
+export type ScenarioChild = Child;
 
-/** Bundles and starts a scenario in a child process (`--max-old-space-size` as given). */
+/** Bundles and starts a scenario in a child process (`--max-old-space-size` as given); `stop` also removes the bundle. */
 export async function spawnScenario(name: string, options: { maxOldSpaceMb?: number; timeout?: number } = {}): Promise<ScenarioChild> {
-  const { spawn } = await import('node:child_process');
-  const { bundleScenario } = await import('./scenario');
   const { file, cleanup } = await bundleScenario(name);
-  const child = spawn(process.execPath, [`--max-old-space-size=${options.maxOldSpaceMb ?? 256}`, file], { stdio: ['pipe', 'pipe', 'pipe'] });
-  const killer = setTimeout(() => child.kill('SIGKILL'), options.timeout ?? 60_000);
-  const lines: string[] = [];
-  const waiters: (() => void)[] = [];
-  let out = '';
-  let err = '';
-  child.stdout.setEncoding('utf8');
-  child.stdout.on('data', (d: string) => {
-    out += d;
-    let i: number;
-    while ((i = out.indexOf('\n')) >= 0) {
-      lines.push(out.slice(0, i));
-      out = out.slice(i + 1);
-    }
-    for (const w of waiters.splice(0)) w();
-  });
-  child.stderr.setEncoding('utf8');
-  child.stderr.on('data', (d: string) => {
-    if (err.length < 64 * KiB) err += d;
-  });
-  child.stdin.on('error', () => undefined);
-  const exited = new Promise<number | string | null>((resolve) =>
-    child.once('exit', (code, signal) => {
-      clearTimeout(killer);
-      for (const w of waiters.splice(0)) w();
-      resolve(code ?? signal);
-    }),
-  );
+  const child = spawnChild([`--max-old-space-size=${options.maxOldSpaceMb ?? 256}`, file], { name: `scenario ${name}`, killAfter: options.timeout ?? 60_000 });
   return {
-    pid: child.pid!,
-    async line<T>(word: string, timeout = 20_000): Promise<T> {
-      const start = Date.now();
-      for (;;) {
-        const i = lines.findIndex((l) => l === word || l.startsWith(`${word} `));
-        if (i >= 0) {
-          const rest = lines.splice(i, 1)[0]!.slice(word.length).trim();
-          try {
-            return JSON.parse(rest) as T;
-          } catch {
-            return rest as T;
-          }
-        }
-        if (child.exitCode !== null || child.signalCode !== null) throw new Error(`scenario ${name} exited (${child.exitCode ?? child.signalCode}) before "${word}": ${err.slice(0, 2000)}`);
-        const left = timeout - (Date.now() - start);
-        if (left <= 0) throw new Error(`scenario ${name}: no "${word}" line within ${timeout} ms`);
-        await new Promise<void>((r) => {
-          const t = setTimeout(r, Math.min(left, 200));
-          waiters.push(() => {
-            clearTimeout(t);
-            r();
-          });
-        });
-      }
-    },
-    send(line: string): void {
-      if (child.stdin.writable) child.stdin.write(`${line}\n`);
-    },
-    exited,
-    stderr: () => err,
-    async stop(): Promise<void> {
-      if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
-      await exited;
+    ...child,
+    async stop(stopOptions) {
+      await child.stop(stopOptions);
       cleanup();
     },
   };
@@ -336,75 +260,25 @@ export interface ServerProcess {
  * their sources) in a child process, so its memory is measured apart from the attackers'.
  */
 export async function serverProcess(options: Record<string, unknown> = {}, maxOldSpaceMb = 1024): Promise<ServerProcess> {
-  const { spawn } = await import('node:child_process');
-  const { mkdtempSync, rmSync, writeFileSync } = await import('node:fs');
-  const { tmpdir } = await import('node:os');
-  const { join } = await import('node:path');
-  const { fileURLToPath } = await import('node:url');
-  const { build } = await import('esbuild');
-  const { sourceAliases } = await import('../../../scripts/source-aliases.mjs');
-  const alias = Object.fromEntries(sourceAliases());
-  const result = await build({
-    entryPoints: [fileURLToPath(new URL('./scenarios/wire-server.ts', import.meta.url))],
-    bundle: true,
-    platform: 'node',
-    format: 'esm',
-    target: 'node20',
-    write: false,
-    alias,
-    packages: 'bundle',
-    banner: { js: "import { createRequire as __cr } from 'node:module'; const require = __cr(import.meta.url);" },
-  });
-  const dir = mkdtempSync(join(tmpdir(), 'stelar-wire-server-'));
-  const file = join(dir, 'wire-server.mjs');
-  writeFileSync(file, result.outputFiles[0]!.contents);
-  const child = spawn(process.execPath, [`--max-old-space-size=${maxOldSpaceMb}`, file, JSON.stringify(options)], { stdio: ['pipe', 'pipe', 'inherit'] });
-  const lines: string[] = [];
-  const waiters: Array<() => void> = [];
-  let buf = '';
-  child.stdout.setEncoding('utf8');
-  child.stdout.on('data', (d: string) => {
-    buf += d;
-    let nl: number;
-    while ((nl = buf.indexOf('\n')) >= 0) {
-      lines.push(buf.slice(0, nl));
-      buf = buf.slice(nl + 1);
-    }
-    for (const w of waiters.splice(0)) w();
-  });
-  const exited = new Promise<void>((r) => child.once('exit', () => r()));
-  const next = async (prefix: string, timeout = 10_000): Promise<string> => {
-    const end = Date.now() + timeout;
-    for (;;) {
-      const i = lines.findIndex((l) => l.startsWith(prefix));
-      if (i >= 0) return lines.splice(i, 1)[0]!.slice(prefix.length);
-      if (Date.now() > end || child.exitCode !== null) throw new Error(`server process: no "${prefix}" line (exit ${String(child.exitCode)})`);
-      await new Promise<void>((r) => {
-        waiters.push(r);
-        setTimeout(r, 50);
-      });
-    }
-  };
+  const { file, cleanup } = await bundleSources(fileURLToPath(new URL('./scenarios/wire-server.ts', import.meta.url)));
+  const child = spawnChild([`--max-old-space-size=${maxOldSpaceMb}`, file, JSON.stringify(options)], { name: 'server process', stderr: 'inherit', killAfter: 600_000 });
   try {
-    const [port, tcpPort] = (await next('ready ')).split(' ').map(Number) as [number, number];
+    const [port, tcpPort] = String(await child.line('ready', 10_000)).split(' ').map(Number) as [number, number];
     return {
       port,
       tcpPort,
       mem: async () => {
-        child.stdin.write('mem\n');
-        return JSON.parse(await next('mem ')) as ServerMemory;
+        child.send('mem');
+        return await child.line<ServerMemory>('mem', 10_000);
       },
       stop: async () => {
-        child.stdin.write('exit\n');
-        const timer = setTimeout(() => child.kill('SIGKILL'), 5000);
-        await exited;
-        clearTimeout(timer);
-        rmSync(dir, { recursive: true, force: true });
+        await child.stop({ say: 'exit', wait: 5000 });
+        cleanup();
       },
     };
   } catch (err) {
-    child.kill('SIGKILL');
-    rmSync(dir, { recursive: true, force: true });
+    await child.stop();
+    cleanup();
     throw err;
   }
 }

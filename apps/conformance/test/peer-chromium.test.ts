@@ -4,16 +4,14 @@
  * from 0 B to 16 MiB, text and binary, checked byte for byte in the page; and the Stelar
  * protocol over `createServer` (CONNECT, a request, binary events up to 16 MiB).
  */
-import { existsSync } from 'node:fs';
 import * as http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { createServer, type StelarServer } from '@stelar/server';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import { CHROMIUM, launchChromium, requireChromium as findChromium } from '@stelar/test-utils';
+import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startEchoServer, type EchoServer } from '../src/peers';
 
-/** The same variable the other Chromium tests honour (packages/client-browser, apps/chat). */
-const CHROMIUM = process.env['STELAR_CHROMIUM'] ?? '/usr/bin/chromium';
 const MiB = 1024 * 1024;
 const SIZES = [0, 1, 125, 126, 127, 128, 65535, 65536, 65537, MiB, 4 * MiB, 16 * MiB];
 
@@ -162,16 +160,14 @@ describe('independent peer: headless Chromium WebSocket', { timeout: 120_000 }, 
   let pageServer: http.Server;
 
   beforeAll(async () => {
-    if (!existsSync(CHROMIUM)) {
-      problem = new Error(`Chromium not found at ${CHROMIUM}: install it (Debian: apt-get install chromium; scripts/system-deps.sh does it) or set STELAR_CHROMIUM`);
+    try {
+      findChromium();
+    } catch (err) {
+      problem = err as Error;
       return;
     }
     try {
-      browser = await chromium.launch({
-        executablePath: CHROMIUM,
-        args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-quic', '--no-first-run'],
-        timeout: 15_000,
-      });
+      browser = await launchChromium();
     } catch (err) {
       problem = new Error(`Chromium at ${CHROMIUM} did not start: ${(err as Error).message}`);
       return;

@@ -1,13 +1,7 @@
 /** Bundles a scenario (TypeScript, Stelar packages from their sources) and runs it in a child process. */
 import { execFile } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { build } from 'esbuild';
-import { sourceAliases } from '../../../scripts/source-aliases.mjs';
-
-const alias = Object.fromEntries(sourceAliases());
+import { bundleSources } from '@stelar/test-utils';
 
 export interface ScenarioRun {
   stdout: string;
@@ -19,30 +13,8 @@ export interface ScenarioRun {
 }
 
 /** Bundles `scenarios/<name>.ts` into a temporary directory; `cleanup` removes it. */
-export async function bundleScenario(name: string): Promise<{ file: string; cleanup(): void }> {
-  const entry = fileURLToPath(new URL(`./scenarios/${name}.ts`, import.meta.url));
-  const dir = mkdtempSync(join(tmpdir(), 'stelar-scenario-'));
-  const file = join(dir, `${name}.mjs`);
-  const cleanup = (): void => rmSync(dir, { recursive: true, force: true });
-  try {
-    const result = await build({
-      entryPoints: [entry],
-      bundle: true,
-      platform: 'node',
-      format: 'esm',
-      target: 'node20',
-      write: false,
-      alias,
-      // Node's own modules stay imports; everything else (the packages) is bundled.
-      packages: 'bundle',
-      banner: { js: "import { createRequire as __cr } from 'node:module'; const require = __cr(import.meta.url);" },
-    });
-    writeFileSync(file, result.outputFiles[0]!.contents);
-  } catch (err) {
-    cleanup();
-    throw err;
-  }
-  return { file, cleanup };
+export function bundleScenario(name: string): Promise<{ file: string; cleanup(): void }> {
+  return bundleSources(fileURLToPath(new URL(`./scenarios/${name}.ts`, import.meta.url)));
 }
 
 export async function runScenario(name: string, options: { timeout?: number; maxOldSpaceMb?: number } = {}): Promise<ScenarioRun> {

@@ -9,7 +9,8 @@
  */
 import { connect, type StelarClient } from '@stelar/client-node';
 import { describe, expect, it } from 'vitest';
-import { MiB, retained, sleep, startServer, until } from './helpers';
+import { sleep, until } from '@stelar/test-utils';
+import { MiB, retained, startServer } from './helpers';
 
 const CLIENTS = Number(process.env['STELAR_SOAK_CLIENTS'] ?? 2000);
 const DURATION = Number(process.env['STELAR_SOAK_MS'] ?? 20_000);

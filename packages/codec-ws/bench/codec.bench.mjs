@@ -5,7 +5,7 @@
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 
-const dist = fileURLToPath(new URL('../dist/index.js', import.meta.url));
+const dist = fileURLToPath(new URL('../dist/index', import.meta.url));
 if (!existsSync(dist)) {
   console.error('dist/index.js is missing: build first (cd packages/codec-ws && npx tsup)');
   process.exit(2);

@@ -7,8 +7,8 @@
  * Rejected (protocol error 1002): below 1000, 1004 (reserved), 1005/1006/1015 (local-only,
  * must never be sent), 1015–2999 (unassigned or reserved for future RFCs), 5000 and above.
  */
-import { CloseCode, WsError } from './errors.js';
-import { isValidUtf8 } from './utf8.js';
+import { CloseCode, WsError } from './errors';
+import { isValidUtf8 } from './utf8';
 
 /** Maximum reason length in bytes: a control payload is at most 125 bytes, 2 go to the code. */
 export const MAX_CLOSE_REASON_BYTES = 123;

@@ -2,8 +2,8 @@
  * Frame layout (RFC 6455 §5.2): header encoding and parsing, one-shot frame encoding.
  */
 import { randomFillSync } from 'node:crypto';
-import { CloseCode, WsError } from './errors.js';
-import { mask } from './mask.js';
+import { CloseCode, WsError } from './errors';
+import { mask } from './mask';
 
 /** Frame opcodes. 3–7 and 0xB–0xF are reserved and rejected. */
 export const Opcode = {

@@ -2,14 +2,13 @@
  * Client side of the opening handshake (RFC 6455 §4.1): request building and response checks.
  */
 import { randomBytes } from 'node:crypto';
-import { WsHandshakeError } from './errors.js';
-import { formatExtension, isToken, parseExtensions } from './extensions.js';
-import type { ExtensionOffer } from './extensions.js';
-import { computeAcceptKey } from './handshake-server.js';
-import { getHeader, isSafeHeaderValue, listHasToken, serializeHeaders } from './http.js';
-import type { HeaderInit, HttpHeaders } from './http.js';
-import { acceptDeflateResponse, createDeflateOffer, PERMESSAGE_DEFLATE } from './permessage-deflate.js';
-import type { DeflateParams, PerMessageDeflateClientOptions } from './permessage-deflate.js';
+import { WsHandshakeError } from './errors';
+import { formatExtension, isToken, parseExtensions } from './extensions';
+import type { ExtensionOffer } from './extensions';
+import { computeAcceptKey } from './handshake-server';
+import { getHeader, isSafeHeaderValue, listHasToken, serializeHeaders } from './http';
+import type { HeaderInit, HttpHeaders } from './http';
+import { acceptDeflateResponse, createDeflateOffer, PERMESSAGE_DEFLATE, type DeflateParams, type PerMessageDeflateClientOptions } from './deflate-negotiation';
 
 /** Options of {@link createClientHandshake}. */
 export interface ClientHandshakeOptions {

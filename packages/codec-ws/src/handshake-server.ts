@@ -2,14 +2,13 @@
  * Server side of the opening handshake (RFC 6455 §4.2).
  */
 import { createHash } from 'node:crypto';
-import { WsHandshakeError } from './errors.js';
-import type { WsHandshakeErrorCode } from './errors.js';
-import { formatExtensions, isToken, parseExtensions } from './extensions.js';
-import type { ExtensionOffer, ExtensionParseLimits } from './extensions.js';
-import { getHeader, listHasToken, serializeHeaders, splitList, STATUS_TEXT } from './http.js';
-import type { HeaderInit, HttpHeaders } from './http.js';
-import { negotiateDeflateServer, PERMESSAGE_DEFLATE } from './permessage-deflate.js';
-import type { DeflateParams, PerMessageDeflateServerOptions } from './permessage-deflate.js';
+import { WsHandshakeError } from './errors';
+import type { WsHandshakeErrorCode } from './errors';
+import { formatExtensions, isToken, parseExtensions } from './extensions';
+import type { ExtensionOffer, ExtensionParseLimits } from './extensions';
+import { getHeader, listHasToken, serializeHeaders, splitList, STATUS_TEXT } from './http';
+import type { HeaderInit, HttpHeaders } from './http';
+import { negotiateDeflateServer, PERMESSAGE_DEFLATE, type DeflateParams, type PerMessageDeflateServerOptions } from './deflate-negotiation';
 
 /** The GUID of RFC 6455 §1.3, appended to the key before hashing. */
 export const WS_GUID = '258EAFA5-E914-47DA-95CA-C5AB0DC85B11';

@@ -1,8 +1,8 @@
 /**
  * Small HTTP/1.1 helpers shared by both handshake sides (header access, lists, serialization).
  */
-import { WsHandshakeError } from './errors.js';
-import { isToken } from './extensions.js';
+import { WsHandshakeError } from './errors';
+import { isToken } from './extensions';
 
 /** Header map as Node's `IncomingMessage.headers`: lower-case names, duplicates joined. */
 export type HttpHeaders = Readonly<Record<string, string | readonly string[] | undefined>>;

@@ -2,8 +2,8 @@
  * @stelar/codec-ws — RFC 6455 WebSocket framing and handshake helpers and RFC 7692
  * permessage-deflate, with no I/O: a transport pushes socket bytes in and writes the frames out.
  */
-export { CloseCode, WsError, WsHandshakeError } from './errors.js';
-export type { CloseCodeValue, WsErrorCode, WsHandshakeErrorCode } from './errors.js';
+export { CloseCode, WsError, WsHandshakeError } from './errors';
+export type { CloseCodeValue, WsErrorCode, WsHandshakeErrorCode } from './errors';
 
 export {
   Opcode,
@@ -15,26 +15,26 @@ export {
   encodeFrame,
   parseFrameHeader,
   randomMaskKey,
-} from './frame.js';
-export type { OpcodeValue, Role, EncodedFrame, FrameHeaderOptions, EncodeFrameOptions, FrameHeader } from './frame.js';
+} from './frame';
+export type { OpcodeValue, Role, EncodedFrame, FrameHeaderOptions, EncodeFrameOptions, FrameHeader } from './frame';
 
-export { mask, unmask, maskImplementation } from './mask.js';
-export type { NativeMask } from './mask.js';
-export { isValidUtf8, Utf8Validator } from './utf8.js';
+export { mask, unmask, maskImplementation } from './mask';
+export type { NativeMask } from './mask';
+export { isValidUtf8, Utf8Validator } from './utf8';
 export {
   MAX_CLOSE_REASON_BYTES,
   isValidCloseCode,
   decodeCloseBody,
   encodeCloseBody,
   truncateUtf8,
-} from './close.js';
-export type { CloseBody } from './close.js';
+} from './close';
+export type { CloseBody } from './close';
 
-export { Receiver, DEFAULT_MAX_MESSAGE_SIZE } from './receiver.js';
-export type { ReceiverHandlers, ReceiverOptions } from './receiver.js';
+export { Receiver } from './receiver';
+export { DEFAULT_MAX_MESSAGE_SIZE, type ReceiverHandlers, type ReceiverOptions } from './receiver-options';
 
-export { Sender, encodeMessage, encodeControlFrame, encodeCloseFrame } from './sender.js';
-export type { SenderOptions, SendOptions } from './sender.js';
+export { Sender, encodeMessage, encodeControlFrame, encodeCloseFrame } from './sender';
+export type { SenderOptions, SendOptions } from './sender';
 
 export {
   DEFAULT_EXTENSION_LIMITS,
@@ -42,24 +42,13 @@ export {
   formatExtension,
   formatExtensions,
   isToken,
-} from './extensions.js';
-export type { ExtensionParam, ExtensionOffer, ExtensionParseLimits, ExtensionParseResult } from './extensions.js';
+} from './extensions';
+export type { ExtensionParam, ExtensionOffer, ExtensionParseLimits, ExtensionParseResult } from './extensions';
 
-export {
-  PERMESSAGE_DEFLATE,
-  PerMessageDeflate,
-  negotiateDeflateServer,
-  createDeflateOffer,
-  acceptDeflateResponse,
-} from './permessage-deflate.js';
-export type {
-  DeflateParams,
-  DeflateNegotiation,
-  DeflateCallback,
-  PerMessageDeflateOptions,
-  PerMessageDeflateServerOptions,
-  PerMessageDeflateClientOptions,
-} from './permessage-deflate.js';
+export { PerMessageDeflate } from './permessage-deflate';
+export type { DeflateCallback, PerMessageDeflateOptions } from './permessage-deflate';
+export { PERMESSAGE_DEFLATE, negotiateDeflateServer, createDeflateOffer, acceptDeflateResponse } from './deflate-negotiation';
+export type { DeflateParams, DeflateNegotiation, PerMessageDeflateServerOptions, PerMessageDeflateClientOptions } from './deflate-negotiation';
 
 export {
   ZlibPool,
@@ -69,8 +58,8 @@ export {
   DEFAULT_ZLIB_MEMORY,
   deflateMemory,
   inflateMemory,
-} from './zlib-pool.js';
-export type { ZlibPoolOptions, PoolJob } from './zlib-pool.js';
+} from './zlib-pool';
+export type { ZlibPoolOptions, PoolJob } from './zlib-pool';
 
 export {
   WS_GUID,
@@ -81,7 +70,7 @@ export {
   buildUpgradeResponse,
   buildHttpErrorResponse,
   acceptUpgrade,
-} from './handshake-server.js';
+} from './handshake-server';
 export type {
   UpgradeRequestLike,
   ServerHandshakeOptions,
@@ -91,14 +80,14 @@ export type {
   UpgradeResponseOptions,
   AcceptUpgradeOptions,
   AcceptUpgradeResult,
-} from './handshake-server.js';
+} from './handshake-server';
 
-export { createClientHandshake, verifyUpgradeResponse } from './handshake-client.js';
+export { createClientHandshake, verifyUpgradeResponse } from './handshake-client';
 export type {
   ClientHandshakeOptions,
   ClientHandshake,
   UpgradeResponseLike,
   ClientHandshakeResult,
-} from './handshake-client.js';
+} from './handshake-client';
 
-export type { HttpHeaders, HeaderInit } from './http.js';
+export type { HttpHeaders, HeaderInit } from './http';

@@ -149,3 +149,16 @@ export function mask(
 export function unmask(buffer: Uint8Array, maskKey: Uint8Array, maskOffset = 0): void {
   xorMask(buffer, 0, buffer, 0, buffer.length, maskKey, maskOffset);
 }
+
+/** The key of the unmask in progress (see `keyAtPhase`): one for every receiver. */
+const SCRATCH_KEY = Buffer.allocUnsafeSlow(4);
+
+/**
+ * The masking key `key` (its 4 bytes big-endian in one number) rotated to start at byte `phase`
+ * of the payload, in a shared scratch buffer: valid until the next call (unmasking is synchronous).
+ */
+export function keyAtPhase(key: number, phase: number): Buffer {
+  const r = SCRATCH_KEY;
+  for (let i = 0; i < 4; i++) r[i] = (key >>> (24 - 8 * ((phase + i) & 3))) & 0xff;
+  return r;
+}

@@ -1,11 +1,11 @@
 /**
  * Frame encoders for the transport, and an ordered Sender that runs the compressed path.
  */
-import { encodeCloseBody } from './close.js';
-import { CloseCode, WsError } from './errors.js';
-import { encodeFrame, MAX_CONTROL_PAYLOAD, Opcode } from './frame.js';
-import type { EncodedFrame, Role } from './frame.js';
-import type { PerMessageDeflate } from './permessage-deflate.js';
+import { encodeCloseBody } from './close';
+import { CloseCode, WsError } from './errors';
+import { encodeFrame, MAX_CONTROL_PAYLOAD, Opcode } from './frame';
+import type { EncodedFrame, Role } from './frame';
+import type { PerMessageDeflate } from './permessage-deflate';
 
 function toBuffer(data: string | Uint8Array): Buffer {
   if (typeof data === 'string') return Buffer.from(data, 'utf8');

@@ -1,6 +1,6 @@
 import { describe, it, expect } from 'vitest';
-import { CloseCode, decodeCloseBody, encodeCloseBody, isValidCloseCode, truncateUtf8, WsError } from '../src/index.js';
-import { hex } from './helpers.js';
+import { CloseCode, decodeCloseBody, encodeCloseBody, isValidCloseCode, truncateUtf8, WsError } from '../src/index';
+import { hex } from './helpers';
 
 const body = (code: number, reason = ''): Buffer => {
   const b = Buffer.alloc(2);

@@ -1,5 +1,6 @@
 import { describe, it, expect } from 'vitest';
 import { deflateRawSync } from 'node:zlib';
+import { until } from '@stelar/test-utils';
 import {
   acceptDeflateResponse,
   createDeflateOffer,
@@ -10,9 +11,9 @@ import {
   Sender,
   WsError,
   WsHandshakeError,
-} from '../src/index.js';
-import type { DeflateParams, ExtensionOffer, PerMessageDeflateServerOptions, Role } from '../src/index.js';
-import { clientFrame, feed, hex, recorder, settle, text } from './helpers.js';
+} from '../src/index';
+import type { DeflateParams, ExtensionOffer, PerMessageDeflateServerOptions, Role } from '../src/index';
+import { clientFrame, feed, hex, recorder, text } from './helpers';
 
 const DEFAULTS: DeflateParams = {
   serverNoContextTakeover: false,
@@ -39,7 +40,7 @@ describe('RFC 7692 §7.2.3 examples, received by a client', () => {
     const deflate = pmd('client', params);
     const { receiver, events } = recorder({ role: 'client', deflate }, { drain: false });
     for (const f of frames) feed(receiver, hex(f));
-    await settle(() => !receiver.isBusy);
+    await until(() => !receiver.isBusy);
     deflate.close();
     return events;
   };
@@ -81,7 +82,7 @@ describe('RFC 7692 examples, produced by a server', () => {
     const out: string[] = [];
     const sender = new Sender({ role: 'server', deflate, write: (h, p) => out.push(Buffer.concat([h, p]).toString('hex')) });
     for (const m of messages) sender.send(m);
-    await settle(() => out.length === messages.length);
+    await until(() => out.length === messages.length);
     deflate.close();
     return out;
   };
@@ -348,7 +349,7 @@ describe('Receiver with permessage-deflate', () => {
     expect(receiver.push(chunk)).toBe(false);
     expect(receiver.isBusy).toBe(true);
     expect(events).toEqual([]);
-    await settle(() => events.some((e) => e.type === 'drain'));
+    await until(() => events.some((e) => e.type === 'drain'));
     expect(events.map((e) => e.type)).toEqual(['message', 'ping', 'message', 'drain']);
     expect(events[2]).toEqual({ type: 'message', data: text('after'), binary: false });
     deflate.close();
@@ -359,7 +360,7 @@ describe('Receiver with permessage-deflate', () => {
     const deflate = pmd('client');
     const { receiver, events } = recorder({ role: 'client', deflate, maxMessageSize: 50000 });
     feed(receiver, Buffer.concat([Buffer.from([0xc2, 126, big.length >> 8, big.length & 255]), big]));
-    await settle(() => events.length > 0);
+    await until(() => events.length > 0);
     expect(events).toEqual([{ type: 'error', code: 'WS_MESSAGE_TOO_LARGE', closeCode: 1009 }]);
     deflate.close();
 
@@ -369,7 +370,7 @@ describe('Receiver with permessage-deflate', () => {
     const a = await src.compressAsync(Buffer.alloc(100, 0x62), false);
     const b = await src.compressAsync(Buffer.alloc(100, 0x62), true);
     feed(r2.receiver, Buffer.concat([Buffer.from([0x42, a.length]), a, Buffer.from([0x80, b.length]), b]));
-    await settle(() => r2.events.length > 0);
+    await until(() => r2.events.length > 0);
     expect(r2.events).toEqual([{ type: 'error', code: 'WS_MESSAGE_TOO_LARGE', closeCode: 1009 }]);
     d2.close();
     src.close();
@@ -380,7 +381,7 @@ describe('Receiver with permessage-deflate', () => {
     const deflate = pmd('client');
     const { receiver, events } = recorder({ role: 'client', deflate });
     feed(receiver, Buffer.concat([Buffer.from([0xc1, bad.length]), bad]));
-    await settle(() => events.length > 0);
+    await until(() => events.length > 0);
     expect(events).toEqual([{ type: 'error', code: 'WS_INVALID_UTF8', closeCode: 1007 }]);
     deflate.close();
   });
@@ -389,7 +390,7 @@ describe('Receiver with permessage-deflate', () => {
     const deflate = pmd('client');
     const { receiver, events } = recorder({ role: 'client', deflate });
     feed(receiver, hex('c1 03 ff ff ff'));
-    await settle(() => events.length > 0);
+    await until(() => events.length > 0);
     expect(events).toEqual([{ type: 'error', code: 'WS_INFLATE_FAILED', closeCode: 1007 }]);
     deflate.close();
   });
@@ -436,7 +437,7 @@ describe('Sender', () => {
     sender.send('tiny', { compress: false });
     sender.close(1000, 'done');
     expect(sender.send('nope')).toBe(false);
-    await settle(() => events.length === 6 && !receiver.isBusy);
+    await until(() => events.length === 6 && !receiver.isBusy);
     expect(events.map((e) => e.type)).toEqual(['message', 'message', 'ping', 'message', 'message', 'close']);
     expect(rsv1).toEqual([true, false, false, true, false, false]);
     close();
@@ -446,7 +447,7 @@ describe('Sender', () => {
     const { sender, events, close } = pipe('client');
     sender.send('hello '.repeat(100));
     sender.send(Buffer.from([1, 2, 3]), { compress: false });
-    await settle(() => events.length === 2);
+    await until(() => events.length === 2);
     expect(events[0]).toEqual({ type: 'message', data: text('hello '.repeat(100)), binary: false });
     expect(events[1]).toEqual({ type: 'message', data: '010203', binary: true });
     close();
@@ -458,7 +459,7 @@ describe('Sender', () => {
     sender.send('part two, ', { fin: false });
     sender.send('part three');
     sender.send('next');
-    await settle(() => events.length === 2);
+    await until(() => events.length === 2);
     expect(rsv1).toEqual([true, false, false, true]);
     expect(events[0]).toEqual({ type: 'message', data: text('part one, part two, part three'), binary: false });
     expect(events[1]).toEqual({ type: 'message', data: text('next'), binary: false });
@@ -466,7 +467,7 @@ describe('Sender', () => {
   });
 
   it('without deflate: synchronous, shared broadcast headers', async () => {
-    const { encodeFrameHeader, Opcode } = await import('../src/index.js');
+    const { encodeFrameHeader, Opcode } = await import('../src/index');
     const writes: Buffer[][] = [];
     const a = new Sender({ role: 'server', write: (h, p) => writes.push([h, p]) });
     const b = new Sender({ role: 'server', write: (h, p) => writes.push([h, p]) });

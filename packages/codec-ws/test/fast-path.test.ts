@@ -1,6 +1,6 @@
 import { describe, it, expect, vi } from 'vitest';
-import { Receiver } from '../src/index.js';
-import { bytes, clientFrame, feed, feedBytewise, hex, recorder, serverFrame, text } from './helpers.js';
+import { Receiver } from '../src/index';
+import { bytes, clientFrame, feed, feedBytewise, hex, recorder, serverFrame, text } from './helpers';
 
 /**
  * Whole unfragmented data frames at the start of a pushed chunk are parsed straight from it;

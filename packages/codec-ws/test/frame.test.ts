@@ -10,9 +10,9 @@ import {
   encodeMessage,
   encodeControlFrame,
   encodeCloseFrame,
-} from '../src/index.js';
-import type { FrameHeader } from '../src/index.js';
-import { bytes, hex } from './helpers.js';
+} from '../src/index';
+import type { FrameHeader } from '../src/index';
+import { bytes, hex } from './helpers';
 
 const KEY = bytes(0x37, 0xfa, 0x21, 0x3d);
 const cat = (f: [Buffer, Buffer]): string => Buffer.concat(f).toString('hex');

@@ -1,6 +1,7 @@
 import { describe, it, expect } from 'vitest';
 import fc from 'fast-check';
 import { isUtf8 } from 'node:buffer';
+import { until } from '@stelar/test-utils';
 import {
   encodeFrame,
   formatExtensions,
@@ -11,10 +12,10 @@ import {
   Utf8Validator,
   validateUpgradeRequest,
   WsError,
-} from '../src/index.js';
-import type { DeflateParams, Role } from '../src/index.js';
-import { recorder, settle } from './helpers.js';
-import type { Event } from './helpers.js';
+} from '../src/index';
+import type { DeflateParams, Role } from '../src/index';
+import { recorder } from './helpers';
+import type { Event } from './helpers';
 
 /**
  * Every property must complete its numRuns: a run cut short by the time limit is a failure
@@ -256,7 +257,7 @@ describe('fuzz: permessage-deflate', () => {
             } else sender.send(data, { binary });
             expected.push({ type: 'message', data: data.toString('hex'), binary });
           }
-          await settle(() => events.length >= expected.length || receiver.isErrored);
+          await until(() => events.length >= expected.length || receiver.isErrored);
           tx.close();
           rx.close();
           expect(events).toEqual(expected);
@@ -272,7 +273,7 @@ describe('fuzz: permessage-deflate', () => {
         const rx = new PerMessageDeflate({ role: 'client', params: { serverNoContextTakeover: false, clientNoContextTakeover: false, serverMaxWindowBits: 15, clientMaxWindowBits: 15 } });
         const { receiver, events } = recorder({ role: 'client', deflate: rx, maxMessageSize: 10000 }, { drain: false });
         receiver.push(Buffer.concat([Buffer.from([0xc2, junk.length]), junk]));
-        await settle(() => events.length > 0);
+        await until(() => events.length > 0);
         rx.close();
         const e = events[0]!;
         if (e.type === 'error') expect(['WS_INFLATE_FAILED', 'WS_MESSAGE_TOO_LARGE']).toContain(e.code);

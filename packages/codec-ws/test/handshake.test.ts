@@ -12,8 +12,8 @@ import {
   validateUpgradeRequest,
   verifyUpgradeResponse,
   WsHandshakeError,
-} from '../src/index.js';
-import type { HttpHeaders, UpgradeRequestLike } from '../src/index.js';
+} from '../src/index';
+import type { HttpHeaders, UpgradeRequestLike } from '../src/index';
 
 const KEY = 'dGhlIHNhbXBsZSBub25jZQ==';
 const ACCEPT = 's3pPLMBiTxaQ9kYGzzhZRbK+xOo=';

@@ -1,5 +1,5 @@
-import { Receiver, WsError } from '../src/index.js';
-import type { ReceiverOptions } from '../src/index.js';
+import { Receiver, WsError } from '../src/index';
+import type { ReceiverOptions } from '../src/index';
 
 export type Event =
   | { type: 'message'; data: string; binary: boolean }
@@ -64,13 +64,4 @@ function u64(n: number): Buffer {
   b.writeUInt32BE(Math.floor(n / 2 ** 32), 0);
   b.writeUInt32BE(n >>> 0, 4);
   return b;
-}
-
-/** Resolves after pending zlib callbacks have had a chance to run. */
-export async function settle(predicate: () => boolean, timeoutMs = 2000): Promise<void> {
-  const start = Date.now();
-  while (!predicate()) {
-    if (Date.now() - start > timeoutMs) throw new Error('settle timeout');
-    await new Promise((r) => setTimeout(r, 1));
-  }
 }

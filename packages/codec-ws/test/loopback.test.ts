@@ -11,8 +11,8 @@ import {
   Receiver,
   Sender,
   verifyUpgradeResponse,
-} from '../src/index.js';
-import type { DeflateParams, Role, WsError } from '../src/index.js';
+} from '../src/index';
+import type { DeflateParams, Role, WsError } from '../src/index';
 
 interface Peer {
   sender: Sender;

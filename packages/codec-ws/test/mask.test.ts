@@ -1,7 +1,7 @@
 import { afterEach, describe, it, expect } from 'vitest';
-import { mask, maskImplementation, Receiver, unmask } from '../src/index.js';
-import { setNativeMask, type NativeMask } from '../src/mask.js';
-import { clientFrame } from './helpers.js';
+import { mask, maskImplementation, Receiver, unmask } from '../src/index';
+import { setNativeMask, type NativeMask } from '../src/mask';
+import { clientFrame } from './helpers';
 
 function naive(src: Uint8Array, key: Uint8Array, keyOff = 0): Buffer {
   const out = Buffer.alloc(src.length);

@@ -1,6 +1,6 @@
 import { describe, it, expect } from 'vitest';
-import { Opcode, Receiver, encodeFrame } from '../src/index.js';
-import { bytes, clientFrame, feed, feedBytewise, hex, recorder, serverFrame, text } from './helpers.js';
+import { Opcode, Receiver, encodeFrame } from '../src/index';
+import { bytes, clientFrame, feed, feedBytewise, hex, recorder, serverFrame, text } from './helpers';
 
 const ping = (s: string) => ({ type: 'ping', data: text(s) });
 const msg = (s: string, binary = false) => ({ type: 'message', data: text(s), binary });

@@ -5,8 +5,8 @@
 import * as v8 from 'node:v8';
 import * as vm from 'node:vm';
 import { describe, expect, it } from 'vitest';
-import { Receiver, type ReceiverHandlers } from '../src/index.js';
-import { clientFrame } from './helpers.js';
+import { Receiver, type ReceiverHandlers } from '../src/index';
+import { clientFrame } from './helpers';
 
 const KiB = 1024;
 const MiB = 1024 * KiB;

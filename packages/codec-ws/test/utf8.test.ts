@@ -1,6 +1,6 @@
 import { describe, it, expect } from 'vitest';
-import { isValidUtf8, Utf8Validator } from '../src/index.js';
-import { hex } from './helpers.js';
+import { isValidUtf8, Utf8Validator } from '../src/index';
+import { hex } from './helpers';
 
 /** Validates `data` split at every pair of points into up to 3 pieces. */
 function splitsAgree(data: Buffer, expected: boolean): void {

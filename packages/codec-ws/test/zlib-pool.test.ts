@@ -4,8 +4,8 @@
  */
 import { describe, expect, it } from 'vitest';
 import { deflateRawSync } from 'node:zlib';
-import { deflateMemory, inflateMemory, PerMessageDeflate, WsError, ZlibPool } from '../src/index.js';
-import type { DeflateParams, Role } from '../src/index.js';
+import { deflateMemory, inflateMemory, PerMessageDeflate, WsError, ZlibPool } from '../src/index';
+import type { DeflateParams, Role } from '../src/index';
 
 const TAKEOVER: DeflateParams = { serverNoContextTakeover: false, clientNoContextTakeover: false, serverMaxWindowBits: 15, clientMaxWindowBits: 15 };
 const NCT: DeflateParams = { ...TAKEOVER, serverNoContextTakeover: true, clientNoContextTakeover: true };

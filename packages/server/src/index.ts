@@ -1,6 +1,8 @@
-export { createServer, StelarServer, type CloseOptions, type ListenInfo, type ServerOptions, type ShutdownInfo, type WebSocketOptions } from './server';
+export { createServer, StelarServer } from './server';
+export type { CloseOptions, ListenInfo, ServerOptions, ShutdownInfo, WebSocketOptions } from './options';
 export type { HealthOptions, MetricsOptions } from './health';
-export type { DashboardData, DashboardOptions } from './dashboard';
+export type { DashboardOptions } from './dashboard';
+export type { DashboardData } from './dashboard-data';
 export {
   AuthError,
   Connection,

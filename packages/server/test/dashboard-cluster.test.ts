@@ -2,9 +2,9 @@
 // `npm test`, else a redis-server of our own; a missing redis-server fails the test).
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { connect, type StelarClient } from '@stelar/client-node';
+import { redisForTest, until } from '@stelar/test-utils';
 import { createRedisAdapter } from '../../adapter-redis/src/index';
 import { createServer, type DashboardData, type ServerOptions, type StelarServer } from '../src/index';
-import { redisForTest, until } from './helpers';
 
 let redis: { url: string; stop(): Promise<void> };
 const servers: StelarServer[] = [];

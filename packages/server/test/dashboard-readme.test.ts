@@ -1,19 +1,17 @@
 // Runs the README's "Live dashboard" example as a user would (bundled from the sources, in its
 // own process): refused without the cookie, served after /login, a TCP client counted, and
 // SIGINT ends it.
-import { spawn } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { dirname, join, resolve } from 'node:path';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { build, type Plugin } from 'esbuild';
 import { afterAll, describe, expect, it } from 'vitest';
 import { connect } from '@stelar/client-node';
+import { bundleSources, freePort, spawnChild, until } from '@stelar/test-utils';
 import type { DashboardData } from '../src/index';
-import { freePort, until } from './helpers';
 
 const here = dirname(fileURLToPath(import.meta.url));
-const repo = resolve(here, '../../..');
-const dir = join(repo, 'packages', 'server', 'node_modules', '.cache', `dashboard-readme-${process.pid}`);
+const dir = mkdtempSync(join(tmpdir(), 'stelar-dashboard-readme-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 /** The first ```ts block after the "## Live dashboard" heading. */
@@ -28,32 +26,18 @@ function example(): string {
 
 describe('README: live dashboard example', () => {
   it('runs: 403 without the session cookie, the page and its data with it, Ctrl-C ends it', async () => {
-    mkdirSync(dir, { recursive: true });
     const entry = join(dir, 'example.ts');
     writeFileSync(entry, example());
-    const fromSource: Plugin = {
-      name: 'stelar-from-source',
-      setup(b) {
-        b.onResolve({ filter: /^@stelar\/[a-z-]+$/ }, (args) => {
-          const file = join(repo, 'packages', args.path.slice('@stelar/'.length), 'src', 'index.ts');
-          return existsSync(file) ? { path: file } : undefined;
-        });
-      },
-    };
-    const out = join(dir, 'example.mjs');
-    await build({ entryPoints: [entry], outfile: out, bundle: true, format: 'esm', platform: 'node', target: 'node20', logLevel: 'error', plugins: [fromSource] });
+    const { file, cleanup } = await bundleSources(entry);
 
     const [port, tcpPort] = [await freePort(), await freePort()];
-    const proc = spawn(process.execPath, [out], { env: { ...process.env, PORT: String(port), TCP_PORT: String(tcpPort) }, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    proc.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    proc.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    const exited = new Promise<number | null>((r) => proc.once('exit', (code) => r(code)));
+    const proc = spawnChild([file], { name: 'the dashboard example', env: { ...process.env, PORT: String(port), TCP_PORT: String(tcpPort) }, killAfter: 30_000 });
+    let gone = false;
+    void proc.exited.then(() => (gone = true));
     try {
-      await until(() => stdout.includes('/stelar') || proc.exitCode !== null, 10_000);
-      expect(stderr).toBe('');
-      expect(stdout).toBe(`log in at http://127.0.0.1:${port}/login, then watch http://127.0.0.1:${port}/stelar\n`);
+      await until(() => proc.stdout().includes('/stelar') || gone, 10_000);
+      expect(proc.stderr()).toBe('');
+      expect(proc.stdout()).toBe(`log in at http://127.0.0.1:${port}/login, then watch http://127.0.0.1:${port}/stelar\n`);
       const base = `http://127.0.0.1:${port}`;
       expect((await fetch(`${base}/stelar`)).status).toBe(403);
       expect((await fetch(`${base}/stelar/data`)).status).toBe(403);
@@ -74,14 +58,12 @@ describe('README: live dashboard example', () => {
       expect(data.cluster).toBeNull();
 
       proc.kill('SIGINT');
-      expect(await exited).toBe(0);
+      expect(await proc.exited).toBe(0);
       await until(() => client.state === 'disconnected');
       client.close();
     } finally {
-      if (proc.exitCode === null && proc.signalCode === null) {
-        proc.kill('SIGKILL');
-        await exited;
-      }
+      await proc.stop();
+      cleanup();
     }
   }, 30_000);
 });

@@ -1,15 +1,14 @@
 // The dashboard page in Chromium, behind an app's own cookie login: a WebSocket client and a TCP
 // client counted under their transports, rates that move with traffic, refusal without the
-// cookie. A missing Chromium fails this test (see chromium.ts).
+// cookie. A missing Chromium fails this test (see @stelar/test-utils).
 import { randomUUID } from 'node:crypto';
 import * as http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { connect, type StelarClient } from '@stelar/client-node';
+import { launchChromium, sleep } from '@stelar/test-utils';
 import { createServer, type StelarServer } from '../src/index';
-import { launchChromium } from './chromium';
-import { tick } from './helpers';
 
 let browser: Browser;
 beforeAll(async () => {
@@ -66,7 +65,7 @@ async function waitFor(what: string, cond: () => Promise<boolean>, timeout = 10_
   const end = Date.now() + timeout;
   while (!(await cond())) {
     if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await tick(100);
+    await sleep(100);
   }
 }
 
@@ -119,7 +118,7 @@ describe('dashboard page in Chromium', () => {
         for (let i = 0; sending; i++) {
           ws.emit('echo', { i, pad: 'x'.repeat(200) });
           tcp.emit('echo', { i, pad: 'y'.repeat(200) });
-          await tick(10);
+          await sleep(10);
         }
       })();
       await tcp.request('fail').catch(() => undefined);

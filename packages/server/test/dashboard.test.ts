@@ -3,9 +3,10 @@ import * as http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { connect, type StelarClient } from '@stelar/client-node';
+import { sleep, until } from '@stelar/test-utils';
 import { createServer, type DashboardData, type ServerOptions, type StelarServer } from '../src/index';
-import { Dashboard, MAX_ROOM_NAME, sanitizeStats, scanConnections, TOP_ROOMS, type ScannedConnection } from '../src/dashboard';
-import { tick, until } from './helpers';
+import { Dashboard } from '../src/dashboard';
+import { MAX_ROOM_NAME, sanitizeStats, scanConnections, TOP_ROOMS, type ScannedConnection } from '../src/dashboard-data';
 
 const servers: StelarServer[] = [];
 const clients: StelarClient[] = [];
@@ -118,7 +119,7 @@ describe('dashboard endpoints (standalone server)', () => {
       dashboard: {
         path: '/ops/live/',
         authorize: async (req, res) => {
-          await tick(5);
+          await sleep(5);
           if (req.headers['x-boom']) throw new Error('session store down');
           if (!loggedIn(req)) {
             res.writeHead(303, { location: '/login' }).end();
@@ -242,7 +243,7 @@ describe('dashboard endpoints (standalone server)', () => {
     expect(second.stats.connections.open).toBe(3);
     expect(second.rooms.scanned).toBe(2);
     expect(second.rooms.top).toEqual(first.rooms.top);
-    await tick(second.rooms.everyMs - second.rooms.ageMs + 50);
+    await sleep(second.rooms.everyMs - second.rooms.ageMs + 50);
     expect((await data(port)).rooms.scanned).toBe(3);
     expect(JSON.stringify(first).length).toBeLessThan(8 * 1024);
   });

@@ -2,8 +2,9 @@ import * as net from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { FrameType } from '@stelar/codec-tcp';
 import { connect } from '@stelar/client-node';
+import { sleep, until } from '@stelar/test-utils';
 import { createServer, type StelarServer } from '../src/index';
-import { RawTcpPeer, tick, until } from './helpers';
+import { RawTcpPeer } from './helpers';
 
 const servers: StelarServer[] = [];
 afterEach(async () => {
@@ -43,7 +44,7 @@ describe('heartbeats (one sweep for every connection)', () => {
     // It was told why before the socket went (DISCONNECT 4004).
     const bye = silent.frames.find((f) => f.type === FrameType.DISCONNECT);
     expect(bye && JSON.parse(silent.text(bye))).toMatchObject({ code: 4004 });
-    await tick(300);
+    await sleep(300);
     clearInterval(timer);
     expect(polite.closed).toBe(false);
     expect(answered.size).toBeGreaterThan(0);
@@ -68,7 +69,7 @@ describe('heartbeats (one sweep for every connection)', () => {
     sock.on('close', () => (closed = true));
     await until(() => server.getStats().connections.open === 2);
     await until(() => closed || server.getStats().connections.open === 1, 3000);
-    await tick(200);
+    await sleep(200);
     expect(c.state).toBe('connected');
     expect(server.getStats().connections.open).toBe(1);
     sock.destroy();
@@ -96,7 +97,7 @@ describe('nothing leaks', () => {
     expect(s.acks.inFlightHandlers).toBe(0);
     await server.close();
     servers.length = 0;
-    await tick(50);
+    await sleep(50);
     const after = process.getActiveResourcesInfo().filter((r) => r !== 'TTYWrap');
     const leftovers = after.filter((r) => !before.has(r));
     expect(leftovers).toEqual([]);

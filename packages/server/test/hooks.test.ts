@@ -6,9 +6,9 @@
  */
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { connect, type StelarClient } from '@stelar/client-node';
+import { sleep, until } from '@stelar/test-utils';
 import { createServer, StelarError, type LimitEvent, type Logger, type LogLevel, type ServerOptions, type StelarServer } from '../src/index';
 import { serverLogger } from '../src/server';
-import { tick, until } from './helpers';
 
 const servers: StelarServer[] = [];
 const clients: StelarClient[] = [];
@@ -173,7 +173,7 @@ describe('hooks', () => {
     const order: string[] = [];
     server.onShutdown(async (info) => {
       order.push(`db ${JSON.stringify(info)} open=${server.getStats().connections.open}`);
-      await tick(20);
+      await sleep(20);
       order.push('db closed');
     });
     server.onShutdown(() => {
@@ -245,7 +245,7 @@ describe('hooks', () => {
     verdict = () => false;
     expect(await ready()).toEqual([503, 'not ready']);
     verdict = async () => {
-      await tick(5);
+      await sleep(5);
       return true;
     };
     expect(await ready()).toEqual([200, 'ready']);

@@ -3,8 +3,9 @@ import * as net from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { connect, type StelarClient } from '@stelar/client-node';
 import { encodeFrame, encodeJson, FrameType } from '@stelar/codec-tcp';
+import { sleep, until } from '@stelar/test-utils';
 import { AuthError, createServer, type ServerOptions, type StelarServer } from '../src/index';
-import { RawTcpPeer, tick, until } from './helpers';
+import { RawTcpPeer } from './helpers';
 
 type Events = {
   chat: (m: { from: string; text: string }) => void;
@@ -257,7 +258,7 @@ describe('listening, health, shutdown', () => {
   it('close() called twice (say by a signal handler and the app) is one shutdown both wait for', async () => {
     const { server, client } = await start();
     server.on('slow', async (ms) => {
-      await tick(ms);
+      await sleep(ms);
       return 'done';
     });
     const c = client('tcp');
@@ -275,7 +276,7 @@ describe('listening, health, shutdown', () => {
   it('close(): requests in flight on both transports all receive their replies', async () => {
     const { server, client } = await start();
     server.on('slow', async (ms) => {
-      await tick(ms);
+      await sleep(ms);
       return `slept ${ms}`;
     });
     const ws = client('ws');

@@ -15,7 +15,8 @@ export {
   type InputGuardOptions,
 } from './input-guard';
 export { ConnectionLimits, type ConnectionLimitsOptions, type ConnectionSlot, type LimitRefusal } from './limits';
-export { WsConnection, type WsConnectionEvents, type WsConnectionOptions, type WsReadyState } from './ws-connection';
+export { WsConnection } from './ws-connection';
+export type { WsConnectionEvents, WsConnectionOptions, WsReadyState } from './ws-connection-options';
 export { WsLink, type WsLinkOptions } from './ws-link';
 export { TcpLink, type TcpLinkOptions } from './tcp-link';
 export { DialError, type DialErrorDetails } from './errors';

@@ -1,12 +1,7 @@
-import type { Frame } from '@stelar/codec-tcp';
+import { DisconnectCode, type Frame } from '@stelar/codec-tcp';
 import { SendStatus, type Link, type LinkHandler, type TransportName } from '@stelar/core/internal';
 import type { ConnectionSlot } from './limits';
 import type { ErrorReporter, LinkLimits } from './options';
-
-/** Close code a link uses when its outgoing buffer overflows (docs/protocol.md §5). */
-export const SLOW_CONSUMER = 4006;
-/** Close code when a handler throws. */
-export const INTERNAL_ERROR = 1011;
 
 const NOOP: LinkHandler = {
   onFrame: () => undefined,
@@ -80,7 +75,7 @@ export abstract class BaseLink implements Link {
       if (volatile) return SendStatus.DROPPED;
     }
     if (buffered > 0 && buffered + frame.length > limits.maxBufferedAmount) {
-      this.close(SLOW_CONSUMER, 'slow consumer: outgoing buffer overflow');
+      this.close(DisconnectCode.SLOW_CONSUMER, 'slow consumer: outgoing buffer overflow');
       return SendStatus.CLOSED;
     }
     this.write(frame);
@@ -112,7 +107,7 @@ export abstract class BaseLink implements Link {
       this.handler.onFrame(frame, size);
     } catch (err) {
       this.report(err);
-      if (!this.closing) this.close(INTERNAL_ERROR, 'internal error');
+      if (!this.closing) this.close(DisconnectCode.INTERNAL_ERROR, 'internal error');
     }
   }
 

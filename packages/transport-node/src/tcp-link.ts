@@ -1,5 +1,6 @@
 import type { Socket } from 'node:net';
 import {
+  DisconnectCode,
   ErrorCode,
   encodeDisconnect,
   encodePing,
@@ -9,6 +10,7 @@ import {
   parseDisconnect,
   type Frame,
 } from '@stelar/codec-tcp';
+import { CloseCode } from '@stelar/codec-ws';
 import { holdWrites, releaseIfFull } from './coalesce';
 import type { InputEntry, InputGuard } from './input-guard';
 import { BaseLink, type LinkInit } from './link-base';
@@ -44,10 +46,6 @@ function onSocketDrain(this: Socket): void {
 function onSocketClose(this: Socket): void {
   (this as OwnedSocket)[OWNER].socketClose();
 }
-
-/** Close codes and ERROR codes for unfinished input (docs/protocol.md §5, §6). */
-const TRY_AGAIN_LATER = 1013;
-const POLICY_VIOLATION = 1008;
 
 /**
  * A core `Link` over a TCP or TLS socket carrying Stelar frames back to back (docs/protocol.md §1).
@@ -176,7 +174,7 @@ export class TcpLink extends BaseLink {
       else {
         // Thrown by our own frame callback (handler errors are caught there): treat as internal.
         this.report(err);
-        this.protocolError('INTERNAL', String(err), 1011);
+        this.protocolError('INTERNAL', String(err), DisconnectCode.INTERNAL_ERROR);
       }
     } finally {
       s.uncork();
@@ -188,14 +186,14 @@ export class TcpLink extends BaseLink {
   /** Reports the unfinished frame (if any) to the guard; over its budget, fails with 1013. */
   private trackInput(): void {
     const guard = this.guard!;
-    const e = (this.input ??= guard.track(() => this.inputFailed(ErrorCode.MESSAGE_TIMEOUT, `frame not completed within ${guard.messageTimeout} ms`, POLICY_VIOLATION)));
+    const e = (this.input ??= guard.track(() => this.inputFailed(ErrorCode.MESSAGE_TIMEOUT, `frame not completed within ${guard.messageTimeout} ms`, DisconnectCode.POLICY_VIOLATION)));
     if (this.failed) {
       guard.release(e);
       return;
     }
     const held = this.decoder.bufferedBytes;
     if (!guard.update(e, held, held !== 0, this.decoder.assembledFrames)) {
-      this.inputFailed(ErrorCode.OVERLOADED, 'server budget for unfinished messages is full, try again later', TRY_AGAIN_LATER);
+      this.inputFailed(ErrorCode.OVERLOADED, 'server budget for unfinished messages is full, try again later', DisconnectCode.TRY_AGAIN_LATER);
     }
   }
 
@@ -213,7 +211,7 @@ export class TcpLink extends BaseLink {
       } catch {
         body = undefined;
       }
-      this.first = { code: body ? body.code : 1005, reason: body ? body.reason : '', remote: true };
+      this.first = { code: body ? body.code : CloseCode.NO_STATUS, reason: body ? body.reason : '', remote: true };
     }
     this.deliver(frame, size);
   }
@@ -230,6 +228,6 @@ export class TcpLink extends BaseLink {
     this.decoder.reset();
     if (this.input) this.guard!.release(this.input);
     const first = this.first;
-    this.finish(first ? first.code : 1006, first ? first.reason : '', first ? first.remote : false);
+    this.finish(first ? first.code : CloseCode.ABNORMAL, first ? first.reason : '', first ? first.remote : false);
   }
 }

@@ -1,6 +1,6 @@
 import * as net from 'node:net';
 import * as tls from 'node:tls';
-import { encodeDisconnect } from '@stelar/codec-tcp';
+import { DisconnectCode, encodeDisconnect } from '@stelar/codec-tcp';
 import { InputGuard } from './input-guard';
 import { freeSlot, type ConnectionLimits, type ConnectionSlot } from './limits';
 import { defaultReporter, normalizeIp, resolveLinkOptions, type Acceptor, type ErrorReporter, type LinkOptions } from './options';
@@ -44,9 +44,6 @@ export interface TcpListener {
   readonly connections: number;
 }
 
-/** Close code sent to a connection over a limit. */
-const TRY_AGAIN_LATER = 1013;
-
 /**
  * Listens for Stelar over TCP (or TLS with `options.tls`); each connection becomes a core `Link`
  * (transport `'tcp'` or `'tls'`) handed to `acceptor.accept`. Rejects on a bind error
@@ -86,7 +83,7 @@ export function listenTcp(acceptor: Acceptor, options: TcpListenOptions = {}): P
     const got = options.limits ? options.limits.acquire(ip) : freeSlot(ip);
     if (stopping || typeof got === 'string') {
       const reason = stopping ? 'server shutting down' : got === 'max-connections' ? 'too many connections' : 'too many connections from this address';
-      refuse(socket, stopping ? 1001 : TRY_AGAIN_LATER, reason, limits.closeTimeout);
+      refuse(socket, stopping ? DisconnectCode.GOING_AWAY : DisconnectCode.TRY_AGAIN_LATER, reason, limits.closeTimeout);
       if (typeof got !== 'string') got.release();
       return;
     }
@@ -105,7 +102,7 @@ export function listenTcp(acceptor: Acceptor, options: TcpListenOptions = {}): P
       link.attach(acceptor.accept(link));
     } catch (err) {
       report(err);
-      link.close(1011, 'internal error');
+      link.close(DisconnectCode.INTERNAL_ERROR, 'internal error');
     }
   };
   if (options.tls) server.on('secureConnection', onSocket);
@@ -151,7 +148,7 @@ export function listenTcp(acceptor: Acceptor, options: TcpListenOptions = {}): P
               serverClosed = true;
               check();
             });
-            for (const link of [...links]) link.close(1001, 'server shutting down');
+            for (const link of [...links]) link.close(DisconnectCode.GOING_AWAY, 'server shutting down');
           })),
       });
     };

@@ -1,84 +1,17 @@
 import { Buffer } from 'node:buffer';
 import { EventEmitter } from 'node:events';
 import type { Socket } from 'node:net';
-import {
-  CloseCode,
-  encodeCloseFrame,
-  isValidCloseCode,
-  Receiver,
-  Sender,
-  type PerMessageDeflate,
-  type ReceiverHandlers,
-  type Role,
-  type SenderOptions,
-  WsError,
-} from '@stelar/codec-ws';
-import { holdWrites, releaseIfFull } from './coalesce';
-import type { InputEntry, InputGuard } from './input-guard';
+import { CloseCode, encodeCloseFrame, isValidCloseCode, Receiver, Sender, type PerMessageDeflate, type Role, type WsError } from '@stelar/codec-ws';
 import { DEFAULT_CLOSE_TIMEOUT } from './options';
+import type { WsConnectionEvents, WsConnectionObserver, WsConnectionOptions, WsReadyState } from './ws-connection-options';
+import { WsInput } from './ws-input';
+import { Events, onSocketClose, onSocketData, onSocketEnd, onSocketError, own, SenderOut, writeFrame } from './ws-socket';
 
-/** Frames up to this size (header + payload) are written as one merged buffer; bigger ones as two corked writes. */
-export const MERGE_MAX = 16 * 1024;
 /** Output bytes above which pings are answered only once the output drains. */
 const PONG_BACKLOG = 64 * 1024;
 
 const EMPTY = Buffer.alloc(0);
 
-export interface WsConnectionOptions {
-  /** `server`: we accept masked frames and send unmasked ones; `client`: the reverse. */
-  role: Role;
-  /** The connection's permessage-deflate instance, when negotiated (it is closed with the connection). */
-  deflate?: PerMessageDeflate | undefined;
-  /** Largest message accepted (after assembly and inflation). Default 16 MiB. Above: close 1009. */
-  maxMessageSize?: number;
-  /** Largest single frame payload accepted. Default: `maxMessageSize`. */
-  maxFrameSize?: number;
-  /** How long (ms) the closing handshake may take before the socket is destroyed. Default 5000. */
-  closeTimeout?: number;
-  /** Bytes already read past the opening handshake (the `head` of an `'upgrade'` event). */
-  head?: Buffer | undefined;
-  /** The negotiated subprotocol, if any (informational). */
-  protocol?: string | undefined;
-  /**
-   * Bounds on unfinished messages (budget and deadline), shared with other connections: over the
-   * budget the connection fails with 1013 (`WS_OVERLOADED`), past the deadline with 1008
-   * (`WS_MESSAGE_TIMEOUT`), reported like protocol errors. Default: none.
-   */
-  guard?: InputGuard | undefined;
-}
-
-export type WsReadyState = 'open' | 'closing' | 'closed';
-
-/** @internal What a link on a {@link WsConnection} is told (see `setObserver`). */
-export interface WsConnectionObserver {
-  onWsMessage(data: Buffer, isBinary: boolean): void;
-  onWsProtocolError(err: WsError): void;
-  onWsPing(): void;
-  onWsPong(): void;
-  onWsDrain(): void;
-  onWsClose(code: number, reason: string): void;
-}
-
-/** Events of a {@link WsConnection}. */
-export interface WsConnectionEvents {
-  /** A complete data message (`isBinary` false for text, already checked to be UTF-8). */
-  message: [data: Buffer, isBinary: boolean];
-  /** A ping (already answered with a pong). */
-  ping: [payload: Buffer];
-  pong: [payload: Buffer];
-  /** Everything queued has been handed to the OS after a period of backpressure. */
-  drain: [];
-  /**
-   * The peer broke RFC 6455 (or sent too big a message). A listener may call `close(code)` itself;
-   * otherwise the connection is failed with `error.closeCode` right after the event.
-   */
-  protocolError: [error: WsError];
-  /**
-   * The socket is gone; emitted exactly once. `code` follows RFC 6455 §7.1.5: the code of the
-   * peer's close frame, 1005 if it had none, 1006 if no close frame was received at all.
-   */
-  close: [code: number, reason: string];
-}
 
 /**
  * One RFC 6455 connection over a connected `net.Socket` or `tls.TLSSocket`, in either role, on
@@ -102,7 +35,8 @@ export class WsConnection extends EventEmitter<WsConnectionEvents> {
   readonly deflate: PerMessageDeflate | undefined;
   /** The socket error that ended the connection, if any. */
   error: Error | undefined;
-  private readonly receiver: Receiver;
+  /** The reading side: the receiver, flow control, the input guard. */
+  private readonly input: WsInput;
   private readonly sender: Sender;
   private readonly closeTimeout: number;
   private state: WsReadyState = 'open';
@@ -119,13 +53,8 @@ export class WsConnection extends EventEmitter<WsConnectionEvents> {
   };
   /** The socket closed while a compressed message was still inflating (see onSocketClose). */
   private socketGone = false;
-  private userPaused = false;
   /** The latest ping to answer once the output drains (see answerPing). */
   private latePong: Buffer | null = null;
-  private receiverBusy = false;
-  private readonly guard: InputGuard | undefined;
-  /** Created when a message first stays unfinished after a read. */
-  private input: InputEntry | undefined;
   private needDrain = false;
   /** The link built on this connection (see `setObserver`): called directly, before the events. */
   private observer: WsConnectionObserver | undefined;
@@ -144,11 +73,10 @@ export class WsConnection extends EventEmitter<WsConnectionEvents> {
     this.protocol = options.protocol;
     this.deflate = options.deflate;
     this.closeTimeout = options.closeTimeout ?? DEFAULT_CLOSE_TIMEOUT;
-    this.guard = options.guard;
     // One object with prototype methods for the receiver's and the sender's callbacks: no closure
     // per callback per connection.
     const events = new Events(this);
-    this.receiver = new Receiver(
+    const receiver = new Receiver(
       {
         role: options.role,
         deflate: options.deflate,
@@ -157,13 +85,14 @@ export class WsConnection extends EventEmitter<WsConnectionEvents> {
       },
       events,
     );
+    this.input = new WsInput(socket, receiver, options.guard);
     this.sender = new Sender(new SenderOut(this, options.role, options.deflate));
 
     socket.setTimeout(0);
     socket.setNoDelay(true);
     // Listeners are shared functions that find this connection on the socket: no closure (and
     // no captured context, which kept the upgrade's `head` buffer alive) per connection.
-    (socket as OwnedSocket)[OWNER] = this;
+    own(socket, this);
     socket.on('error', onSocketError);
     socket.on('close', onSocketClose);
     socket.on('end', onSocketEnd);
@@ -192,7 +121,7 @@ export class WsConnection extends EventEmitter<WsConnectionEvents> {
 
   /** @internal (socket) */
   socketData(chunk: Buffer): void {
-    this.onData(chunk);
+    this.input.push(chunk);
   }
 
   /** @internal (socket) */
@@ -282,7 +211,7 @@ export class WsConnection extends EventEmitter<WsConnectionEvents> {
     if (!this.sender.close(code, reason, this.onCloseWritten)) this.closeWritten = true;
     this.startCloseTimer();
     // The receiver is done (peer's close already in, or a protocol error): nothing more to wait for.
-    if (this.receiver.isDone) this.requestEnd();
+    if (this.input.receiver.isDone) this.requestEnd();
   }
 
   /** Destroys the socket at once (no closing handshake). */
@@ -313,24 +242,22 @@ export class WsConnection extends EventEmitter<WsConnectionEvents> {
 
   /** @internal (receiver) the peer's close frame. */
   rxClose(code: number | undefined, reason: string): void {
-    if (this.input) this.guard!.release(this.input);
+    this.input.release();
     this.onPeerClose(code, reason);
     if (this.socketGone) this.finalize();
   }
 
   /** @internal (receiver) a protocol violation. */
   rxError(err: WsError): void {
-    if (this.input) this.guard!.release(this.input);
+    this.input.release();
     this.onProtocolError(err);
     if (this.socketGone) this.finalize();
   }
 
   /** @internal (receiver) input may flow again after an inflate. */
   rxDrain(): void {
-    this.receiverBusy = false;
-    if (this.guard !== undefined) this.trackInput();
+    this.input.drained(!this.socketGone && this.state !== 'closed');
     if (this.socketGone) this.finalize();
-    else if (!this.userPaused && this.state !== 'closed') this.socket.resume();
   }
 
   /** @internal (sender) a frame to write. */
@@ -368,80 +295,18 @@ export class WsConnection extends EventEmitter<WsConnectionEvents> {
 
   /** Stops reading from the peer (the guard's message deadline stops too). */
   pause(): void {
-    this.userPaused = true;
-    this.socket.pause();
-    if (this.input) this.guard!.pause(this.input);
+    this.input.pause();
   }
 
   /** Resumes reading (unless an inflate is still holding input). */
   resume(): void {
-    this.userPaused = false;
-    if (this.input) this.guard!.resume(this.input);
-    if (!this.receiverBusy && this.state !== 'closed') this.socket.resume();
-  }
-
-  private onData(chunk: Buffer): void {
-    // Frames written while this chunk is handled (replies, pongs) leave in one writev().
-    const s = this.socket;
-    s.cork();
-    try {
-      const r = this.receiver;
-      if (!r.push(chunk)) {
-        this.receiverBusy = true;
-        s.pause();
-      }
-      // Messages that end inside this chunk cost nothing here; only one left unfinished does.
-      if (this.guard !== undefined && (this.input?.started === true || !r.isIdle)) this.trackInput();
-    } finally {
-      s.uncork();
-    }
-  }
-
-  /** Reports the unfinished message (if any) to the guard; over its budget, fails with 1013. */
-  private trackInput(): void {
-    const guard = this.guard!;
-    const r = this.receiver;
-    const e = (this.input ??= guard.track(() => this.inputFailed('WS_MESSAGE_TIMEOUT', CloseCode.POLICY_VIOLATION, `Message not completed within ${guard.messageTimeout} ms`)));
-    if (r.isDone) {
-      guard.release(e);
-      return;
-    }
-    const idle = r.isIdle;
-    if (!guard.update(e, r.pendingBytes, !idle, r.messagesReceived)) {
-      this.inputFailed('WS_OVERLOADED', CloseCode.TRY_AGAIN_LATER, 'Server budget for unfinished messages is full, try again later');
-    }
-  }
-
-  private inputFailed(code: 'WS_OVERLOADED' | 'WS_MESSAGE_TIMEOUT', closeCode: number, message: string): void {
-    if (this.input) this.guard!.release(this.input);
-    // Drops what the receiver holds and reports through onError, like a protocol violation.
-    this.receiver.abort(new WsError(code, closeCode, message));
+    this.input.resume(this.state !== 'closed');
   }
 
   private write(header: Buffer, payload: Buffer): void {
     const s = this.socket;
     if (s.destroyed || s.writableEnded) return;
-    // Outside this socket's own reads (a broadcast, a timer), writes wait for the end of the turn.
-    holdWrites(s);
-    const cb = this.needDrain ? this.checkDrain : undefined;
-    let ok: boolean;
-    if (payload.length === 0) {
-      ok = s.write(header, cb);
-    } else if (header.length === 0) {
-      ok = s.write(payload, cb);
-    } else if (header.length + payload.length <= MERGE_MAX) {
-      const merged = Buffer.allocUnsafe(header.length + payload.length);
-      header.copy(merged, 0);
-      payload.copy(merged, header.length);
-      ok = s.write(merged, cb);
-    } else {
-      s.cork();
-      s.write(header);
-      ok = s.write(payload, cb);
-      s.uncork();
-    }
-    releaseIfFull(s);
-    if (!ok) this.needDrain = true;
+    if (!writeFrame(s, header, payload, this.needDrain ? this.checkDrain : undefined)) this.needDrain = true;
   }
 
   private startCloseTimer(): void {
@@ -467,7 +332,7 @@ export class WsConnection extends EventEmitter<WsConnectionEvents> {
 
   private onPeerClose(code: number | undefined, reason: string): void {
     this.received = { code: code ?? CloseCode.NO_STATUS, reason };
-    this.readToEnd();
+    this.input.readToEnd();
     if (this.state === 'open') {
       this.state = 'closing';
       // Echo the status code (RFC 6455 §5.5.1).
@@ -479,18 +344,9 @@ export class WsConnection extends EventEmitter<WsConnectionEvents> {
     if (this.role === 'server') this.requestEnd();
   }
 
-  /**
-   * The receiver takes no more input (peer's close, or a protocol error, possibly found while
-   * an inflate held reading paused): keep reading so the peer's close frame and FIN are seen.
-   */
-  private readToEnd(): void {
-    this.receiverBusy = false;
-    if (!this.socket.destroyed) this.socket.resume();
-  }
-
   private onProtocolError(err: WsError): void {
     if (this.state === 'closed') return;
-    this.readToEnd();
+    this.input.readToEnd();
     this.observer?.onWsProtocolError(err);
     this.emit('protocolError', err);
     if (this.state === 'open') this.close(err.closeCode, err.message);
@@ -513,7 +369,7 @@ export class WsConnection extends EventEmitter<WsConnectionEvents> {
   private onSocketClose(): void {
     if (this.state === 'closed' || this.socketGone) return;
     this.socketGone = true;
-    if (this.receiver.isBusy) {
+    if (this.input.receiver.isBusy) {
       // Bytes that arrived before the socket closed are still being inflated: deliver them (and
       // a close frame behind them) first. The receiver calls onDrain, onClose or onError once it
       // is idle, since the push that found it busy returned false; the close timeout bounds it.
@@ -529,67 +385,12 @@ export class WsConnection extends EventEmitter<WsConnectionEvents> {
     this.state = 'closed';
     if (this.closeTimer !== undefined) clearTimeout(this.closeTimer);
     this.closeTimer = undefined;
-    this.receiver.destroy();
-    if (this.input) this.guard!.release(this.input);
+    this.input.destroy();
     this.deflate?.close();
     const r = this.received;
     const code = r ? r.code : CloseCode.ABNORMAL;
     const reason = r ? r.reason : '';
     this.observer?.onWsClose(code, reason);
     this.emit('close', code, reason);
-  }
-}
-
-const OWNER = Symbol('stelar.wsConnection');
-type OwnedSocket = Socket & { [OWNER]: WsConnection };
-
-function onSocketError(this: Socket, err: Error): void {
-  (this as OwnedSocket)[OWNER].socketError(err);
-}
-function onSocketClose(this: Socket): void {
-  (this as OwnedSocket)[OWNER].socketClose();
-}
-function onSocketEnd(this: Socket): void {
-  (this as OwnedSocket)[OWNER].socketEnd();
-}
-function onSocketData(this: Socket, chunk: Buffer): void {
-  (this as OwnedSocket)[OWNER].socketData(chunk);
-}
-
-/** The receiver's handlers for one connection, as prototype methods. */
-class Events implements ReceiverHandlers {
-  constructor(private readonly c: WsConnection) {}
-  onMessage(data: Buffer, isBinary: boolean): void {
-    this.c.rxMessage(data, isBinary);
-  }
-  onPing(payload: Buffer): void {
-    this.c.rxPing(payload);
-  }
-  onPong(payload: Buffer): void {
-    this.c.rxPong(payload);
-  }
-  onClose(code: number | undefined, reason: string): void {
-    this.c.rxClose(code, reason);
-  }
-  onError(err: WsError): void {
-    this.c.rxError(err);
-  }
-  onDrain(): void {
-    this.c.rxDrain();
-  }
-}
-
-/** The sender's output for one connection, as prototype methods. */
-class SenderOut implements SenderOptions {
-  constructor(
-    private readonly c: WsConnection,
-    readonly role: Role,
-    readonly deflate: PerMessageDeflate | undefined,
-  ) {}
-  write(header: Buffer, payload: Buffer): void {
-    this.c.txWrite(header, payload);
-  }
-  onError(err: WsError): void {
-    this.c.txError(err);
   }
 }

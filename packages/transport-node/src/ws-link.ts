@@ -1,10 +1,11 @@
 import { Buffer } from 'node:buffer';
-import { decodeMessage, FrameError, LENGTH_PREFIX_SIZE } from '@stelar/codec-tcp';
+import { decodeMessage, DisconnectCode, FrameError, LENGTH_PREFIX_SIZE } from '@stelar/codec-tcp';
 import { encodeFrameHeader, isValidCloseCode, Opcode, type WsError } from '@stelar/codec-ws';
 import { BaseLink, type LinkInit } from './link-base';
 import type { ConnectionSlot } from './limits';
 import type { ErrorReporter, LinkLimits } from './options';
-import { MERGE_MAX, type WsConnection, type WsConnectionObserver } from './ws-connection';
+import type { WsConnection } from './ws-connection';
+import { MERGE_MAX, type WsConnectionObserver } from './ws-connection-options';
 
 const EMPTY = Buffer.alloc(0);
 
@@ -143,7 +144,7 @@ export class WsLink extends BaseLink implements WsConnectionObserver {
   onWsMessage(data: Buffer, isBinary: boolean): void {
     if (this.failed) return;
     if (!isBinary) {
-      this.protocolError('UNSUPPORTED_DATA', 'text messages are not part of the Stelar protocol', 1003);
+      this.protocolError('UNSUPPORTED_DATA', 'text messages are not part of the Stelar protocol', DisconnectCode.UNSUPPORTED_DATA);
       return;
     }
     let frame;
@@ -151,7 +152,7 @@ export class WsLink extends BaseLink implements WsConnectionObserver {
       frame = decodeMessage(data, this.decodeOptions);
     } catch (err) {
       if (err instanceof FrameError) this.protocolError(err.code, err.message, err.closeCode);
-      else this.protocolError('BAD_PAYLOAD', String(err), 1002);
+      else this.protocolError('BAD_PAYLOAD', String(err), DisconnectCode.PROTOCOL_ERROR);
       return;
     }
     this.deliver(frame, data.length + LENGTH_PREFIX_SIZE);
@@ -185,7 +186,7 @@ export class WsLink extends BaseLink implements WsConnectionObserver {
     if (this.closing) return;
     this.closing = true;
     if (this.connection.readyState !== 'open') return;
-    const sendable = isValidCloseCode(code) ? code : 1000;
+    const sendable = isValidCloseCode(code) ? code : DisconnectCode.NORMAL;
     this.initiated = { code: sendable, reason };
     this.connection.close(sendable, reason);
   }

@@ -3,6 +3,7 @@ import type { IncomingMessage, Server as HttpServer } from 'node:http';
 import type { Server as HttpsServer } from 'node:https';
 import type { Socket } from 'node:net';
 import type { TLSSocket } from 'node:tls';
+import { DisconnectCode } from '@stelar/codec-tcp';
 import {
   acceptUpgrade,
   buildHttpErrorResponse,
@@ -341,7 +342,7 @@ export function attachWebSocket(server: AnyServer, acceptor: Acceptor, options: 
         link.attach(acceptor.accept(link));
       } catch (err) {
         report(err);
-        link.close(1011, 'internal error');
+        link.close(DisconnectCode.INTERNAL_ERROR, 'internal error');
       }
     },
   };

@@ -3,9 +3,10 @@ import * as net from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { encodeBinary, encodeJson, FrameDecoder, type Frame } from '@stelar/codec-tcp';
 import type { Link } from '@stelar/core/internal';
+import { until } from '@stelar/test-utils';
 import { attachWebSocket, dialWebSocket, listenTcp, type TcpLink, type WsLink } from '../src/index';
 import { heldSockets, holdWrites } from '../src/coalesce';
-import { dialInto, FakeAcceptor, httpServer, json, Peer, until } from './helpers';
+import { dialInto, FakeAcceptor, httpServer, json, Peer } from './helpers';
 
 /**
  * Writes outside a socket's own reads are corked until the end of the event-loop turn: a burst of

@@ -6,7 +6,8 @@ import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { encodeJson, encodeServerConnect } from '@stelar/codec-tcp';
 import { DialError, dialTcp, dialWebSocket } from '../src/index';
-import { dialInto, Peer, until } from './helpers';
+import { until } from '@stelar/test-utils';
+import { dialInto, Peer } from './helpers';
 
 const cleanups: Array<() => unknown> = [];
 afterEach(async () => {

@@ -3,8 +3,9 @@ import * as https from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { encodeJson } from '@stelar/codec-tcp';
+import { selfSignedCert, until } from '@stelar/test-utils';
 import { attachWebSocket, DialError, dialWebSocket } from '../src/index';
-import { dialInto, FakeAcceptor, httpServer, Peer, selfSignedCert, until } from './helpers';
+import { dialInto, FakeAcceptor, httpServer, Peer } from './helpers';
 
 const cleanups: Array<() => unknown> = [];
 afterEach(async () => {

@@ -1,11 +1,8 @@
-import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import * as http from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { encodeJson, type Frame } from '@stelar/codec-tcp';
 import type { Link, LinkHandler } from '@stelar/core/internal';
+import { until } from '@stelar/test-utils';
 
 export interface ProtocolErrorInfo {
   code: string;
@@ -75,16 +72,6 @@ export class FakeAcceptor {
   }
 }
 
-export async function until(cond: () => boolean, what = 'condition', timeout = 4000): Promise<void> {
-  const end = Date.now() + timeout;
-  while (!cond()) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await sleep(5);
-  }
-}
-
-export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
-
 /** An http server on 127.0.0.1:0 answering ordinary requests with 200 "hello". */
 export async function httpServer(): Promise<{ server: http.Server; port: number; close: () => Promise<void> }> {
   const server = http.createServer((_req, res) => {
@@ -136,25 +123,6 @@ export function upgrade(port: number, options: { path?: string; headers?: Record
     req.on('error', reject);
     req.end();
   });
-}
-
-/** A self-signed certificate for localhost / 127.0.0.1, made with openssl. */
-export function selfSignedCert(): { key: string; cert: string } {
-  const dir = mkdtempSync(join(tmpdir(), 'stelar-tls-'));
-  try {
-    execFileSync(
-      'openssl',
-      [
-        'req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-subj', '/CN=localhost', '-days', '1',
-        '-addext', 'subjectAltName=DNS:localhost,IP:127.0.0.1',
-        '-keyout', join(dir, 'key.pem'), '-out', join(dir, 'cert.pem'),
-      ],
-      { stdio: 'ignore' },
-    );
-    return { key: readFileSync(join(dir, 'key.pem'), 'utf8'), cert: readFileSync(join(dir, 'cert.pem'), 'utf8') };
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
 }
 
 /** Bytes of a frame's payload as a JSON value. */

@@ -6,8 +6,9 @@ import * as net from 'node:net';
 import { encodeJson, FrameDecoder, parseDisconnect, type Frame } from '@stelar/codec-tcp';
 import { encodeFrame, Opcode, Receiver } from '@stelar/codec-ws';
 import { afterEach, describe, expect, it } from 'vitest';
+import { sleep, until } from '@stelar/test-utils';
 import { attachWebSocket, InputGuard, listenTcp } from '../src/index';
-import { FakeAcceptor, httpServer, sleep, until, upgrade } from './helpers';
+import { FakeAcceptor, httpServer, upgrade } from './helpers';
 
 const KiB = 1024;
 const cleanups: Array<() => unknown> = [];

@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { encodeJson } from '@stelar/codec-tcp';
+import { selfSignedCert, sleep, until } from '@stelar/test-utils';
 import { attachWebSocket, ConnectionLimits, dialTcp, dialWebSocket, listenTcp } from '../src/index';
-import { dialInto, FakeAcceptor, httpServer, selfSignedCert, sleep, until } from './helpers';
+import { dialInto, FakeAcceptor, httpServer } from './helpers';
 
 /** Sockets, servers and timers alive in this process. */
 function resources(): Record<string, number> {

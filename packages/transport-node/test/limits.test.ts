@@ -2,8 +2,9 @@ import * as net from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { encodeBinary, encodeJson, FrameDecoder, parseDisconnect, type Frame } from '@stelar/codec-tcp';
 import { SendStatus } from '@stelar/core/internal';
+import { sleep, until } from '@stelar/test-utils';
 import { attachWebSocket, ConnectionLimits, dialTcp, dialWebSocket, listenTcp } from '../src/index';
-import { dialInto, FakeAcceptor, httpServer, Peer, sleep, until, upgrade } from './helpers';
+import { dialInto, FakeAcceptor, httpServer, Peer, upgrade } from './helpers';
 
 const cleanups: Array<() => unknown> = [];
 afterEach(async () => {

@@ -2,8 +2,9 @@ import * as net from 'node:net';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { encodeBinary, encodeDisconnect, encodeJson, FrameDecoder, FrameType, parseDisconnect, type Frame } from '@stelar/codec-tcp';
 import { SendStatus } from '@stelar/core/internal';
+import { selfSignedCert, sleep, until } from '@stelar/test-utils';
 import { ConnectionLimits, dialTcp, listenTcp, type TcpListener } from '../src/index';
-import { dialInto, FakeAcceptor, json, Peer, selfSignedCert, sleep, until } from './helpers';
+import { dialInto, FakeAcceptor, json, Peer } from './helpers';
 
 const cleanups: Array<() => unknown> = [];
 afterEach(async () => {

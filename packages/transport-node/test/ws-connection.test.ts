@@ -11,8 +11,8 @@ import {
   verifyUpgradeResponse,
   type WsError,
 } from '@stelar/codec-ws';
+import { sleep, until } from '@stelar/test-utils';
 import { WsConnection } from '../src/index';
-import { sleep, until } from './helpers';
 
 const cleanups: Array<() => unknown> = [];
 afterEach(async () => {

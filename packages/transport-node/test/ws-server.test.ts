@@ -3,9 +3,10 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { encodeBinary, encodeJson, FrameType } from '@stelar/codec-tcp';
 import { encodeFrame, encodeMessage, Opcode } from '@stelar/codec-ws';
 import { SendStatus } from '@stelar/core/internal';
+import { sleep, until } from '@stelar/test-utils';
 import { attachWebSocket, dialWebSocket, WsConnection, type WebSocketHandle } from '../src/index';
 import { fanOutStats } from '../src/ws-link';
-import { dialInto, FakeAcceptor, httpServer, json, Peer, sleep, until, upgrade } from './helpers';
+import { dialInto, FakeAcceptor, httpServer, json, Peer, upgrade } from './helpers';
 
 const cleanups: Array<() => unknown> = [];
 afterEach(async () => {
