@@ -93,5 +93,6 @@ export const ErrorCode = {
   SHUTTING_DOWN: 'SHUTTING_DOWN',
   OVERLOADED: 'OVERLOADED',
   MESSAGE_TIMEOUT: 'MESSAGE_TIMEOUT',
+  NO_SUPPORT: 'NO_SUPPORT',
 } as const;
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
