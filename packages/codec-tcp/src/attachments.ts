@@ -36,8 +36,8 @@ function bytesOf(v: ArrayBufferView | ArrayBuffer): Uint8Array {
 }
 
 /**
- * The second check, when the text looked suspect: false when `v` (an object) certainly holds no
- * binary value JSON.stringify would reach. True when it does, or may:
+ * The encoder's pre-check, before any JSON is made: false when `v` (an object) certainly holds
+ * no binary value JSON.stringify would reach, and plain JSON follows. True when it does, or may:
  * a binary value, an object with a `toJSON` other than Date's (its result is unknown until it
  * runs), or nesting deeper than 32 levels. Plain objects and arrays are looked through without
  * any allocation.
@@ -72,27 +72,6 @@ export function mayHoldBinary(v: object, depth = 0): boolean {
   return false;
 }
 
-/**
- * The encoder's pre-check, on the JSON text it has already made (cheap, and blind to the shapes
- * of the data): true when the text may hold a binary value. JSON.stringify writes a typed array
- * or Buffer view as `{"0":…}` (`{}` when empty), an ArrayBuffer or DataView as `{}`, and a
- * Buffer through its toJSON as `{"type":"Buffer",…}`; so plain data whose text has none of these
- * holds no binary value. A false positive (an empty object, a string holding "{}") costs the walk
- * `mayHoldBinary`. Blind spot: an *empty* binary value given properties of its own by the
- * application (`Object.assign(new Uint8Array(0), { x: 1 })`) looks like `{"x":1}`.
- */
-export function textMayHoldBinary(t: string): boolean {
-  // An object's text starts with '{': no search for the first one (charCodeAt is inlined, indexOf is a call).
-  let i = t.charCodeAt(0) === 0x7b ? 0 : t.indexOf('{');
-  while (i >= 0) {
-    if (t.charCodeAt(i + 1) === 0x7d) return true; // {}
-    const c = t.charCodeAt(i + 2);
-    if (c === 0x30 /* {"0" */ ? t.charCodeAt(i + 3) === 0x22 : c === 0x74 /* {"ty… */ && t.charCodeAt(i + 3) === 0x79 && t.startsWith('type":"Buffer"', i + 2)) return true;
-    i = t.indexOf('{', i + 2);
-  }
-  return false;
-}
-
 /** True for an object whose only own key is the placeholder key. */
 function looksLikePlaceholder(v: object): boolean {
   if (!Object.prototype.hasOwnProperty.call(v, PLACEHOLDER_KEY)) return false;
@@ -101,12 +80,13 @@ function looksLikePlaceholder(v: object): boolean {
 }
 
 /**
- * The JSON payload of `data` in the attachment form when it holds binary values, or `undefined`
- * when it holds none after all (the caller then encodes plain JSON). A fresh array.
+ * The JSON payload of `data` in the attachment form (a fresh array) when it holds binary values;
+ * when it holds none after all, its plain JSON text (what JSON.stringify gives, `undefined`
+ * included), for the caller to encode as usual.
  * @throws TypeError for an object of the data that looks like a placeholder (`{"$bin": …}` alone),
  *   which the receiver could not tell from one; and whatever JSON.stringify throws (cycles, BigInt)
  */
-export function encodeWithAttachments(data: unknown): Uint8Array | undefined {
+export function encodeWithAttachments(data: unknown): Uint8Array | string | undefined {
   const parts: Uint8Array[] = [];
   const text = JSON.stringify(data, function (this: Record<string, unknown>, key: string, value: unknown): unknown {
     // `value` went through toJSON (a Buffer's gives {type, data}); the holder still has the original.
@@ -121,7 +101,7 @@ export function encodeWithAttachments(data: unknown): Uint8Array | undefined {
     }
     return value;
   }) as string | undefined;
-  if (parts.length === 0 || text === undefined) return undefined;
+  if (parts.length === 0 || text === undefined) return text;
   const json = utf8Encode(text);
   let size = 5 + json.length;
   for (const p of parts) size += 4 + p.length;

@@ -8,7 +8,7 @@ import {
   MAX_PING_PAYLOAD,
   PROTOCOL_VERSION,
 } from './constants';
-import { encodeWithAttachments, mayHoldBinary, textMayHoldBinary } from './attachments';
+import { encodeWithAttachments, mayHoldBinary } from './attachments';
 import { FrameError } from './errors';
 import { checkBody, isFrameType } from './rules';
 import { encodeToScratch, isWellFormed, utf8Encode } from './utf8';
@@ -141,11 +141,12 @@ export function encodeFrame(type: FrameType, event: string, payload: Uint8Array 
  */
 function jsonScratch(data: unknown): Uint8Array {
   if (data === undefined) return EMPTY;
-  const text = JSON.stringify(data) as string | undefined;
-  if (text !== undefined && textMayHoldBinary(text) && typeof data === 'object' && data !== null && mayHoldBinary(data)) {
-    const withAttachments = encodeWithAttachments(data);
-    if (withAttachments !== undefined) return withAttachments;
-  }
+  let text: string | undefined;
+  if (typeof data === 'object' && data !== null && mayHoldBinary(data)) {
+    const out = encodeWithAttachments(data);
+    if (typeof out !== 'string') return out ?? EMPTY;
+    text = out;
+  } else text = JSON.stringify(data) as string | undefined;
   return text === undefined ? EMPTY : encodeToScratch(text);
 }
 
