@@ -65,6 +65,8 @@ serveRequests({
     return { port: running.port, pid: process.pid };
   },
   stats: () => cpuStats(),
+  /** Stelar with connection-state recovery: its gauges (absent sessions, log). */
+  recoveryStats: () => running?.recovery?.() ?? null,
   gc: async () => {
     await fullGc();
     return stats();

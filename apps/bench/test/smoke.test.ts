@@ -66,7 +66,7 @@ afterAll(() => {
   rmSync(distDir, { recursive: true, force: true });
 });
 
-const TARGET_IDS = ['oif-ws', 'oif-tcp', 'oif-tcp-net', 'fan-ws', 'fan-uws', 'mem-ws', 'mem-tcp', 'setup-ws', 'rtt-ws', 'large-ws', 'pipe-tcp-net'];
+const TARGET_IDS = ['oif-ws', 'oif-tcp', 'oif-tcp-net', 'fan-ws', 'fan-uws', 'mem-ws', 'mem-tcp', 'setup-ws', 'rtt-ws', 'large-ws', 'pipe-tcp-net', 'recovery-ws', 'recovery-tcp', 'absent-ws'];
 
 describe('benchmark harness (smoke)', () => {
   it('describes the machine, the load, the pinning and the servers', () => {
@@ -94,6 +94,7 @@ describe('benchmark harness (smoke)', () => {
       fanout: ['serverCpuUsPerDelivery', 'serverUserUsPerDelivery', 'deliveriesPerSec', 'burstMs', 'broadcasts'],
       connections: ['setupPerSec', 'opened', 'serverCpuUsPerSetup', 'serverCpuPctOfSetup', 'rssPerConn', 'heapPerConn', 'heapTotalPerConn', 'arrayBuffersPerConn'],
       deflate: ['msgsPerSec', 'serverCpuUsPerMsg', 'wireBytesPerMsg'],
+      recovery: ['loadAvg1'],
     };
     const cfg = results.config;
     const expected: { scenario: CellScenario; servers: ServerKind[]; count: number }[] = [
@@ -102,6 +103,7 @@ describe('benchmark harness (smoke)', () => {
       { scenario: 'fanout', servers: cfg.fanout.servers, count: cfg.fanout.clients.length },
       { scenario: 'connections', servers: cfg.connections.servers, count: 1 },
       { scenario: 'deflate', servers: cfg.deflate.servers, count: 2 },
+      { scenario: 'recovery', servers: cfg.recovery.servers, count: 3 },
     ];
     for (const x of expected) {
       for (const kind of x.servers.filter((k) => available.includes(k))) {
@@ -120,6 +122,11 @@ describe('benchmark harness (smoke)', () => {
     }
     // The setup cell opened more than the idle connections (batches opened and closed again).
     for (const c of results.cells.filter((x) => x.scenario === 'connections')) expect(c.median['opened']).toBeGreaterThan(cfg.connections.memConns);
+    // Recovery: CPU per delivery off and on, and what the absent sessions retain.
+    for (const c of results.cells.filter((x) => x.scenario === 'recovery')) {
+      const want = c.params['recovery'] !== undefined ? ['serverCpuUsPerDelivery', 'deliveriesPerSec', 'broadcasts'] : ['heapPerAbsent', 'rssPerAbsent', 'heapPerLive'];
+      for (const m of want) expect(Number.isFinite(c.median[m]), `recovery ${c.server} ${m}`).toBe(true);
+    }
     // Compression actually happened on the wire.
     for (const kind of cfg.deflate.servers.filter((k) => available.includes(k))) {
       const on = results.cells.find((c) => c.scenario === 'deflate' && c.server === kind && c.params['deflate'] === 'on');

@@ -1,4 +1,5 @@
-import { ClientEngine, type AnyEvents, type ClientOptions, type Dialer } from '@stelar/core/client';
+import { ClientEngine, type AnyEvents, type ClientOptions, type Dialer, type Logger } from '@stelar/core/client';
+import { consoleLogger, debugEnabled } from '@stelar/core/internal';
 import { dialTcp, dialWebSocket, type DialTcpOptions, type DialWebSocketOptions } from '@stelar/transport-node';
 
 /** Options of a Node client: the engine's (auth, reconnect, queue, timeouts) plus the transport's. */
@@ -34,12 +35,39 @@ export function dialerFor(url: string | URL, options: NodeClientOptions = {}): D
  * the engine's (see `@stelar/core`).
  */
 export class StelarClient<In extends object = AnyEvents, Out extends object = In> extends ClientEngine<In, Out> {
-  readonly url: string;
+  #url: string;
+  readonly #options: NodeClientOptions;
 
   constructor(url: string | URL, options: NodeClientOptions = {}) {
-    super(dialerFor(url, options), options);
-    this.url = String(url);
+    const logger = clientLogger(options.logger);
+    super(dialerFor(url, options), { ...options, ...(logger !== undefined && { logger }) });
+    this.#url = String(url);
+    this.#options = options;
   }
+
+  /** The URL of the next connection attempts. */
+  get url(): string {
+    return this.#url;
+  }
+
+  /**
+   * Points the next connection attempts at another URL (any scheme; the same options). The
+   * current connection, if any, stays until it ends; `close()` then `connect()` to move at once.
+   * Throws, and changes nothing, for a URL `connect()` would refuse.
+   */
+  setUrl(url: string | URL): void {
+    this.setDialer(dialerFor(url, this.#options));
+    this.#url = String(url);
+  }
+}
+
+/**
+ * The logger of a Node client: the application's, else the console at debug level when the
+ * `DEBUG` environment variable switches on `stelar:client` (`DEBUG=stelar:*`), else none.
+ */
+export function clientLogger(logger: Logger | false | undefined, env: string | undefined = process.env['DEBUG']): Logger | false | undefined {
+  if (logger !== undefined) return logger;
+  return debugEnabled(env, 'stelar:client') ? consoleLogger('stelar:client', 'debug') : undefined;
 }
 
 /**
@@ -54,6 +82,7 @@ export class StelarClient<In extends object = AnyEvents, Out extends object = In
  */
 export function connect<In extends object = AnyEvents, Out extends object = In>(url: string | URL, options: NodeClientOptions = {}): StelarClient<In, Out> {
   const client = new StelarClient<In, Out>(url, options);
-  if (options.autoConnect !== false) client.connect().catch(() => undefined);
+  // Nobody awaits this call: it has no time bound of its own (the client's policy decides).
+  if (options.autoConnect !== false) client.connect({ timeout: 0 }).catch(() => undefined);
   return client;
 }

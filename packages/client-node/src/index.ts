@@ -1,4 +1,4 @@
-export { connect, dialerFor, StelarClient, type NodeClientOptions } from './client';
+export { clientLogger, connect, dialerFor, StelarClient, type NodeClientOptions } from './client';
 export {
   DisconnectCode,
   ErrorCode,
@@ -9,6 +9,9 @@ export {
   type ClientOptions,
   type ClientRequestOptions,
   type ClientState,
+  type ConnectOptions,
+  type Logger,
   type OfflineQueueOptions,
+  type ReconnectOptions,
 } from '@stelar/core/client';
 export { DialError } from '@stelar/transport-node';

@@ -86,6 +86,7 @@ export const ErrorCode = {
   REJECTED: 'REJECTED',
   NO_HANDLER: 'NO_HANDLER',
   HANDLER_ERROR: 'HANDLER_ERROR',
+  INTERNAL_ERROR: 'INTERNAL_ERROR',
   TIMEOUT: 'TIMEOUT',
   ABORTED: 'ABORTED',
   DISCONNECTED: 'DISCONNECTED',
@@ -93,6 +94,8 @@ export const ErrorCode = {
   SHUTTING_DOWN: 'SHUTTING_DOWN',
   OVERLOADED: 'OVERLOADED',
   MESSAGE_TIMEOUT: 'MESSAGE_TIMEOUT',
+  /** Local to a client, never sent: the peer is not a Stelar server (docs/protocol.md §6). */
+  NOT_STELAR: 'NOT_STELAR',
   NO_SUPPORT: 'NO_SUPPORT',
 } as const;
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];

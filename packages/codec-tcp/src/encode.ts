@@ -10,6 +10,7 @@ import {
 } from './constants';
 import { encodeWithAttachments, mayHoldBinary } from './attachments';
 import { FrameError } from './errors';
+import { recoverJson, type ClientRecover } from './recovery';
 import { checkBody, isFrameType } from './rules';
 import { encodeToScratch, isWellFormed, utf8Encode } from './utf8';
 
@@ -76,7 +77,8 @@ const SLAB_MAX_FRAME = 2 * 1024;
 let slab = new Uint8Array(0);
 let slabUsed = 0;
 
-function allocFrame(size: number): Uint8Array {
+/** A frame's bytes: small ones carved from the shared slab (internal to the codec). */
+export function allocFrame(size: number): Uint8Array {
   if (size > SLAB_MAX_FRAME) return new Uint8Array(size);
   if (slabUsed + size > slab.length) {
     slab = new Uint8Array(SLAB_SIZE);
@@ -213,6 +215,8 @@ export function encodeAckError(id: number, event: string, code: string, message:
 export interface ClientHello {
   v: number;
   auth?: unknown;
+  /** Connection-state recovery: present when the client opts in (docs/protocol.md §8). */
+  recover?: ClientRecover;
 }
 /** Fields of the server's CONNECT. */
 export interface ServerHello {
@@ -223,9 +227,13 @@ export interface ServerHello {
   [extra: string]: unknown;
 }
 
-/** CONNECT (0x07), client → server: protocol version and optional credentials. */
-export function encodeClientConnect(auth?: unknown): Uint8Array {
-  const hello: ClientHello = auth === undefined ? { v: PROTOCOL_VERSION } : { v: PROTOCOL_VERSION, auth };
+/**
+ * CONNECT (0x07), client → server: protocol version, optional credentials, and optionally the
+ * opt-in to connection-state recovery (`{}`) or the session to resume (`{ token, offset }`).
+ */
+export function encodeClientConnect(auth?: unknown, recover?: ClientRecover): Uint8Array {
+  const hello: Record<string, unknown> = auth === undefined ? { v: PROTOCOL_VERSION } : { v: PROTOCOL_VERSION, auth };
+  if (recover !== undefined) hello['recover'] = recoverJson(recover);
   return layout(FrameType.CONNECT, '', jsonScratch(hello));
 }
 

@@ -49,5 +49,24 @@ export {
   type DisconnectBody,
   type ErrorBody,
 } from './payloads';
+export {
+  carriesOffset,
+  compareOffsets,
+  isToken,
+  isZeroOffset,
+  MAX_TOKEN_LENGTH,
+  MIN_TOKEN_LENGTH,
+  OFFSET_SIZE,
+  offsetToHex,
+  parseOffsetHex,
+  parseRecover,
+  parseRecoveryAnswer,
+  readOffset,
+  withOffset,
+  ZERO_OFFSET,
+  type ClientRecover,
+  type Offset,
+  type RecoveryAnswer,
+} from './recovery';
 export { utf8Decode, utf8Encode } from './utf8';
 export { isBinaryValue } from './attachments';

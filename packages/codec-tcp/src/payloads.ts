@@ -2,6 +2,7 @@ import { ATTACHMENT_MARK, decodeWithAttachments } from './attachments';
 import { AckStatus, ErrorCode } from './constants';
 import type { ClientHello, ServerHello } from './encode';
 import { FrameError } from './errors';
+import { parseRecover } from './recovery';
 import { utf8Decode } from './utf8';
 
 function u32(bytes: Uint8Array, at: number): number {
@@ -81,7 +82,9 @@ export function parseErrorBody(bytes: Uint8Array): ErrorBody {
 export function parseClientHello(payload: Uint8Array): ClientHello {
   const v = decodeJson(payload);
   if (!isObject(v) || typeof v['v'] !== 'number') throw new FrameError(ErrorCode.BAD_PAYLOAD, 'CONNECT must be a JSON object with a numeric "v"');
-  return 'auth' in v ? { v: v['v'], auth: v['auth'] } : { v: v['v'] };
+  const hello: ClientHello = 'auth' in v ? { v: v['v'], auth: v['auth'] } : { v: v['v'] };
+  if (v['recover'] !== undefined) hello.recover = parseRecover(v['recover']);
+  return hello;
 }
 
 /** Parses a server's CONNECT payload. */

@@ -7,11 +7,19 @@ import {
   decodeMessage,
   encodeAckRequest,
   encodeAckResult,
+  encodeClientConnect,
   encodeDisconnect,
   encodeError,
   encodeJoin,
   encodeJson,
   encodePing,
+  encodeServerConnect,
+  OFFSET_SIZE,
+  parseClientHello,
+  parseRecoveryAnswer,
+  parseServerHello,
+  readOffset,
+  withOffset,
 } from '../src/index';
 import { concat, hex, toHex, utf8 } from './helpers';
 
@@ -40,8 +48,8 @@ function examples(): Uint8Array[][] {
 describe('docs/protocol.md §7 examples, byte for byte', () => {
   const blocks = examples();
 
-  it('has the six example blocks', () => {
-    expect(blocks.map((b) => b.length)).toEqual([1, 1, 2, 2, 3, 3]);
+  it('has the nine example blocks', () => {
+    expect(blocks.map((b) => b.length)).toEqual([1, 1, 2, 2, 3, 2, 1, 2, 3]);
   });
 
   it('JSON event chat {"t":"hi"} (21 bytes)', () => {
@@ -77,8 +85,34 @@ describe('docs/protocol.md §7 examples, byte for byte', () => {
     expect(toHex(encodeDisconnect(4001, 'bad token'))).toBe(toHex(disconnect!));
   });
 
+  it('recovery: a client opting in, and the answer of a server with recovery on', () => {
+    const [optIn, answer] = blocks[5]!;
+    expect(toHex(encodeClientConnect(undefined, {}))).toBe(toHex(optIn!));
+    const hello = { v: 1, id: 'Wq2xRk9pLm3nTb7Z', heartbeat: 25000, maxFrame: 1048576, recovery: { token: 'q3Jd0fYk8wZr5TnB2xLc7hVe', recovered: false, rx: 0 } };
+    expect(toHex(encodeServerConnect(hello))).toBe(toHex(answer!));
+    expect(parseClientHello(decodeFrame(optIn!).payload)).toEqual({ v: 1, recover: {} });
+    expect(parseRecoveryAnswer(parseServerHello(decodeFrame(answer!).payload))).toEqual(hello.recovery);
+  });
+
+  it('recovery: chat {"t":"hi"} at offset 1000 (29 bytes)', () => {
+    const doc = blocks[6]![0]!;
+    expect(doc.length).toBe(29);
+    expect(toHex(withOffset(encodeJson('chat', { t: 'hi' }), { hi: 0, lo: 1000 }))).toBe(toHex(doc));
+    const f = decodeFrame(doc);
+    expect(readOffset(f.payload)).toEqual({ hi: 0, lo: 1000 });
+    expect(new TextDecoder().decode(f.payload.subarray(OFFSET_SIZE))).toBe('{"t":"hi"}');
+  });
+
+  it('recovery: a resume with token and offset, and its answer', () => {
+    const [resume, answer] = blocks[7]!;
+    expect(toHex(encodeClientConnect(undefined, { token: 'q3Jd0fYk8wZr5TnB2xLc7hVe', offset: { hi: 0, lo: 1000 } }))).toBe(toHex(resume!));
+    expect(parseClientHello(decodeFrame(resume!).payload).recover).toEqual({ token: 'q3Jd0fYk8wZr5TnB2xLc7hVe', offset: { hi: 0, lo: 1000 } });
+    const hello = { v: 1, id: 'Wq2xRk9pLm3nTb7Z', heartbeat: 25000, maxFrame: 1048576, recovery: { token: 'Hs4vN1cQ9rXw6mGp0aKy3uEj', recovered: true, rx: 12 } };
+    expect(toHex(encodeServerConnect(hello))).toBe(toHex(answer!));
+  });
+
   it('img {b: bytes 1 2 3} in the attachment form (38 bytes, lines of one frame)', () => {
-    const doc = concat(...blocks[5]!);
+    const doc = concat(...blocks[8]!);
     expect(doc.length).toBe(38);
     expect(toHex(encodeJson('img', { b: new Uint8Array([1, 2, 3]) }))).toBe(toHex(doc));
     const got = decodeJson(decodeFrame(doc).payload) as { b: Uint8Array };
@@ -87,7 +121,7 @@ describe('docs/protocol.md §7 examples, byte for byte', () => {
 
   it('every example frame decodes under the strict decoder', () => {
     for (const [i, block] of blocks.entries()) {
-      if (i === 5) {
+      if (i === 8) {
         decodeFrame(concat(...block));
         continue;
       }

@@ -1,5 +1,7 @@
+import { now } from './clock';
 import type { AnyConnection as Connection } from './connection';
 import { LocalConnectionHandle, type ConnectionHandle } from './handle';
+import { MemoryRecoveryLog, OutFrame, type RecoveryLog, type RecoverySettings } from './recovery-log';
 
 /**
  * Which connections an operation addresses. Empty `rooms` means every connection.
@@ -99,6 +101,13 @@ export interface Adapter {
   nodeCount(): number;
   /** The adapter's own counters, merged into `getStats().adapter` and the Prometheus output. */
   metrics?(): Record<string, number>;
+  /**
+   * Connection-state recovery (`HubOptions.recovery`): called once by the hub, before use. From
+   * then on the adapter logs its broadcasts and gives each recipient its variant (see
+   * `RecoveryLog`, `MemoryAdapter.deliverStamped`). `budget()` is the bytes the log may hold now.
+   * Optional: a hub with recovery refuses an adapter without it.
+   */
+  recovery?(settings: RecoverySettings, budget: () => number): RecoveryLog;
   /** Frees resources (connections to Redis, timers). */
   close(): Promise<void>;
 }
@@ -115,6 +124,8 @@ export class MemoryAdapter implements Adapter {
   protected host!: AdapterHost;
   protected readonly rooms = new Map<string, Set<Connection>>();
   private stamp = 0;
+  /** Set when the hub turned connection-state recovery on. */
+  protected recoveryLog: RecoveryLog | undefined = undefined;
 
   attach(host: AdapterHost): void {
     this.host = host;
@@ -159,7 +170,32 @@ export class MemoryAdapter implements Adapter {
   }
 
   broadcast(frame: Uint8Array, target: BroadcastTarget): void {
-    this.deliver(frame, target);
+    const log = this.recoveryLog;
+    // Without recovery (or no session that could recover), the path is the same as ever.
+    if (log === undefined || log.sessions === 0) this.deliver(frame, target);
+    else this.deliverStamped(new OutFrame(frame, log.append(frame, target, now())), target);
+  }
+
+  /**
+   * The in-memory log. An adapter that overrides `broadcast` must provide its own (the log must
+   * see every broadcast it delivers): this one refuses.
+   */
+  recovery(settings: RecoverySettings, budget: () => number): RecoveryLog {
+    if (this.broadcast !== MemoryAdapter.prototype.broadcast) {
+      throw new TypeError(`${this.constructor.name} does not support connection-state recovery (HubOptions.recovery)`);
+    }
+    return (this.recoveryLog = new MemoryRecoveryLog(settings, budget));
+  }
+
+  /** Local delivery of a broadcast with recovery: each recipient takes its variant (`Connection.sendOut`). */
+  protected deliverStamped(out: OutFrame, target: BroadcastTarget): number {
+    let count = 0;
+    const volatile = target.volatile;
+    this.forEachMatch(target, (conn) => {
+      conn.sendOut(out, volatile);
+      count++;
+    });
+    return count;
   }
 
   /** Local delivery: what every adapter does for its own process. Returns the recipients count. */

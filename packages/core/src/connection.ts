@@ -1,39 +1,53 @@
-import { DisconnectCode, encodeAckRequest, encodeBinary, encodeJson, ErrorCode } from '@stelar/codec-tcp';
+import { carriesOffset, DisconnectCode, encodeAckRequest, encodeBinary, encodeJson, ErrorCode, withOffset, ZERO_OFFSET } from '@stelar/codec-tcp';
 import type { BroadcastOperator } from './broadcast';
 import type { ConnectionInfo } from './adapter';
 import { StelarError } from './errors';
 import type { Link, LinkInfo } from './link';
 import { SendStatus } from './link';
 import type { RateLimitRule } from './rate-limit';
+import type { OutFrame } from './recovery-log';
+import type { SessionRecovery } from './recovery-session';
 import type { PendingRequest } from './requests';
 import type { ServerSession } from './session';
 import {
   asBytes,
   isBinary,
   type AnyEvents,
-  type EventData,
+  type DataArgs,
   type EventName,
   type EventReply,
   type RequestOptions,
   type SendOptions,
 } from './types';
 
-/** Life of a connection on the server. */
-export type ConnectionState = 'opening' | 'open' | 'closing' | 'closed';
+/** What `conn.data` holds unless the hub is given a `Data` type. */
+export type ConnectionData = Record<string, unknown>;
+
+/**
+ * Life of a connection on the server. `absent`: its link was lost and connection-state recovery
+ * keeps the session for its client to come back (not open, not yet ended).
+ */
+export type ConnectionState = 'opening' | 'open' | 'absent' | 'closing' | 'closed';
 
 let create: (id: string, link: Link, session: ServerSession) => AnyConnection;
 let readState: (conn: AnyConnection) => ConnectionState;
-let writeState: (conn: AnyConnection, state: 'open' | 'closed') => void;
+let writeState: (conn: AnyConnection, state: 'open' | 'absent' | 'closed') => void;
 let readSession: (conn: AnyConnection) => ServerSession;
 let readLink: (conn: AnyConnection) => Link;
+let writeLink: (conn: AnyConnection, link: Link) => void;
+let writeRecovery: (conn: AnyConnection, rec: SessionRecovery) => void;
+
+/** What a connection's link facts look like when a resume moves it to another link. */
+type LinkFacts = { -readonly [K in 'transport' | 'remoteAddress' | 'remotePort' | 'upgradeRequest']: Connection[K] };
 
 /**
  * One client session on the server, whatever its transport: what handlers, listeners and your
  * code use. The protocol's per-connection state lives in the hub's session record behind it.
  *
- * `In` are the events this server receives, `Out` the events it sends.
+ * `In` are the events this server receives, `Out` the events it sends, `Data` what `conn.data`
+ * holds (like Socket.IO's `SocketData`).
  */
-export class Connection<In extends object = AnyEvents, Out extends object = In> {
+export class Connection<In extends object = AnyEvents, Out extends object = In, Data extends object = ConnectionData> {
   /** Session id, sent to the client in CONNECT. */
   readonly id: string;
   /** `ws`, `wss`, `tcp` or `tls`. */
@@ -51,7 +65,9 @@ export class Connection<In extends object = AnyEvents, Out extends object = In> 
   readonly roomSet = new Set<string>();
   /** Adapter contract: the adapter's dedupe stamp for multi-room broadcasts. */
   broadcastStamp = 0;
-  private dataStore: Record<string, unknown> | undefined = undefined;
+  private dataStore: Data | undefined = undefined;
+  /** Frames sent to this client (`messagesOut`). */
+  private sent = 0;
   /** The hub's record of this session. */
   private readonly session: ServerSession;
   /**
@@ -60,8 +76,10 @@ export class Connection<In extends object = AnyEvents, Out extends object = In> 
    * this object and its link only.
    */
   private state: ConnectionState = 'opening';
-  /** The link it runs on. */
-  private readonly link: Link;
+  /** The link it runs on (another one after a resume). */
+  private link: Link;
+  /** Connection-state recovery, for a session that opted in once it is accepted. */
+  private rec: SessionRecovery | undefined = undefined;
 
   /** Made by the hub with its session record (`Hub.accept`), through `newConnection`. */
   private constructor(id: string, link: Link, session: ServerSession) {
@@ -74,12 +92,36 @@ export class Connection<In extends object = AnyEvents, Out extends object = In> 
     this.upgradeRequest = link.upgradeRequest;
   }
 
-  /** Free storage for the application (user, session…); created on first use. */
-  get data(): Record<string, unknown> {
-    return (this.dataStore ??= {});
+  /**
+   * Storage for the application (user, session…), typed by the hub's `Data` parameter. It starts
+   * as an empty object, created on first use: the fields of `Data` are there once your code (say,
+   * connection middleware) has set them, as with Socket.IO's `socket.data`.
+   */
+  get data(): Data {
+    return (this.dataStore ??= {} as Data);
   }
-  set data(value: Record<string, unknown>) {
+  set data(value: Data) {
     this.dataStore = value;
+  }
+
+  /** Frames received from this client since it connected (control frames included, as in `getStats().messages.in`). */
+  get messagesIn(): number {
+    return this.session.messagesIn;
+  }
+
+  /** Frames sent to this client (written to its link or buffered; dropped volatile ones are not counted). */
+  get messagesOut(): number {
+    return this.sent;
+  }
+
+  /** When the link was accepted (`Date.now()` milliseconds). */
+  get connectedAt(): number {
+    return this.session.connectedAt;
+  }
+
+  /** When a frame or a heartbeat answer last arrived from this client (`Date.now()` milliseconds). */
+  get lastSeen(): number {
+    return this.session.lastSeenAt;
   }
 
   /**
@@ -96,9 +138,17 @@ export class Connection<In extends object = AnyEvents, Out extends object = In> 
     return s.abort.signal;
   }
 
-  /** True once the session is accepted and until it closes. */
+  /** True once the session is accepted and until it closes (false while its client is away). */
   get isOpen(): boolean {
     return this.state === 'open';
+  }
+
+  /**
+   * True once the session was resumed by connection-state recovery (same id, rooms and `data`;
+   * missed messages replayed), already while connection middleware runs for the resume.
+   */
+  get recovered(): boolean {
+    return this.rec?.recovered ?? false;
   }
 
   /** Rooms this connection is in. */
@@ -132,11 +182,20 @@ export class Connection<In extends object = AnyEvents, Out extends object = In> 
     return this.session.host.leaveRoom(this.session, room);
   }
 
-  /** Sends an event to this client. Uint8Array / ArrayBuffer data is sent as binary. */
+  /**
+   * Sends an event to this client. Uint8Array / ArrayBuffer data is sent as binary. With
+   * connection-state recovery, a message that is not volatile is logged like a broadcast to this
+   * connection's id, so it reaches the client even if it is away (it returns true then).
+   */
   emit<K extends EventName<Out>>(event: K, ...args: EmitArgs<Out, K>): boolean {
     const [data, options] = args as [unknown, SendOptions | undefined];
     const frame = isBinary(data) ? encodeBinary(event, asBytes(data)) : encodeJson(event, data);
-    const status = this.sendEncoded(frame, options?.volatile ?? false);
+    const volatile = options?.volatile ?? false;
+    if (this.rec !== undefined && !volatile && (this.state === 'open' || this.state === 'absent')) {
+      const host = this.session.host;
+      if (host.emitLogged) return host.emitLogged(this, frame);
+    }
+    const status = this.sendEncoded(frame, volatile);
     return status === SendStatus.OK || status === SendStatus.BUFFERED;
   }
 
@@ -144,9 +203,10 @@ export class Connection<In extends object = AnyEvents, Out extends object = In> 
    * Sends a request to this client and resolves with its handler's reply. Rejects with a
    * StelarError: TIMEOUT, ABORTED, DISCONNECTED, or the code the client's handler threw.
    */
-  request<K extends EventName<Out>>(event: K, data: EventData<Out, K>, options: RequestOptions = {}): Promise<EventReply<Out, K>> {
+  request<K extends EventName<Out>>(event: K, ...args: DataArgs<Out, K, RequestOptions>): Promise<EventReply<Out, K>> {
+    const [data, options = {}] = args as [unknown, RequestOptions | undefined];
     const s = this.session;
-    if (this.state !== 'open') return Promise.reject(new StelarError(ErrorCode.DISCONNECTED, 'connection is not open'));
+    if (this.state !== 'open' && this.state !== 'absent') return Promise.reject(new StelarError(ErrorCode.DISCONNECTED, 'connection is not open'));
     const tracker = s.tracker();
     return new Promise<unknown>((resolve, reject) => {
       const p: PendingRequest = { event, id: 0, timer: undefined, signal: options.signal, onAbort: undefined, settled: false, resolve, reject };
@@ -213,8 +273,30 @@ export class Connection<In extends object = AnyEvents, Out extends object = In> 
    */
   sendEncoded(frame: Uint8Array, volatile: boolean): SendStatus {
     if (this.state === 'closed') return SendStatus.CLOSED;
+    // A session with recovery gets an offset on every JSON and BINARY frame (zero: not logged).
+    if (this.rec !== undefined && carriesOffset(frame)) frame = withOffset(frame, ZERO_OFFSET, true);
+    const status = this.link.send(frame, volatile);
+    if (status === SendStatus.OK || status === SendStatus.BUFFERED) this.sent++;
+    this.session.host.countSend(status, frame.length);
+    return status;
+  }
+
+  /**
+   * Adapter contract, with connection-state recovery: sends one broadcast, the variant carrying
+   * its offset to a session that opted in (and remembers the offset as sent), the frame as it is
+   * to the others.
+   */
+  sendOut(out: OutFrame, volatile: boolean): SendStatus {
+    const rec = this.rec;
+    if (rec === undefined) return this.sendEncoded(out.frame, volatile);
+    if (this.state === 'closed') return SendStatus.CLOSED;
+    const frame = out.stamped();
     const status = this.link.send(frame, volatile);
     this.session.host.countSend(status, frame.length);
+    if (out.entry !== undefined) {
+      if (status === SendStatus.OK || status === SendStatus.BUFFERED) rec.sent = out.entry.seq;
+      else rec.missed = true;
+    }
     return status;
   }
 
@@ -223,6 +305,17 @@ export class Connection<In extends object = AnyEvents, Out extends object = In> 
     create = (id, link, session) => new Connection(id, link, session);
     readSession = (conn) => conn.session;
     readLink = (conn) => conn.link;
+    writeLink = (conn, link) => {
+      conn.link = link;
+      const facts = conn as unknown as LinkFacts;
+      facts.transport = link.transport;
+      facts.remoteAddress = link.remoteAddress;
+      facts.remotePort = link.remotePort;
+      facts.upgradeRequest = link.upgradeRequest;
+    };
+    writeRecovery = (conn, rec) => {
+      conn.rec = rec;
+    };
     readState = (conn) => conn.state;
     writeState = (conn, state) => {
       conn.state = state;
@@ -241,13 +334,11 @@ export function sessionOf(conn: AnyConnection): ServerSession {
 }
 
 /** `emit(event, data, options?)` arguments: data optional only for events that take none. */
-export type EmitArgs<M, K extends keyof M> = undefined extends EventData<M, K>
-  ? [data?: EventData<M, K>, options?: SendOptions]
-  : [data: EventData<M, K>, options?: SendOptions];
+export type EmitArgs<M, K extends keyof M> = DataArgs<M, K, SendOptions>;
 
 /** A connection whatever its event maps (what adapters and internals handle). */
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
-export type AnyConnection = Connection<any, any>;
+export type AnyConnection = Connection<any, any, any>;
 
 /**
  * The link a connection runs on: for the hub's parts (pause, resume, ping) and sibling packages
@@ -262,9 +353,24 @@ export function stateOf(conn: AnyConnection): ConnectionState {
   return readState(conn);
 }
 
-/** The handshake accepted the session. */
+/** The handshake accepted the session (or a resume brought it back). */
 export function markOpen(conn: AnyConnection): void {
   writeState(conn, 'open');
+}
+
+/** Its link was lost and recovery keeps it for its client. */
+export function markAbsent(conn: AnyConnection): void {
+  writeState(conn, 'absent');
+}
+
+/** Moves a connection to another link (recovery: a placeholder while absent, the client's new link on resume). */
+export function attachLink(conn: AnyConnection, link: Link): void {
+  writeLink(conn, link);
+}
+
+/** The session opted in to connection-state recovery and was accepted. */
+export function setRecovery(conn: AnyConnection, rec: SessionRecovery): void {
+  writeRecovery(conn, rec);
 }
 
 /** The link closed. */

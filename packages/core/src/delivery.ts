@@ -38,13 +38,13 @@ export class Delivery<In extends object, Out extends object> implements Dispatch
       }
       if (s.inFlight >= hub.settings.maxConcurrentRequests) {
         // A closed connection's request is dropped, not retried (it would wait again at once).
-        return this.connectionSlot(s).then(() => (s.state === 'open' ? this.dispatch(s, frame) : undefined));
+        return this.connectionSlot(s).then(() => (s.active ? this.dispatch(s, frame) : undefined));
       }
       // The process-wide cap: wait in line (behind earlier waiters) while this connection's reads pause.
       if (this.slots.mustWait(granted)) {
         return this.slots.wait(s).then((got) => {
           if (got) this.slots.taken();
-          const next = s.state === 'open' ? this.dispatch(s, frame, got) : undefined;
+          const next = s.active ? this.dispatch(s, frame, got) : undefined;
           // The slot may be left unused (a refusal, a closed connection): pass it on.
           this.slots.grant();
           return next;
@@ -69,7 +69,7 @@ export class Delivery<In extends object, Out extends object> implements Dispatch
   /** Waits until the connection is under `maxConcurrentRequests` (or closed). */
   private connectionSlot(s: ServerSession): Promise<boolean> {
     const max = this.hub.settings.maxConcurrentRequests;
-    return this.hub.waitFor(() => s.inFlight < max || s.state !== 'open', Infinity);
+    return this.hub.waitFor(() => s.inFlight < max || !s.active, Infinity);
   }
 
   private limited(s: ServerSession, event: string, id: number, isRequest: boolean): undefined {
@@ -77,7 +77,9 @@ export class Delivery<In extends object, Out extends object> implements Dispatch
     const m = hub.metrics;
     m.rateLimitHits++;
     m.error(ErrorCode.RATE_LIMITED);
-    if (hub.settings.rateLimit?.onExceeded === 'disconnect') {
+    const action = hub.settings.rateLimit?.onExceeded === 'disconnect' ? 'disconnect' : 'drop';
+    hub.limitReached(() => ({ reason: 'rateLimit', conn: s.conn, event, action }));
+    if (action === 'disconnect') {
       m.rateLimitDisconnects++;
       hub.sendError(s, ErrorCode.RATE_LIMITED, 'rate limit exceeded', event);
       s.conn.disconnect(DisconnectCode.RATE_LIMITED, 'rate limit exceeded');
@@ -87,7 +89,7 @@ export class Delivery<In extends object, Out extends object> implements Dispatch
   }
 
   private deliver(s: ServerSession, frame: Frame, id: number, body: Uint8Array, isRequest: boolean): Promise<void> | undefined {
-    if (s.state !== 'open') return undefined;
+    if (!s.active) return undefined;
     const hub = this.hub;
     let data: unknown;
     try {
@@ -110,10 +112,9 @@ export class Delivery<In extends object, Out extends object> implements Dispatch
         if (!completed && isRequest) hub.reply(s, id, ctx.event, false, { code: ErrorCode.REJECTED, message: 'dropped by middleware' });
       },
       (err: unknown) => {
-        const b = toErrorBody(err, ErrorCode.REJECTED);
-        hub.metrics.error(b.code);
+        const b = hub.failed(err, s, 'event middleware');
         if (isRequest) hub.reply(s, id, ctx.event, false, b);
-        else if (s.state === 'open') hub.sendError(s, b.code, b.message, ctx.event);
+        else if (s.active) hub.sendError(s, b.code, b.message, ctx.event);
       },
     );
   }
@@ -139,12 +140,7 @@ export class Delivery<In extends object, Out extends object> implements Dispatch
     hub.metrics.inFlightHandlers--;
     this.slots.grant();
     if (ok) hub.reply(s, id, event, true, value);
-    else {
-      const b = toErrorBody(value, ErrorCode.HANDLER_ERROR);
-      hub.metrics.error(b.code);
-      hub.emitError(value, s.conn);
-      hub.reply(s, id, event, false, b);
-    }
+    else hub.reply(s, id, event, false, hub.failed(value, s, `the handler of request "${event}"`));
     hub.poke();
   }
 }

@@ -34,3 +34,23 @@ export function toErrorBody(err: unknown, fallbackCode: string = ErrorCode.HANDL
   }
   return { code: fallbackCode, message: typeof err === 'string' ? err : 'failed' };
 }
+
+/** The message clients get for an error the application did not mean to expose. */
+export const INTERNAL_MESSAGE = 'internal server error';
+
+/** Whether the application means a client to see this error: a `StelarError` (or subclass, e.g. `AuthError`). */
+export function isExposed(err: unknown): err is StelarError {
+  return err instanceof StelarError;
+}
+
+/**
+ * What a client is told about an error thrown by server code (docs/security.md, "Errors"): a
+ * `StelarError` carries its code and message; anything else, including errors with a `code` of
+ * their own (`ENOENT` and its path), becomes INTERNAL_ERROR with a generic message, or with its
+ * own message when `expose` (the hub's `exposeErrors`, for development) is set.
+ */
+export function publicErrorBody(err: unknown, expose: boolean): { code: string; message: string } {
+  if (isExposed(err)) return { code: err.code, message: err.message };
+  if (!expose) return { code: ErrorCode.INTERNAL_ERROR, message: INTERNAL_MESSAGE };
+  return { code: ErrorCode.INTERNAL_ERROR, message: err instanceof Error ? err.message : typeof err === 'string' ? err : INTERNAL_MESSAGE };
+}

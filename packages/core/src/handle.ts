@@ -2,7 +2,7 @@ import { DisconnectCode, ErrorCode } from '@stelar/codec-tcp';
 import type { ConnectionInfo } from './adapter';
 import { StelarError } from './errors';
 import type { AnyConnection } from './connection';
-import type { AnyEvents, EventData, EventName, EventReply } from './types';
+import type { AnyEvents, DataArgs, EventData, EventName, EventReply } from './types';
 
 /** `emit(event, data)` arguments: data optional only for events that take none. */
 type EmitData<M, K extends keyof M> = undefined extends EventData<M, K> ? [data?: EventData<M, K>] : [data: EventData<M, K>];
@@ -20,7 +20,7 @@ export interface ConnectionHandle<Out extends object = AnyEvents> extends Connec
   /** Sends an event to the connection (fire and forget, like a broadcast). */
   emit<K extends EventName<Out>>(event: K, ...args: EmitData<Out, K>): void;
   /** Sends a request to the connection's client and resolves with its reply (JSON across nodes). */
-  request<K extends EventName<Out>>(event: K, data: EventData<Out, K>, options?: { timeout?: number }): Promise<EventReply<Out, K>>;
+  request<K extends EventName<Out>>(event: K, ...args: DataArgs<Out, K, { timeout?: number }>): Promise<EventReply<Out, K>>;
   /** Makes the connection join rooms; resolves once it has (on its node). */
   join(rooms: string | readonly string[]): Promise<void>;
   /** Makes the connection leave rooms. */

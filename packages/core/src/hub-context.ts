@@ -3,7 +3,9 @@ import type { Adapter } from './adapter';
 import type { Connection } from './connection';
 import { now } from './clock';
 import { guard, type FailureSink } from './dispatch';
-import { toErrorBody } from './errors';
+import { isExposed, publicErrorBody } from './errors';
+import type { LimitEvent } from './limits';
+import { defaultLogger, LogSink } from './logger';
 import type { AnyEventHandler, ConnectionMiddleware, EventHandler, EventMiddleware, HubOptions, HubSettings } from './hub-options';
 import { Metrics } from './metrics';
 import { HandlerRegistry } from './registry';
@@ -27,15 +29,17 @@ export interface HubCallbacks<In extends object, Out extends object> {
   readonly error: ((err: unknown, conn?: Connection<In, Out>) => void)[];
   readonly join: ((conn: Connection<In, Out>, room: string) => void)[];
   readonly leave: ((conn: Connection<In, Out>, room: string) => void)[];
+  readonly limit: ((event: LimitEvent<Connection<In, Out>>) => void)[];
 }
 
 /**
  * What the hub's parts share: settings, counters, the adapter, the registered callbacks, the
- * connection tables, and the few operations every part needs (errors to listeners, answers to a
- * client, waiting for counters to fall). One per hub; never exposed.
+ * connection tables, and the few operations every part needs (errors to listeners or the logger,
+ * answers to a client, limits to their listeners, waiting for counters to fall). One per hub;
+ * never exposed.
  *
- * A logger, or a policy deciding which error details reach clients, would sit here: every error
- * from user code passes through `handlerFailed`/`report`, every answer through `reply`/`sendError`.
+ * Every error from user code passes through `handlerFailed`/`report`/`failed` (to `onError`, or
+ * the logger when nobody listens); what a client is told of it is `publicErrorBody`'s decision.
  */
 export class HubContext<In extends object, Out extends object> implements FailureSink<ServerSession> {
   readonly callbacks: HubCallbacks<In, Out> = {
@@ -48,12 +52,15 @@ export class HubContext<In extends object, Out extends object> implements Failur
     error: [],
     join: [],
     leave: [],
+    limit: [],
   };
   /** Open sessions (CONNECT accepted) by id. */
   readonly open = new Map<string, Connection<In, Out>>();
   /** Links that have not completed CONNECT. */
   readonly opening = new Set<ServerSession>();
   readonly authorizeJoin: HubOptions['authorizeJoin'];
+  /** Each level is `undefined` when off: `log.debug?.(…)` builds nothing then. */
+  readonly log: LogSink;
   draining = false;
   private readonly waiters = new Set<Waiter>();
 
@@ -65,30 +72,72 @@ export class HubContext<In extends object, Out extends object> implements Failur
     options: HubOptions,
   ) {
     this.authorizeJoin = options.authorizeJoin;
+    // Without a logger of the application's, the console gets warnings and errors only.
+    this.log = new LogSink(options.logger === undefined ? defaultLogger('stelar') : options.logger);
   }
 
   // ── errors ──────────────────────────────────────────────────────────────────
 
-  /** A user callback failed: counted, reported to `onError`, and told to the client when about its event. */
+  /**
+   * A user callback failed. About an event (`event` set) the client is told with ERROR: a
+   * `StelarError` is then an answer the application meant (logged at debug only); anything else
+   * is INTERNAL_ERROR to the client and reported. Listener failures are always reported.
+   */
   handlerFailed(err: unknown, s: ServerSession, event: string | undefined): void {
-    const b = toErrorBody(err, ErrorCode.HANDLER_ERROR);
+    const b = publicErrorBody(err, this.settings.exposeErrors);
     this.metrics.error(b.code);
-    this.emitError(err, s.conn);
-    if (event !== undefined && s.state === 'open') this.sendError(s, b.code, b.message, event);
+    if (event !== undefined && s.active) this.sendError(s, b.code, b.message, event);
+    if (event !== undefined && isExposed(err)) this.log.debug?.({ conn: s.conn.id, event, code: b.code }, 'error sent to the client');
+    else this.emitError(err, s.conn, event === undefined ? 'a listener failed' : `a handler of "${event}" failed`);
   }
 
-  /** An error with nothing to tell the client: counted as HANDLER_ERROR and reported to `onError`. */
-  report(err: unknown, s?: ServerSession): void {
-    this.metrics.error(ErrorCode.HANDLER_ERROR);
-    this.emitError(err, s?.conn);
+  /**
+   * A request's first handler or event middleware failed: counted; reported unless it is a
+   * `StelarError` (an answer); returns what the client is told.
+   */
+  failed(err: unknown, s: ServerSession, what: string): { code: string; message: string } {
+    const b = publicErrorBody(err, this.settings.exposeErrors);
+    this.metrics.error(b.code);
+    if (isExposed(err)) this.log.debug?.({ conn: s.conn.id, code: b.code }, `${what}: error sent to the client`);
+    else this.emitError(err, s.conn, `${what} failed`);
+    return b;
   }
 
-  emitError(err: unknown, conn?: Connection<In, Out>): void {
-    for (const fn of this.callbacks.error) {
+  /** An error with nothing to tell the client: counted as INTERNAL_ERROR and reported. */
+  report(err: unknown, s?: ServerSession, what = 'application code failed'): void {
+    this.metrics.error(ErrorCode.INTERNAL_ERROR);
+    this.emitError(err, s?.conn, what);
+  }
+
+  /** To the `onError` listeners, or to the logger (at `error`) when there is none. */
+  emitError(err: unknown, conn?: Connection<In, Out>, what = 'error'): void {
+    const fns = this.callbacks.error;
+    if (fns.length === 0) {
+      this.log.error?.({ err, conn: conn?.id }, what);
+      return;
+    }
+    for (const fn of fns) {
       try {
         fn(err, conn);
-      } catch {
-        /* an error listener that throws has nowhere else to go */
+      } catch (e) {
+        // An error listener that throws has only the logger left.
+        this.log.error?.({ err: e, conn: conn?.id }, 'an onError listener failed');
+      }
+    }
+  }
+
+  /** A limit refused something: to the `onLimit` listeners (nothing is built when there is none). */
+  limitReached(make: () => LimitEvent<Connection<In, Out>>): void {
+    const fns = this.callbacks.limit;
+    const debug = this.log.debug;
+    if (fns.length === 0 && !debug) return;
+    const ev = make();
+    debug?.({ reason: ev.reason, conn: 'conn' in ev ? ev.conn.id : undefined, limit: 'limit' in ev ? ev.limit : undefined }, 'limit reached');
+    for (const fn of fns) {
+      try {
+        fn(ev);
+      } catch (err) {
+        this.emitError(err, 'conn' in ev ? ev.conn : undefined, 'an onLimit listener failed');
       }
     }
   }
@@ -102,12 +151,13 @@ export class HubContext<In extends object, Out extends object> implements Failur
 
   /** Answers request `id` (an error `value` is a `{ code, message }` body). */
   reply(s: ServerSession, id: number, event: string, ok: boolean, value: unknown): void {
-    if (s.state !== 'open') return;
+    if (!s.active) return;
     const outcome = ok ? { ok: true as const, value } : { ok: false as const, error: value as { code: string; message: string } };
     const frame = encodeReply(id, event, outcome, (err) => {
       this.metrics.error(ErrorCode.HANDLER_ERROR);
-      this.emitError(err, s.conn);
+      this.emitError(err, s.conn, `the reply to "${event}" is not JSON`);
     });
+    s.rec?.answered(id, frame);
     s.conn.sendEncoded(frame, false);
   }
 

@@ -1,26 +1,28 @@
 import { DEFAULT_MAX_FRAME_SIZE } from '@stelar/codec-tcp';
 import type { Adapter } from './adapter';
-import type { Connection } from './connection';
+import type { Connection, ConnectionData } from './connection';
 import { randomId } from './ids';
+import type { Logger } from './logger';
 import type { Middleware } from './middleware';
 import type { RateLimitOptions } from './rate-limit';
+import { recoverySettings, type RecoveryOptions, type RecoverySettings } from './recovery-log';
 import type { AnyEvents, EventData, EventName, EventReply, HandlerResult } from './types';
 
 /**
  * A handler for one event: its return value (or resolved promise) answers a request.
  * `conn.signal` aborts when the connection goes away: pass it to slow work you start.
  */
-export type EventHandler<In extends object, Out extends object, K extends EventName<In>> = (
+export type EventHandler<In extends object, Out extends object, K extends EventName<In>, Data extends object = ConnectionData> = (
   data: EventData<In, K>,
-  conn: Connection<In, Out>,
+  conn: Connection<In, Out, Data>,
 ) => HandlerResult<EventReply<In, K>>;
 
 /** A catch-all handler: sees every event before its own handlers. */
-export type AnyEventHandler<In extends object, Out extends object> = (event: string, data: unknown, conn: Connection<In, Out>) => void;
+export type AnyEventHandler<In extends object, Out extends object, Data extends object = ConnectionData> = (event: string, data: unknown, conn: Connection<In, Out, Data>) => void;
 
 /** What event middleware sees. Middleware may replace `data`. */
-export interface EventContext<In extends object = AnyEvents, Out extends object = In> {
-  readonly conn: Connection<In, Out>;
+export interface EventContext<In extends object = AnyEvents, Out extends object = In, Data extends object = ConnectionData> {
+  readonly conn: Connection<In, Out, Data>;
   readonly event: string;
   data: unknown;
   /** The client expects a reply (ACK_REQ). */
@@ -28,13 +30,13 @@ export interface EventContext<In extends object = AnyEvents, Out extends object 
 }
 
 /** Runs when a client sends CONNECT; throw (e.g. `AuthError`) to refuse, `await next()` to go on. */
-export type ConnectionMiddleware<In extends object = AnyEvents, Out extends object = In> = Middleware<Connection<In, Out>>;
+export type ConnectionMiddleware<In extends object = AnyEvents, Out extends object = In, Data extends object = ConnectionData> = Middleware<Connection<In, Out, Data>>;
 /**
  * Runs for each event/request before its handlers. Not calling `next` drops the message (a
  * request is answered REJECTED); throwing answers with the error's code (default REJECTED).
  * `next()` resolves once handlers have started; it does not wait for async handlers.
  */
-export type EventMiddleware<In extends object = AnyEvents, Out extends object = In> = Middleware<EventContext<In, Out>>;
+export type EventMiddleware<In extends object = AnyEvents, Out extends object = In, Data extends object = ConnectionData> = Middleware<EventContext<In, Out, Data>>;
 
 export interface HeartbeatOptions {
   /** Ping a connection that has been silent this long (ms). Default 25 000. */
@@ -75,6 +77,25 @@ export interface HubOptions {
   authorizeJoin?: (conn: Connection<never, never>, room: string) => boolean | Promise<boolean>;
   /** Session ids. Default: 96 random bits, URL-safe. */
   generateId?: () => string;
+  /**
+   * Where the hub logs (`{ debug, info, warn, error }`, called as `(fields, message)`: pino,
+   * bunyan, console…): errors nobody listens to with `onError` at `error`, connections opened and
+   * closed at `debug`, drains at `info`. `false`: nothing. Default: `warn` and `error` to the
+   * console (`@stelar/server` adds `DEBUG=stelar:*`).
+   */
+  logger?: Logger | false | undefined;
+  /**
+   * Send clients the message of errors that are not `StelarError`s (their code stays
+   * INTERNAL_ERROR). For development only: messages may hold paths, queries or secrets.
+   * Default false: clients get "internal server error".
+   */
+  exposeErrors?: boolean;
+  /**
+   * Connection-state recovery (docs/protocol.md §8): a client whose link is lost comes back to
+   * the same session (id, rooms, `data`) and gets the messages it missed. Off by default; `true`
+   * for the defaults. Needs an adapter that supports it (`MemoryAdapter` does).
+   */
+  recovery?: RecoveryOptions | boolean;
 }
 
 /** `HubOptions` with every default filled in (what the hub's parts read). */
@@ -91,6 +112,9 @@ export interface HubSettings {
   readonly generateId: () => string;
   /** Set only when it limits something. */
   readonly rateLimit: RateLimitOptions | undefined;
+  readonly exposeErrors: boolean;
+  /** Set only when recovery is on. */
+  readonly recovery: RecoverySettings | undefined;
 }
 
 const DEFAULT_HEARTBEAT: Required<HeartbeatOptions> = { interval: 25_000, timeout: 20_000 };
@@ -109,5 +133,7 @@ export function hubSettings(options: HubOptions): HubSettings {
     maxQueuedFrames: options.maxQueuedFrames ?? 64,
     generateId: options.generateId ?? randomId,
     rateLimit: rl && (rl.connection || rl.events || rl.limiter) ? rl : undefined,
+    exposeErrors: options.exposeErrors === true,
+    recovery: recoverySettings(options.recovery),
   };
 }

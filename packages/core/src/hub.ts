@@ -3,18 +3,20 @@ import { MemoryAdapter, type Adapter, type AdapterHost } from './adapter';
 import type { ConnectionHandle } from './handle';
 import { BroadcastOperator } from './broadcast';
 import { now } from './clock';
-import type { AnyConnection, Connection } from './connection';
+import type { AnyConnection, Connection, ConnectionData } from './connection';
 import { Delivery } from './delivery';
 import { StelarError } from './errors';
 import { Handshake } from './handshake';
 import { HubContext } from './hub-context';
 import { hubSettings, type AnyEventHandler, type ConnectionMiddleware, type EventHandler, type EventMiddleware, type HubOptions } from './hub-options';
 import { randomId } from './ids';
+import type { LimitEvent } from './limits';
 import { SendStatus, type Link, type LinkHandler } from './link';
 import { Liveness } from './liveness';
 import { Metrics, toPrometheus, type Stats } from './metrics';
 import { Pipeline } from './pipeline';
 import { ConnectionBuckets } from './rate-limit';
+import { Recovery } from './recovery';
 import { Rooms } from './rooms';
 import { ServerSession, type SessionHost } from './session';
 import type { HandlerSlots } from './slots';
@@ -29,9 +31,10 @@ import type { AnyEvents, EventData, EventName } from './types';
  * core" in the package README): the inbound pipeline, the handshake, delivery of events and
  * requests, rooms, and liveness.
  *
- * `In`: events the server receives; `Out`: events it sends (default: the same map).
+ * `In`: events the server receives; `Out`: events it sends (default: the same map); `Data`: what
+ * `conn.data` holds (default: any fields).
  */
-export class Hub<In extends object = AnyEvents, Out extends object = In> {
+export class Hub<In extends object = AnyEvents, Out extends object = In, Data extends object = ConnectionData> {
   readonly nodeId: string;
   readonly adapter: Adapter;
   protected readonly metrics = new Metrics(now);
@@ -41,6 +44,7 @@ export class Hub<In extends object = AnyEvents, Out extends object = In> {
   private readonly slots: HandlerSlots;
   private readonly sessionHost: SessionHost;
   private readonly attached: Promise<void>;
+  private readonly recovery: Recovery<In, Out> | undefined;
 
   constructor(options: HubOptions = {}) {
     this.nodeId = options.nodeId ?? randomId();
@@ -50,8 +54,16 @@ export class Hub<In extends object = AnyEvents, Out extends object = In> {
     const rooms = new Rooms(ctx);
     const delivery = new Delivery(ctx);
     this.slots = delivery.slots;
-    this.liveness = new Liveness(ctx, rooms, delivery.slots);
-    this.pipeline = new Pipeline(ctx, new Handshake(ctx), delivery, rooms, (s, code, reason, remote) => this.liveness.ended(s, code, reason, remote));
+    const rs = ctx.settings.recovery;
+    let recovery: Recovery<In, Out> | undefined;
+    if (rs) {
+      const adapter = this.adapter;
+      if (!adapter.recovery) throw new TypeError(`${adapter.constructor.name} does not support connection-state recovery (HubOptions.recovery)`);
+      recovery = new Recovery(ctx, rs, (budget) => adapter.recovery!(rs, budget), (s, code, reason) => this.liveness.finish(s, code, reason));
+    }
+    this.recovery = recovery;
+    this.liveness = new Liveness(ctx, rooms, delivery.slots, recovery);
+    this.pipeline = new Pipeline(ctx, new Handshake(ctx, recovery), delivery, rooms, (s, code, reason, remote) => this.liveness.ended(s, code, reason, remote), recovery);
 
     this.sessionHost = {
       nodeId: this.nodeId,
@@ -74,6 +86,7 @@ export class Hub<In extends object = AnyEvents, Out extends object = In> {
         metrics.error(ErrorCode.TIMEOUT);
       },
       broadcastFrom: <O extends object>(conn: AnyConnection) => new BroadcastOperator<O>(this.adapter).except(conn),
+      emitLogged: (conn, frame) => recovery!.emitLogged(conn, frame),
     };
     const host: AdapterHost = {
       nodeId: this.nodeId,
@@ -96,55 +109,55 @@ export class Hub<In extends object = AnyEvents, Out extends object = In> {
   // ── registration ────────────────────────────────────────────────────────────
 
   /** Adds a handler for an event. Its return value answers requests (the first handler's). */
-  on<K extends EventName<In>>(event: K, handler: EventHandler<In, Out, K>): this {
-    this.ctx.callbacks.handlers.on(event, handler as EventHandler<In, Out, EventName<In>>);
+  on<K extends EventName<In>>(event: K, handler: EventHandler<In, Out, K, Data>): this {
+    this.ctx.callbacks.handlers.on(event, handler as unknown as EventHandler<In, Out, EventName<In>>);
     return this;
   }
 
   /** Adds a handler that runs once. */
-  once<K extends EventName<In>>(event: K, handler: EventHandler<In, Out, K>): this {
-    this.ctx.callbacks.handlers.on(event, handler as EventHandler<In, Out, EventName<In>>, true);
+  once<K extends EventName<In>>(event: K, handler: EventHandler<In, Out, K, Data>): this {
+    this.ctx.callbacks.handlers.on(event, handler as unknown as EventHandler<In, Out, EventName<In>>, true);
     return this;
   }
 
   /** Removes a handler, or all handlers of the event. */
-  off<K extends EventName<In>>(event: K, handler?: EventHandler<In, Out, K>): this {
-    this.ctx.callbacks.handlers.off(event, handler as EventHandler<In, Out, EventName<In>> | undefined);
+  off<K extends EventName<In>>(event: K, handler?: EventHandler<In, Out, K, Data>): this {
+    this.ctx.callbacks.handlers.off(event, handler as unknown as EventHandler<In, Out, EventName<In>> | undefined);
     return this;
   }
 
   /** Adds a catch-all handler (sees every event, before its own handlers; not a reply source). */
-  onAny(handler: AnyEventHandler<In, Out>): this {
-    this.ctx.callbacks.handlers.onAny(handler);
+  onAny(handler: AnyEventHandler<In, Out, Data>): this {
+    this.ctx.callbacks.handlers.onAny(handler as AnyEventHandler<In, Out>);
     return this;
   }
 
-  offAny(handler?: AnyEventHandler<In, Out>): this {
-    this.ctx.callbacks.handlers.offAny(handler);
+  offAny(handler?: AnyEventHandler<In, Out, Data>): this {
+    this.ctx.callbacks.handlers.offAny(handler as AnyEventHandler<In, Out> | undefined);
     return this;
   }
 
   /** Connection middleware: runs on each client's CONNECT, in order, before the session opens. */
-  use(mw: ConnectionMiddleware<In, Out>): this {
-    this.ctx.callbacks.connectionMiddleware.push(mw);
+  use(mw: ConnectionMiddleware<In, Out, Data>): this {
+    this.ctx.callbacks.connectionMiddleware.push(mw as unknown as ConnectionMiddleware<In, Out>);
     return this;
   }
 
   /** Event middleware: runs on each event and request before its handlers. */
-  useEvent(mw: EventMiddleware<In, Out>): this {
-    this.ctx.callbacks.eventMiddleware.push(mw);
+  useEvent(mw: EventMiddleware<In, Out, Data>): this {
+    this.ctx.callbacks.eventMiddleware.push(mw as unknown as EventMiddleware<In, Out>);
     return this;
   }
 
   /** Runs for each accepted session (after the client got its CONNECT answer). */
-  onConnection(fn: (conn: Connection<In, Out>) => unknown): this {
-    this.ctx.callbacks.connection.push(fn);
+  onConnection(fn: (conn: Connection<In, Out, Data>) => unknown): this {
+    this.ctx.callbacks.connection.push(fn as (conn: Connection<In, Out>) => unknown);
     return this;
   }
 
   /** Runs when an accepted session ends. */
-  onDisconnect(fn: (conn: Connection<In, Out>, code: number, reason: string) => void): this {
-    this.ctx.callbacks.disconnect.push(fn);
+  onDisconnect(fn: (conn: Connection<In, Out, Data>, code: number, reason: string) => void): this {
+    this.ctx.callbacks.disconnect.push(fn as (conn: Connection<In, Out>, code: number, reason: string) => void);
     return this;
   }
 
@@ -152,20 +165,35 @@ export class Hub<In extends object = AnyEvents, Out extends object = In> {
    * Runs after a connection joins a room (server-side `join`, a client's JOIN, or a remote
    * `to(…).join`), once per room actually joined.
    */
-  onJoin(fn: (conn: Connection<In, Out>, room: string) => void): this {
-    this.ctx.callbacks.join.push(fn);
+  onJoin(fn: (conn: Connection<In, Out, Data>, room: string) => void): this {
+    this.ctx.callbacks.join.push(fn as (conn: Connection<In, Out>, room: string) => void);
     return this;
   }
 
   /** Runs after a connection leaves a room, including the rooms it leaves by disconnecting. */
-  onLeave(fn: (conn: Connection<In, Out>, room: string) => void): this {
-    this.ctx.callbacks.leave.push(fn);
+  onLeave(fn: (conn: Connection<In, Out, Data>, room: string) => void): this {
+    this.ctx.callbacks.leave.push(fn as (conn: Connection<In, Out>, room: string) => void);
     return this;
   }
 
-  /** Errors thrown by handlers, middleware or listeners (also counted in `getStats().errors`). */
-  onError(fn: (err: unknown, conn?: Connection<In, Out>) => void): this {
-    this.ctx.callbacks.error.push(fn);
+  /**
+   * Errors thrown by handlers, middleware or listeners (also counted in `getStats().errors`),
+   * except the `StelarError`s a handler or middleware throws to answer its client. Without an
+   * `onError` listener they go to the logger at `error` (the console by default).
+   */
+  onError(fn: (err: unknown, conn?: Connection<In, Out, Data>) => void): this {
+    this.ctx.callbacks.error.push(fn as (err: unknown, conn?: Connection<In, Out>) => void);
+    return this;
+  }
+
+  /**
+   * Runs when a limit refuses something: `maxConnections` and `maxConnectionsPerIp` (with
+   * `@stelar/server`), `maxRooms`, `maxRoomsPerConnection`, `rateLimit`. The refusal itself is
+   * unchanged (the client gets its usual answer); see `LimitEvent`. Nothing is built for it when
+   * no listener (and no debug logger) is there.
+   */
+  onLimit(fn: (event: LimitEvent<Connection<In, Out, Data>>) => void): this {
+    this.ctx.callbacks.limit.push(fn as unknown as (event: LimitEvent<Connection<In, Out>>) => void);
     return this;
   }
 
@@ -218,18 +246,32 @@ export class Hub<In extends object = AnyEvents, Out extends object = In> {
   }
 
   /** An open local connection by id. */
-  getConnection(id: string): Connection<In, Out> | undefined {
-    return this.ctx.open.get(id);
+  getConnection(id: string): Connection<In, Out, Data> | undefined {
+    return this.ctx.open.get(id) as Connection<In, Out, Data> | undefined;
   }
 
   /** Open local connections by id. */
-  get connections(): ReadonlyMap<string, Connection<In, Out>> {
-    return this.ctx.open;
+  get connections(): ReadonlyMap<string, Connection<In, Out, Data>> {
+    return this.ctx.open as unknown as ReadonlyMap<string, Connection<In, Out, Data>>;
   }
 
-  /** Counters, in O(1). */
+  /**
+   * The rooms of this process's open connections, with their local member counts, as a new map.
+   * It walks every membership: O(connections + memberships), so it is for admin pages and
+   * occasional checks, not per message. With a cluster adapter, rooms of other nodes are not in
+   * it (`to(room).count()` asks every node about one room).
+   */
+  getRooms(): Map<string, number> {
+    const rooms = new Map<string, number>();
+    for (const conn of this.ctx.open.values()) {
+      for (const room of conn.rooms) rooms.set(room, (rooms.get(room) ?? 0) + 1);
+    }
+    return rooms;
+  }
+
+  /** Counters, in O(1). `recovery` is there when connection-state recovery is on. */
   getStats(): Stats {
-    return this.metrics.snapshot(this.adapter.metrics?.());
+    return this.metrics.snapshot(this.adapter.metrics?.(), this.recovery?.stats());
   }
 
   /** The counters in Prometheus text format. */
@@ -240,6 +282,16 @@ export class Hub<In extends object = AnyEvents, Out extends object = In> {
   /** False while draining. */
   get isReady(): boolean {
     return !this.ctx.draining;
+  }
+
+  /** For `@stelar/server`: a failure outside any connection (a transport, a hook), to `onError` or the logger. */
+  protected reportFailure(err: unknown, what: string): void {
+    this.ctx.report(err, undefined, what);
+  }
+
+  /** For `@stelar/server`: a limit it owns (`maxConnections`, `maxConnectionsPerIp`) refused a connection. */
+  protected limitReached(event: Extract<LimitEvent, { reason: 'maxConnections' | 'maxConnectionsPerIp' }>): void {
+    this.ctx.limitReached(() => event);
   }
 
   /** Resolves once the adapter is ready (e.g. connected to Redis). */
@@ -281,6 +333,8 @@ export class Hub<In extends object = AnyEvents, Out extends object = In> {
   /** Stops timers and the adapter. Call after the transports are closed. */
   async dispose(): Promise<void> {
     this.liveness.stopSweep();
+    this.recovery?.endAll(DisconnectCode.GOING_AWAY, 'server shutting down');
+    this.recovery?.dispose();
     this.ctx.releaseWaiters();
     this.slots.clear();
     await this.adapter.close();

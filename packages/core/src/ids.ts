@@ -19,9 +19,18 @@ function random(n: number): Uint8Array {
 
 /** A random 16-character URL-safe id (96 bits), from a pooled CSPRNG buffer. */
 export function randomId(): string {
-  const b = random(ID_BYTES);
+  return encode(random(ID_BYTES));
+}
+
+/** A random 24-character URL-safe secret (144 bits): connection-state recovery tokens. */
+export function randomToken(): string {
+  return encode(random(18));
+}
+
+/** Base64url of a multiple of 3 bytes. */
+function encode(b: Uint8Array): string {
   let s = '';
-  for (let i = 0; i < ID_BYTES; i += 3) {
+  for (let i = 0; i < b.length; i += 3) {
     const n = (b[i]! << 16) | (b[i + 1]! << 8) | b[i + 2]!;
     s += ALPHABET[(n >>> 18) & 63]! + ALPHABET[(n >>> 12) & 63]! + ALPHABET[(n >>> 6) & 63]! + ALPHABET[n & 63]!;
   }

@@ -13,8 +13,11 @@ export { cutReason, isPeerCloseCode, MAX_CLOSE_REASON_BYTES } from './close';
 export type { AdapterHost, BroadcastTarget, Target } from './adapter';
 export { linkOf, type AnyConnection } from './connection';
 export { LocalConnectionHandle, infoOf } from './handle';
+// Connection-state recovery: what an adapter implements (`Adapter.recovery`) and hands recipients.
+export { LogEntry, MemoryRecoveryLog, OutFrame, type RecoveryLog, type RecoverySettings } from './recovery-log';
 
 // Helpers the sibling packages share with the core.
 export { toErrorBody } from './errors';
+export { consoleLogger, debugEnabled, LogSink } from './logger';
 export { now } from './clock';
 export { asBytes, isBinary } from './types';

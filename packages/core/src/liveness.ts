@@ -3,6 +3,7 @@ import { cutReason, isPeerCloseCode } from './close';
 import { now, unrefTimer } from './clock';
 import { linkOf, sessionOf } from './connection';
 import type { HubContext } from './hub-context';
+import type { Recovery } from './recovery';
 import type { Rooms } from './rooms';
 import type { ServerSession } from './session';
 import type { HandlerSlots } from './slots';
@@ -18,6 +19,7 @@ export class Liveness<In extends object, Out extends object> {
     private readonly hub: HubContext<In, Out>,
     private readonly rooms: Rooms<In, Out>,
     private readonly slots: HandlerSlots,
+    private readonly recovery: Recovery<In, Out> | undefined,
   ) {}
 
   /** A new link: watched by the sweep (the hub refuses it while draining). */
@@ -29,12 +31,13 @@ export class Liveness<In extends object, Out extends object> {
     else this.startSweep();
   }
 
-  /** The link closed: the session ends (counters, rooms, waiting requests, listeners). */
+  /**
+   * The link closed: the session ends (counters, rooms, waiting requests, listeners), unless
+   * connection-state recovery keeps it for its client to come back.
+   */
   ended(s: ServerSession, code: number, reason: string, remote: boolean): void {
     if (s.state === 'closed') return;
-    const hub = this.hub;
-    const m = hub.metrics;
-    const conn = s.conn;
+    const m = this.hub.metrics;
     if (remote) {
       // The peer's own code: after a violation the hub's verdict stands; a code a client may not
       // send (docs/protocol.md §5, e.g. 4006) is reported as the protocol error it is.
@@ -48,18 +51,32 @@ export class Liveness<In extends object, Out extends object> {
         code = DisconnectCode.PROTOCOL_ERROR;
       } else reason = cutReason(reason);
     }
-    const wasOpen = hub.open.delete(conn.id);
+    if (!remote && code === DisconnectCode.SLOW_CONSUMER) m.slowConsumer++;
+    if (this.recovery?.keeps(s, code)) this.recovery.park(s, code, reason);
+    else this.finish(s, code, reason);
+  }
+
+  /** The session ends for good: its link closed, or recovery stopped waiting for its client. */
+  finish(s: ServerSession, code: number, reason: string): void {
+    if (s.state === 'closed') return;
+    const hub = this.hub;
+    const m = hub.metrics;
+    const conn = s.conn;
+    // Kept by recovery (`absent`, or `closing` once the application disconnected it meanwhile).
+    const wasAbsent = this.recovery?.isAbsent(s) ?? false;
+    const wasOpen = hub.open.get(conn.id) === conn && hub.open.delete(conn.id);
     if (hub.opening.delete(s)) m.opening--;
     if (wasOpen) {
       m.open--;
       m.transportDelta(conn.transport, -1);
     }
-    if (!remote && code === DisconnectCode.SLOW_CONSUMER) m.slowConsumer++;
     this.slots.leave(s);
     this.rooms.leaveAll(s);
     hub.settings.rateLimit?.limiter?.release?.(conn);
+    this.recovery?.ended(s);
     s.closed(code, reason);
-    if (wasOpen) hub.notify(s, hub.callbacks.disconnect, code, reason);
+    hub.log.debug?.({ conn: conn.id, code, reason: reason || undefined, opened: wasOpen }, 'connection closed');
+    if (wasOpen || wasAbsent) hub.notify(s, hub.callbacks.disconnect, code, reason);
     hub.poke();
   }
 
@@ -71,13 +88,18 @@ export class Liveness<In extends object, Out extends object> {
   async drain(timeout: number, code: number, reason: string): Promise<boolean> {
     const hub = this.hub;
     hub.draining = true;
-    const deadline = now() + timeout;
+    const started = now();
+    const deadline = started + timeout;
+    hub.log.info?.({ connections: hub.open.size + hub.opening.size, timeout }, 'drain started');
     const m = hub.metrics;
+    // Sessions whose client is away cannot answer anything: they end first.
+    this.recovery?.endAll(code, reason);
     const idle = await hub.waitFor(() => m.inFlightHandlers === 0 && m.acksPending === 0, deadline);
     for (const s of [...hub.opening]) s.conn.disconnect(code, reason);
     for (const c of [...hub.open.values()]) c.disconnect(code, reason);
     const closed = await hub.waitFor(() => hub.opening.size === 0 && hub.open.size === 0, deadline);
     this.stopSweep();
+    hub.log.info?.({ ms: Math.round(now() - started), inTime: idle && closed }, 'drain finished');
     return idle && closed;
   }
 

@@ -1,4 +1,5 @@
 import { ErrorCode } from '@stelar/codec-tcp';
+import type { RecoveryStats } from './recovery-log';
 
 /** Longest error label kept as is; longer codes are counted under `other`. */
 export const MAX_ERROR_LABEL_LENGTH = 64;
@@ -32,6 +33,8 @@ export interface Stats {
   backpressure: { buffered: number; dropped: number; slowConsumerDisconnects: number };
   /** The adapter's own counters (e.g. Redis publishes, messages missed while Redis was down). */
   adapter: Record<string, number>;
+  /** Connection-state recovery (only when it is on): absent sessions, the log, resumes. */
+  recovery?: RecoveryStats;
   uptimeMs: number;
 }
 
@@ -104,8 +107,9 @@ export class Metrics {
   }
 
   /** Every counter; the error labels are bounded (see `Stats.errors`), so this is O(1). */
-  snapshot(adapter: Record<string, number> = {}): Stats {
+  snapshot(adapter: Record<string, number> = {}, recovery?: RecoveryStats): Stats {
     return {
+      ...(recovery && { recovery }),
       connections: this.connections(),
       messages: { in: this.messagesIn, out: this.messagesOut },
       bytes: { in: this.bytesIn, out: this.bytesOut },
@@ -150,6 +154,16 @@ export function toPrometheus(stats: Stats, prefix = 'stelar'): string {
   metric('backpressure_dropped_total', 'counter', 'Volatile messages dropped under backpressure.', [[{}, stats.backpressure.dropped]]);
   metric('slow_consumer_disconnects_total', 'counter', 'Connections closed for not reading.', [[{}, stats.backpressure.slowConsumerDisconnects]]);
   metric('adapter', 'gauge', "The adapter's own counters.", Object.entries(stats.adapter).map(([c, v]) => [{ counter: c }, v]));
+  const r = stats.recovery;
+  if (r) {
+    metric('recovery_absent_sessions', 'gauge', 'Sessions whose link was lost, kept for their client to come back.', [[{}, r.absentSessions]]);
+    metric('recovery_log_entries', 'gauge', 'Broadcasts kept in the recovery log.', [[{}, r.logEntries]]);
+    metric('recovery_log_bytes', 'gauge', 'Bytes of the recovery log (frames and bookkeeping).', [[{}, r.logBytes]]);
+    metric('recovery_held_bytes', 'gauge', 'Bytes absent sessions hold (answers and requests waiting for their client).', [[{}, r.heldBytes]]);
+    metric('recovery_recovered_total', 'counter', 'Sessions resumed by their client.', [[{}, r.recovered]]);
+    metric('recovery_failed_total', 'counter', 'Resumes that could not be made (a fresh session instead).', [[{}, r.failed]]);
+    metric('recovery_expired_total', 'counter', 'Absent sessions that ended without their client coming back.', [[{}, r.expired]]);
+  }
   metric('uptime_seconds', 'gauge', 'Seconds since the hub started.', [[{}, stats.uptimeMs / 1000]]);
   return out.join('\n') + '\n';
 }

@@ -3,6 +3,8 @@ import { cutReason, isPeerCloseCode } from './close';
 import { linkOf } from './connection';
 import type { Delivery } from './delivery';
 import type { Handshake } from './handshake';
+import type { Recovery } from './recovery';
+import { countsForRx } from './recovery-session';
 import type { HubContext } from './hub-context';
 import type { LinkHandler } from './link';
 import type { Rooms } from './rooms';
@@ -15,24 +17,31 @@ interface Inbound {
   closed(s: ServerSession, code: number, reason: string, remote: boolean): void;
 }
 
-/** A link's handler: two fields and prototype methods, instead of a closure per callback. */
+/**
+ * A link's handler: two fields and prototype methods, instead of a closure per callback. With
+ * connection-state recovery a resume points it at the session it brings back, and a link taken
+ * over by a resume is cut off (`session` null: whatever it still reports is ignored).
+ */
 class SessionLinkHandler implements LinkHandler {
   constructor(
     private readonly inbound: Inbound,
-    private readonly session: ServerSession,
+    public session: ServerSession | null,
   ) {}
   onFrame(frame: Frame, size: number): void {
-    this.inbound.frame(this.session, frame, size);
+    if (this.session) this.inbound.frame(this.session, frame, size);
   }
   onProtocolError(err: { code: string; message: string; closeCode: number }): void {
-    this.inbound.protocolError(this.session, err.code, err.message, err.closeCode);
+    if (this.session) this.inbound.protocolError(this.session, err.code, err.message, err.closeCode);
   }
   onPong(): void {
-    this.session.alive = true;
+    if (this.session) {
+      this.session.alive = true;
+      this.session.lastSeenAt = Date.now();
+    }
   }
   onDrain(): void {}
   onClose(code: number, reason: string, remote?: boolean): void {
-    this.inbound.closed(this.session, code, reason, remote === true);
+    if (this.session) this.inbound.closed(this.session, code, reason, remote === true);
   }
 }
 
@@ -49,10 +58,13 @@ export class Pipeline<In extends object, Out extends object> implements Inbound 
     private readonly delivery: Delivery<In, Out>,
     private readonly rooms: Rooms<In, Out>,
     private readonly ended: (s: ServerSession, code: number, reason: string, remote: boolean) => void,
+    private readonly recovery: Recovery<In, Out> | undefined,
   ) {}
 
   handlerFor(s: ServerSession): LinkHandler {
-    return new SessionLinkHandler(this, s);
+    const h = new SessionLinkHandler(this, s);
+    s.inbound = h;
+    return h;
   }
 
   frame(s: ServerSession, frame: Frame, size: number): void {
@@ -60,7 +72,18 @@ export class Pipeline<In extends object, Out extends object> implements Inbound 
     m.messagesIn++;
     m.bytesIn += size;
     s.alive = true;
+    s.messagesIn++;
+    s.lastSeenAt = Date.now();
     if (s.state === 'closed' || s.state === 'closing') return;
+    // Connection-state recovery: client frames are counted as they arrive (they are all handled,
+    // even if the link drops meanwhile); a client that asked for recovery sends none before the answer.
+    if ((s.rec !== undefined || s.resuming !== undefined) && countsForRx(frame.type)) {
+      if (s.state === 'opening') {
+        this.protocolError(s, ErrorCode.PROTOCOL, 'no messages before the answer to a CONNECT with recover', DisconnectCode.PROTOCOL_ERROR);
+        return;
+      }
+      if (s.rec !== undefined) s.rec.rx++;
+    }
     if (s.inbox) {
       s.inbox.push(frame);
       if (s.inbox.length === this.hub.settings.maxQueuedFrames) linkOf(s.conn).pause();
@@ -91,16 +114,21 @@ export class Pipeline<In extends object, Out extends object> implements Inbound 
 
   /** Handles one frame; returns a promise when an async step must finish before the next frame. */
   private process(s: ServerSession, frame: Frame): Promise<void> | undefined {
-    if (s.state !== 'open' && s.state !== 'opening') return undefined;
+    // An absent session (recovery) goes on handling what it received before its link was lost.
+    if (s.state !== 'open' && s.state !== 'opening' && s.state !== 'absent') return undefined;
     try {
       switch (frame.type) {
         case FrameType.JSON:
         case FrameType.BINARY:
+          if (s.state === 'opening') return this.connectFirst(s);
+          return this.delivery.dispatch(s, frame);
         case FrameType.ACK_REQ:
-          if (s.state !== 'open') return this.connectFirst(s);
+          if (s.state === 'opening') return this.connectFirst(s);
+          // A request asked again after a resume is answered once (docs/protocol.md §8).
+          if (s.rec !== undefined && this.recovery?.repeated(s, frame)) return undefined;
           return this.delivery.dispatch(s, frame);
         case FrameType.ACK_RES: {
-          if (s.state !== 'open') return this.connectFirst(s);
+          if (s.state === 'opening') return this.connectFirst(s);
           const r = parseAckResponse(frame.payload);
           s.requests?.answer(r.id, r.ok, r.body);
           return undefined;
@@ -122,11 +150,11 @@ export class Pipeline<In extends object, Out extends object> implements Inbound 
         }
         case FrameType.JOIN:
         case FrameType.LEAVE:
-          if (s.state !== 'open') return this.connectFirst(s);
+          if (s.state === 'opening') return this.connectFirst(s);
           return this.rooms.clientOp(s, frame);
         case FrameType.ERROR:
           // Counted under a fixed label: the peer's code is never a key (docs/security.md).
-          if (s.state !== 'open') return this.connectFirst(s);
+          if (s.state === 'opening') return this.connectFirst(s);
           this.hub.metrics.peerError(parseErrorBody(frame.payload).code);
           return undefined;
       }
@@ -142,7 +170,7 @@ export class Pipeline<In extends object, Out extends object> implements Inbound 
 
   protocolError(s: ServerSession, code: string, message: string, closeCode: number): undefined {
     this.hub.metrics.error(code);
-    if (s.state === 'open' || s.state === 'opening') {
+    if (s.state === 'open' || s.state === 'opening' || s.state === 'absent') {
       // Reported to onDisconnect instead of whatever the peer's own close says.
       s.failure = { code: closeCode, reason: message };
       this.hub.sendError(s, code, message);

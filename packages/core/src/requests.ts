@@ -85,10 +85,11 @@ export class RequestTracker<P extends PendingRequest = PendingRequest> {
   /**
    * Settles the request `id` from an ACK_RES body. Unknown ids (late replies) are ignored; a body
    * that does not decode rejects the request with the decoding error (BAD_JSON, BAD_PAYLOAD).
+   * Returns whether a request was waiting for this reply.
    */
-  answer(id: number, ok: boolean, body: Uint8Array): void {
+  answer(id: number, ok: boolean, body: Uint8Array): boolean {
     const p = this.onWire.get(id);
-    if (!p) return;
+    if (!p) return false;
     let value: unknown;
     try {
       if (ok) value = decodeJson(body);
@@ -98,9 +99,10 @@ export class RequestTracker<P extends PendingRequest = PendingRequest> {
       }
     } catch (err) {
       this.settle(p, false, err);
-      return;
+      return true;
     }
     this.settle(p, ok, value);
+    return true;
   }
 
   /** Rejects the request on the wire under `id` (e.g. it could not be sent). */
@@ -112,6 +114,11 @@ export class RequestTracker<P extends PendingRequest = PendingRequest> {
   /** Rejects every request on the wire. */
   failAll(err: unknown): void {
     for (const p of [...this.onWire.values()]) this.settle(p, false, err);
+  }
+
+  /** The requests on the wire, in the order they were sent. */
+  wire(): IterableIterator<P> {
+    return this.onWire.values();
   }
 
   /** Takes every request off the wire (their ids back to 0), in the order they were sent; they stay tracked. */

@@ -24,12 +24,14 @@ export class Rooms<In extends object, Out extends object> {
     const { maxRoomsPerConnection, maxRooms } = hub.settings;
     if (conn.roomSet.size + fresh.length > maxRoomsPerConnection) {
       hub.metrics.error(ErrorCode.ROOM_LIMIT);
+      hub.limitReached(() => ({ reason: 'maxRoomsPerConnection', limit: maxRoomsPerConnection, conn, rooms: fresh }));
       throw new StelarError(ErrorCode.ROOM_LIMIT, `a connection may be in at most ${maxRoomsPerConnection} rooms`);
     }
     let created = 0;
     for (const r of fresh) if (!hub.adapter.members(r)) created++;
     if (created > 0 && hub.adapter.roomCount + created > maxRooms) {
       hub.metrics.error(ErrorCode.ROOM_LIMIT);
+      hub.limitReached(() => ({ reason: 'maxRooms', limit: maxRooms, conn, rooms: fresh }));
       throw new StelarError(ErrorCode.ROOM_LIMIT, `the server is at its limit of ${maxRooms} rooms`);
     }
     const pending = hub.adapter.join(conn, fresh);
@@ -58,7 +60,7 @@ export class Rooms<In extends object, Out extends object> {
     const id = parseRoomRequestId(frame.payload);
     const answer = (err?: { code: string; message: string }): void => {
       if (id !== undefined) hub.reply(s, id, room, !err, err ?? true);
-      else if (err && s.state === 'open') hub.sendError(s, err.code, err.message, room);
+      else if (err && s.active) hub.sendError(s, err.code, err.message, room);
     };
     if (frame.type === FrameType.LEAVE) {
       this.leave(s, room);
@@ -66,7 +68,7 @@ export class Rooms<In extends object, Out extends object> {
       return undefined;
     }
     const join = (allowed: boolean): void => {
-      if (s.state !== 'open') return;
+      if (!s.active) return;
       if (!allowed) {
         hub.metrics.error(ErrorCode.REJECTED);
         answer({ code: ErrorCode.REJECTED, message: `not allowed to join "${room}"` });
@@ -92,7 +94,7 @@ export class Rooms<In extends object, Out extends object> {
     try {
       verdict = authorize(s.conn, room);
     } catch (err) {
-      hub.report(err, s);
+      hub.report(err, s, 'authorizeJoin failed');
       join(false);
       return undefined;
     }
@@ -101,7 +103,7 @@ export class Rooms<In extends object, Out extends object> {
       return undefined;
     }
     return Promise.resolve(verdict).then(join, (err: unknown) => {
-      hub.report(err, s);
+      hub.report(err, s, 'authorizeJoin failed');
       join(false);
     });
   }

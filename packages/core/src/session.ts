@@ -1,9 +1,10 @@
-import { ErrorCode, type Frame } from '@stelar/codec-tcp';
+import { ErrorCode, type Frame, type Offset } from '@stelar/codec-tcp';
 import type { BroadcastOperator } from './broadcast';
 import { markClosed, newConnection, stateOf, type AnyConnection, type ConnectionState } from './connection';
 import { StelarError } from './errors';
 import type { Link, SendStatus } from './link';
 import type { ConnectionBuckets } from './rate-limit';
+import type { SessionRecovery } from './recovery-session';
 import { RequestTracker } from './requests';
 
 /** What a session (and its `Connection`) may ask of the hub. */
@@ -18,6 +19,8 @@ export interface SessionHost {
   requestTimedOut(): void;
   /** Everyone but `conn` (`conn.broadcast`, `conn.to(…)`). */
   broadcastFrom<Out extends object>(conn: AnyConnection): BroadcastOperator<Out>;
+  /** Connection-state recovery (a hub with it on): a direct emit, logged as a broadcast to `conn.id`; true when sent or kept. */
+  emitLogged?(conn: AnyConnection, frame: Uint8Array): boolean;
 }
 
 /**
@@ -25,8 +28,8 @@ export interface SessionHost {
  * the hub's parts (inbound pipeline, handshake, rooms, liveness). The user-facing `Connection` is
  * a view over it; nothing here is reachable from the public API.
  *
- * Connection-state recovery belongs here: a record kept after its link drops and re-attached to
- * the next link of the same client (the link itself is the `Connection`'s, see `linkOf`).
+ * With connection-state recovery the record outlives its link: it is kept while the client is
+ * away (state `absent`) and re-attached to the client's next link (`recovery.ts`).
  */
 export class ServerSession {
   /** Inbound frames waiting while an async step (middleware, limiter, a request slot) runs. */
@@ -36,6 +39,12 @@ export class ServerSession {
   /** When the sweep last found it alive. */
   lastSeen: number;
   readonly openedAt: number;
+  /** Wall-clock ms when the link was accepted (`conn.connectedAt`). */
+  readonly connectedAt: number;
+  /** Wall-clock ms of the last frame or pong from the client (`conn.lastSeen`). */
+  lastSeenAt: number;
+  /** Frames received (`conn.messagesIn`). */
+  messagesIn = 0;
   /** A heartbeat ping is out. */
   pingSent = false;
   /** The client's CONNECT has arrived. */
@@ -52,16 +61,30 @@ export class ServerSession {
   abort: AbortController | undefined = undefined;
   /** `conn.onClose` callbacks. */
   closeHandlers: ((code: number, reason: string) => void)[] | undefined = undefined;
+  /** Connection-state recovery, when the client opted in (see `Recovery`). */
+  rec: SessionRecovery | undefined = undefined;
+  /** The link handler feeding this session: a resume points it at the session it brings back. */
+  inbound: { session: ServerSession | null } | undefined = undefined;
+  /** While this new link's middleware runs: the absent session it asks to resume, and from which offset. */
+  resuming: ServerSession | undefined = undefined;
+  resumeFrom: Offset | undefined = undefined;
   readonly conn: AnyConnection;
 
   constructor(link: Link, readonly host: SessionHost, id: string, now: number) {
     this.openedAt = this.lastSeen = now;
+    this.connectedAt = this.lastSeenAt = Date.now();
     this.conn = newConnection(id, link, this);
   }
 
   /** Where the connection is in its life (the `Connection` keeps it: senders read it there). */
   get state(): ConnectionState {
     return stateOf(this.conn);
+  }
+
+  /** Open, or absent with recovery: its frames are handled and its answers sent (or kept for it). */
+  get active(): boolean {
+    const st = stateOf(this.conn);
+    return st === 'open' || st === 'absent';
   }
 
   /** The request table, created on first use. */

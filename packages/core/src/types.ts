@@ -27,6 +27,13 @@ export type EventName<M> = keyof M & string;
 /** The data type of an event. */
 export type EventData<M, K extends keyof M> = M[K] extends (...args: infer A) => unknown ? (A extends [] ? undefined : A[0]) : never;
 
+/**
+ * The arguments after the event name of `emit` and `request`: the data, then options. The data
+ * may be left out only when the event takes none (`() => …`, or a parameter that accepts
+ * `undefined`); `request('sum')` does not compile when `sum` needs its data.
+ */
+export type DataArgs<M, K extends keyof M, O> = undefined extends EventData<M, K> ? [data?: EventData<M, K>, options?: O] : [data: EventData<M, K>, options?: O];
+
 /** The reply type of an event used as a request. */
 export type EventReply<M, K extends keyof M> = M[K] extends (...args: never[]) => infer R ? Awaited<R> : never;
 

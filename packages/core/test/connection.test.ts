@@ -1,9 +1,9 @@
-import { FrameType } from '@stelar/codec-tcp';
+import { decodeFrame, encodeClientConnect, FrameType } from '@stelar/codec-tcp';
 import { describe, expect, it } from 'vitest';
 import { linkOf, newConnection, sessionOf } from '../src/connection';
 import { Connection, Hub, StelarError } from '../src/index';
 import { SendStatus } from '../src/internal';
-import { openSessions, useHubs } from './fixtures';
+import { openSessions, recordingLink, useHubs } from './fixtures';
 import { until } from './memory-link';
 
 type Events = {
@@ -138,5 +138,77 @@ describe('Connection: the user API', () => {
     a!.conn.setRateLimit(null);
     expect(sessionOf(a!.conn).buckets!.take('e', 1000)).toBe(true);
     await hub.dispose();
+  });
+});
+
+describe('Connection: counters and typed data (issue 15, the 3.x clientInfo items)', () => {
+  it('messagesIn / messagesOut / connectedAt / lastSeen: counted per connection as frames pass', async () => {
+    const { hub, client, nextConnection } = setup<Events>();
+    hub.on('chat', (m, conn) => void conn.emit('chat', m));
+    const before = Date.now();
+    const accepted = nextConnection();
+    const c = client();
+    let echoes = 0;
+    c.on('chat', () => void echoes++);
+    await c.connect();
+    const conn = await accepted;
+    expect(conn.connectedAt).toBeGreaterThanOrEqual(before);
+    expect(conn.connectedAt).toBeLessThanOrEqual(Date.now());
+    // CONNECT in, CONNECT out.
+    expect([conn.messagesIn, conn.messagesOut]).toEqual([1, 1]);
+    const seen = conn.lastSeen;
+    await new Promise((r) => setTimeout(r, 5));
+    for (let i = 0; i < 10; i++) c.emit('chat', { text: `${i}` });
+    await until(() => echoes === 10);
+    expect([conn.messagesIn, conn.messagesOut]).toEqual([11, 11]);
+    expect(conn.lastSeen).toBeGreaterThan(seen);
+    expect(hub.getStats().messages).toMatchObject({ in: 11, out: 11 });
+  });
+
+  it('a dropped volatile send is not counted out', () => {
+    let status: SendStatus = SendStatus.OK;
+    const hub = new Hub({ heartbeat: false, logger: false });
+    const rec = recordingLink({ status: () => status });
+    hub.accept(rec.link).onFrame(decodeFrame(encodeClientConnect(undefined)), 10);
+    const conn = [...hub.connections.values()][0]!;
+    conn.emit('a', 1);
+    status = SendStatus.DROPPED;
+    conn.emit('a', 2, { volatile: true });
+    expect(conn.messagesOut).toBe(2); // the CONNECT answer and the first emit
+    expect(rec.sent).toHaveLength(3);
+  });
+
+  it('conn.data is typed by the hub’s Data parameter (compile-time check), everywhere a connection is handed out', async () => {
+    type Data = { user: { name: string }; visits: number };
+    const hub = new Hub<Events, Events, Data>({ heartbeat: false, logger: false });
+    hub.use(async (conn, next) => {
+      conn.data.user = { name: String(conn.auth) };
+      conn.data.visits = 0;
+      await next();
+    });
+    hub.on('chat', (_m, conn) => {
+      const name: string = conn.data.user.name;
+      // @ts-expect-error visits is a number
+      conn.data.visits = 'many';
+      return void name;
+    });
+    hub.onConnection((conn) => void (conn.data.visits += 1));
+    hub.onDisconnect((conn) => void conn.data.user.name.length);
+    hub.useEvent(async (ctx, next) => {
+      const n: number = ctx.conn.data.visits;
+      void n;
+      await next();
+    });
+    // @ts-expect-error not a field of Data
+    hub.onConnection((conn) => conn.data.other);
+    const c = hub.getConnection('none');
+    expect(c?.data.user).toBeUndefined();
+    const untyped = new Hub({ heartbeat: false, logger: false });
+    untyped.onConnection((conn) => {
+      const anything: unknown = conn.data['whatever'];
+      void anything;
+    });
+    await hub.dispose();
+    await untyped.dispose();
   });
 });

@@ -22,7 +22,8 @@ export function useHubs() {
   });
 
   return function setup<In extends object = AnyEvents, Out extends object = In>(options: HubOptions = {}) {
-    const hub = new Hub<In, Out>({ heartbeat: false, ...options });
+    // Silent unless a test gives a logger: a handler that throws on purpose prints nothing.
+    const hub = new Hub<In, Out>({ heartbeat: false, logger: false, ...options });
     hubs.push(hub as unknown as Hub<never, never>);
     /** A client engine on an in-memory dialer (heartbeats and reconnection off unless given). */
     const client = (opts: ClientOptions = {}): ClientEngine<Out, In> => {

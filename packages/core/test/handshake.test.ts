@@ -49,6 +49,65 @@ describe('handshake (CONNECT)', () => {
     expect(hub.getStats().connections).toMatchObject({ open: 0, opening: 0, rejected: 3 });
   });
 
+  it('a crash in connection middleware is a server error, not a refusal: ERROR INTERNAL_ERROR (no message), close 1011, reported to onError', async () => {
+    const { hub, raw } = setup();
+    const errors: unknown[] = [];
+    hub.onError((err) => void errors.push(err));
+    hub.use(async (conn, next) => {
+      if (conn.auth === 'crash') throw new Error('redis at 10.0.0.7 refused: password hunter2');
+      if (conn.auth === 'typed') throw new StelarError('BANNED_TODAY', 'come back tomorrow');
+      await next();
+    });
+    const crash = raw();
+    crash.hello('crash');
+    await until(() => crash.closed.code !== undefined);
+    expect(parseErrorBody(crash.frames[0]!.payload)).toEqual({ code: 'INTERNAL_ERROR', message: 'internal server error' });
+    expect(crash.closed).toEqual({ code: 1011, reason: 'internal server error' });
+    expect(errors.map((e) => (e as Error).message)).toEqual(['redis at 10.0.0.7 refused: password hunter2']);
+    // A StelarError that is not AuthError is shown to the client (it is the application's) but is no refusal either.
+    const typed = raw();
+    typed.hello('typed');
+    await until(() => typed.closed.code !== undefined);
+    expect(parseErrorBody(typed.frames[0]!.payload)).toEqual({ code: 'BANNED_TODAY', message: 'come back tomorrow' });
+    expect(typed.closed.code).toBe(1011);
+    expect(hub.getStats().errors).toMatchObject({ INTERNAL_ERROR: 1, BANNED_TODAY: 1 });
+  });
+
+  it('the client engine retries after 1011 (even on its first connect) and stops for good after 4001', async () => {
+    const { hub, client } = setup();
+    let calls = 0;
+    hub.use(async (conn, next) => {
+      calls++;
+      if (conn.auth === 'denied') throw new AuthError('no');
+      if (calls === 1) throw new Error('cache not warm yet');
+      await next();
+    });
+    const c = client({ auth: 'ok', reconnect: { baseDelay: 1, maxDelay: 5 } });
+    const seen: string[] = [];
+    c.onLifecycle('reconnecting', () => void seen.push('reconnecting'));
+    await c.connect();
+    expect(calls).toBe(2);
+    expect(seen).toEqual(['reconnecting']);
+    c.close();
+    const denied = client({ auth: 'denied', reconnect: { baseDelay: 1, maxDelay: 5 } });
+    await expect(denied.connect()).rejects.toMatchObject({ code: 'UNAUTHORIZED' });
+    expect(calls).toBe(3);
+    expect(denied.state).toBe('disconnected');
+  });
+
+  it('exposeErrors: true sends the message of a middleware crash (still INTERNAL_ERROR, still 1011)', async () => {
+    const { hub, raw } = setup({ exposeErrors: true });
+    hub.onError(() => undefined);
+    hub.use(async () => {
+      throw new Error('config key "db.url" missing');
+    });
+    const r = raw();
+    r.hello();
+    await until(() => r.closed.code !== undefined);
+    expect(parseErrorBody(r.frames[0]!.payload)).toEqual({ code: 'INTERNAL_ERROR', message: 'config key "db.url" missing' });
+    expect(r.closed.code).toBe(1011);
+  });
+
   it('another protocol version is refused (4002); a second CONNECT is a protocol error (1002)', async () => {
     const { hub, raw } = setup();
     const old = raw();

@@ -2,6 +2,7 @@ import { FrameType, parseAckResponse, parseErrorBody } from '@stelar/codec-tcp';
 import { describe, expect, it } from 'vitest';
 import { MemoryAdapter } from '../src/adapter';
 import { markOpen } from '../src/connection';
+import { StelarError } from '../src/errors';
 import { HubContext } from '../src/hub-context';
 import { hubSettings } from '../src/hub-options';
 import { Metrics } from '../src/metrics';
@@ -22,7 +23,7 @@ const host: SessionHost = {
 };
 
 function context() {
-  const ctx = new HubContext('n1', new MemoryAdapter(), new Metrics(() => 0), hubSettings({}), {});
+  const ctx = new HubContext('n1', new MemoryAdapter(), new Metrics(() => 0), hubSettings({}), { logger: false });
   const errors: [string, string | undefined][] = [];
   ctx.callbacks.error.push((err, conn) => void errors.push([(err as Error).message, conn?.id]));
   const session = (open = true) => {
@@ -38,19 +39,25 @@ describe('HubContext', () => {
   it('handlerFailed: counted by code, reported to onError, and told to the client (ERROR) only about its event while open', () => {
     const { ctx, errors, session } = context();
     const open = session();
-    ctx.handlerFailed(Object.assign(new Error('bad'), { code: 'MY_CODE' }), open.s, 'chat');
+    ctx.handlerFailed(Object.assign(new Error('bad secret'), { code: 'ENOENT' }), open.s, 'chat');
+    ctx.handlerFailed(new StelarError('MY_CODE', 'meant for the client'), open.s, 'chat');
     ctx.handlerFailed(new Error('listener'), open.s, undefined);
+    ctx.handlerFailed(new StelarError('MY_CODE', 'from a listener'), open.s, undefined);
     const opening = session(false);
     ctx.handlerFailed(new Error('early'), opening.s, 'chat');
-    expect(ctx.metrics.errors).toEqual({ MY_CODE: 1, HANDLER_ERROR: 2 });
+    expect(ctx.metrics.errors).toEqual({ INTERNAL_ERROR: 3, MY_CODE: 2 });
+    // A StelarError answering its event is the application's answer, not a failure.
     expect(errors).toEqual([
-      ['bad', open.s.conn.id],
+      ['bad secret', open.s.conn.id],
       ['listener', open.s.conn.id],
+      ['from a listener', open.s.conn.id],
       ['early', opening.s.conn.id],
     ]);
     const sent = open.frames();
-    expect(sent).toHaveLength(1);
-    expect([sent[0]!.type, sent[0]!.event, parseErrorBody(sent[0]!.payload)]).toEqual([FrameType.ERROR, 'chat', { code: 'MY_CODE', message: 'bad' }]);
+    expect(sent.map((f) => [f.type, f.event, parseErrorBody(f.payload)])).toEqual([
+      [FrameType.ERROR, 'chat', { code: 'INTERNAL_ERROR', message: 'internal server error' }],
+      [FrameType.ERROR, 'chat', { code: 'MY_CODE', message: 'meant for the client' }],
+    ]);
     expect(opening.sent).toHaveLength(0);
   });
 

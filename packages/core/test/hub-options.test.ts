@@ -17,6 +17,7 @@ describe('hubSettings', () => {
       maxQueuedFrames: 64,
       generateId: randomId,
       rateLimit: undefined,
+      exposeErrors: false,
     });
   });
 

@@ -24,14 +24,16 @@ export function linkPair(opts: { transport?: string; remoteAddress?: string } = 
   attachServer(h: LinkHandler): void;
   /** Frames the server sent (for assertions), decoded. */
   serverSent: Uint8Array[];
-  cut(): void;
+  /** Both ends see 1006; `lose`: frames still in flight are lost too (a socket that dies). */
+  cut(lose?: boolean): void;
 } {
   const a: Side = { handler: null, closed: false, paused: false, held: [] }; // client side
   const b: Side = { handler: null, closed: false, paused: false, held: [] }; // server side
   const serverSent: Uint8Array[] = [];
+  let lost = false;
   const deliver = (to: Side, frame: Uint8Array): void => {
     setImmediate(() => {
-      if (to.closed) return;
+      if (to.closed || lost) return;
       if (to.paused) {
         to.held.push(frame);
         return;
@@ -94,12 +96,15 @@ export function linkPair(opts: { transport?: string; remoteAddress?: string } = 
     attachServer: (h) => {
       b.handler = h;
     },
-    cut: () => closeBoth(1006, ''),
+    cut: (lose = false) => {
+      if (lose) lost = true;
+      closeBoth(1006, '');
+    },
   };
 }
 
 /** A dialer that opens an in-memory link to the given hub (null = refuse, like a server that is down). */
-export function memoryDialer(getHub: () => Acceptor | null, opts: { transport?: string } = {}): Dialer & { lastCut?: () => void } {
+export function memoryDialer(getHub: () => Acceptor | null, opts: { transport?: string } = {}): Dialer & { lastCut?: (lose?: boolean) => void } {
   const dialer = (async (handler: LinkHandler) => {
     const hub = getHub();
     if (!hub) throw Object.assign(new Error('connect ECONNREFUSED'), { code: 'ECONNREFUSED' });
@@ -108,7 +113,7 @@ export function memoryDialer(getHub: () => Acceptor | null, opts: { transport?: 
     pair.attachServer(hub.accept(pair.server));
     dialer.lastCut = pair.cut;
     return pair.client;
-  }) as Dialer & { lastCut?: () => void };
+  }) as Dialer & { lastCut?: (lose?: boolean) => void };
   return dialer;
 }
 

@@ -1,5 +1,6 @@
-export { createServer, StelarServer, type CloseOptions, type ListenInfo, type ServerOptions, type WebSocketOptions } from './server';
+export { createServer, StelarServer, type CloseOptions, type ListenInfo, type ServerOptions, type ShutdownInfo, type WebSocketOptions } from './server';
 export type { HealthOptions, MetricsOptions } from './health';
+export type { DashboardData, DashboardOptions } from './dashboard';
 export {
   AuthError,
   Connection,
@@ -9,10 +10,16 @@ export {
   StelarError,
   type Adapter,
   type AnyEvents,
+  type ConnectionData,
   type ConnectionMiddleware,
   type EventContext,
   type EventMiddleware,
   type HubOptions,
+  type LimitEvent,
+  type LimitReason,
+  type LogFields,
+  type Logger,
+  type LogLevel,
   type RateLimiter,
   type RateLimitOptions,
   type RateLimitRule,

@@ -3,7 +3,8 @@ import * as https from 'node:https';
 import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { TlsOptions } from 'node:tls';
-import { Hub, type AnyEvents, type HubOptions } from '@stelar/core';
+import { Hub, type AnyEvents, type ConnectionData, type HubOptions, type Logger } from '@stelar/core';
+import { consoleLogger, debugEnabled, LogSink } from '@stelar/core/internal';
 import {
   attachWebSocket,
   ConnectionLimits,
@@ -13,6 +14,7 @@ import {
   type WebSocketHandle,
   type WebSocketServerOptions,
 } from '@stelar/transport-node';
+import { checkDashboardOptions, Dashboard, type DashboardOptions } from './dashboard';
 import { createRoutes, type HealthOptions, type MetricsOptions } from './health';
 
 /** WebSocket endpoint options (see `@stelar/transport-node`). */
@@ -55,12 +57,31 @@ export interface ServerOptions extends HubOptions, LinkLimitOptions {
   health?: boolean | HealthOptions;
   /** Opt-in `/metrics` in Prometheus text format on the HTTP server. Default off. */
   metrics?: boolean | MetricsOptions;
+  /**
+   * Opt-in live dashboard page on the HTTP server, behind your own `authorize(req, res)` check
+   * (required). Default off.
+   */
+  dashboard?: DashboardOptions;
   /** Most bytes of HTTP headers (standalone server). Default 16 KiB. */
   maxHeaderSize?: number;
-  /** Close gracefully on SIGINT/SIGTERM. Default false: Stelar installs no signal handler. */
+  /**
+   * Close gracefully on SIGINT/SIGTERM (then `onShutdown` hooks run with the signal). Default
+   * false: Stelar installs no signal handler. It never calls `process.exit`.
+   */
   handleSignals?: boolean | { timeout?: number };
-  /** Errors from handlers, middleware and transports. Default: `process.emitWarning`. */
+  /**
+   * Errors from handlers, middleware, listeners and transports (the same as `server.onError`).
+   * Without any `onError`, they are logged at `error` by `logger` (the console by default).
+   */
   onError?: (err: unknown) => void;
+}
+
+/** What an `onShutdown` hook is told. */
+export interface ShutdownInfo {
+  /** The signal that started the shutdown (`handleSignals`), or undefined for a `close()` call. */
+  signal: NodeJS.Signals | undefined;
+  /** False when the drain ran out of time (handlers still running, or clients not gone). */
+  graceful: boolean;
 }
 
 /** Where the server listens. */
@@ -72,7 +93,10 @@ export interface ListenInfo {
 }
 
 export interface CloseOptions {
-  /** Most time (ms) to wait for in-flight requests and replies before closing sockets. Default 10 000. */
+  /**
+   * Most time (ms) to wait for in-flight requests and replies before closing sockets. Default
+   * 10 000. `onShutdown` hooks get as long again.
+   */
   timeout?: number;
   /** Close code sent to clients. Default 1001 (going away). */
   code?: number;
@@ -85,8 +109,11 @@ type State = 'created' | 'starting' | 'listening' | 'closing' | 'closed';
  * A Stelar server: one hub (handlers, rooms, ACKs, middleware…, see `@stelar/core`'s `Hub`) over
  * WebSocket and the binary TCP/TLS protocol at once, with health endpoints and graceful shutdown.
  */
-export class StelarServer<In extends object = AnyEvents, Out extends object = In> extends Hub<In, Out> {
+export class StelarServer<In extends object = AnyEvents, Out extends object = In, Data extends object = ConnectionData> extends Hub<In, Out, Data> {
   private readonly options: ServerOptions;
+  private readonly log: LogSink;
+  private readonly shutdownHooks: ((info: ShutdownInfo) => unknown)[] = [];
+  private shutdownSignal: NodeJS.Signals | undefined;
   private readonly limits: ConnectionLimits;
   private readonly inputGuard: InputGuard;
   private readonly ownsHttp: boolean;
@@ -94,17 +121,35 @@ export class StelarServer<In extends object = AnyEvents, Out extends object = In
   private wsHandle: WebSocketHandle | undefined;
   private tcp: TcpListener | undefined;
   private state: State = 'created';
-  private signalHandler: (() => void) | undefined;
+  private signalHandler: ((signal: NodeJS.Signals) => void) | undefined;
   private closing: Promise<void> | undefined;
   private restoreRequestListeners: (() => void) | undefined;
+  private readonly dashboard: Dashboard | undefined;
 
   constructor(options: ServerOptions = {}) {
-    super(options);
+    const log = serverLogger(options.logger);
+    super({ ...options, logger: log });
+    this.log = new LogSink(log);
     this.options = options;
-    this.limits = new ConnectionLimits({
-      ...(options.maxConnections !== undefined && { maxConnections: options.maxConnections }),
-      ...(options.maxConnectionsPerIp !== undefined && { maxConnectionsPerIp: options.maxConnectionsPerIp }),
-    });
+    if (options.dashboard !== undefined) {
+      checkDashboardOptions(options.dashboard);
+      if (options.ws === false || (!options.server && options.port === undefined && options.tcpPort !== undefined)) {
+        throw new TypeError('dashboard needs the HTTP server: set `port` or `server` (and not `ws: false`)');
+      }
+      this.dashboard = new Dashboard(this, options.dashboard, (err) => this.reportError(err));
+    }
+    this.limits = new ReportingLimits(
+      {
+        ...(options.maxConnections !== undefined && { maxConnections: options.maxConnections }),
+        ...(options.maxConnectionsPerIp !== undefined && { maxConnectionsPerIp: options.maxConnectionsPerIp }),
+      },
+      (refusal, ip) =>
+        this.limitReached(
+          refusal === 'max-connections'
+            ? { reason: 'maxConnections', limit: this.limits.maxConnections, remoteAddress: ip }
+            : { reason: 'maxConnectionsPerIp', limit: this.limits.maxConnectionsPerIp, remoteAddress: ip },
+        ),
+    );
     this.inputGuard =
       options.maxUnfinishedBytes === undefined && options.messageTimeout === undefined
         ? InputGuard.shared
@@ -113,7 +158,7 @@ export class StelarServer<In extends object = AnyEvents, Out extends object = In
             ...(options.messageTimeout !== undefined && { messageTimeout: options.messageTimeout }),
           });
     this.ownsHttp = !options.server && options.ws !== false && (options.port !== undefined || options.tcpPort === undefined);
-    if (options.onError) this.onError(options.onError);
+    if (options.onError) this.onError(options.onError as (err: unknown) => void);
   }
 
   /** True while listening and not draining. */
@@ -168,7 +213,21 @@ export class StelarServer<In extends object = AnyEvents, Out extends object = In
     }
     this.state = 'listening';
     if (o.handleSignals) this.installSignalHandlers();
-    return this.address();
+    const where = this.address();
+    this.log.info?.({ port: where.port, tcpPort: where.tcpPort }, 'listening');
+    return where;
+  }
+
+  /**
+   * Runs `fn` when `close()` has finished the drain and closed the listeners (and for a signal,
+   * with `handleSignals`), before the adapter is closed: the place to close databases and flush
+   * logs. Hooks run one after the other, each awaited; a hook that throws is reported (onError or
+   * the logger) and the next one runs. `close()` waits for them up to its `timeout`. Stelar never
+   * exits the process: a hook may (`process.exitCode = 0` is enough when nothing else runs).
+   */
+  onShutdown(fn: (info: ShutdownInfo) => unknown): this {
+    this.shutdownHooks.push(fn);
+    return this;
   }
 
   /** The bound ports. */
@@ -197,16 +256,39 @@ export class StelarServer<In extends object = AnyEvents, Out extends object = In
     const wasListening = this.state === 'listening' || this.state === 'starting';
     this.state = 'closing';
     this.removeSignalHandlers();
+    let graceful = true;
     if (wasListening) {
       // Upgrades are refused (503) and new TCP sessions told 1001 from now on, but the HTTP
       // listener stays up until the drain ends so health probes see /readyz answer 503.
       this.wsHandle?.close();
       if (this.ownsHttp && this.httpServer) this.httpServer.on('upgrade', refuseUpgrade);
-      await this.drain(options);
+      graceful = await this.drain(options);
       await this.shutdownListeners();
     }
     this.state = 'closed';
+    await this.runShutdownHooks({ signal: this.shutdownSignal, graceful }, options.timeout ?? 10_000);
     await this.dispose();
+    this.log.info?.({ graceful }, 'closed');
+  }
+
+  private async runShutdownHooks(info: ShutdownInfo, timeout: number): Promise<void> {
+    if (this.shutdownHooks.length === 0) return;
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const late = new Promise<'late'>((resolve) => {
+      timer = setTimeout(() => resolve('late'), timeout);
+    });
+    const run = async (): Promise<void> => {
+      for (const fn of this.shutdownHooks) {
+        try {
+          await fn(info);
+        } catch (err) {
+          this.reportError(err, 'an onShutdown hook failed');
+        }
+      }
+    };
+    const outcome = await Promise.race([run(), late]);
+    clearTimeout(timer);
+    if (outcome === 'late') this.reportError(new Error(`onShutdown hooks still running after ${timeout} ms; close() goes on without them`), 'onShutdown timed out');
   }
 
   private createHttpServer(): http.Server | https.Server {
@@ -239,26 +321,29 @@ export class StelarServer<In extends object = AnyEvents, Out extends object = In
   }
 
   /**
-   * Health and metrics routes. On a standalone server they sit in front of the 404 handler; on
-   * your server they wrap the `request` listeners present now, answering only their own paths
-   * and passing everything else on untouched.
+   * Health, metrics and dashboard routes. On a standalone server they sit in front of the 404
+   * handler; on your server they wrap the `request` listeners present now, answering only their
+   * own paths and passing everything else on untouched.
    */
   private mountRoutes(server: http.Server | https.Server): void {
     const o = this.options;
     const health = o.health ? (o.health === true ? {} : o.health) : false;
     const metrics = o.metrics ? (o.metrics === true ? {} : o.metrics) : false;
-    if (!health && !metrics) return;
-    const routes = createRoutes(
+    const dashboard = this.dashboard;
+    if (!health && !metrics && !dashboard) return;
+    const healthRoutes = createRoutes(
       {
         isLive: () => this.state !== 'closed',
         isReady: () => this.isReady,
         metricsText: (p) => this.metricsText(p),
         // Counters only, never getStats(): readiness stays O(1) whatever the stats hold.
         stats: () => this.metrics.connections(),
+        failed: (err) => this.reportError(err, 'the health ready() hook failed'),
       },
       health,
       metrics,
     );
+    const routes = dashboard ? (req: http.IncomingMessage, res: http.ServerResponse): boolean => healthRoutes(req, res) || dashboard.handle(req, res) : healthRoutes;
     const existing = server.listeners('request') as ((req: http.IncomingMessage, res: http.ServerResponse) => void)[];
     server.removeAllListeners('request');
     const front = (req: http.IncomingMessage, res: http.ServerResponse): void => {
@@ -290,16 +375,17 @@ export class StelarServer<In extends object = AnyEvents, Out extends object = In
     this.restoreRequestListeners = undefined;
   }
 
-  private reportError(err: unknown): void {
-    const fallback = this.options.onError;
-    if (fallback) fallback(err);
-    else process.emitWarning(err instanceof Error ? err : new Error(String(err)), { code: 'STELAR_SERVER' });
+  /** To `onError` listeners (the `onError` option is one), else the logger. */
+  private reportError(err: unknown, what = 'transport error'): void {
+    this.reportFailure(err, what);
   }
 
   private installSignalHandlers(): void {
     const h = this.options.handleSignals;
     const timeout = typeof h === 'object' && h.timeout !== undefined ? h.timeout : 10_000;
-    const handler = (): void => {
+    const handler = (signal: NodeJS.Signals): void => {
+      this.shutdownSignal ??= signal;
+      this.log.info?.({ signal }, 'signal received: closing');
       void this.close({ timeout });
     };
     this.signalHandler = handler;
@@ -347,6 +433,33 @@ function listenHttp(server: http.Server | https.Server, port: number, host: stri
  * await server.listen();
  * ```
  */
-export function createServer<In extends object = AnyEvents, Out extends object = In>(options: ServerOptions = {}): StelarServer<In, Out> {
-  return new StelarServer<In, Out>(options);
+export function createServer<In extends object = AnyEvents, Out extends object = In, Data extends object = ConnectionData>(
+  options: ServerOptions = {},
+): StelarServer<In, Out, Data> {
+  return new StelarServer<In, Out, Data>(options);
+}
+
+/**
+ * The server's logger: the application's (`false` for none), else the console, at debug when the
+ * `DEBUG` environment variable switches on `stelar:server` (`DEBUG=stelar:*`), else at warn.
+ */
+export function serverLogger(logger: Logger | false | undefined, env: string | undefined = process.env['DEBUG']): Logger | false {
+  if (logger !== undefined) return logger;
+  return consoleLogger('stelar:server', debugEnabled(env, 'stelar:server') ? 'debug' : 'warn');
+}
+
+/** The server's connection limits, telling the hub's `onLimit` listeners of each refusal. */
+class ReportingLimits extends ConnectionLimits {
+  constructor(
+    options: ConstructorParameters<typeof ConnectionLimits>[0],
+    private readonly refused: (why: 'max-connections' | 'max-connections-per-ip', ip: string) => void,
+  ) {
+    super(options);
+  }
+
+  override acquire(ip: string): ReturnType<ConnectionLimits['acquire']> {
+    const got = super.acquire(ip);
+    if (typeof got === 'string') this.refused(got, ip);
+    return got;
+  }
 }

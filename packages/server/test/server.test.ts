@@ -233,6 +233,27 @@ describe('listening, health, shutdown', () => {
     await new Promise<void>((r) => mine.close(() => r()));
   });
 
+  it('recovery is plumbed through createServer: a session whose socket dies is kept, shown in /metrics, and resumed', async () => {
+    const { server, port } = await start({ recovery: { maxDisconnection: 5000 }, metrics: true });
+    server.onConnection((conn) => conn.join('lobby'));
+    const c = connect<Events>(`ws://127.0.0.1:${port}/`, { reconnect: { baseDelay: 300, maxDelay: 300 }, heartbeat: false });
+    clients.push(c);
+    await c.connect();
+    const id = c.id!;
+    const got: string[] = [];
+    c.on('chat', (m) => void got.push(m.text));
+    const metrics = async () => (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+    const { linkOf } = await import('@stelar/core/internal');
+    linkOf(server.getConnection(id)!).terminate();
+    await until(() => server.getStats().recovery!.absentSessions === 1);
+    expect(await metrics()).toMatch(/stelar_recovery_absent_sessions 1\n/);
+    server.to('lobby').emit('chat', { from: 'srv', text: 'while away' });
+    await until(() => got.length === 1, 5000);
+    expect(c.id).toBe(id);
+    expect(got).toEqual(['while away']);
+    expect(await metrics()).toMatch(/stelar_recovery_recovered_total 1\n/);
+  });
+
   it('close() called twice (say by a signal handler and the app) is one shutdown both wait for', async () => {
     const { server, client } = await start();
     server.on('slow', async (ms) => {

@@ -2,6 +2,7 @@ import * as net from 'node:net';
 import * as tls from 'node:tls';
 import { DEFAULT_MAX_FRAME_SIZE } from '@stelar/codec-tcp';
 import type { Dialer, Link } from '@stelar/core/internal';
+import { guardFirstBytes } from './dial-guard';
 import { parseEndpoint, tlsConnectOptions, type DialTlsOptions } from './endpoint';
 import { abortError, toDialError } from './errors';
 import { defaultReporter, normalizeIp, resolveLinkOptions, type ErrorReporter, type LinkOptions } from './options';
@@ -20,7 +21,9 @@ export interface DialTcpOptions extends LinkOptions, DialTlsOptions {
  * A core `Dialer` for `tcp://host:port` and `tls://host:port`. It resolves once the socket is
  * connected (TLS: handshake done) with a `tcp`/`tls` link; it rejects with a `DialError` on a
  * connect error (`ECONNREFUSED`…; a certificate refusal is `fatal`), and destroys the socket when
- * `signal` aborts.
+ * `signal` aborts. First bytes from the server that cannot start a Stelar frame (an HTTP answer,
+ * a TLS alert, a length out of bounds) are reported to the handler as a `NOT_STELAR` protocol
+ * error that quotes them (`guardFirstBytes`).
  */
 export function dialTcp(url: string | URL, options: DialTcpOptions = {}): Dialer {
   const endpoint = parseEndpoint(url, { plain: 'tcp', secure: 'tls' });
@@ -62,12 +65,13 @@ export function dialTcp(url: string | URL, options: DialTcpOptions = {}): Dialer
       socket.once(endpoint.secure ? 'secureConnect' : 'connect', () => {
         if (settled) return;
         cleanup();
+        const guarded = guardFirstBytes(socket, handler, `${endpoint.url.protocol}//${endpoint.url.host}`, maxFrameSize);
         const link = new TcpLink(
           socket,
           { transport: endpoint.secure ? 'tls' : 'tcp', remoteAddress: normalizeIp(socket.remoteAddress), remotePort: socket.remotePort },
           { maxFrameSize, limits, report },
         );
-        link.attach(handler);
+        link.attach(guarded);
         resolve(link);
       });
     });

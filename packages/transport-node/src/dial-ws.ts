@@ -2,7 +2,7 @@ import { Buffer } from 'node:buffer';
 import * as http from 'node:http';
 import * as https from 'node:https';
 import type { Socket } from 'node:net';
-import { DEFAULT_MAX_FRAME_SIZE } from '@stelar/codec-tcp';
+import { DEFAULT_MAX_FRAME_SIZE, ErrorCode } from '@stelar/codec-tcp';
 import {
   createClientHandshake,
   PerMessageDeflate,
@@ -55,12 +55,22 @@ function isFatalStatus(status: number): boolean {
 }
 
 /**
+ * A successful or redirecting answer to an upgrade request (2xx, 3xx): the URL serves something
+ * that is not a WebSocket endpoint, so not a Stelar server (`NOT_STELAR`, fatal).
+ */
+function isNotWebSocket(status: number): boolean {
+  return status >= 200 && status < 400;
+}
+
+/**
  * A core `Dialer` for `ws://` and `wss://` URLs: an HTTP/1.1 upgrade (over `http`/`https`, on a
  * fresh connection), checked with codec-ws; it resolves with a client-role `ws`/`wss` link.
  *
  * Rejections are `DialError`s: a non-101 answer carries `status` (and `fatal` for 4xx other than
  * 408 and 429), a certificate refusal is `fatal`, a bad 101 answer has the codec's `WS_HANDSHAKE_*`
- * code. Aborting `signal` destroys the request.
+ * code. An answer that shows the URL is not a Stelar server is `NOT_STELAR` and `fatal`: a 2xx or
+ * 3xx instead of 101, or bytes that are not HTTP at all (e.g. a `tcp://` port). Aborting `signal`
+ * destroys the request.
  */
 export function dialWebSocket(url: string | URL, options: DialWebSocketOptions = {}): Dialer {
   const endpoint = parseEndpoint(url, { plain: 'ws', secure: 'wss', defaultPorts: [80, 443] });
@@ -122,19 +132,28 @@ export function dialWebSocket(url: string | URL, options: DialWebSocketOptions =
       };
       const onAbort = (): void => fail(abortError(signal, what));
       signal.addEventListener('abort', onAbort, { once: true });
-      req.on('error', (err) => fail(toDialError(err, what)));
+      req.on('error', (err) => {
+        const code = (err as { code?: unknown }).code;
+        if (typeof code === 'string' && code.startsWith('HPE_')) {
+          // Node's HTTP parser refused the answer: whatever listens there does not speak HTTP.
+          fail(new DialError(`${what}: not a Stelar server: its answer is not HTTP (${err.message}); a tcp:// or tls:// port?`, { code: ErrorCode.NOT_STELAR, fatal: true, cause: err }));
+        } else fail(toDialError(err, what));
+      });
       req.on('response', (res) => {
         const status = res.statusCode ?? 0;
         const chunks: Buffer[] = [];
         let size = 0;
         const refused = (): void => {
           const body = Buffer.concat(chunks).toString('utf8').slice(0, BODY_QUOTE_MAX).trim();
+          const answer = `HTTP ${status}${res.statusMessage ? ` ${res.statusMessage}` : ''}${body ? ` (${body})` : ''}`;
           fail(
-            new DialError(`${what} refused: HTTP ${status}${res.statusMessage ? ` ${res.statusMessage}` : ''}${body ? ` (${body})` : ''}`, {
-              code: 'WS_UPGRADE_REFUSED',
-              status,
-              fatal: isFatalStatus(status),
-            }),
+            isNotWebSocket(status)
+              ? new DialError(`${what}: not a Stelar server: it answered ${answer} instead of switching protocols${res.headers.location ? ` (Location: ${res.headers.location.slice(0, BODY_QUOTE_MAX)})` : ''}`, {
+                  code: ErrorCode.NOT_STELAR,
+                  status,
+                  fatal: true,
+                })
+              : new DialError(`${what} refused: ${answer}`, { code: 'WS_UPGRADE_REFUSED', status, fatal: isFatalStatus(status) }),
           );
         };
         res.on('data', (chunk: Buffer) => {

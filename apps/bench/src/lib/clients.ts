@@ -107,7 +107,7 @@ export function buildWires(spec: ClientSpec, key: Buffer): Wires {
   switch (kind) {
     case 'stelar-ws': {
       const echo = ws(WS_BINARY, stelarFrame('echo', payload).subarray(4));
-      const connect = encodeClientConnect();
+      const connect = encodeClientConnect(undefined, spec.recover ? {} : undefined);
       return {
         kind,
         wire,
@@ -121,7 +121,7 @@ export function buildWires(spec: ClientSpec, key: Buffer): Wires {
     }
     case 'stelar-tcp':
     case 'stelar-tls': {
-      const connect = encodeClientConnect();
+      const connect = encodeClientConnect(undefined, spec.recover ? {} : undefined);
       return {
         kind,
         wire,

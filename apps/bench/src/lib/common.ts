@@ -56,6 +56,8 @@ export interface ServerStart {
   deflate: boolean;
   /** Directory holding `key.pem` and `cert.pem` (stelar-tls). */
   certDir?: string | undefined;
+  /** Connection-state recovery on (Stelar kinds). */
+  recovery?: boolean;
 }
 
 /** Environment of every child process: ws without bufferutil unless the kind is `ws-bu`. */
@@ -96,6 +98,8 @@ export interface ClientSpec {
   size: number;
   /** Extra loopback source addresses to spread connections over (127.0.0.2 …); 0 = kernel's choice. */
   sourceAddresses: number;
+  /** Stelar: opt in to connection-state recovery in CONNECT (`"recover": {}`). */
+  recover?: boolean;
 }
 
 /** Counters of a generator, sampled with its own clock. */

@@ -15,6 +15,8 @@ const RTT: ServerKind[] = ['stelar-ws', 'stelar-tcp', 'ws', 'socketio', 'uws', '
 const FAN: ServerKind[] = ['stelar-ws', 'stelar-tcp', 'ws', 'ws-frame', 'socketio', 'uws', 'net'];
 const CONN: ServerKind[] = ['stelar-ws', 'stelar-tcp', 'ws', 'socketio', 'uws', 'net'];
 const DEFLATE: ServerKind[] = ['stelar-ws', 'ws', 'socketio', 'uws'];
+/** Connection-state recovery (issue 12): Stelar only, on against off. */
+const RECOVERY: ServerKind[] = ['stelar-ws', 'stelar-tcp'];
 
 function echoSpecs(oifConns: number, large: number, pipeSizes: [number, number][]): EchoSpec[] {
   return [
@@ -33,7 +35,7 @@ export function presetConfig(name: PresetName, paths: Pick<SuiteConfig, 'distDir
       preset: 'smoke',
       rounds: 1,
       parallel: 4,
-      scenarios: ['echo', 'rtt', 'fanout', 'connections', 'deflate', 'bundle'] as ScenarioName[],
+      scenarios: ['echo', 'rtt', 'fanout', 'connections', 'deflate', 'recovery', 'bundle'] as ScenarioName[],
       durationMs: 120,
       warmupMs: 50,
       echo: echoSpecs(4, 200 * 1024, [
@@ -44,6 +46,7 @@ export function presetConfig(name: PresetName, paths: Pick<SuiteConfig, 'distDir
       fanout: { clients: [8, 20], burst: 5, minBroadcasts: 10, size: 32, generators: 2, concurrency: 10, servers: FAN },
       connections: { memConns: 20, batch: 10, generators: 2, concurrency: 10, settleMs: 50, servers: CONN },
       deflate: { conns: 2, size: 2048, inflight: 4, servers: DEFLATE },
+      recovery: { clients: 20, absent: 20, servers: RECOVERY },
       profile: { enabled: true, durationMs: 150, jobs: ['oif-tcp'], heapServers: ['stelar-tcp'], heapConns: 20 },
     };
   }
@@ -53,7 +56,7 @@ export function presetConfig(name: PresetName, paths: Pick<SuiteConfig, 'distDir
     rounds: 3,
     parallel: 1,
     // permessage-deflate is not one of issue 13's rows: opt in with --scenarios …,deflate.
-    scenarios: ['echo', 'rtt', 'fanout', 'connections', 'bundle'] as ScenarioName[],
+    scenarios: ['echo', 'rtt', 'fanout', 'connections', 'recovery', 'bundle'] as ScenarioName[],
     durationMs: 5000,
     warmupMs: 700,
     echo: echoSpecs(128, 1024 * 1024, [
@@ -65,6 +68,7 @@ export function presetConfig(name: PresetName, paths: Pick<SuiteConfig, 'distDir
     fanout: { clients: [1000], burst: 100, minBroadcasts: 100, size: 64, generators: 2, concurrency: 256, servers: FAN },
     connections: { memConns: 4000, batch: 2000, generators: 2, concurrency: 256, settleMs: 500, servers: CONN },
     deflate: { conns: 10, size: 1024, inflight: 64, servers: DEFLATE },
+    recovery: { clients: 1000, absent: 2000, servers: RECOVERY },
     profile: { enabled: true, durationMs: 4000, jobs: [...PROFILE_JOBS], heapServers: ['stelar-ws', 'stelar-tcp', 'ws', 'net'], heapConns: 2000 },
   };
 }

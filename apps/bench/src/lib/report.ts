@@ -249,6 +249,35 @@ function deflateSection(r: Results): string {
   ].join('\n');
 }
 
+function recoverySection(r: Results): string {
+  const rc = r.config.recovery as Results['config']['recovery'] | undefined;
+  const servers = serversIn(r, (c) => c.scenario === 'recovery');
+  if (!rc || servers.length === 0) return '_not measured in this run_';
+  const f = r.config.fanout;
+  const p = (mode: string): Record<string, number | string> => ({ recovery: mode, clients: rc.clients, size: f.size, burst: f.burst });
+  const rows = servers.map((s) => {
+    const off = get(r, 'recovery', s, p('off'));
+    const on = get(r, 'recovery', s, p('on'));
+    const absent = get(r, 'recovery', s, { absent: rc.absent });
+    return [
+      SERVER_LABEL[s],
+      cellValue(off, 'serverCpuUsPerDelivery', (x) => num(x, 3)),
+      cellValue(on, 'serverCpuUsPerDelivery', (x) => num(x, 3)),
+      ratioValue(r.ratios.find((x) => x.scenario === 'recovery' && x.num === s)),
+      cellValue(absent, 'heapPerAbsent', bytes),
+      cellValue(absent, 'rssPerAbsent', bytes),
+      cellValue(absent, 'heapPerLive', bytes),
+    ];
+  });
+  return [
+    `Fan-out bursts (${f.burst} broadcasts of ${fmtSize(f.size)}) to ${rc.clients.toLocaleString('en-US')} receivers that opt in to recovery, the server with recovery off then on (the order alternates by round; the ratio is within a round). With it on, every broadcast is logged once (an 8-byte offset in front of a copy of the frame) and each receiver gets that copy. Then ${rc.absent.toLocaleString('en-US')} opted-in connections, each in the room, have their sockets destroyed: the server keeps them as absent sessions; memory after a full GC against a baseline taken before they connected, per session (and, for comparison, per live connection before the cut).`,
+    '',
+    table(['server', 'off µs/delivery', 'on µs/delivery', 'on / off (same round)', 'JS heap / absent session', 'RSS / absent session', 'JS heap / live connection'], rows),
+    '',
+    loadLine(r.cells.filter((c) => c.scenario === 'recovery' && c.params['recovery'] !== undefined)),
+  ].join('\n');
+}
+
 function bundleTable(r: Results): string {
   if (!r.bundle) return '_not measured_';
   const rows = r.bundle.entries.map((e) => [`\`${e.name}\``, e.minBytes === null ? '–' : bytes(e.minBytes), e.gzipBytes === null ? '–' : bytes(e.gzipBytes), e.note ?? '']);
@@ -391,6 +420,10 @@ export function renderMarkdown(r: Results, chartPath: string): string {
     '',
     deflateSection(r),
     '',
+    `### Connection-state recovery (issue 12)`,
+    '',
+    recoverySection(r),
+    '',
     `### Browser bundle`,
     '',
     bundleTable(r),
@@ -463,6 +496,7 @@ export function renderSvg(r: Results): string {
     ['Fan-out bursts: server CPU per delivery (lower is better)', (x) => x.scenario === 'fanout'],
     ['Round trips: p99 (lower is better)', (x) => x.scenario === 'rtt'],
     ['Connections: setup rate (higher is better)', (x) => x.scenario === 'connections' && x.metric === 'setupPerSec'],
+    ['Connection-state recovery: CPU per delivery, on / off (lower is better)', (x) => x.scenario === 'recovery'],
   ];
   for (const [title, pred] of groups) {
     const rs = r.ratios.filter(pred);

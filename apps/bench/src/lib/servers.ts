@@ -19,6 +19,8 @@ export interface RunningServer {
   port: number;
   /** Open connections as the server counts them. */
   connections(): number;
+  /** Stelar with recovery: `getStats().recovery`. */
+  recovery?(): Record<string, number> | undefined;
   close(): Promise<void>;
 }
 
@@ -108,6 +110,7 @@ async function startStelar(o: ServerStart): Promise<RunningServer> {
     ...(o.kind === 'stelar-ws' ? { port: 0, ws: { perMessageDeflate: o.deflate } } : { tcpPort: 0, ws: false as const }),
     ...(tls ? { tls } : {}),
     maxFrameSize: MAX_PAYLOAD,
+    ...(o.recovery ? { recovery: true } : {}),
     onError: () => undefined,
   });
   server.on('echo', (data: unknown, conn) => {
@@ -123,6 +126,7 @@ async function startStelar(o: ServerStart): Promise<RunningServer> {
   return {
     port,
     connections: () => server.getStats().connections.open,
+    recovery: () => ({ ...server.getStats().recovery }),
     close: () => server.close({ timeout: 100 }),
   };
 }

@@ -17,10 +17,10 @@ import { bufferutilAvailable, peerVersions, uwsAvailable } from './servers';
 import { geomean, median, percentileSorted, range, sleep } from './stats';
 
 /** What can be run (`--scenarios`). */
-export const SCENARIOS = ['echo', 'rtt', 'fanout', 'connections', 'deflate', 'bundle'] as const;
+export const SCENARIOS = ['echo', 'rtt', 'fanout', 'connections', 'deflate', 'recovery', 'bundle'] as const;
 export type ScenarioName = (typeof SCENARIOS)[number];
 /** What a result cell belongs to. */
-export type CellScenario = 'echo' | 'rtt' | 'fanout' | 'connections' | 'deflate';
+export type CellScenario = 'echo' | 'rtt' | 'fanout' | 'connections' | 'deflate' | 'recovery';
 
 /**
  * One echo shape. `table: 'one'`: one message in flight per connection (window 1), the
@@ -64,6 +64,14 @@ export interface SuiteConfig {
    */
   connections: { memConns: number; batch: number; generators: number; concurrency: number; settleMs: number; servers: ServerKind[] };
   deflate: { conns: number; size: number; inflight: number; servers: ServerKind[] };
+  /**
+   * Connection-state recovery (issue 12): the fan-out load (bursts and size of `fanout`) to
+   * `clients` receivers that opt in, with recovery off then on in the same round (CPU per
+   * delivery); and `absent` opted-in connections whose sockets are destroyed, so the server keeps
+   * them as absent sessions (memory per absent session, after a full GC, against a baseline taken
+   * before they connected).
+   */
+  recovery: { clients: number; absent: number; servers: ServerKind[] };
   /**
    * Servers measured at the same time within a cell. 1 for real runs (anything else skews the
    * figures); the smoke preset uses more, as it only checks that everything works.
@@ -393,8 +401,8 @@ export class Suite {
     return this.available;
   }
 
-  private spec(kind: ServerKind, port: number, size: number, deflate: boolean, many = false): ClientSpec {
-    return { kind, port, size, deflate, sourceAddresses: many ? this.sourceAddresses : 0 };
+  private spec(kind: ServerKind, port: number, size: number, deflate: boolean, many = false, recover = false): ClientSpec {
+    return { kind, port, size, deflate, sourceAddresses: many ? this.sourceAddresses : 0, ...(recover ? { recover } : {}) };
   }
 
   private pin(child: Child, cores: string | undefined): void {
@@ -403,9 +411,9 @@ export class Suite {
     if (!pinPid(pid, cores)) this.log(`    warning: taskset could not pin ${child.name} (pid ${pid}) to CPU ${cores}`);
   }
 
-  private async startServer(kind: ServerKind, room: boolean, deflate: boolean): Promise<ServerProc> {
+  private async startServer(kind: ServerKind, room: boolean, deflate: boolean, recovery = false): Promise<ServerProc> {
     const extra = kind.startsWith('stelar-') ? this.cfg.stelarExecArgv : [];
-    const start: ServerStart = { kind, room, deflate, certDir: this.certDir };
+    const start: ServerStart = { kind, room, deflate, certDir: this.certDir, ...(recovery ? { recovery } : {}) };
     const child = Child.fork(`server ${kind}`, join(this.cfg.distDir, 'server.js'), ['--expose-gc', ...extra], childEnv(kind));
     this.pin(child, this.pinning?.server);
     try {
@@ -423,14 +431,14 @@ export class Suite {
   }
 
   /** Forks the server and `n` generators at once; everything is stopped if a start fails. */
-  private async procs(kind: ServerKind, room: boolean, deflate: boolean, n: number): Promise<Procs> {
+  private async procs(kind: ServerKind, room: boolean, deflate: boolean, n: number, recovery = false): Promise<Procs> {
     const gens = Array.from({ length: n }, (_, i) => {
       const g = Child.fork(`generator ${i} (${kind})`, join(this.cfg.distDir, 'generator.js'), [], childEnv(undefined));
       this.pin(g, this.pinning?.load);
       return g;
     });
     try {
-      const server = await this.startServer(kind, room, deflate);
+      const server = await this.startServer(kind, room, deflate, recovery);
       return { server, gens };
     } catch (err) {
       await Promise.all(gens.map((g) => g.stop()));
@@ -443,10 +451,10 @@ export class Suite {
     await Promise.all([...p.gens.map((g) => g.stop()), p.server.child.stop()]);
   }
 
-  private async withProcs<T>(kind: ServerKind, room: boolean, deflate: boolean, n: number, fn: (p: Procs) => Promise<T>): Promise<T> {
+  private async withProcs<T>(kind: ServerKind, room: boolean, deflate: boolean, n: number, fn: (p: Procs) => Promise<T>, recovery = false): Promise<T> {
     let p: Procs | undefined;
     try {
-      p = await this.procs(kind, room, deflate, n);
+      p = await this.procs(kind, room, deflate, n, recovery);
       return await fn(p);
     } finally {
       await this.stopProcs(p);
@@ -483,6 +491,10 @@ export class Suite {
       for (const mode of ['off', 'on'] as const) {
         out.push({ label: `permessage-deflate ${mode}`, servers: this.serversOf(cfg.deflate.servers), run: (k, r) => this.deflateCell(mode, k, r) });
       }
+    }
+    if (has('recovery')) {
+      const rc = cfg.recovery;
+      out.push({ label: `connection-state recovery: fan-out to ${rc.clients} clients off / on, ${rc.absent} absent sessions`, servers: this.serversOf(rc.servers), run: (k, r) => this.recoveryCell(k, r) });
     }
     return out;
   }
@@ -611,8 +623,8 @@ export class Suite {
   // Fan-out
 
   /** Connects a publisher on the first generator (receivers come with {@link grow}). */
-  private async fanSetup(p: Procs, kind: ServerKind, size: number): Promise<void> {
-    await Promise.all(p.gens.map((g) => initGen(g, this.spec(kind, p.server.port, size, false, true))));
+  private async fanSetup(p: Procs, kind: ServerKind, size: number, recover = false): Promise<void> {
+    await Promise.all(p.gens.map((g) => initGen(g, this.spec(kind, p.server.port, size, false, true, recover))));
     await p.gens[0]!.call('connectPublisher');
   }
 
@@ -691,6 +703,89 @@ export class Suite {
         }
       });
     });
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // Connection-state recovery
+
+  recoveryParams(mode: 'off' | 'on'): Record<string, number | string> {
+    const f = this.cfg.fanout;
+    return { recovery: mode, clients: this.cfg.recovery.clients, size: f.size, burst: f.burst };
+  }
+
+  /**
+   * The fan-out load with recovery off and on (receivers opt in either way: with it off the
+   * server ignores that), in the same round, alternating which goes first; then the memory
+   * absent sessions hold.
+   */
+  private async recoveryCell(kind: ServerKind, round: number): Promise<void> {
+    const f = this.cfg.fanout;
+    const rc = this.cfg.recovery;
+    const absentCell = (): Cell => this.cell('recovery', kind, { absent: rc.absent });
+    const cells = (): Cell[] => [this.cell('recovery', kind, this.recoveryParams('off')), this.cell('recovery', kind, this.recoveryParams('on')), absentCell()];
+    await this.attempt(`${kind} recovery`, cells, round, async () => {
+      const modes = round % 2 === 0 ? (['off', 'on'] as const) : (['on', 'off'] as const);
+      for (const mode of modes) {
+        this.cell('recovery', kind, this.recoveryParams(mode)).runs[round] = await this.withProcs(
+          kind,
+          true,
+          false,
+          Math.max(1, f.generators),
+          async (p) => {
+            await this.fanSetup(p, kind, f.size, true);
+            await this.grow(p, rc.clients, f.concurrency);
+            await sleep(100);
+            return this.fanLoad(p, rc.clients, this.cfg.durationMs);
+          },
+          mode === 'on',
+        );
+      }
+      absentCell().runs[round] = await this.withProcs(kind, true, false, Math.max(1, f.generators), (p) => this.absentLoad(p, kind), true);
+    });
+  }
+
+  /**
+   * Opens `absent` opted-in connections (each in the room), destroys their sockets, and measures
+   * what the server keeps. A warm-up batch goes through the same first, so the code compiled for
+   * it (JIT) is in the baseline and not counted per session.
+   */
+  private async absentLoad(p: Procs, kind: ServerKind): Promise<Metrics> {
+    const rc = this.cfg.recovery;
+    const f = this.cfg.fanout;
+    await Promise.all(p.gens.map((g) => initGen(g, this.spec(kind, p.server.port, 32, false, true, true))));
+    const cutAll = async (n: number, total: number): Promise<void> => {
+      const shares = split(n, p.gens.length);
+      await Promise.all(p.gens.map((gen, i) => gen.call('disconnect', { count: shares[i] ?? 0 }, 60_000)));
+      const t0 = performance.now();
+      for (;;) {
+        const s = await p.server.child.call<Record<string, number> | null>('recoveryStats');
+        if ((s?.['absentSessions'] ?? 0) >= total) break;
+        if (performance.now() - t0 > 30_000) throw new Error(`the server keeps ${s?.['absentSessions'] ?? 0} of ${total} sessions`);
+        await sleep(20);
+      }
+      await this.serverDownTo(p, 0);
+    };
+    const warm = Math.max(20, Math.round(rc.absent / 10));
+    await this.grow(p, warm, f.concurrency);
+    await cutAll(warm, warm);
+    await sleep(100);
+    const before = await p.server.gcStats();
+    await this.grow(p, rc.absent, f.concurrency);
+    await sleep(100);
+    const live = await p.server.gcStats();
+    await cutAll(rc.absent, warm + rc.absent);
+    const after = await p.server.gcStats();
+    const per = (a: number, b: number): number => (a - b) / rc.absent;
+    return {
+      absent: rc.absent,
+      rssPerAbsent: per(after.rss, before.rss),
+      heapPerAbsent: per(after.heapUsed, before.heapUsed),
+      externalPerAbsent: per(after.external, before.external),
+      arrayBuffersPerAbsent: per(after.arrayBuffers, before.arrayBuffers),
+      heapPerLive: per(live.heapUsed, before.heapUsed),
+      rssPerLive: per(live.rss, before.rss),
+      loadAvg1: load1(),
+    };
   }
 
   // -------------------------------------------------------------------------------------------
@@ -918,6 +1013,21 @@ export class Suite {
       const p = { clients, size: f.size, burst: f.burst };
       for (const [num, den] of FAN_RATIOS) add('fanout', 'serverCpuUsPerDelivery', p, num, den, `fan-out CPU per delivery ${num} / ${den} (${clients} clients)`);
     }
+    // Recovery on / off, same server, same round (results saved before issue 12 have none).
+    for (const kind of this.cfg.recovery ? this.available : []) {
+      const on = this.find('recovery', kind, this.recoveryParams('on'));
+      const off = this.find('recovery', kind, this.recoveryParams('off'));
+      if (!on || !off) continue;
+      const metric = 'serverCpuUsPerDelivery';
+      const perRun = on.runs.map((a, i) => {
+        const x = a?.[metric];
+        const y = off.runs[i]?.[metric];
+        return x !== undefined && y !== undefined && y !== 0 && Number.isFinite(x) && Number.isFinite(y) ? x / y : null;
+      });
+      const rg = range(perRun);
+      const params = { recovery: 'on/off', clients: this.cfg.recovery.clients };
+      out.push({ id: `recovery:${metric}:${kind}:on/off`, label: `fan-out CPU per delivery, recovery on / off (${kind})`, scenario: 'recovery', metric, params, num: kind, den: kind, perRun, median: median(perRun), min: rg?.min ?? null, max: rg?.max ?? null });
+    }
     const cp = { memConns: this.cfg.connections.memConns };
     for (const [num, den] of CONN_RATIOS) {
       add('connections', 'setupPerSec', cp, num, den, `setup rate ${num} / ${den}`);
@@ -991,6 +1101,10 @@ export class Suite {
     const oifCpu = perRound([r('echo', 'serverCpuUsPerMsg', oifP, 'stelar-tcp', 'net')].filter((x): x is Ratio => x !== undefined), true);
     const connP = { memConns: this.cfg.connections.memConns };
     const setupCpu = perRound([r('connections', 'serverCpuUsPerSetup', connP, 'stelar-ws', 'ws')].filter((x): x is Ratio => x !== undefined), true);
+    const recoveryCpu = (kind: ServerKind): (number | null)[] | undefined => ratios.find((x) => x.scenario === 'recovery' && x.num === kind)?.perRun;
+    const rc = this.cfg.recovery as SuiteConfig['recovery'] | undefined;
+    const absentHeap = (kind: ServerKind): (number | null)[] | undefined => (rc ? this.find('recovery', kind, { absent: rc.absent })?.runs.map((x) => x?.['heapPerAbsent'] ?? null) : undefined);
+    const rcLabel = `fan-out, ${rc?.clients ?? '?'} opted-in clients, bursts of ${this.cfg.fanout.burst}, recovery off and on in the same round`;
     return [
       make('oif-ws', 'server CPU per message, 128 connections × 1 in flight, WS', 'Stelar WS / ws, server CPU per message', '<=', 0.8, r('echo', 'serverCpuUsPerMsg', oifP, 'stelar-ws', 'ws')?.perRun, `echo ${oifTag}`, 'oif-ws'),
       make('oif-tcp', 'same, TCP', 'Stelar TCP / ws, server CPU per message', '<=', 0.6, r('echo', 'serverCpuUsPerMsg', oifP, 'stelar-tcp', 'ws')?.perRun, `echo ${oifTag}`, 'oif-tcp'),
@@ -1003,6 +1117,9 @@ export class Suite {
       make('rtt-ws', 'RTT p99, one connection', 'Stelar WS / ws, p99 round trip', '<=', 1.1, r('rtt', 'p99Us', { conns: 1, size: this.cfg.rtt.size }, 'stelar-ws', 'ws')?.perRun, `ping-pong, 1 connection × ${fmtSize(this.cfg.rtt.size)}`, 'rtt-ws'),
       make('large-ws', '1 MiB echo, CPU per message', 'Stelar WS / ws+bufferutil, server CPU per message', '<=', 1.0, r('echo', 'serverCpuUsPerMsg', largeP, 'stelar-ws', 'ws-bu')?.perRun, `echo ${large ? echoLabel(large) : '?'}`, 'large-ws'),
       make('pipe-tcp-net', 'pipelined TCP vs raw `net`', 'Stelar TCP / raw net, throughput', '>=', 0.8, pipePerRun, `geometric mean over the pipelined shapes (${pipes.map((e) => echoLabel(e)).join('; ')}), per round`, 'pipe-tcp', 'x', pipeCpu),
+      make('recovery-ws', 'issue 12: recovery on vs off, CPU per delivery', 'Stelar WS, recovery on / off, server CPU per delivery', '<=', 1.15, recoveryCpu('stelar-ws'), rcLabel, undefined),
+      make('recovery-tcp', 'issue 12: recovery on vs off, CPU per delivery', 'Stelar TCP, recovery on / off, server CPU per delivery', '<=', 1.15, recoveryCpu('stelar-tcp'), rcLabel, undefined),
+      make('absent-ws', 'issue 12: memory per absent session', 'Stelar WS, JS heap per absent session', '<=', 2 * 1024, absentHeap('stelar-ws'), `heap delta over ${rc?.absent ?? '?'} absent sessions (each in one room), after a full GC`, undefined, 'B'),
     ];
   }
 

@@ -1,11 +1,12 @@
 import { DisconnectCode } from '@stelar/codec-tcp';
 import { HandlerRegistry } from '../registry';
-import type { AnyEvents, EventData, EventName, EventReply, SendOptions } from '../types';
-import type { ClientEventHandler, ClientLifecycle, ClientOptions, ClientRequestOptions, ClientState, Dialer } from './options';
+import type { AnyEvents, DataArgs, EventName, EventReply, SendOptions } from '../types';
+import { lifecycleLog } from './log';
+import type { ClientEventHandler, ClientLifecycle, ClientOptions, ClientRequestOptions, ClientState, ConnectOptions, Dialer } from './options';
 import { Reconnector } from './reconnector';
 import { ClientSession } from './session';
 
-export type { ClientEventHandler, ClientHeartbeatOptions, ClientLifecycle, ClientOptions, ClientRequestOptions, ClientState, Dialer } from './options';
+export type { ClientEventHandler, ClientHeartbeatOptions, ClientLifecycle, ClientOptions, ClientRequestOptions, ClientState, ConnectOptions, Dialer, ReconnectOptions } from './options';
 
 /**
  * The client side of a session: state machine, reconnection, offline queue, requests, rooms,
@@ -22,16 +23,23 @@ export class ClientEngine<In extends object = AnyEvents, Out extends object = In
   private readonly lifecycle = new Map<keyof ClientLifecycle, Set<(...args: never[]) => void>>();
   private readonly session: ClientSession;
   private readonly reconnector: Reconnector;
+  private readonly log: ReturnType<typeof lifecycleLog>;
+  private sessionOpenedAt: number | undefined;
+  private lastFailure: Error | undefined;
 
   constructor(dialer: Dialer, options: ClientOptions = {}) {
+    this.log = lifecycleLog(options.logger);
     const notify = this.notify.bind(this);
     const session: ClientSession = (this.session = new ClientSession(this.handlers, options, {
       opened: (hello) => {
-        // Rooms first, then the offline queue in order, then new sends: the state flips last.
-        session.open(hello);
+        // Rooms first (or, resumed, what the server did not get), then the offline queue in
+        // order, then new sends: the state flips last.
+        const { resumed, lost } = session.open(hello);
+        this.sessionOpenedAt = Date.now();
         reconnector.established();
         session.startHeartbeat(hello.heartbeat);
-        notify('connected', { id: hello.id });
+        if (lost !== undefined) notify('recovery_failed', { id: hello.id, previousId: lost });
+        notify('connected', { id: hello.id, recovered: resumed });
         reconnector.resolveWaiters();
       },
       refused: (err) => reconnector.refused(err),
@@ -43,12 +51,19 @@ export class ClientEngine<In extends object = AnyEvents, Out extends object = In
     }));
     const reconnector: Reconnector = (this.reconnector = new Reconnector(dialer, options, {
       linkUp: (link) => session.attach(link),
+      recover: () => session.recoverField(),
       frame: (frame) => session.frame(frame),
       pong: () => session.pong(),
-      linkDown: (code, reason): boolean => session.detach(code, reason),
+      linkDown: (code, reason): boolean => {
+        this.sessionOpenedAt = undefined;
+        return session.detach(code, reason);
+      },
       stopped: (err) => session.stop(err),
       stopHeartbeat: () => session.stopHeartbeat(),
       notify,
+      failed: (err) => {
+        this.lastFailure = err;
+      },
     }));
   }
 
@@ -57,7 +72,7 @@ export class ClientEngine<In extends object = AnyEvents, Out extends object = In
     return this.reconnector.state;
   }
 
-  /** Session id given by the server (changes on every reconnection). */
+  /** Session id given by the server (a new one on every reconnection, unless the session was resumed). */
   get id(): string | undefined {
     return this.session.id;
   }
@@ -77,13 +92,56 @@ export class ClientEngine<In extends object = AnyEvents, Out extends object = In
   }
 
   /**
-   * Connects (if not already) and resolves once the server accepted the session. Transient
-   * failures are retried per the reconnect policy; it rejects on a refusal (UNAUTHORIZED,
-   * VERSION_MISMATCH, an HTTP error from the WebSocket handshake…), when attempts run out, or on
-   * `close()`.
+   * Events, requests, replies, joins and leaves this client wrote to its connections, over its
+   * whole life, each once (queued messages count when they are sent; CONNECT, heartbeats and
+   * errors do not). What is sent again — after a resume, or a `retry` request in a new session —
+   * is not counted again; re-joins of a new session are new JOINs and count.
    */
-  connect(): Promise<void> {
-    return this.reconnector.connect();
+  get messagesSent(): number {
+    return this.session.messagesSent;
+  }
+
+  /**
+   * Events, requests and replies received from the server over the client's whole life, each
+   * once: messages replayed after a resume are ones the client had not received and count; a
+   * reply that answers no waiting request (late, or the same answer again after a resume) does not.
+   */
+  get messagesReceived(): number {
+    return this.session.messagesReceived;
+  }
+
+  /**
+   * When the current session was accepted on its link (ms since the epoch; a resume sets it
+   * again); `undefined` from the moment its link is gone.
+   */
+  get connectedAt(): number | undefined {
+    return this.sessionOpenedAt;
+  }
+
+  /**
+   * The last error this client met: a failed connection attempt (as `connect_error` reported
+   * it), a lost session (DISCONNECTED with its close code), or an `error` notification.
+   */
+  get lastError(): Error | undefined {
+    return this.lastFailure;
+  }
+
+  /**
+   * Connects (if not already) and resolves once the server accepted the session. Failed attempts
+   * are reported with `connect_error` and retried per the reconnect policy. It rejects, and the
+   * client stops, on a refusal (UNAUTHORIZED, VERSION_MISMATCH), a final dial error (an HTTP
+   * 4xx, a refused certificate, NOT_STELAR), when attempts run out (`reconnect_failed`), or on
+   * `close()`. It rejects with TIMEOUT after `timeout` ms (default 20 000, quoting the last
+   * attempt's error) or with ABORTED when `signal` aborts: those end this wait only, the client
+   * keeps trying (call `close()` to stop it).
+   */
+  connect(options?: ConnectOptions): Promise<void> {
+    return this.reconnector.connect(options);
+  }
+
+  /** The dialer of the next connection attempts (the current connection is left as it is). */
+  protected setDialer(dialer: Dialer): void {
+    this.reconnector.dialer = dialer;
   }
 
   /** Closes for good (no reconnection). Queued messages are dropped; pending requests rejected. */
@@ -128,6 +186,8 @@ export class ClientEngine<In extends object = AnyEvents, Out extends object = In
   }
 
   private notify<K extends keyof ClientLifecycle>(name: K, ...args: Parameters<ClientLifecycle[K]>): void {
+    if (name === 'error') this.lastFailure = args[0] as Error;
+    this.log?.(name, args);
     const set = this.lifecycle.get(name);
     if (!set) return;
     for (const fn of [...set]) {
@@ -146,7 +206,7 @@ export class ClientEngine<In extends object = AnyEvents, Out extends object = In
    * is queued (volatile ones are dropped). Returns whether it was sent or queued.
    * @throws StelarError QUEUE_FULL with the `error` queue policy
    */
-  emit<K extends EventName<Out>>(event: K, ...args: undefined extends EventData<Out, K> ? [data?: EventData<Out, K>, options?: SendOptions] : [data: EventData<Out, K>, options?: SendOptions]): boolean {
+  emit<K extends EventName<Out>>(event: K, ...args: DataArgs<Out, K, SendOptions>): boolean {
     const [data, options] = args as [unknown, SendOptions | undefined];
     return this.session.emit(event, data, options);
   }
@@ -156,8 +216,9 @@ export class ClientEngine<In extends object = AnyEvents, Out extends object = In
    * TIMEOUT, ABORTED, DISCONNECTED (the connection dropped, unless `retry`), or the code the
    * server's handler threw.
    */
-  request<K extends EventName<Out>>(event: K, data?: EventData<Out, K>, options: ClientRequestOptions = {}): Promise<EventReply<Out, K>> {
-    return this.session.request(event, data, options) as Promise<EventReply<Out, K>>;
+  request<K extends EventName<Out>>(event: K, ...args: DataArgs<Out, K, ClientRequestOptions>): Promise<EventReply<Out, K>> {
+    const [data, options] = args as [unknown, ClientRequestOptions | undefined];
+    return this.session.request(event, data, options ?? {}) as Promise<EventReply<Out, K>>;
   }
 
   /** Joins a room; resolves when the server accepted, rejects with its reason. Re-joined after reconnects. */

@@ -1,8 +1,9 @@
-import { DisconnectCode, encodeClientConnect, ErrorCode, type Frame } from '@stelar/codec-tcp';
+import { DisconnectCode, encodeClientConnect, ErrorCode, type ClientRecover, type Frame } from '@stelar/codec-tcp';
 import { StelarError } from '../errors';
 import type { Link, LinkHandler } from '../link';
-import { backoffDelay, type BackoffOptions } from './backoff';
-import type { ClientLifecycle, ClientOptions, ClientState, Dialer } from './options';
+import { ConnectWaiters } from './connect-wait';
+import { allowedBeforeSession, asError, isFinal, retryDelay, undecodableFirstBytes, unexpectedFirstFrame } from './failures';
+import type { ClientLifecycle, ClientOptions, ClientState, ConnectOptions, Dialer, ReconnectOptions } from './options';
 
 /** Close codes after which the client does not reconnect. */
 const FATAL_CODES: ReadonlySet<number> = new Set([DisconnectCode.UNAUTHORIZED, DisconnectCode.VERSION_MISMATCH]);
@@ -11,6 +12,8 @@ const FATAL_CODES: ReadonlySet<number> = new Set([DisconnectCode.UNAUTHORIZED, D
 export interface ReconnectorHost {
   /** A link is up and CONNECT is about to be sent. */
   linkUp(link: Link): void;
+  /** The `recover` field of that CONNECT (connection-state recovery), if any. */
+  recover?(): ClientRecover | undefined;
   frame(frame: Frame): void;
   pong(): void;
   /** The link is gone; returns whether a session was open on it. */
@@ -19,6 +22,8 @@ export interface ReconnectorHost {
   stopped(err: unknown): void;
   stopHeartbeat(): void;
   notify<K extends keyof ClientLifecycle>(name: K, ...args: Parameters<ClientLifecycle[K]>): void;
+  /** A connection attempt failed, or an open session was lost (for the client's `lastError`). */
+  failed(err: Error): void;
 }
 
 /**
@@ -26,10 +31,12 @@ export interface ReconnectorHost {
  * CONNECT it sends, backoff between attempts, refusals that stop it, and `close()`. Each
  * attempt has a generation number, so a late event from an older link is ignored.
  *
- * Connect errors reported to the application (`connect_error`) belong here.
+ * Every failed attempt is reported (`connect_error`) before the next one is scheduled.
  */
 export class Reconnector {
-  private readonly backoff: BackoffOptions | false;
+  private readonly backoff: ReconnectOptions | false;
+  /** The dialer of the next attempt (the Node client's `setUrl` replaces it). */
+  dialer: Dialer;
   private current: ClientState = 'idle';
   private link: Link | null = null;
   private generation = 0;
@@ -37,19 +44,24 @@ export class Reconnector {
   private everConnected = false;
   private userClosed = false;
   private refusal: StelarError | null = null;
+  /** A final failure of this attempt found on its link (NOT_STELAR). */
+  private attemptFailure: StelarError | null = null;
+  /** The error of the last failed attempt (quoted by a `connect()` that times out). */
+  private lastAttemptError: Error | null = null;
   /** Set when the connect timer fired: the reason the attempt ended. */
   private attemptTimeout: StelarError | null = null;
   private peerClose: { code: number; reason: string } | null = null;
-  private connectWaiters: { resolve: () => void; reject: (e: unknown) => void }[] = [];
+  private readonly waiters = new ConnectWaiters(() => this.lastAttemptError);
   private retryTimer: ReturnType<typeof setTimeout> | undefined;
   private connectTimer: ReturnType<typeof setTimeout> | undefined;
   private dialAbort: AbortController | null = null;
 
   constructor(
-    private readonly dialer: Dialer,
+    dialer: Dialer,
     private readonly opts: ClientOptions,
     private readonly host: ReconnectorHost,
   ) {
+    this.dialer = dialer;
     this.backoff = opts.reconnect === false ? false : opts.reconnect === true || opts.reconnect === undefined ? {} : opts.reconnect;
   }
 
@@ -63,13 +75,15 @@ export class Reconnector {
   }
 
   /** See `ClientEngine.connect`. */
-  connect(): Promise<void> {
+  connect(options?: ConnectOptions): Promise<void> {
     if (this.current === 'connected') return Promise.resolve();
-    const p = new Promise<void>((resolve, reject) => this.connectWaiters.push({ resolve, reject }));
+    if (options?.signal?.aborted) return this.waiters.add(options); // rejected at once, nothing started
+    const p = this.waiters.add(options);
     if (this.current === 'idle' || this.current === 'disconnected') {
       this.userClosed = false;
       this.refusal = null;
       this.attempts = 0;
+      this.lastAttemptError = null;
       void this.attempt();
     }
     return p;
@@ -93,6 +107,12 @@ export class Reconnector {
     this.refusal = err;
   }
 
+  /** The peer of this attempt is not a Stelar server: the attempt fails for good. */
+  notStelar(err: StelarError): void {
+    this.attemptFailure = err;
+    this.link?.terminate();
+  }
+
   /** The server's DISCONNECT: its code stands in for a socket that ends without one. */
   peerClosing(info: { code: number; reason: string } | null): void {
     this.peerClose = info;
@@ -110,9 +130,7 @@ export class Reconnector {
 
   /** Resolves `connect()` callers (after the `connected` notification). */
   resolveWaiters(): void {
-    const ws = this.connectWaiters;
-    this.connectWaiters = [];
-    for (const w of ws) w.resolve();
+    this.waiters.resolveAll();
   }
 
   private setState(s: ClientState): void {
@@ -125,6 +143,7 @@ export class Reconnector {
     const gen = ++this.generation;
     this.setState(this.everConnected ? 'reconnecting' : 'connecting');
     this.refusal = null;
+    this.attemptFailure = null;
     this.peerClose = null;
     this.attemptTimeout = null;
     const ac = new AbortController();
@@ -147,24 +166,33 @@ export class Reconnector {
       }
       this.link = link;
       this.host.linkUp(link);
-      link.send(encodeClientConnect(auth), false);
-    } catch (err) {
+      link.send(encodeClientConnect(auth, this.host.recover?.()), false);
+    } catch (thrown) {
       if (gen !== this.generation) return;
       clearTimeout(this.connectTimer);
       this.dialAbort = null;
-      const fatal = (err as { fatal?: unknown } | null)?.fatal === true;
-      if (fatal || this.userClosed) this.finish(err, { code: 1006, reason: String((err as Error)?.message ?? err) }, false);
-      else this.scheduleRetry(err);
+      const err = asError(thrown);
+      if (this.userClosed) this.finish(err, { code: 1006, reason: err.message }, false);
+      else if (isFinal(err)) {
+        this.attemptFailed(err, false);
+        if (!this.userClosed) this.finish(err, { code: 1006, reason: err.message }, false);
+      } else this.scheduleRetry(err, true);
     }
   }
 
   private handlerFor(gen: number): LinkHandler {
     return {
       onFrame: (frame) => {
-        if (gen === this.generation) this.host.frame(frame);
+        if (gen !== this.generation) return;
+        // Before its CONNECT a Stelar server sends only CONNECT, ERROR, DISCONNECT, PING, PONG.
+        if (this.current !== 'connected' && !allowedBeforeSession(frame.type)) this.notStelar(unexpectedFirstFrame(frame.type));
+        else this.host.frame(frame);
       },
       onProtocolError: (err) => {
-        if (gen === this.generation) this.link?.close(err.closeCode, err.message);
+        if (gen !== this.generation) return;
+        // Bytes that do not decode before the session: whatever answered is not a Stelar server.
+        if (this.current !== 'connected' && !this.refusal) this.notStelar(undecodableFirstBytes(err));
+        else this.link?.close(err.closeCode, err.message);
       },
       onPong: () => {
         if (gen === this.generation) this.host.pong();
@@ -187,31 +215,54 @@ export class Reconnector {
     this.connectTimer = undefined;
     this.generation++;
     const hadSession = this.host.linkDown(code, reason);
+    const byCode = FATAL_CODES.has(code) ? new StelarError(code === DisconnectCode.VERSION_MISMATCH ? ErrorCode.VERSION_MISMATCH : ErrorCode.UNAUTHORIZED, reason || 'refused') : null;
 
-    const refusal = this.refusal ?? (FATAL_CODES.has(code) ? new StelarError(code === DisconnectCode.VERSION_MISMATCH ? ErrorCode.VERSION_MISMATCH : ErrorCode.UNAUTHORIZED, reason || 'refused') : null);
     if (this.userClosed) this.finish(new StelarError(ErrorCode.DISCONNECTED, 'client closed'), { code, reason }, false);
-    else if (refusal && (FATAL_CODES.has(code) || !this.everConnected)) this.finish(refusal, { code, reason }, false);
     else if (!hadSession) {
-      // The link opened but no session followed (connect timeout, or the server hung up).
-      this.scheduleRetry(this.attemptTimeout ?? new StelarError(ErrorCode.DISCONNECTED, `connection closed before the session opened (${code}${reason ? `: ${reason}` : ''})`));
+      // The link opened but no session followed: a refusal, not a Stelar server, the connect
+      // timeout, a resume the server could not complete (1013), or the server hung up. A server
+      // that failed (ERROR INTERNAL_ERROR, close 1011: e.g. its connection middleware crashed)
+      // is retried, even on a first connect: isFinal takes only real refusals.
+      const err = this.attemptFailure ?? this.refusal ?? byCode ?? this.attemptTimeout ?? new StelarError(ErrorCode.DISCONNECTED, `connection closed before the session opened (${code}${reason ? `: ${reason}` : ''})`);
+      if (isFinal(err, code)) {
+        this.attemptFailed(err, false);
+        if (!this.userClosed) this.finish(err, { code, reason: reason || err.message }, false);
+      } else this.scheduleRetry(err, true);
+    } else if (byCode) {
+      this.host.failed(byCode);
+      this.finish(byCode, { code, reason }, false);
     } else {
       const err = new StelarError(ErrorCode.DISCONNECTED, `connection closed (${code}${reason ? `: ${reason}` : ''})`);
+      this.host.failed(err);
       this.host.notify('disconnected', { code, reason, willReconnect: this.backoff !== false });
-      this.scheduleRetry(err);
+      this.scheduleRetry(err, false);
     }
   }
 
-  private scheduleRetry(err: unknown): void {
+  /** Reports a failed attempt (`connect_error`); `attempt` is 0 for the first try, then the retry's number. */
+  private attemptFailed(err: Error, willRetry: boolean): void {
+    this.lastAttemptError = err;
+    this.host.failed(err);
+    this.host.notify('connect_error', err, { attempt: this.attempts, willRetry });
+  }
+
+  /** Retries per the policy, or stops when it allows no more; `report`: the failure was an attempt's. */
+  private scheduleRetry(err: Error, report: boolean): void {
     const b = this.backoff;
     const max = b === false ? 0 : (b.maxAttempts ?? Infinity);
-    if (b === false || this.attempts >= max) {
+    const willRetry = b !== false && this.attempts < max;
+    if (report) this.attemptFailed(err, willRetry);
+    if (this.userClosed) return; // a connect_error listener called close()
+    if (!willRetry) {
       if (b !== false) this.host.notify('reconnect_failed', { attempts: this.attempts, error: err });
       this.finish(err, null, false);
       return;
     }
-    const delay = backoffDelay(this.attempts++, b);
+    const attempt = ++this.attempts;
+    const delay = retryDelay(b, attempt, err, (bad) => this.host.notify('error', bad));
+    if (this.userClosed) return; // so did the delay function
     this.setState('reconnecting');
-    this.host.notify('reconnecting', { attempt: this.attempts, delay });
+    this.host.notify('reconnecting', { attempt, delay });
     this.retryTimer = setTimeout(() => {
       this.retryTimer = undefined;
       void this.attempt();
@@ -224,9 +275,7 @@ export class Reconnector {
     const wasConnectedOrTrying = this.current !== 'disconnected' && this.current !== 'idle';
     this.setState('disconnected');
     if (closeInfo && wasConnectedOrTrying) this.host.notify('disconnected', { ...closeInfo, willReconnect });
-    const ws = this.connectWaiters;
-    this.connectWaiters = [];
-    for (const w of ws) w.reject(err);
+    this.waiters.rejectAll(err);
     this.host.stopped(err);
   }
 

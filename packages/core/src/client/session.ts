@@ -1,22 +1,6 @@
-import {
-  DisconnectCode,
-  encodeAckError,
-  encodeAckRequest,
-  encodeBinary,
-  encodeJoin,
-  encodeJson,
-  encodeLeave,
-  encodePong,
-  ErrorCode,
-  FrameType,
-  parseAckRequest,
-  parseAckResponse,
-  parseDisconnect,
-  parseErrorBody,
-  parseServerHello,
-  type Frame,
-  type ServerHello,
-} from '@stelar/codec-tcp';
+import { DisconnectCode, encodeAckError, encodeAckRequest, encodeBinary, encodeJson, encodePong, ErrorCode, FrameType } from '@stelar/codec-tcp';
+import { parseAckRequest, parseAckResponse, parseDisconnect, parseErrorBody, parseRecoveryAnswer, parseServerHello } from '@stelar/codec-tcp';
+import type { ClientRecover, Frame, ServerHello } from '@stelar/codec-tcp';
 import { dispatchEvent, eventData, noHandlerError, type DispatchHost } from '../dispatch';
 import { StelarError, toErrorBody } from '../errors';
 import { SendStatus, type Link } from '../link';
@@ -26,23 +10,22 @@ import { RequestTracker, type PendingRequest } from '../requests';
 import { asBytes, isBinary, type SendOptions } from '../types';
 import type { ClientOptions, ClientRequestOptions } from './options';
 import { Heartbeat } from './heartbeat';
-import { BoundedQueue } from './queue';
+import { Outbox } from './outbox';
+import { ClientResume, type ResumeOutcome } from './resume';
+import { ClientRooms } from './rooms';
 
 /* eslint-disable @typescript-eslint/no-explicit-any */
 type Fn = (...args: any[]) => unknown;
 
 interface OutRequest extends PendingRequest {
   readonly retry: boolean;
+  /** Asked again with the same id after a resume if still unanswered (`retry`, JOIN, LEAVE: answered once). */
+  readonly reask: boolean;
   /** Requests, JOIN and LEAVE each encode their own frame. */
   readonly encode: (id: number) => Uint8Array;
   size: number;
-}
-
-type Queued = { readonly size: number; readonly frame: Uint8Array; readonly req?: undefined } | { readonly size: number; readonly req: OutRequest; readonly frame?: undefined };
-
-interface RoomState {
-  joined: boolean;
-  waiters: { resolve: () => void; reject: (e: unknown) => void }[];
+  /** A link took one of its frames (counted in `messagesSent`, once). */
+  counted: boolean;
 }
 
 /** What the session tells the engine about (frames that concern the connection, not the session). */
@@ -64,29 +47,51 @@ export interface ClientSessionHost {
  * with the hub), the offline queue, rooms and their re-join, heartbeats, and the frames of an
  * established link. The reconnector brings links; this keeps what outlives them.
  *
- * Connection-state recovery on the client (a session id and offset sent in CONNECT) belongs here.
+ * With connection-state recovery (`resume`), a lost link keeps requests and rooms as they are
+ * until the server's next answer says whether the session came back.
  */
-export class ClientSession implements DispatchHost<Link> {
+export class ClientSession implements DispatchHost<number> {
   readonly catchAllEvent = true;
   private link: Link | null = null;
   private hello: ServerHello | null = null;
   /** The last server's frame limit, kept across reconnections to check queued frames. */
   private maxFrame = 0;
   private readonly requests: RequestTracker<OutRequest>;
-  private readonly queue: BoundedQueue<Queued> | null;
-  private readonly roomStates = new Map<string, RoomState>();
+  private readonly queue: Outbox<OutRequest>;
+  private readonly roomList: ClientRooms;
   private readonly heartbeat: Heartbeat;
+  private readonly resume: ClientResume<OutRequest> | null;
+  /** Counts sessions (not links): a server request is answered only in the session it came in. */
+  private epoch = 0;
+  /** Why the last link went (for requests failed when a resume does not happen). */
+  private lost = { code: 1006, reason: '' };
+  /** Events, requests, replies, joins and leaves a link took, each once (see `send`). */
+  messagesSent = 0;
+  /** Events and requests from the server, and replies to a request still waiting (not late or repeated ones). */
+  messagesReceived = 0;
 
   constructor(
     private readonly handlers: HandlerRegistry<Fn, Fn>,
     private readonly opts: ClientOptions,
     private readonly host: ClientSessionHost,
   ) {
-    this.queue = opts.queue === false ? null : new BoundedQueue<Queued>(opts.queue ?? {});
+    this.queue = new Outbox<OutRequest>(opts.queue, (req, err) => this.requests.settle(req, false, err));
     this.heartbeat = new Heartbeat(opts.heartbeat);
+    const session = this;
+    this.roomList = new ClientRooms({
+      get live() {
+        return session.live;
+      },
+      get resumable() {
+        return session.resume?.token != null;
+      },
+      request: (room, encode) => this.track(room, {}, encode, true),
+      error: (err, event) => host.error(err, event),
+    });
+    this.resume = opts.recovery === false ? null : new ClientResume<OutRequest>(opts.recovery === true || opts.recovery === undefined ? {} : opts.recovery);
     this.requests = new RequestTracker<OutRequest>({
       abortError: () => new StelarError(ErrorCode.ABORTED, 'request aborted'),
-      settledOffWire: (p) => this.queue?.remove((q) => q.req === p),
+      settledOffWire: (p) => this.queue.remove(p),
     });
   }
 
@@ -100,11 +105,11 @@ export class ClientSession implements DispatchHost<Link> {
   }
 
   get queued(): number {
-    return this.queue?.length ?? 0;
+    return this.queue.length;
   }
 
   get rooms(): ReadonlySet<string> {
-    return new Set(this.roomStates.keys());
+    return this.roomList.names;
   }
 
   // ── the user's operations ───────────────────────────────────────────────────
@@ -115,11 +120,11 @@ export class ClientSession implements DispatchHost<Link> {
     if (tooBig) throw tooBig;
     const volatile = options?.volatile ?? false;
     if (this.live) {
-      const s = this.link!.send(frame, volatile);
+      const s = this.send(frame, volatile, undefined);
       if (s !== SendStatus.CLOSED) return s !== SendStatus.DROPPED;
     }
     if (volatile || this.host.closedForGood) return false;
-    return this.enqueue({ size: frame.length, frame });
+    return this.queue.push({ size: frame.length, frame });
   }
 
   request(event: string, data: unknown, options: ClientRequestOptions): Promise<unknown> {
@@ -127,22 +132,16 @@ export class ClientSession implements DispatchHost<Link> {
   }
 
   join(room: string): Promise<void> {
-    let st = this.roomStates.get(room);
-    if (st?.joined) return Promise.resolve();
-    const p = new Promise<void>((resolve, reject) => {
-      if (!st) this.roomStates.set(room, (st = { joined: false, waiters: [] }));
-      st.waiters.push({ resolve, reject });
-    });
-    if (this.live && st!.waiters.length === 1) this.sendJoin(room);
-    return p;
+    return this.roomList.join(room);
   }
 
-  async leave(room: string): Promise<void> {
-    const st = this.roomStates.get(room);
-    this.roomStates.delete(room);
-    if (st) for (const w of st.waiters) w.reject(new StelarError(ErrorCode.REJECTED, `left "${room}" before it was joined`));
-    if (!this.live) return;
-    await this.track(room, {}, (id) => encodeLeave(room, id));
+  leave(room: string): Promise<void> {
+    return this.roomList.leave(room);
+  }
+
+  /** The `recover` field of the next CONNECT (undefined: recovery off on this client). */
+  recoverField(): ClientRecover | undefined {
+    return this.resume?.connectField();
   }
 
   // ── links coming and going ──────────────────────────────────────────────────
@@ -153,58 +152,99 @@ export class ClientSession implements DispatchHost<Link> {
     this.heartbeat.alive();
   }
 
-  /** The server accepted: re-join rooms, then send the offline queue in order. */
-  open(hello: ServerHello): void {
+  /**
+   * The server accepted. A resumed session sends again what the server did not get, asks again
+   * for the answers that may have been lost, and leaves or joins the rooms changed meanwhile; a
+   * new one re-joins every room. Then the offline queue goes, in order.
+   */
+  open(hello: ServerHello): ResumeOutcome {
     this.hello = hello;
     this.maxFrame = hello.maxFrame;
-    for (const room of this.roomStates.keys()) this.sendJoin(room);
-    const q = this.queue;
-    if (q) {
-      for (let item = q.shift(); item; item = q.shift()) {
-        if (item.req) this.sendRequest(item.req);
-        else {
-          const tooBig = this.checkSize(item.frame);
-          if (tooBig) this.host.error(tooBig);
-          else this.link!.send(item.frame, false);
-        }
+    const answer = parseRecoveryAnswer(hello);
+    const outcome = this.resume ? this.resume.answered(answer, hello.id) : { resumed: false, lost: undefined };
+    if (outcome.resumed) this.resumed(answer!.rx);
+    else {
+      this.epoch++;
+      this.release();
+      this.roomList.rejoinAll();
+    }
+    for (let item = this.queue.shift(); item; item = this.queue.shift()) {
+      if (item.req) this.sendRequest(item.req);
+      else {
+        const tooBig = this.checkSize(item.frame);
+        if (tooBig) this.host.error(tooBig);
+        else this.send(item.frame, false, undefined);
       }
     }
+    return outcome;
+  }
+
+  /** After a resume: frames the server did not get, requests asked again, rooms changed while away. */
+  private resumed(rx: number): void {
+    const { frames, lost } = this.resume!.takeResend(rx);
+    const again = new Set<OutRequest>();
+    for (const f of frames) {
+      if (f.req) {
+        if (f.req.settled) continue;
+        again.add(f.req);
+      }
+      this.send(f.frame, false, f.req, true);
+    }
+    if (lost > 0) this.host.error(new StelarError(ErrorCode.QUEUE_FULL, `${lost} message(s) sent before the link was lost were not kept to send again`));
+    for (const req of [...this.requests.wire()]) if (req.reask && !again.has(req)) this.send(req.encode(req.id), false, req);
+    this.roomList.catchUp();
   }
 
   /**
-   * The link is gone: requests on the wire fail, or go back to the front of the queue when
-   * `retry` was asked; rooms wait to be re-joined. Returns whether a session was open on it.
+   * Sends a frame on the live link; a counted one is kept for a resume. `messagesSent` counts a
+   * message once: not an event sent `again` after a resume, nor a request's frame after its first
+   * (asked again after a resume, or re-sent with `retry` in a new session).
+   */
+  private send(frame: Uint8Array, volatile: boolean, req: OutRequest | undefined, again = false): SendStatus {
+    const s = this.link!.send(frame, volatile);
+    if (s === SendStatus.CLOSED || s === SendStatus.DROPPED) return s;
+    this.resume?.record(frame, req);
+    if (req ? !req.counted : !again) this.messagesSent++;
+    if (req) req.counted = true;
+    return s;
+  }
+
+  /**
+   * The link is gone. If the session may be resumed, requests and rooms stay as they are until
+   * the server answers; otherwise requests on the wire fail, or go back to the front of the queue
+   * when `retry` was asked, and rooms wait to be re-joined. Returns whether a session was open on it.
    */
   detach(code: number, reason: string): boolean {
     const hadSession = this.hello !== null;
     this.link = null;
     this.hello = null;
     this.stopHeartbeat();
+    if (hadSession) this.lost = { code, reason };
+    if (this.host.closedForGood) this.resume?.reset();
+    if (!this.resume?.token) this.release();
+    return hadSession;
+  }
+
+  /** The session is over: requests on the wire fail (or are queued again with `retry`); rooms are to be re-joined. */
+  private release(): void {
+    const { code, reason } = this.lost;
     const retry: OutRequest[] = [];
     const closedForGood = this.host.closedForGood;
     for (const req of this.requests.detachAll()) {
       if (req.retry && !closedForGood) retry.push(req);
       else this.requests.settle(req, false, new StelarError(ErrorCode.DISCONNECTED, `connection closed (${code}${reason ? `: ${reason}` : ''})`));
     }
-    if (retry.length && this.queue) {
-      const rest = this.queue.clear();
-      for (const req of retry) this.requeue({ size: req.size, req });
-      for (const item of rest) this.requeue(item);
-    } else for (const req of retry) this.requests.settle(req, false, new StelarError(ErrorCode.DISCONNECTED, 'connection closed'));
-    for (const st of this.roomStates.values()) st.joined = false;
-    return hadSession;
+    if (retry.length && !this.queue.putFirst(retry)) for (const req of retry) this.requests.settle(req, false, new StelarError(ErrorCode.DISCONNECTED, 'connection closed'));
+    this.roomList.reset();
   }
 
   /** The client stopped for good: queued requests and pending joins fail with `err`. */
   stop(err: unknown): void {
     this.stopHeartbeat();
-    if (this.queue) for (const item of this.queue.clear()) if (item.req) this.requests.settle(item.req, false, new StelarError(ErrorCode.DISCONNECTED, 'client disconnected'));
-    for (const [room, st] of this.roomStates) {
-      if (st.waiters.length) {
-        for (const w of st.waiters) w.reject(err);
-        this.roomStates.delete(room);
-      }
-    }
+    // Requests kept for a resume that will not come now.
+    this.requests.failAll(new StelarError(ErrorCode.DISCONNECTED, 'client disconnected'));
+    for (const item of this.queue.clear()) if (item.req) this.requests.settle(item.req, false, new StelarError(ErrorCode.DISCONNECTED, 'client disconnected'));
+    this.roomList.stop(err);
   }
 
   // ── inbound ─────────────────────────────────────────────────────────────────
@@ -240,12 +280,13 @@ export class ClientSession implements DispatchHost<Link> {
           return;
         case FrameType.ACK_RES: {
           const r = parseAckResponse(frame.payload);
-          this.requests.answer(r.id, r.ok, r.body);
+          if (this.requests.answer(r.id, r.ok, r.body)) this.messagesReceived++;
           return;
         }
         case FrameType.JSON:
         case FrameType.BINARY:
         case FrameType.ACK_REQ:
+          this.messagesReceived++;
           this.event(frame);
           return;
         default:
@@ -263,6 +304,8 @@ export class ClientSession implements DispatchHost<Link> {
     let id = 0;
     let body = frame.payload;
     if (isRequest) ({ id, data: body } = parseAckRequest(frame.payload));
+    // A session with recovery gets an offset before each JSON and BINARY payload.
+    else if (this.resume) body = this.resume.strip(body);
     let data: unknown;
     try {
       data = eventData(frame.type, body);
@@ -272,33 +315,37 @@ export class ClientSession implements DispatchHost<Link> {
       else this.host.error(new StelarError(e.code, e.message), frame.event);
       return;
     }
-    dispatchEvent(this.handlers, this, link, undefined, frame.event, data, id, isRequest);
+    dispatchEvent(this.handlers, this, this.epoch, undefined, frame.event, data, id, isRequest);
   }
 
   // ── what the shared dispatch reports back ───────────────────────────────────
 
-  handlerFailed(err: unknown, _link: Link, event: string | undefined): void {
+  handlerFailed(err: unknown, _epoch: number, event: string | undefined): void {
     const e = toErrorBody(err);
     this.host.error(new StelarError(e.code, e.message, err), event);
   }
 
-  noHandler(link: Link, id: number, event: string): void {
-    this.requestDone(link, id, event, false, noHandlerError(event));
+  noHandler(epoch: number, id: number, event: string): void {
+    this.requestDone(epoch, id, event, false, noHandlerError(event));
   }
 
   requestStarted(): void {}
 
-  /** Answers a server request on the link it came by (never on a later one: ids are per link). */
-  requestDone(link: Link, id: number, event: string, ok: boolean, value: unknown): void {
-    if (link !== this.link || !this.live) return;
-    link.send(encodeReply(id, event, ok ? { ok: true, value } : { ok: false, error: toErrorBody(value) }), false);
+  /**
+   * Answers a server request in the session it came in (ids are per session: a resumed session
+   * takes the answer on its new link; a new session never gets it).
+   */
+  requestDone(epoch: number, id: number, event: string, ok: boolean, value: unknown): void {
+    if (epoch !== this.epoch || !this.live) return;
+    if (this.link!.send(encodeReply(id, event, ok ? { ok: true, value } : { ok: false, error: toErrorBody(value) }), false) !== SendStatus.CLOSED) this.messagesSent++;
   }
 
   // ── requests and the queue ──────────────────────────────────────────────────
 
-  private track(event: string, options: ClientRequestOptions, encode: (id: number) => Uint8Array): Promise<unknown> {
+  private track(event: string, options: ClientRequestOptions, encode: (id: number) => Uint8Array, idempotent = false): Promise<unknown> {
     return new Promise<unknown>((resolve, reject) => {
-      const req: OutRequest = { event, retry: options.retry ?? false, encode, resolve, reject, id: 0, timer: undefined, signal: options.signal, onAbort: undefined, settled: false, size: 64 };
+      const retry = options.retry ?? false;
+      const req: OutRequest = { event, retry, reask: retry || idempotent, encode, resolve, reject, id: 0, timer: undefined, signal: options.signal, onAbort: undefined, settled: false, size: 64, counted: false };
       if (!this.requests.track(req, options.timeout ?? this.opts.requestTimeout ?? 10_000)) return;
       if (this.live) this.sendRequest(req);
       else if (this.host.closedForGood) this.requests.settle(req, false, new StelarError(ErrorCode.DISCONNECTED, 'client is closed'));
@@ -306,7 +353,7 @@ export class ClientSession implements DispatchHost<Link> {
         let queued: boolean;
         try {
           req.size = encode(0).length;
-          queued = this.enqueue({ size: req.size, req });
+          queued = this.queue.push({ size: req.size, req });
         } catch (err) {
           this.requests.settle(req, false, err);
           return;
@@ -329,9 +376,7 @@ export class ClientSession implements DispatchHost<Link> {
       this.requests.settle(req, false, tooBig);
       return;
     }
-    if (this.link!.send(frame, false) === SendStatus.CLOSED && !req.retry) {
-      this.requests.settle(req, false, new StelarError(ErrorCode.DISCONNECTED, 'connection closed'));
-    }
+    if (this.send(frame, false, req) === SendStatus.CLOSED && !req.retry) this.requests.settle(req, false, new StelarError(ErrorCode.DISCONNECTED, 'connection closed'));
   }
 
   /** Refuses a frame above the server's announced limit (it would close the connection with 1009). */
@@ -339,46 +384,6 @@ export class ClientSession implements DispatchHost<Link> {
     const max = this.hello?.maxFrame ?? this.maxFrame;
     if (max > 0 && frame.length > max) return new StelarError(ErrorCode.FRAME_TOO_LARGE, `frame of ${frame.length} bytes exceeds the server's limit of ${max}`);
     return null;
-  }
-
-  private enqueue(item: Queued): boolean {
-    if (!this.queue) return false;
-    const r = this.queue.push(item);
-    if (r === false) {
-      if (this.queue.policy === 'error') throw new StelarError(ErrorCode.QUEUE_FULL, 'offline queue is full');
-      return false;
-    }
-    for (const ev of r) if (ev.req) this.requests.settle(ev.req, false, new StelarError(ErrorCode.QUEUE_FULL, 'dropped from the full offline queue'));
-    return true;
-  }
-
-  /** Puts an item back in the queue; a request it evicts or refuses fails with QUEUE_FULL. */
-  private requeue(item: Queued): void {
-    const r = this.queue!.push(item);
-    const dropped = r === false ? [item] : r;
-    for (const ev of dropped) if (ev.req) this.requests.settle(ev.req, false, new StelarError(ErrorCode.QUEUE_FULL, 'dropped from the full offline queue'));
-  }
-
-  private sendJoin(room: string): void {
-    void this.track(room, {}, (id) => encodeJoin(room, id)).then(
-      () => {
-        const st = this.roomStates.get(room);
-        if (!st) return;
-        st.joined = true;
-        const ws = st.waiters;
-        st.waiters = [];
-        for (const w of ws) w.resolve();
-      },
-      (err: unknown) => {
-        const st = this.roomStates.get(room);
-        if (!st) return;
-        // A join lost to a dropped connection is retried after reconnecting; a refusal is final.
-        if (err instanceof StelarError && err.code === ErrorCode.DISCONNECTED) return;
-        this.roomStates.delete(room);
-        for (const w of st.waiters) w.reject(err);
-        if (st.waiters.length === 0) this.host.error(err instanceof StelarError ? err : new StelarError(ErrorCode.REJECTED, String(err)), room);
-      },
-    );
   }
 
   // ── heartbeat ───────────────────────────────────────────────────────────────

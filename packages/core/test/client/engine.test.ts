@@ -213,3 +213,62 @@ describe('client engine: lifecycle notifications and handlers', () => {
     expect(got).toEqual(['any chat', 'once 1', 'any chat']);
   });
 });
+
+describe('client engine: counters, connect errors, another dialer', () => {
+  it('messagesSent / messagesReceived over the whole life, connectedAt of the current session, lastError of the last failure', async () => {
+    let hub: Hub<Events> | null = null;
+    const { c } = newClient(() => hub);
+    const failures: [string, { attempt: number; willRetry: boolean }][] = [];
+    c.onLifecycle('connect_error', (err, info) => void failures.push([err.message, info]));
+    c.emit('chat', { n: 1 }); // queued while nothing listens
+    void c.connect({ timeout: 0 });
+    await until(() => failures.length >= 2);
+    expect(failures.slice(0, 2)).toEqual([
+      ['connect ECONNREFUSED', { attempt: 0, willRetry: true }],
+      ['connect ECONNREFUSED', { attempt: 1, willRetry: true }],
+    ]);
+    expect(c.lastError?.message).toBe('connect ECONNREFUSED');
+    expect([c.messagesSent, c.messagesReceived, c.connectedAt]).toEqual([0, 0, undefined]);
+    hub = newHub();
+    const before = Date.now();
+    await c.connect();
+    expect(c.connectedAt).toBeGreaterThanOrEqual(before);
+    expect(c.connectedAt).toBeLessThanOrEqual(Date.now());
+    await c.join('room'); // JOIN and its reply
+    expect(await c.request('echo', 7)).toBe(7);
+    c.emit('chat', { n: 2 }); // the server passes it to the others in the room
+    hub.to('room').emit('chat', { n: 3 });
+    hub.to('room').emit('chat', { n: 4 });
+    await until(() => c.messagesReceived === 4);
+    // Sent: the queued chat, JOIN, the request, the chat. Received: the JOIN reply, the echo reply, two chats.
+    expect([c.messagesSent, c.messagesReceived]).toEqual([4, 4]);
+    const dropped = new Promise<number | undefined>((r) => c.onLifecycle('disconnected', () => r(c.connectedAt)));
+    hub.getConnection(c.id!)!.disconnect(4100, 'moving');
+    expect(await dropped).toBeUndefined(); // no session, no connectedAt
+    expect(c.lastError).toMatchObject({ code: 'DISCONNECTED', message: 'connection closed (4100: moving)' });
+    await c.connect();
+    c.on('echo', () => {
+      throw new Error('handler failed');
+    });
+    hub.getConnection(c.id!)!.emit('echo', 1);
+    await until(() => c.lastError?.message === 'handler failed');
+    expect(c.messagesSent).toBeGreaterThanOrEqual(5); // the room was re-joined
+  });
+
+  it('a subclass can point the next attempts at another dialer (what the Node client’s setUrl does)', async () => {
+    const hub = newHub();
+    class Switchable extends ClientEngine<Events> {
+      use(d: Parameters<typeof memoryDialer>[0]): void {
+        this.setDialer(memoryDialer(d));
+      }
+    }
+    const c = new Switchable(memoryDialer(() => null), { heartbeat: false, reconnect: { baseDelay: 5, maxDelay: 10 } });
+    cleanups.push(() => c.close());
+    const failed = new Promise<void>((r) => c.onLifecycle('connect_error', () => r()));
+    const connected = c.connect({ timeout: 0 });
+    await failed;
+    c.use(() => hub);
+    await connected;
+    expect(hub.connections.size).toBe(1);
+  });
+});

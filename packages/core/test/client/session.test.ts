@@ -19,6 +19,7 @@ import type { ClientOptions } from '../../src/client/options';
 import { ClientSession, type ClientSessionHost } from '../../src/client/session';
 import type { StelarError } from '../../src/errors';
 import { HandlerRegistry } from '../../src/registry';
+import { SendStatus } from '../../src/link';
 import { recordingLink } from '../fixtures';
 import { tick, until } from '../memory-link';
 
@@ -222,5 +223,58 @@ describe('ClientSession: retried requests and a full queue', () => {
     s.stop(new Error('end'));
     expect(await second).toMatchObject({ ok: false, code: 'DISCONNECTED' });
     expect(await third).toMatchObject({ ok: false, code: 'DISCONNECTED' });
+  });
+});
+
+describe('ClientSession: the message counter', () => {
+  it('messagesSent counts events, requests, replies, joins and leaves the link took: queued ones when flushed, dropped volatile ones and closed links not', async () => {
+    let status: SendStatus = SendStatus.OK;
+    const { s, handlers } = harness();
+    handlers.on('ask', (n: number) => n + 1);
+    s.emit('offline', 1, undefined);
+    void s.join('room').catch(() => undefined);
+    expect(s.messagesSent).toBe(0); // queued, not sent
+    const rec = recordingLink({ status: () => status });
+    s.attach(rec.link);
+    s.frame(decodeFrame(encodeServerConnect({ v: 1, id: 'sid', heartbeat: 0, maxFrame: 1 << 20 })));
+    s.open({ v: 1, id: 'sid', heartbeat: 0, maxFrame: 1 << 20 });
+    expect(s.messagesSent).toBe(2); // the JOIN, then the queued event
+    s.emit('live', 1, undefined);
+    const req = settle(s.request('sum', 1, {}));
+    status = SendStatus.DROPPED;
+    expect(s.emit('volatile', 1, { volatile: true })).toBe(false);
+    status = SendStatus.BUFFERED;
+    expect(s.emit('buffered', 1, undefined)).toBe(true);
+    status = SendStatus.OK;
+    expect(s.messagesSent).toBe(5);
+    s.frame(decodeFrame(encodeAckRequest(7, 'ask', 1))); // answered: one more
+    s.frame(decodeFrame(encodeAckResult(2, 'sum', 3))); // the reply to the request (id 2: the JOIN took 1)
+    s.frame(decodeFrame(encodePing())); // answered with a PONG: not counted
+    expect(await req).toEqual({ ok: true, v: 3 });
+    expect(s.messagesSent).toBe(6);
+    status = SendStatus.CLOSED;
+    s.emit('closing', 1, undefined); // the link is closing: queued instead
+    expect(s.messagesSent).toBe(6);
+    expect(rec.frames().map((f) => f.type)).toEqual([
+      FrameType.JOIN, FrameType.JSON, FrameType.JSON, FrameType.ACK_REQ, FrameType.JSON, FrameType.JSON, FrameType.ACK_RES, FrameType.PONG, FrameType.JSON,
+    ]);
+  });
+
+  it('a retry request sent again in a new session counts once; a reply that answers no waiting request (late, or the same again) is not counted', async () => {
+    const { s, connect } = harness();
+    connect();
+    const req = settle(s.request('sum', 1, { retry: true }));
+    expect(s.messagesSent).toBe(1);
+    s.detach(1006, '');
+    const rec = connect(); // a new session: the request goes again, ahead of anything else
+    expect(rec.frames().map((f) => f.type)).toEqual([FrameType.ACK_REQ]);
+    expect(s.messagesSent).toBe(1);
+    const { id } = parseAckRequest(rec.frames()[0]!.payload);
+    s.frame(decodeFrame(encodeAckResult(id, 'sum', 2)));
+    s.frame(decodeFrame(encodeAckResult(id, 'sum', 2))); // the same answer again
+    s.frame(decodeFrame(encodeAckResult(99, 'other', 0))); // nothing waits for it
+    expect(await req).toEqual({ ok: true, v: 2 });
+    s.frame(decodeFrame(encodeJson('news', 1)));
+    expect([s.messagesSent, s.messagesReceived]).toEqual([1, 2]);
   });
 });

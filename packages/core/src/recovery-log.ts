@@ -1,0 +1,237 @@
+import { withOffset, ZERO_OFFSET, type Offset } from '@stelar/codec-tcp';
+import type { BroadcastTarget, Target } from './adapter';
+import type { AnyConnection } from './connection';
+
+/** Connection-state recovery (`HubOptions.recovery`): how long and how much is kept. */
+export interface RecoveryOptions {
+  /** How long a session whose link was lost is kept for its client to come back (ms). Default 120 000. */
+  maxDisconnection?: number;
+  /** Most messages replayed to one session on resume; more means a fresh session. Default 1000. */
+  maxMessages?: number;
+  /**
+   * Most bytes replayed to one session on resume, and most bytes held for it while it is absent
+   * (replies and requests waiting for it). Default 1 MiB.
+   */
+  maxBytes?: number;
+  /** Most absent sessions kept by this process; past it the longest-absent one ends. Default 10 000. */
+  maxSessions?: number;
+  /**
+   * Most bytes this process keeps for recovery: the log of broadcasts (each entry counted with
+   * its frame and 96 bytes of bookkeeping) plus what absent sessions hold. The oldest entries go
+   * first. Default 64 MiB.
+   */
+  maxLogBytes?: number;
+}
+
+export type RecoverySettings = Readonly<Required<RecoveryOptions>>;
+
+export const RECOVERY_DEFAULTS: RecoverySettings = Object.freeze({
+  maxDisconnection: 120_000,
+  maxMessages: 1000,
+  maxBytes: 1024 * 1024,
+  maxSessions: 10_000,
+  maxLogBytes: 64 * 1024 * 1024,
+});
+
+/** `HubOptions.recovery` with the defaults filled in (`true` = all defaults); undefined when off. */
+export function recoverySettings(o: RecoveryOptions | boolean | undefined): RecoverySettings | undefined {
+  if (o === undefined || o === false) return undefined;
+  const s = { ...RECOVERY_DEFAULTS, ...(o === true ? {} : o) };
+  for (const [k, v] of Object.entries(s)) {
+    if (typeof v !== 'number' || !(v >= 0)) throw new RangeError(`recovery.${k} must be a number >= 0, got ${String(v)}`);
+  }
+  return Object.freeze(s);
+}
+
+/** Bookkeeping counted per log entry besides its frame (the entry object and its place in the log). */
+export const ENTRY_OVERHEAD = 96;
+
+/**
+ * One logged broadcast: its place in the log, its offset, the frame as recovering sessions get
+ * it, whom it addressed, when.
+ */
+export class LogEntry {
+  constructor(
+    /** Its place in this log: 1, 2, 3… with no gaps, in offset order (a small integer, cheap to keep per session). */
+    readonly seq: number,
+    /** Its offset on the wire. */
+    readonly offset: Offset,
+    /** The frame with the offset at the start of its payload (an array of its own). */
+    readonly stamped: Uint8Array,
+    readonly target: Target,
+    /** Monotonic ms when it was logged. */
+    readonly at: number,
+  ) {}
+}
+
+/**
+ * One broadcast being delivered: the frame as it is, and the variant sessions with recovery get
+ * (the logged entry's, or a zero-offset copy made at most once per broadcast).
+ */
+export class OutFrame {
+  private zero: Uint8Array | undefined = undefined;
+  constructor(
+    readonly frame: Uint8Array,
+    readonly entry: LogEntry | undefined,
+  ) {}
+
+  stamped(): Uint8Array {
+    if (this.entry !== undefined) return this.entry.stamped;
+    return (this.zero ??= withOffset(this.frame, ZERO_OFFSET, true));
+  }
+}
+
+/**
+ * What the hub needs of an adapter for connection-state recovery (`Adapter.recovery`): the log
+ * of broadcasts with their offsets. The adapter appends every broadcast it delivers that is not
+ * volatile or local, and hands recipients an `OutFrame` (see `MemoryAdapter.deliverStamped`).
+ *
+ * Offsets are u64 values (two u32 halves), opaque to clients, increasing in the order entries
+ * are delivered; zero means none. `MemoryRecoveryLog` counts 1, 2, 3…; a cluster log may use
+ * its store's ids (Redis Streams: ms · 2^16 + sequence). The hub keeps positions in the log as
+ * `seq` numbers (1, 2, 3… in offset order, local to the log) and maps a client's offset to one
+ * with `seqOf`.
+ */
+export interface RecoveryLog {
+  /**
+   * Sessions that may recover (open or absent), kept by the hub. While it is 0 nothing is logged
+   * (no one could need it) and broadcasts take the path they take without recovery.
+   */
+  sessions: number;
+  /** Logs a broadcast and returns its entry; `undefined` when not logged (volatile, local, no sessions). */
+  append(frame: Uint8Array, target: BroadcastTarget, now: number): LogEntry | undefined;
+  /** The newest entry's seq (0 when none yet). */
+  readonly last: number;
+  /** The newest seq this log has dropped (0 when none): entries after it are all still here. */
+  readonly trimmed: number;
+  /** The seq of the newest entry whose offset is at most `offset` (dropped entries included; 0 for none). */
+  seqOf(offset: Offset): number;
+  /** Entries after seq `from`, oldest first. */
+  entriesAfter(from: number): Iterable<LogEntry>;
+  /** Drops entries older than `maxDisconnection` and, past `budget` bytes, the oldest ones. */
+  trim(now: number, budget: number): void;
+  /** Entries and bytes held (gauges). */
+  readonly entries: number;
+  readonly bytes: number;
+  /** Frees everything. */
+  clear(): void;
+}
+
+/** Offset `n` of the in-memory log (n < 2^53). */
+function offsetOf(n: number): Offset {
+  return { hi: Math.floor(n / 0x1_0000_0000), lo: n >>> 0 };
+}
+
+/** The number an in-memory log offset stands for. */
+function numberOf(o: Offset): number {
+  return o.hi * 0x1_0000_0000 + o.lo;
+}
+
+/**
+ * The in-memory log of `MemoryAdapter`: entries numbered 1, 2, 3… in a ring (an array with a
+ * moving head), trimmed by age and by the process budget. Appending is O(1); finding where a
+ * replay starts is O(1) (entries are numbered without gaps).
+ */
+export class MemoryRecoveryLog implements RecoveryLog {
+  sessions = 0;
+  private items: (LogEntry | undefined)[] = [];
+  private head = 0;
+  private next = 1;
+  private dropped = 0;
+  private held = 0;
+  /** The process budget left for the log (the hub passes it on each append). */
+  budget: () => number;
+
+  constructor(
+    private readonly settings: RecoverySettings,
+    budget?: () => number,
+  ) {
+    this.budget = budget ?? (() => settings.maxLogBytes);
+  }
+
+  get entries(): number {
+    return this.items.length - this.head;
+  }
+
+  get bytes(): number {
+    return this.held;
+  }
+
+  get last(): number {
+    return this.next - 1;
+  }
+
+  get trimmed(): number {
+    return this.dropped;
+  }
+
+  seqOf(offset: Offset): number {
+    return Math.min(numberOf(offset), this.next - 1);
+  }
+
+  append(frame: Uint8Array, target: BroadcastTarget, now: number): LogEntry | undefined {
+    if (this.sessions === 0 || target.volatile || target.local) return undefined;
+    const seq = this.next++;
+    const offset = offsetOf(seq);
+    const entry = new LogEntry(seq, offset, withOffset(frame, offset), target, now);
+    this.items.push(entry);
+    this.held += entry.stamped.length + ENTRY_OVERHEAD;
+    this.trim(now, this.budget());
+    return entry;
+  }
+
+  *entriesAfter(from: number): Iterable<LogEntry> {
+    const first = this.next - this.entries;
+    let i = this.head + Math.max(0, from + 1 - first);
+    for (; i < this.items.length; i++) yield this.items[i]!;
+  }
+
+  trim(now: number, budget: number): void {
+    const oldest = now - this.settings.maxDisconnection;
+    while (this.head < this.items.length) {
+      const e = this.items[this.head]!;
+      if (e.at >= oldest && this.held <= budget) break;
+      this.items[this.head++] = undefined;
+      this.held -= e.stamped.length + ENTRY_OVERHEAD;
+      this.dropped = e.seq;
+    }
+    if (this.head > 1024 && this.head * 2 > this.items.length) {
+      this.items = this.items.slice(this.head);
+      this.head = 0;
+    }
+  }
+
+  clear(): void {
+    if (this.entries > 0) this.dropped = this.next - 1;
+    this.items = [];
+    this.head = 0;
+    this.held = 0;
+  }
+}
+
+/** What `getStats().recovery` reports. */
+export interface RecoveryStats {
+  /** Sessions whose link was lost, kept for their client to come back. */
+  absentSessions: number;
+  /** Broadcasts in the log, and their bytes (frames plus bookkeeping). */
+  logEntries: number;
+  logBytes: number;
+  /** Bytes absent sessions hold (answers and requests waiting for their client). */
+  heldBytes: number;
+  /** Resumes that brought a session back, and those that could not (a fresh session instead). */
+  recovered: number;
+  failed: number;
+  /** Absent sessions that ended without their client coming back (expired, evicted, closed). */
+  expired: number;
+}
+
+/** Whether a broadcast `target` addresses `conn` (as `MemoryAdapter` matches it). */
+export function addressed(conn: AnyConnection, target: Target): boolean {
+  const id = conn.id;
+  const rooms = conn.roomSet;
+  for (const r of target.exceptRooms) if (r === id || rooms.has(r)) return false;
+  if (target.exceptIds.includes(id)) return false;
+  if (target.rooms.length === 0) return true;
+  for (const r of target.rooms) if (r === id || rooms.has(r)) return true;
+  return false;
+}

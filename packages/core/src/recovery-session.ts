@@ -1,0 +1,151 @@
+import { FrameType } from '@stelar/codec-tcp';
+import { SendStatus, type Link, type LinkInfo } from './link';
+
+/** Replies kept per session, for a request the client asks again after a resume. */
+export const REPLY_CACHE_ENTRIES = 16;
+/** Bytes of replies kept per session; a bigger reply is not kept. */
+export const REPLY_CACHE_BYTES = 16 * 1024;
+
+/** Frames are counted in `rx` when they are one of these types (docs/protocol.md §8). */
+export function countsForRx(type: number): boolean {
+  return type === FrameType.JSON || type === FrameType.BINARY || type === FrameType.ACK_REQ || type === FrameType.JOIN || type === FrameType.LEAVE;
+}
+
+/** A copy with an array of its own for a small frame (it may be carved from the encoder's shared slab). */
+function own(frame: Uint8Array): Uint8Array {
+  return frame.byteLength === frame.buffer.byteLength ? frame : frame.slice();
+}
+
+/**
+ * What connection-state recovery keeps for one session that opted in, on top of its record:
+ * the secret token, the client frames counted, the offsets sent, and the replies a client may ask
+ * for again. Lives as long as the session (open, then absent, then open again…).
+ */
+export class SessionRecovery {
+  /** The secret the client presents to resume (a new one on every CONNECT answer); '' until accepted. */
+  token = '';
+  /** Client frames received in this session (JSON, BINARY, ACK_REQ, JOIN, LEAVE), across links. */
+  rx = 0;
+  /** Log seq of the last logged frame sent on a link (a small integer: written on every delivery). */
+  sent = 0;
+  /** The log's newest seq when the link was lost. */
+  dropped = 0;
+  /** The close code and reason of the lost link (reported to `onDisconnect` if it never comes back). */
+  lostCode = 0;
+  lostReason = '';
+  /** When it stops waiting for its client (monotonic ms); set while absent. */
+  expiresAt = 0;
+  /** A new link is resuming it (its connection middleware runs): it does not expire meanwhile. */
+  claimed = false;
+  /** The session was resumed at least once (`conn.recovered`). */
+  recovered = false;
+  /** A logged frame could not be sent on its live link (it was closing): replay cannot skip what it was not sent. */
+  missed = false;
+  /** Request ids handed to handlers and not answered yet. */
+  private running: Set<number> | undefined = undefined;
+  /** Recent replies by request id (insertion order = age). */
+  private replies: Map<number, Uint8Array> | undefined = undefined;
+  private replyBytes = 0;
+
+  /**
+   * A request `id` the session has seen: `'running'` while its handler runs, its encoded reply
+   * when it is still kept, `undefined` when it is new (then it is marked running).
+   */
+  seen(id: number): 'running' | Uint8Array | undefined {
+    if (this.running?.has(id)) return 'running';
+    const reply = this.replies?.get(id);
+    if (reply !== undefined) return reply;
+    (this.running ??= new Set()).add(id);
+    return undefined;
+  }
+
+  /** A reply to `id` was sent (or kept for the client): remember it, bounded. */
+  answered(id: number, frame: Uint8Array): void {
+    if (this.running === undefined || !this.running.delete(id)) return;
+    if (frame.length > REPLY_CACHE_BYTES) return;
+    const replies = (this.replies ??= new Map());
+    const copy = own(frame);
+    replies.set(id, copy);
+    this.replyBytes += copy.length;
+    for (const [k, v] of replies) {
+      if (replies.size <= REPLY_CACHE_ENTRIES && this.replyBytes <= REPLY_CACHE_BYTES) break;
+      replies.delete(k);
+      this.replyBytes -= v.length;
+    }
+  }
+
+  /** Bytes of replies kept. */
+  get cachedBytes(): number {
+    return this.replyBytes;
+  }
+}
+
+/** What an absent session's placeholder link reports to. */
+export interface AbsentHost {
+  /** Asks to hold `bytes` more for this session (per-session and process bounds). */
+  hold(bytes: number, link: AbsentLink): boolean;
+  /** Holding failed: the session cannot be recovered exactly. */
+  overflow(link: AbsentLink): void;
+  /** The application closed the absent session (`conn.disconnect`). */
+  close(code: number, reason: string, link: AbsentLink): void;
+}
+
+/**
+ * The link of a session whose client is away: answers, errors and requests to the client are
+ * kept (bounded) and sent when it comes back; JSON and BINARY frames are not kept here (logged
+ * ones are in the log; the rest — volatile or local broadcasts — are lost); closing it ends the
+ * session. It keeps the facts of the link that was lost.
+ */
+export class AbsentLink implements Link {
+  transport!: string;
+  remoteAddress!: string;
+  remotePort?: number;
+  upgradeRequest?: NonNullable<LinkInfo['upgradeRequest']>;
+  readonly frames: Uint8Array[] = [];
+  held = 0;
+
+  constructor(
+    was: LinkInfo,
+    private readonly host: AbsentHost,
+    private readonly maxFrames: number,
+  ) {
+    this.adopt(was);
+  }
+
+  get bufferedAmount(): number {
+    return this.held;
+  }
+
+  /** Takes the facts of the link a resume comes by (connection middleware sees them). */
+  adopt(next: LinkInfo): void {
+    this.transport = next.transport;
+    this.remoteAddress = next.remoteAddress;
+    if (next.remotePort === undefined) delete this.remotePort;
+    else this.remotePort = next.remotePort;
+    if (next.upgradeRequest === undefined) delete this.upgradeRequest;
+    else this.upgradeRequest = next.upgradeRequest;
+  }
+
+  send(frame: Uint8Array): SendStatus {
+    const t = frame[4];
+    if (t !== FrameType.ACK_RES && t !== FrameType.ACK_REQ && t !== FrameType.ERROR) return SendStatus.CLOSED;
+    const copy = own(frame);
+    if (this.frames.length >= this.maxFrames || !this.host.hold(copy.length, this)) {
+      this.host.overflow(this);
+      return SendStatus.CLOSED;
+    }
+    this.frames.push(copy);
+    this.held += copy.length;
+    return SendStatus.OK;
+  }
+
+  ping(): void {}
+  close(code: number, reason: string): void {
+    this.host.close(code, reason, this);
+  }
+  terminate(): void {
+    this.host.close(1006, '', this);
+  }
+  pause(): void {}
+  resume(): void {}
+}
