@@ -30,7 +30,7 @@ describe('server.to(room).timeout(ms).request(…): one reply per recipient', ()
     // Except, and the whole hub.
     const [first] = hub.connections.values();
     expect((await hub.except({ id: first!.id }).request('vote', 'a')).length).toBe(2);
-    expect(hub.getStats().requests?.pending ?? 0).toBe(0);
+    expect(hub.getStats().acks.pending).toBe(0);
   });
 
   it('a recipient that does not answer in time: rejects TIMEOUT after about ms, with the replies that came and who failed', async () => {
