@@ -183,29 +183,22 @@ export class Connection<In extends object = AnyEvents, Out extends object = In, 
   }
 
   /**
-   * Sends an event to this client. Uint8Array / ArrayBuffer data is sent as binary; binary values
-   * inside JSON data are carried as bytes too (they arrive as Uint8Array). With
-   * connection-state recovery, a message that is not volatile is logged like a broadcast to this
-   * connection's id, so it reaches the client even if it is away (it returns true then).
+   * Sends an event to this client. Uint8Array / ArrayBuffer data is sent as binary, and so are
+   * binary values inside JSON data (they arrive as Uint8Array). With recovery, a message that is
+   * not volatile is logged as a broadcast to this id, so it reaches the client even if away.
    */
   emit<K extends EventName<Out>>(event: K, ...args: EmitArgs<Out, K>): boolean {
     const [data, options] = args as [unknown, EmitOptions | undefined];
     return this.sendEvent(event, data, options?.volatile ?? false, options?.compress);
   }
 
-  /**
-   * The same connection for the sends made through the returned object, with permessage-deflate
-   * allowed (`true`, the default) or not (`false`): `conn.compress(false).emit('img', bytes)`.
-   */
+  /** This connection's `emit` with permessage-deflate allowed (`true`, the default) or not: `conn.compress(false).emit('img', bytes)`. */
   compress(enabled: boolean): ConnectionEmitter<Out> {
-    // eslint-disable-next-line @typescript-eslint/no-this-alias
-    const conn = this;
-    return {
-      emit<K extends EventName<Out>>(event: K, ...args: EmitArgs<Out, K>): boolean {
-        const [data, options] = args as [unknown, EmitOptions | undefined];
-        return conn.sendEvent(event, data, options?.volatile ?? false, options?.compress ?? enabled);
-      },
+    const emit = <K extends EventName<Out>>(event: K, ...args: EmitArgs<Out, K>): boolean => {
+      const [data, options] = args as [unknown, EmitOptions | undefined];
+      return this.sendEvent(event, data, options?.volatile ?? false, options?.compress ?? enabled);
     };
+    return { emit };
   }
 
   /** What `emit` and `compress(…).emit` do. */
