@@ -1,12 +1,14 @@
 /**
  * Broadcast requests across nodes (`hub.to(room).timeout(ms).request(event, data)`, issue 15
  * item 8) over the memory broker: one answer per recipient on every node, binary values in the
- * data and the replies, a recipient that does not answer, `.local`.
+ * data and the replies, a recipient that does not answer, `.local`. And `.compress(false)`
+ * carried to the other nodes (envelope flag bit 4).
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import type { StelarError } from '@stelar/core';
 import type { ClientEngine } from '@stelar/core/client';
-import { Cluster, type Events } from './helpers';
+import { linkOf } from '@stelar/core/internal';
+import { Cluster, until, type Events } from './helpers';
 
 let cluster: Cluster | undefined;
 afterEach(async () => {
@@ -46,5 +48,30 @@ describe.each([
     const details = err.details as { replies: unknown[]; failures: { id: string; code: string }[] };
     expect(details.replies).toHaveLength(6);
     expect(details.failures).toEqual([expect.objectContaining({ id: silent.id, code: 'TIMEOUT' })]);
+  });
+});
+
+describe('compress flag across nodes', () => {
+  it('to(room).compress(false) reaches the links on every node as compress=false; a plain emit leaves it to the transport', async () => {
+    cluster = new Cluster();
+    const nodes = await cluster.start(2);
+    const seen: (boolean | undefined)[][] = [[], []];
+    for (const [i, n] of nodes.entries()) {
+      const c = await n.client();
+      await c.join('r');
+      const link = linkOf(n.hub.getConnection(c.id!)!);
+      const send = link.send.bind(link);
+      link.send = (frame, volatile, compress) => {
+        seen[i]!.push(compress);
+        return send(frame, volatile, compress);
+      };
+    }
+    nodes[0]!.hub.to('r').compress(false).emit('img', 1);
+    nodes[0]!.hub.to('r').emit('img', 2);
+    await until(() => seen[1]!.length === 2);
+    expect(seen).toEqual([
+      [false, undefined],
+      [false, undefined],
+    ]);
   });
 });
