@@ -101,6 +101,7 @@ export class Hub<In extends object = AnyEvents, Out extends object = In, Data ex
       roomsDelta: (d) => {
         metrics.rooms += d;
       },
+      requestTimeout: ctx.settings.requestTimeout,
     };
     this.attached = Promise.resolve(this.adapter.attach(host));
     this.attached.catch(() => undefined);

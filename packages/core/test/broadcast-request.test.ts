@@ -76,6 +76,16 @@ describe('server.to(room).timeout(ms).request(…): one reply per recipient', ()
     expect((err2.details as BroadcastRequestDetails).failures.map((f) => f.id)).toContain(goneId);
   });
 
+  it('without timeout(ms), the hub\'s requestTimeout applies', async () => {
+    const { hub, client } = setup<Up, Down>({ requestTimeout: 120 });
+    const slow = client();
+    slow.on('vote', () => new Promise<number>(() => {}));
+    await slow.connect();
+    const t0 = Date.now();
+    await expect(hub.to(slow.id!).request('vote', 'q')).rejects.toMatchObject({ code: 'TIMEOUT' });
+    expect(Date.now() - t0).toBeLessThan(2000);
+  });
+
   it('timeout(ms) refuses non-positive values; a bad event name rejects', async () => {
     const { hub } = setup<Up, Down>();
     expect(() => hub.timeout(0)).toThrow(RangeError);
