@@ -1,6 +1,7 @@
 import { encodeBinary, encodeJson } from '@stelar/codec-tcp';
 import { StelarError, type ConnectionHandle, type ConnectionInfo } from '@stelar/core';
-import { asBytes, isBinary, type Target } from '@stelar/core/internal';
+import { asBytes, isBinary, type BroadcastAnswer, type BroadcastRequest, type BroadcastTarget, type Target } from '@stelar/core/internal';
+import { decodeAnswers, encodePayload } from './broadcast-request';
 import type { Broker, Failure, Publication } from './broker';
 import { encodeBroadcast, encodeControl, Kind, type ControlEnvelope } from './envelope';
 import { RemoteConnectionHandle, type RemoteOps } from './handles';
@@ -107,6 +108,34 @@ export class ClusterAdapter extends ClusterNode {
     return local;
   }
 
+  /**
+   * `to(…).timeout(ms).request(event, data)` across the cluster: the local recipients' answers
+   * and every other node's, one per recipient. Each node applies the timeout to its own
+   * recipients; a node that does not answer within the timeout plus 500 ms fails the whole
+   * request with NODE_TIMEOUT (its recipients are unknown to this node). Without a finite timeout,
+   * the other nodes get this adapter's `requestTimeout`.
+   */
+  override async broadcastRequest(request: BroadcastRequest, target: BroadcastTarget): Promise<BroadcastAnswer[]> {
+    const local = this.requestLocal(request, target);
+    if (target.local) return local;
+    const finite = request.timeout !== undefined && Number.isFinite(request.timeout) ? request.timeout : undefined;
+    const timeout = finite ?? this.host.requestTimeout ?? this.options.requestTimeout;
+    const body = {
+      target: plainTarget(target),
+      event: request.event,
+      payload: encodePayload(request.payload),
+      timeout,
+      ...(target.compress === false && { compress: false }),
+    };
+    const [mine, replies] = await Promise.all([local, this.ask('b.request', `request("${request.event}") to many`, body, timeout + 500)]);
+    const all = [...mine];
+    for (const [node, r] of replies) {
+      if (!r.ok) throw new StelarError(r.code, r.message, { nodeId: node });
+      all.push(...decodeAnswers(r.value));
+    }
+    return all;
+  }
+
   /** Number of connections matching a target, on every node (without shipping their descriptions). */
   override async countConnections(target: Target, options: { timeout?: number } = {}): Promise<number> {
     let n = this.localMatches(target).length;
@@ -190,6 +219,7 @@ export class ClusterAdapter extends ClusterNode {
 
   private readonly serving: ServeContext = {
     localMatches: (target) => this.localMatches(target),
+    requestLocal: (request, target) => this.requestLocal(request, target),
     reply: (to, reply) => {
       let msg: Uint8Array;
       try {

@@ -17,7 +17,8 @@ import { readUtf8, utf8, utf8Length, writeUtf8 } from './utf8';
  * ```
  * u8  flags     bit 0 volatile; bit 1 sequenced: (epoch, seq) number a stream of the origin,
  *               its global stream, or with bit 2 the stream of the one room in `rooms`;
- *               bit 3 a copy re-sent on the global channel (nobody subscribed to the room's)
+ *               bit 3 a copy re-sent on the global channel (nobody subscribed to the room's);
+ *               bit 4 uncompressed (`.compress(false)`: no permessage-deflate for this frame)
  * u32 epoch     random per stream incarnation: a new one restarts the numbering
  * u32 seq       1, 2, 3… within an epoch
  * u16 n, then n × (u16 len, UTF-8)   rooms          (n = 0: everyone)
@@ -54,6 +55,7 @@ export const Flag = {
   SEQUENCED: 2,
   ROOM_STREAM: 4,
   RESENT: 8,
+  UNCOMPRESSED: 16,
 } as const;
 
 export interface BroadcastEnvelope {

@@ -264,7 +264,7 @@ export abstract class ClusterNode extends MemoryAdapter {
    */
   override broadcast(frame: Uint8Array, target: BroadcastTarget): void {
     if (!target.local && !this.closed && this.header.length > 0) this.publish(frame, target);
-    this.deliverCorked(frame, target, target.volatile);
+    this.deliverCorked(frame, target, target.volatile, target.compress);
   }
 
   private publish(frame: Uint8Array, target: BroadcastTarget): void {
@@ -272,7 +272,7 @@ export abstract class ClusterNode extends MemoryAdapter {
     // A name that is a connection of this node (and no room here) is addressed here only.
     if (single !== undefined && !this.rooms.has(single) && this.host.connection(single)) return;
     const room = this.broker.sharded ? single : undefined;
-    const flags = Flag.SEQUENCED | (target.volatile ? Flag.VOLATILE : 0) | (room !== undefined ? Flag.ROOM_STREAM : 0);
+    const flags = Flag.SEQUENCED | (target.volatile ? Flag.VOLATILE : 0) | (room !== undefined ? Flag.ROOM_STREAM : 0) | (target.compress === false ? Flag.UNCOMPRESSED : 0);
     const { epoch, seq } = this.seq.next(room);
     const msg = encodeBroadcast(this.header, flags, epoch, seq, target, frame);
     if (room === undefined) this.outbox.send({ channel: this.channels.global, msg, done: this.onBroadcastDone }, true);
@@ -306,10 +306,10 @@ export abstract class ClusterNode extends MemoryAdapter {
   };
 
   /** Local delivery, each recipient corked until the current callback has returned (see `Corker`). */
-  private deliverCorked(frame: Uint8Array, target: Target, volatile: boolean): void {
+  private deliverCorked(frame: Uint8Array, target: Target, volatile: boolean, compress?: boolean): void {
     this.forEachMatch(target, (conn) => {
       this.corker.cork(linkOf(conn));
-      conn.sendEncoded(frame, volatile);
+      conn.sendEncoded(frame, volatile, compress);
     });
   }
 
@@ -336,7 +336,7 @@ export abstract class ClusterNode extends MemoryAdapter {
     this.peers.seen(env.origin);
     if (!this.seq.accept(env, this.follows)) return;
     this.counters.received++;
-    this.deliverCorked(env.frame, env, (env.flags & Flag.VOLATILE) !== 0);
+    this.deliverCorked(env.frame, env, (env.flags & Flag.VOLATILE) !== 0, (env.flags & Flag.UNCOMPRESSED) !== 0 ? false : undefined);
   }
 
   private onControl(env: ControlEnvelope): void {

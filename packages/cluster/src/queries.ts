@@ -8,7 +8,7 @@ import type { Outbox } from './outbox';
 import { asError, unref, within } from './util';
 
 /** Operations a node asks of the others (`c.*`: on one connection of the asked node). */
-export type Op = 'fetch' | 'count' | 'join' | 'leave' | 'disconnect' | 'emit' | 'c.request' | 'c.join' | 'c.leave' | 'c.disconnect';
+export type Op = 'fetch' | 'count' | 'join' | 'leave' | 'disconnect' | 'emit' | 'b.request' | 'c.request' | 'c.join' | 'c.leave' | 'c.disconnect';
 
 export interface RequestBody {
   id: number;
@@ -23,6 +23,10 @@ export interface RequestBody {
   /** A connection id (ops on one connection). */
   conn?: string;
   timeout?: number;
+  /** 'b.request': the data as a JSON payload, base64 (broadcast-request.ts). */
+  payload?: string;
+  /** 'b.request': `false` to send uncompressed. */
+  compress?: boolean;
 }
 
 export type Reply = { id: number; ok: true; value?: unknown } | { id: number; ok: false; code: string; message: string };

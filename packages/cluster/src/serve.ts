@@ -1,5 +1,6 @@
 import { StelarError } from '@stelar/core';
-import { toErrorBody, type AdapterHost, type AnyConnection, type Target } from '@stelar/core/internal';
+import { toErrorBody, type AdapterHost, type AnyConnection, type BroadcastAnswer, type BroadcastRequest, type BroadcastTarget, type Target } from '@stelar/core/internal';
+import { decodePayload, encodeAnswers } from './broadcast-request';
 import { EnvelopeError } from './envelope';
 import type { Reply, RequestBody } from './queries';
 
@@ -9,6 +10,8 @@ export interface ServeContext {
   localMatches(target: Target): AnyConnection[];
   /** Publishes an answer on the asking node's response channel. */
   reply(to: string, reply: Reply): void;
+  /** Sends a broadcast request to the local recipients and gathers their answers (MemoryAdapter.requestLocal). */
+  requestLocal(request: BroadcastRequest, target: BroadcastTarget): Promise<BroadcastAnswer[]>;
 }
 
 function isTarget(t: unknown): t is Target {
@@ -87,6 +90,17 @@ export function serveRequest(ctx: ServeContext, host: AdapterHost, from: string,
             if (!req.ack) host.countError(toErrorBody(err).code);
             answer(false, err);
           },
+        );
+        return;
+      }
+      case 'b.request': {
+        if (typeof req.event !== 'string' || typeof req.payload !== 'string') throw new EnvelopeError('broadcast request without an event or data');
+        const timeout = typeof req.timeout === 'number' && req.timeout > 0 ? req.timeout : undefined;
+        const t = req.target!;
+        const target: BroadcastTarget = { ...t, volatile: false, local: true, ...(req.compress === false && { compress: false }) };
+        ctx.requestLocal({ event: req.event, payload: decodePayload(req.payload), timeout }, target).then(
+          (answers) => answer(true, encodeAnswers(answers)),
+          (err: unknown) => answer(false, err),
         );
         return;
       }

@@ -96,5 +96,6 @@ export const ErrorCode = {
   MESSAGE_TIMEOUT: 'MESSAGE_TIMEOUT',
   /** Local to a client, never sent: the peer is not a Stelar server (docs/protocol.md §6). */
   NOT_STELAR: 'NOT_STELAR',
+  NO_SUPPORT: 'NO_SUPPORT',
 } as const;
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];

@@ -8,6 +8,7 @@ import {
   MAX_PING_PAYLOAD,
   PROTOCOL_VERSION,
 } from './constants';
+import { encodeWithAttachments, mayHoldBinary } from './attachments';
 import { FrameError } from './errors';
 import { recoverJson, type ClientRecover } from './recovery';
 import { checkBody, isFrameType } from './rules';
@@ -137,11 +138,17 @@ export function encodeFrame(type: FrameType, event: string, payload: Uint8Array 
 
 /**
  * UTF-8 JSON of a value, in a shared scratch buffer (copy before the next call). `undefined`
- * (and anything JSON.stringify drops, like functions) encodes as empty: "no data".
+ * (and anything JSON.stringify drops, like functions) encodes as empty: "no data". Data holding
+ * binary values takes the attachment form (attachments.ts; a fresh array, not the scratch).
  */
 function jsonScratch(data: unknown): Uint8Array {
   if (data === undefined) return EMPTY;
-  const text = JSON.stringify(data) as string | undefined;
+  let text: string | undefined;
+  if (typeof data === 'object' && data !== null && mayHoldBinary(data)) {
+    const out = encodeWithAttachments(data);
+    if (typeof out !== 'string') return out ?? EMPTY;
+    text = out;
+  } else text = JSON.stringify(data) as string | undefined;
   return text === undefined ? EMPTY : encodeToScratch(text);
 }
 
@@ -176,6 +183,20 @@ function checkId(id: number): void {
 export function encodeAckRequest(id: number, event: string, data?: unknown): Uint8Array {
   checkId(id);
   return layout(FrameType.ACK_REQ, event, jsonScratch(data), id);
+}
+
+/**
+ * The JSON payload of `data` as a fresh array (plain JSON, or the attachment form when it holds
+ * binary values), to encode data once for many frames (`encodeAckRequestPayload`).
+ */
+export function encodeJsonPayload(data?: unknown): Uint8Array {
+  return jsonScratch(data).slice();
+}
+
+/** ACK_REQ (0x05) whose data is already a JSON payload (from `encodeJsonPayload`); copied into the frame. */
+export function encodeAckRequestPayload(id: number, event: string, payload: Uint8Array): Uint8Array {
+  checkId(id);
+  return layout(FrameType.ACK_REQ, event, payload, id);
 }
 
 /** ACK_RES (0x06) answering request `id` with a result. */

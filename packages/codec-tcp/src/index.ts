@@ -16,6 +16,7 @@ export { FrameError, type FrameErrorCode } from './errors';
 export {
   encodeAckError,
   encodeAckRequest,
+  encodeAckRequestPayload,
   encodeAckResult,
   encodeBinary,
   encodeClientConnect,
@@ -25,6 +26,7 @@ export {
   encodeFrame,
   encodeJoin,
   encodeJson,
+  encodeJsonPayload,
   encodeLeave,
   encodePing,
   encodePong,
@@ -67,3 +69,4 @@ export {
   type RecoveryAnswer,
 } from './recovery';
 export { utf8Decode, utf8Encode } from './utf8';
+export { isBinaryValue } from './attachments';

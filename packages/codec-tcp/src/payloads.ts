@@ -1,3 +1,4 @@
+import { ATTACHMENT_MARK, decodeWithAttachments } from './attachments';
 import { AckStatus, ErrorCode } from './constants';
 import type { ClientHello, ServerHello } from './encode';
 import { FrameError } from './errors';
@@ -9,11 +10,14 @@ function u32(bytes: Uint8Array, at: number): number {
 }
 
 /**
- * Parses a JSON payload. Empty means "no data" and gives `undefined`.
- * @throws FrameError BAD_JSON on invalid UTF-8 or JSON
+ * Parses a JSON payload. Empty means "no data" and gives `undefined`. A payload in the
+ * attachment form (first byte 0x00, docs/protocol.md §3) gives its binary values back as
+ * `Uint8Array` views of `bytes`.
+ * @throws FrameError BAD_JSON on invalid UTF-8 or JSON, or a malformed attachment form
  */
 export function decodeJson(bytes: Uint8Array): unknown {
   if (bytes.length === 0) return undefined;
+  if (bytes[0] === ATTACHMENT_MARK) return decodeWithAttachments(bytes);
   let text: string;
   try {
     text = utf8Decode(bytes);

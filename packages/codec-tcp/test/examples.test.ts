@@ -3,6 +3,7 @@ import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import {
   decodeFrame,
+  decodeJson,
   decodeMessage,
   encodeAckRequest,
   encodeAckResult,
@@ -47,8 +48,8 @@ function examples(): Uint8Array[][] {
 describe('docs/protocol.md §7 examples, byte for byte', () => {
   const blocks = examples();
 
-  it('has the eight example blocks', () => {
-    expect(blocks.map((b) => b.length)).toEqual([1, 1, 2, 2, 3, 2, 1, 2]);
+  it('has the nine example blocks', () => {
+    expect(blocks.map((b) => b.length)).toEqual([1, 1, 2, 2, 3, 2, 1, 2, 3]);
   });
 
   it('JSON event chat {"t":"hi"} (21 bytes)', () => {
@@ -110,8 +111,20 @@ describe('docs/protocol.md §7 examples, byte for byte', () => {
     expect(toHex(encodeServerConnect(hello))).toBe(toHex(answer!));
   });
 
+  it('img {b: bytes 1 2 3} in the attachment form (38 bytes, lines of one frame)', () => {
+    const doc = concat(...blocks[8]!);
+    expect(doc.length).toBe(38);
+    expect(toHex(encodeJson('img', { b: new Uint8Array([1, 2, 3]) }))).toBe(toHex(doc));
+    const got = decodeJson(decodeFrame(doc).payload) as { b: Uint8Array };
+    expect(got.b).toEqual(new Uint8Array([1, 2, 3]));
+  });
+
   it('every example frame decodes under the strict decoder', () => {
     for (const [i, block] of blocks.entries()) {
+      if (i === 8) {
+        decodeFrame(concat(...block));
+        continue;
+      }
       for (const bytes of block) {
         if (i === 1) decodeMessage(bytes.subarray(2));
         else decodeFrame(bytes);

@@ -1,5 +1,8 @@
 import { now } from './clock';
+import { ErrorCode } from '@stelar/codec-tcp';
+import { DEFAULT_REQUEST_TIMEOUT, requestMany } from './broadcast-request';
 import type { AnyConnection as Connection } from './connection';
+import { StelarError } from './errors';
 import { LocalConnectionHandle, type ConnectionHandle } from './handle';
 import { MemoryRecoveryLog, OutFrame, type RecoveryLog, type RecoverySettings } from './recovery-log';
 
@@ -24,7 +27,30 @@ export interface BroadcastTarget extends Target {
   readonly volatile: boolean;
   /** Only this process: do not forward to other nodes. */
   readonly local: boolean;
+  /**
+   * `false`: send uncompressed even where permessage-deflate applies (`.compress(false)`);
+   * omitted or `true`: the transport's rule. A cluster adapter carries it to the other nodes.
+   */
+  readonly compress?: boolean;
 }
+
+/** A request to many connections (`to(room).timeout(ms).request(event, data)`). */
+export interface BroadcastRequest {
+  readonly event: string;
+  /**
+   * The data, encoded once as a JSON payload (docs/protocol.md §3; may be in the attachment
+   * form): each recipient's ACK_REQ is its own request id followed by these bytes
+   * (`encodeAckRequestPayload`). A cluster adapter forwards these bytes as they are.
+   */
+  readonly payload: Uint8Array;
+  /** Milliseconds the recipients have to answer, counted from now. Omitted: the hub's `requestTimeout`. */
+  readonly timeout?: number | undefined;
+}
+
+/** One recipient's answer to a `BroadcastRequest`. */
+export type BroadcastAnswer =
+  | { readonly id: string; readonly ok: true; readonly value: unknown }
+  | { readonly id: string; readonly ok: false; readonly error: { readonly code: string; readonly message: string } };
 
 /** A connection as described across processes. */
 export interface ConnectionInfo {
@@ -51,6 +77,8 @@ export interface AdapterHost {
   countError(code: string): void;
   /** Adjusts the hub's room gauge. */
   roomsDelta(delta: number): void;
+  /** The hub's `requestTimeout` (ms): the default of broadcast requests. */
+  readonly requestTimeout?: number;
 }
 
 /**
@@ -82,6 +110,16 @@ export interface Adapter {
    * connection: locally, and on other nodes unless `target.local`. The frame is encoded once.
    */
   broadcast(frame: Uint8Array, target: BroadcastTarget): void;
+  /**
+   * Optional hook: sends a request to every addressed connection, on every node unless
+   * `target.local`, and resolves with one answer per recipient once all have answered, or when
+   * `request.timeout` passes (a recipient that did not answer by then counts as a `TIMEOUT`
+   * failure). Never rejects for a recipient's failure. Without it, `to(…).request(…)` fails
+   * with `NO_SUPPORT`. `MemoryAdapter` implements it for its own process (and refuses with
+   * `NO_SUPPORT` in a subclass that does not override it, so a cluster adapter never answers
+   * for one node as if it were all of them).
+   */
+  broadcastRequest?(request: BroadcastRequest, target: BroadcastTarget): Promise<BroadcastAnswer[]>;
   /** Connections matching a target, on every node, as handles that can act on them where they live. */
   fetchConnections(target: Target, options?: { timeout?: number }): Promise<ConnectionHandle[]>;
   /** Number of connections matching a target, on every node (without describing each one). */
@@ -190,9 +228,9 @@ export class MemoryAdapter implements Adapter {
   /** Local delivery of a broadcast with recovery: each recipient takes its variant (`Connection.sendOut`). */
   protected deliverStamped(out: OutFrame, target: BroadcastTarget): number {
     let count = 0;
-    const volatile = target.volatile;
+    const { volatile, compress } = target;
     this.forEachMatch(target, (conn) => {
-      conn.sendOut(out, volatile);
+      conn.sendOut(out, volatile, compress);
       count++;
     });
     return count;
@@ -201,11 +239,34 @@ export class MemoryAdapter implements Adapter {
   /** Local delivery: what every adapter does for its own process. Returns the recipients count. */
   protected deliver(frame: Uint8Array, target: BroadcastTarget): number {
     let count = 0;
+    const { volatile, compress } = target;
     this.forEachMatch(target, (conn) => {
-      conn.sendEncoded(frame, target.volatile);
+      conn.sendEncoded(frame, volatile, compress);
       count++;
     });
     return count;
+  }
+
+  /**
+   * The requests of `to(…).request(…)` in this process. A subclass that reaches other nodes must
+   * override it (gathering the answers of the other nodes and `requestLocal` for its own);
+   * otherwise it refuses with `NO_SUPPORT`, unless the target is `local`.
+   */
+  broadcastRequest(request: BroadcastRequest, target: BroadcastTarget): Promise<BroadcastAnswer[]> {
+    if (!target.local && Object.getPrototypeOf(this) !== MemoryAdapter.prototype && this.broadcastRequest === MemoryAdapter.prototype.broadcastRequest) {
+      return Promise.reject(
+        new StelarError(
+          ErrorCode.NO_SUPPORT,
+          `${this.constructor.name} does not gather replies from other nodes (it has no broadcastRequest of its own): use .local for this process only`,
+        ),
+      );
+    }
+    return this.requestLocal(request, target);
+  }
+
+  /** Sends `request` to the local connections `target` addresses and gathers their answers. */
+  protected requestLocal(request: BroadcastRequest, target: BroadcastTarget): Promise<BroadcastAnswer[]> {
+    return requestMany(this.localMatches(target), request, request.timeout ?? this.host.requestTimeout ?? DEFAULT_REQUEST_TIMEOUT, target.compress);
   }
 
   /** Visits each local open connection the target addresses, once. */

@@ -16,8 +16,8 @@ import {
   type DataArgs,
   type EventName,
   type EventReply,
+  type EmitOptions,
   type RequestOptions,
-  type SendOptions,
 } from './types';
 
 /** What `conn.data` holds unless the hub is given a `Data` type. */
@@ -183,19 +183,32 @@ export class Connection<In extends object = AnyEvents, Out extends object = In, 
   }
 
   /**
-   * Sends an event to this client. Uint8Array / ArrayBuffer data is sent as binary. With
-   * connection-state recovery, a message that is not volatile is logged like a broadcast to this
-   * connection's id, so it reaches the client even if it is away (it returns true then).
+   * Sends an event to this client. Uint8Array / ArrayBuffer data is sent as binary, and so are
+   * binary values inside JSON data (they arrive as Uint8Array). With recovery, a message that is
+   * not volatile is logged as a broadcast to this id, so it reaches the client even if away.
    */
   emit<K extends EventName<Out>>(event: K, ...args: EmitArgs<Out, K>): boolean {
-    const [data, options] = args as [unknown, SendOptions | undefined];
+    const [data, options] = args as [unknown, EmitOptions | undefined];
+    return this.sendEvent(event, data, options?.volatile ?? false, options?.compress);
+  }
+
+  /** This connection's `emit` with permessage-deflate allowed (`true`, the default) or not: `conn.compress(false).emit('img', bytes)`. */
+  compress(enabled: boolean): ConnectionEmitter<Out> {
+    const emit = <K extends EventName<Out>>(event: K, ...args: EmitArgs<Out, K>): boolean => {
+      const [data, options] = args as [unknown, EmitOptions | undefined];
+      return this.sendEvent(event, data, options?.volatile ?? false, options?.compress ?? enabled);
+    };
+    return { emit };
+  }
+
+  /** What `emit` and `compress(…).emit` do. */
+  private sendEvent(event: string, data: unknown, volatile: boolean, compress: boolean | undefined): boolean {
     const frame = isBinary(data) ? encodeBinary(event, asBytes(data)) : encodeJson(event, data);
-    const volatile = options?.volatile ?? false;
     if (this.rec !== undefined && !volatile && (this.state === 'open' || this.state === 'absent')) {
       const host = this.session.host;
-      if (host.emitLogged) return host.emitLogged(this, frame);
+      if (host.emitLogged) return host.emitLogged(this, frame, compress);
     }
-    const status = this.sendEncoded(frame, volatile);
+    const status = this.sendEncoded(frame, volatile, compress);
     return status === SendStatus.OK || status === SendStatus.BUFFERED;
   }
 
@@ -269,13 +282,14 @@ export class Connection<In extends object = AnyEvents, Out extends object = In, 
 
   /**
    * Adapter contract: sends a frame already encoded (with its totalLen, docs/protocol.md §1) and
-   * counts it. A broadcast hands the same bytes to every recipient this way.
+   * counts it. A broadcast hands the same bytes to every recipient this way. `compress: false`
+   * keeps it uncompressed on a WebSocket with permessage-deflate (see `Link.send`).
    */
-  sendEncoded(frame: Uint8Array, volatile: boolean): SendStatus {
+  sendEncoded(frame: Uint8Array, volatile: boolean, compress?: boolean): SendStatus {
     if (this.state === 'closed') return SendStatus.CLOSED;
     // A session with recovery gets an offset on every JSON and BINARY frame (zero: not logged).
     if (this.rec !== undefined && carriesOffset(frame)) frame = withOffset(frame, ZERO_OFFSET, true);
-    const status = this.link.send(frame, volatile);
+    const status = this.link.send(frame, volatile, compress);
     if (status === SendStatus.OK || status === SendStatus.BUFFERED) this.sent++;
     this.session.host.countSend(status, frame.length);
     return status;
@@ -286,12 +300,12 @@ export class Connection<In extends object = AnyEvents, Out extends object = In, 
    * its offset to a session that opted in (and remembers the offset as sent), the frame as it is
    * to the others.
    */
-  sendOut(out: OutFrame, volatile: boolean): SendStatus {
+  sendOut(out: OutFrame, volatile: boolean, compress?: boolean): SendStatus {
     const rec = this.rec;
-    if (rec === undefined) return this.sendEncoded(out.frame, volatile);
+    if (rec === undefined) return this.sendEncoded(out.frame, volatile, compress);
     if (this.state === 'closed') return SendStatus.CLOSED;
     const frame = out.stamped();
-    const status = this.link.send(frame, volatile);
+    const status = this.link.send(frame, volatile, compress);
     this.session.host.countSend(status, frame.length);
     if (out.entry !== undefined) {
       if (status === SendStatus.OK || status === SendStatus.BUFFERED) rec.sent = out.entry.seq;
@@ -334,7 +348,12 @@ export function sessionOf(conn: AnyConnection): ServerSession {
 }
 
 /** `emit(event, data, options?)` arguments: data optional only for events that take none. */
-export type EmitArgs<M, K extends keyof M> = DataArgs<M, K, SendOptions>;
+export type EmitArgs<M, K extends keyof M> = DataArgs<M, K, EmitOptions>;
+
+/** What `conn.compress(flag)` returns: the connection's `emit` with that compress flag. */
+export interface ConnectionEmitter<Out extends object = AnyEvents> {
+  emit<K extends EventName<Out>>(event: K, ...args: EmitArgs<Out, K>): boolean;
+}
 
 /** A connection whatever its event maps (what adapters and internals handle). */
 // eslint-disable-next-line @typescript-eslint/no-explicit-any

@@ -86,7 +86,7 @@ export class Hub<In extends object = AnyEvents, Out extends object = In, Data ex
         metrics.error(ErrorCode.TIMEOUT);
       },
       broadcastFrom: <O extends object>(conn: AnyConnection) => new BroadcastOperator<O>(this.adapter).except(conn),
-      emitLogged: (conn, frame) => recovery!.emitLogged(conn, frame),
+      emitLogged: (conn, frame, compress) => recovery!.emitLogged(conn, frame, compress),
     };
     const host: AdapterHost = {
       nodeId: this.nodeId,
@@ -101,6 +101,7 @@ export class Hub<In extends object = AnyEvents, Out extends object = In, Data ex
       roomsDelta: (d) => {
         metrics.rooms += d;
       },
+      requestTimeout: ctx.settings.requestTimeout,
     };
     this.attached = Promise.resolve(this.adapter.attach(host));
     this.attached.catch(() => undefined);
@@ -228,6 +229,16 @@ export class Hub<In extends object = AnyEvents, Out extends object = In, Data ex
   /** Only this process's connections. */
   get local(): BroadcastOperator<Out> {
     return new BroadcastOperator<Out>(this.adapter).local;
+  }
+
+  /** Everyone, sent uncompressed with `false` (see `BroadcastOperator.compress`). */
+  compress(enabled: boolean): BroadcastOperator<Out> {
+    return new BroadcastOperator<Out>(this.adapter).compress(enabled);
+  }
+
+  /** Everyone, with `ms` to answer a `request` (`hub.timeout(ms).request(event, data)`: one reply per connection). */
+  timeout(ms: number): BroadcastOperator<Out> {
+    return new BroadcastOperator<Out>(this.adapter).timeout(ms);
   }
 
   /** Sends an event to every connection (on every node). */

@@ -4,10 +4,10 @@
  */
 export { Hub } from './hub';
 export type { AnyEventHandler, ConnectionMiddleware, EventContext, EventHandler, EventMiddleware, HeartbeatOptions, HubOptions } from './hub-options';
-export { Connection, type ConnectionData } from './connection';
+export { Connection, type ConnectionData, type ConnectionEmitter } from './connection';
 export type { LimitEvent, LimitReason } from './limits';
 export type { LogFields, Logger, LogLevel, LogMethod } from './logger';
-export type { BroadcastOperator } from './broadcast';
+export type { BroadcastOperator, BroadcastRequestDetails } from './broadcast';
 export type { ConnectionHandle } from './handle';
 export { MemoryAdapter, type Adapter, type ConnectionInfo } from './adapter';
 export { AuthError, StelarError } from './errors';
@@ -15,5 +15,5 @@ export type { RateLimitAction, RateLimiter, RateLimitOptions, RateLimitRule, Rat
 export type { Stats } from './metrics';
 export type { RecoveryOptions } from './recovery-log';
 export type { RecoveryStats } from './recovery-log';
-export type { AnyEvents, BinaryData, EventData, EventMap, EventName, EventReply, RequestOptions, SendOptions } from './types';
+export type { AnyEvents, BinaryData, EventData, EventMap, EventName, EventReply, RequestOptions, SendOptions, EmitOptions } from './types';
 export { DisconnectCode, ErrorCode } from '@stelar/codec-tcp';

@@ -10,7 +10,7 @@ export type { Dialer } from './client/options';
 export { cutReason, isPeerCloseCode, MAX_CLOSE_REASON_BYTES } from './close';
 
 // The adapter contract: what an adapter may use of the hub and of its connections.
-export type { AdapterHost, BroadcastTarget, Target } from './adapter';
+export type { AdapterHost, BroadcastAnswer, BroadcastRequest, BroadcastTarget, Target } from './adapter';
 export { linkOf, type AnyConnection } from './connection';
 export { LocalConnectionHandle, infoOf } from './handle';
 // Connection-state recovery: what an adapter implements (`Adapter.recovery`) and hands recipients.

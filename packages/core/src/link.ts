@@ -36,8 +36,12 @@ export interface LinkInfo {
  * same frame object may be sent on many links (broadcast): links must not modify it.
  */
 export interface Link extends LinkInfo {
-  /** Queues a frame; never throws. A volatile frame may be dropped under backpressure. */
-  send(frame: Uint8Array, volatile?: boolean): SendStatus;
+  /**
+   * Queues a frame; never throws. A volatile frame may be dropped under backpressure.
+   * `compress: false` asks a transport that compresses (WebSocket permessage-deflate) to send this
+   * frame uncompressed; `true` or omitted leaves it to the transport's rule (its threshold).
+   */
+  send(frame: Uint8Array, volatile?: boolean, compress?: boolean): SendStatus;
   /** Sends a liveness probe (TCP: a PING frame; WebSocket: a ping control frame). */
   ping(): void;
   /**

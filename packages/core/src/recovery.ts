@@ -333,11 +333,11 @@ export class Recovery<In extends object, Out extends object> implements AbsentHo
   // ── sending ─────────────────────────────────────────────────────────────────
 
   /** A direct `conn.emit` of a session with recovery: logged as a broadcast to its id. */
-  emitLogged(conn: AnyConnection, frame: Uint8Array): boolean {
+  emitLogged(conn: AnyConnection, frame: Uint8Array, compress?: boolean): boolean {
     const target = { rooms: [conn.id], exceptRooms: NO_NAMES, exceptIds: NO_NAMES, volatile: false, local: false };
     const entry = this.log.append(frame, target, now());
     if (stateOf(conn) === 'absent') return entry !== undefined;
-    const st = conn.sendOut(new OutFrame(frame, entry), false);
+    const st = conn.sendOut(new OutFrame(frame, entry), false, compress);
     return st === SendStatus.OK || st === SendStatus.BUFFERED;
   }
 

@@ -20,7 +20,7 @@ export interface SessionHost {
   /** Everyone but `conn` (`conn.broadcast`, `conn.to(…)`). */
   broadcastFrom<Out extends object>(conn: AnyConnection): BroadcastOperator<Out>;
   /** Connection-state recovery (a hub with it on): a direct emit, logged as a broadcast to `conn.id`; true when sent or kept. */
-  emitLogged?(conn: AnyConnection, frame: Uint8Array): boolean;
+  emitLogged?(conn: AnyConnection, frame: Uint8Array, compress?: boolean): boolean;
 }
 
 /**

@@ -9,6 +9,7 @@
  *   chat: (msg: { text: string }) => void;
  *   sum: (args: { a: number; b: number }) => number;
  *   avatar: (png: Uint8Array) => void;       // binary events carry Uint8Array
+ *   img: (msg: { name: string; bytes: Uint8Array }) => void; // so may fields inside JSON data
  * };
  * ```
  * A server is `Hub<In, Out>`: `In` the events it receives, `Out` those it sends (default: one
@@ -46,7 +47,12 @@ export type MaybePromise<T> = T | Promise<T>;
  */
 export type HandlerResult<R> = [R] extends [void] ? unknown : MaybePromise<R>;
 
-/** Binary data accepted by `emit`: sent as a BINARY frame. */
+/**
+ * Binary data accepted by `emit` as the whole data: sent as a BINARY frame. Binary values may
+ * also sit anywhere inside JSON data (`{ name, bytes }`, arrays of them): Uint8Array (Buffer),
+ * other typed arrays, DataView, ArrayBuffer and SharedArrayBuffer are sent as their bytes
+ * (docs/protocol.md §3) and arrive as `Uint8Array` — declare them `Uint8Array` in event maps.
+ */
 export type BinaryData = Uint8Array | ArrayBuffer;
 
 /** True when a value is sent as a BINARY frame rather than JSON. */
@@ -66,6 +72,18 @@ export interface SendOptions {
    * the high-water mark) instead of being queued: use it for positions, typing indicators…
    */
   volatile?: boolean;
+}
+
+/** Options of a server's send to one connection (`conn.emit(event, data, options)`). */
+export interface EmitOptions extends SendOptions {
+  /**
+   * `false` sends this message uncompressed even when the connection negotiated
+   * permessage-deflate (WebSocket) and the message is above the threshold: for data that does not
+   * compress (images, already compressed bytes) or must leave at once. `true` (the default) leaves
+   * it to the transport: compressed when negotiated and at least `threshold` bytes. TCP never
+   * compresses.
+   */
+  compress?: boolean;
 }
 
 /** Options of a request (an event that expects a reply). */

@@ -58,15 +58,15 @@ export abstract class BaseLink implements Link {
   abstract readonly bufferedAmount: number;
   /** Whether the underlying connection still takes frames. */
   protected abstract get writable(): boolean;
-  /** Writes one Stelar frame (with its totalLen). */
-  protected abstract write(frame: Uint8Array): void;
+  /** Writes one Stelar frame (with its totalLen); `compress: false` keeps it uncompressed (WebSocket permessage-deflate). */
+  protected abstract write(frame: Uint8Array, compress: boolean): void;
   abstract ping(): void;
   abstract close(code: number, reason: string): void;
   abstract terminate(): void;
   abstract pause(): void;
   abstract resume(): void;
 
-  send(frame: Uint8Array, volatile = false): SendStatus {
+  send(frame: Uint8Array, volatile = false, compress = true): SendStatus {
     if (this.closing || !this.writable) return SendStatus.CLOSED;
     const limits = this.limits;
     const buffered = this.bufferedAmount;
@@ -78,7 +78,7 @@ export abstract class BaseLink implements Link {
       this.close(DisconnectCode.SLOW_CONSUMER, 'slow consumer: outgoing buffer overflow');
       return SendStatus.CLOSED;
     }
-    this.write(frame);
+    this.write(frame, compress);
     if (this.bufferedAmount > limits.highWaterMark) {
       this.owesDrain = true;
       return SendStatus.BUFFERED;

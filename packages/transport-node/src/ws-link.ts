@@ -158,16 +158,17 @@ export class WsLink extends BaseLink implements WsConnectionObserver {
     this.deliver(frame, data.length + LENGTH_PREFIX_SIZE);
   }
 
-  protected write(frame: Uint8Array): void {
+  protected write(frame: Uint8Array, compress: boolean): void {
     const c = this.connection;
     const deflate = c.deflate;
     const bodyLength = frame.length - LENGTH_PREFIX_SIZE;
-    if (this.server && (deflate === undefined || bodyLength < deflate.threshold)) {
+    // Uncompressed: no deflate negotiated, below its threshold, or `compress(false)` asked for it.
+    if (this.server && (deflate === undefined || !compress || bodyLength < deflate.threshold)) {
       if (bodyLength + 4 <= MERGE_MAX) c.sendEncoded(smallWire(frame));
       else c.sendEncoded(largeHeader(bodyLength), Buffer.from(frame.buffer, frame.byteOffset + LENGTH_PREFIX_SIZE, bodyLength));
       return;
     }
-    c.send(frame.subarray(LENGTH_PREFIX_SIZE), { binary: true });
+    c.send(frame.subarray(LENGTH_PREFIX_SIZE), compress ? { binary: true } : { binary: true, compress: false });
   }
 
   cork(): void {
