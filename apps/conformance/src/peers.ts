@@ -29,9 +29,9 @@ const TOTAL_LEN = 4;
 function echoOn(link: Link, fragment: number | undefined): WsConnection {
   if (!(link instanceof WsLink)) throw new Error(`the echo needs a WebSocket link, got ${link.transport}`);
   const conn = link.connection;
-  // WsLink's only 'message' listener decodes Stelar frames (and fails text messages with 1003).
-  conn.removeAllListeners('message');
-  conn.on('message', (data, isBinary) => {
+  // WsLink decodes Stelar frames (and fails text messages with 1003) in onWsMessage, which its
+  // connection calls directly: replace it on this link.
+  link.onWsMessage = (data, isBinary) => {
     if (!fragment || data.length <= fragment) {
       conn.send(data, { binary: isBinary });
       return;
@@ -40,7 +40,7 @@ function echoOn(link: Link, fragment: number | undefined): WsConnection {
       const end = Math.min(off + fragment, data.length);
       conn.send(data.subarray(off, end), { binary: isBinary, fin: end === data.length });
     }
-  });
+  };
   return conn;
 }
 

@@ -33,7 +33,7 @@ describe('client logger', () => {
       c.close();
       for (let i = 0; i < 100 && !info.mock.calls.some((a) => String(a[0]).includes('disconnected')); i++) await new Promise((r) => setTimeout(r, 10));
       const lines = [...debug.mock.calls, ...info.mock.calls].map((a) => String(a[0]));
-      expect(lines).toEqual(expect.arrayContaining(['stelar:client state state=connecting', `stelar:client connected id=${id}`]));
+      expect(lines).toEqual(expect.arrayContaining(['stelar:client state state=connecting', `stelar:client connected id=${id} recovered=false`]));
       expect(lines.some((l) => /^stelar:client disconnected code=1000 reason= willReconnect=false$/.test(l))).toBe(true);
     } finally {
       if (before === undefined) delete process.env['DEBUG'];

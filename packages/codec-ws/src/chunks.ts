@@ -15,6 +15,14 @@ export class ChunkQueue {
     this.length += chunk.length;
   }
 
+  /** Puts `chunk` in front of what is held (input that came first). */
+  unshift(chunk: Buffer): void {
+    if (chunk.length === 0) return;
+    if (this.head > 0) this.chunks[--this.head] = chunk;
+    else this.chunks.unshift(chunk);
+    this.length += chunk.length;
+  }
+
   /** The byte at `index` (< length) without consuming. */
   byteAt(index: number): number {
     for (let c = this.head; ; c++) {

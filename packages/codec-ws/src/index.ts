@@ -18,7 +18,8 @@ export {
 } from './frame.js';
 export type { OpcodeValue, Role, EncodedFrame, FrameHeaderOptions, EncodeFrameOptions, FrameHeader } from './frame.js';
 
-export { mask, unmask } from './mask.js';
+export { mask, unmask, maskImplementation } from './mask.js';
+export type { NativeMask } from './mask.js';
 export { isValidUtf8, Utf8Validator } from './utf8.js';
 export {
   MAX_CLOSE_REASON_BYTES,

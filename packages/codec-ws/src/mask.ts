@@ -6,13 +6,82 @@
  * works whatever the platform's endianness). Otherwise a 4-byte unrolled loop is used.
  */
 
+import { createRequire } from 'node:module';
+
+/** The masking functions of the optional `bufferutil` package (what `ws` uses too). */
+export interface NativeMask {
+  /** `output[offset + i] = source[i] ^ mask[i & 3]` for `i < length`. */
+  mask(source: Uint8Array, mask: Uint8Array, output: Uint8Array, offset: number, length: number): void;
+  /** `buffer[i] ^= mask[i & 3]`. */
+  unmask(buffer: Uint8Array, mask: Uint8Array): void;
+}
+
+/** From this many bytes on, a native helper beats the JS loops (one call's overhead included). */
+const NATIVE_MIN = 128;
+
+declare const __filename: string | undefined;
+
+/**
+ * `bufferutil` when it is installed and loads (a native addon with prebuilt binaries; masking
+ * 1 MiB takes ~4-6x less CPU than the 32-bit-word JS loop below), unless STELAR_NO_BUFFERUTIL is
+ * set. It is optional: without it, the pure JS path is used and behaves the same.
+ */
+function loadNative(): NativeMask | undefined {
+  if (process.env['STELAR_NO_BUFFERUTIL']) return undefined;
+  try {
+    // Resolved from this package's location (CommonJS build: __filename; ESM: import.meta.url).
+    const from = typeof __filename === 'string' ? __filename : import.meta.url;
+    const mod = createRequire(from)('bufferutil') as Partial<NativeMask>;
+    return typeof mod.mask === 'function' && typeof mod.unmask === 'function' ? (mod as NativeMask) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+let native: NativeMask | undefined = loadNative();
+
+/** Which masking code runs for payloads of 128 bytes or more: `bufferutil` or the JS loops. */
+export function maskImplementation(): 'bufferutil' | 'js' {
+  return native === undefined ? 'js' : 'bufferutil';
+}
+
+/** @internal Replaces the native helper (tests: `undefined` forces the JS path). */
+export function setNativeMask(impl: NativeMask | undefined): void {
+  native = impl;
+}
+
 /** Below this many bytes the unrolled byte loop beats creating typed-array views. */
 const WORD_PATH_MIN = 64;
 
 const scratch = new Uint8Array(4);
 const scratchWord = new Uint32Array(scratch.buffer);
 
-function xorMask(
+/**
+ * XOR of `src[srcOff..+len)` with the key at `key[keyOff..+4)` into `dst[dstOff..)` (may be the
+ * same bytes, not otherwise overlapping): the native helper for 128 bytes or more when loaded.
+ */
+export function xorMask(
+  src: Uint8Array,
+  srcOff: number,
+  dst: Uint8Array,
+  dstOff: number,
+  len: number,
+  key: Uint8Array,
+  keyOff: number,
+): void {
+  const n = native;
+  if (n === undefined || len < NATIVE_MIN) {
+    jsXorMask(src, srcOff, dst, dstOff, len, key, keyOff);
+    return;
+  }
+  const k = keyOff === 0 && key.length === 4 ? key : key.subarray(keyOff, keyOff + 4);
+  const s = srcOff === 0 && src.length === len ? src : src.subarray(srcOff, srcOff + len);
+  if (src === dst && srcOff === dstOff) n.unmask(s, k);
+  else n.mask(s, k, dst, dstOff, len);
+}
+
+/** The pure JS path of {@link xorMask} (exported for tests). */
+export function jsXorMask(
   src: Uint8Array,
   srcOff: number,
   dst: Uint8Array,

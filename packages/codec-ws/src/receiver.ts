@@ -6,9 +6,9 @@ import { decodeCloseBody } from './close.js';
 import { CloseCode, WsError } from './errors.js';
 import { checkLength64, isKnownOpcode, MAX_CONTROL_PAYLOAD, Opcode } from './frame.js';
 import type { Role } from './frame.js';
-import { unmask } from './mask.js';
+import { unmask, xorMask } from './mask.js';
 import type { PerMessageDeflate } from './permessage-deflate.js';
-import { Utf8Validator } from './utf8.js';
+import { isValidUtf8, Utf8Validator } from './utf8.js';
 
 /** Default cap on an assembled (and inflated) message: 16 MiB. */
 export const DEFAULT_MAX_MESSAGE_SIZE = 16 * 1024 * 1024;
@@ -68,6 +68,8 @@ const enum State {
 }
 
 const EMPTY = Buffer.alloc(0);
+/** The key of the unmask in progress (see `keyAtPhase`): one for every receiver. */
+const SCRATCH_KEY = Buffer.allocUnsafeSlow(4);
 
 /**
  * Incremental receiver: `push` raw chunks of any size; complete messages and control frames come
@@ -102,10 +104,12 @@ export class Receiver {
   private payloadRead = 0;
   /** The current frame is uncompressed data, consumed as it arrives. */
   private streaming = false;
-  /** The two 4-byte keys share one small buffer from Node's pool (no backing store of their own). */
-  private readonly keys = Buffer.allocUnsafe(8).fill(0);
-  private readonly maskKey = this.keys.subarray(0, 4);
-  private readonly rotatedKey = this.keys.subarray(4, 8);
+  /**
+   * The current frame's masking key, its 4 bytes big-endian in one number: no buffer per
+   * connection (a small pooled Buffer here kept a whole 8 KiB pool slab alive per ~20 idle
+   * connections). The bytes go to a shared scratch key right before each unmask.
+   */
+  private maskKey = 0;
 
   // Current message (a data message started and not finished).
   private msgOpcode = 0;
@@ -188,7 +192,14 @@ export class Receiver {
    */
   push(chunk: Buffer): boolean {
     if (this.done) return true;
-    this.queue.push(chunk);
+    if (this.state === State.INFO && this.queue.length === 0 && !this.inLoop && !this.inflating) {
+      // The usual case: whole frames at the start of a read are parsed straight from it.
+      const used = this.wholeFrames(chunk);
+      if (this.done) return true;
+      // Input pushed from inside a handler was queued; it comes after the rest of this chunk.
+      if (used < chunk.length) this.queue.unshift(used > 0 ? chunk.subarray(used) : chunk);
+      else if (this.queue.length === 0) return true;
+    } else this.queue.push(chunk);
     if (!this.inflating && !this.inLoop) this.run();
     if (this.done) return true;
     if (this.queue.length > this.maxBufferedBytes) {
@@ -203,6 +214,58 @@ export class Receiver {
       return false;
     }
     return true;
+  }
+
+  /**
+   * Delivers the complete, unfragmented, uncompressed data frames at the start of `chunk`
+   * directly from it (no queue, one view per message: the message itself) and returns how many
+   * bytes they took. Stops at the first frame that is anything else (incomplete, control,
+   * fragmented, compressed, over a limit, or invalid): the state machine takes over from there,
+   * with every check and error report of its own.
+   */
+  private wholeFrames(chunk: Buffer): number {
+    const n = chunk.length;
+    const server = this.role === 'server';
+    let off = 0;
+    this.inLoop = true;
+    try {
+      while (n - off >= 2 && !this.done && this.msgOpcode === 0) {
+        const b0 = chunk[off]!;
+        const b1 = chunk[off + 1]!;
+        // FIN, no RSV bits, opcode text or binary; mask bit as the role requires.
+        const op = b0 & 0x0f;
+        if ((b0 & 0xf0) !== 0x80 || (op !== Opcode.BINARY && op !== Opcode.TEXT) || (b1 & 0x80) !== (server ? 0x80 : 0)) break;
+        const len7 = b1 & 0x7f;
+        let at = off + 2;
+        let len = len7;
+        if (len7 === 126) {
+          if (n - at < 2) break;
+          len = (chunk[at]! << 8) | chunk[at + 1]!;
+          at += 2;
+        } else if (len7 === 127) {
+          if (n - at < 8 || chunk[at] !== 0 || chunk[at + 1] !== 0 || chunk[at + 2] !== 0 || chunk[at + 3] !== 0) break;
+          len = chunk.readUInt32BE(at + 4);
+          at += 8;
+        }
+        const keyAt = at;
+        if (server) at += 4;
+        if (len > n - at || len > this.maxFrameSize || len > this.maxMessageSize) break;
+        const isText = op === Opcode.TEXT;
+        if (server && len > 0) xorMask(chunk, at, chunk, at, len, chunk, keyAt);
+        const data = chunk.subarray(at, at + len);
+        if (isText && !isValidUtf8(data)) {
+          // Unmasked already: report it from here (the state machine would read it masked).
+          this.fail('WS_INVALID_UTF8', CloseCode.INVALID_PAYLOAD, 'Text message is not valid UTF-8');
+          return n;
+        }
+        off = at + len;
+        this.completed++;
+        this.handlers.onMessage(data, !isText);
+      }
+    } finally {
+      this.inLoop = false;
+    }
+    return off;
   }
 
   /** Stops processing and drops all buffered data (e.g. when the socket closes). */
@@ -278,11 +341,7 @@ export class Receiver {
       }
       case State.MASK_KEY: {
         if (q.length < 4) return false;
-        const k = this.maskKey;
-        k[0] = q.byteAt(0);
-        k[1] = q.byteAt(1);
-        k[2] = q.byteAt(2);
-        k[3] = q.byteAt(3);
+        this.maskKey = (q.byteAt(0) << 24) | (q.byteAt(1) << 16) | (q.byteAt(2) << 8) | q.byteAt(3);
         q.skip(4);
         this.state = State.PAYLOAD;
         return true;
@@ -293,7 +352,7 @@ export class Receiver {
           const n = this.payloadLength;
           if (q.length < n) return false;
           const data = n === 0 ? EMPTY : q.consume(n);
-          if (this.masked && n > 0) unmask(data, this.maskKey);
+          if (this.masked && n > 0) unmask(data, this.keyAtPhase(0));
           this.state = State.INFO;
           this.handleFrame(data);
           return true;
@@ -317,15 +376,14 @@ export class Receiver {
     }
   }
 
-  /** The masking key rotated to start at byte `phase` of the payload. */
+  /**
+   * The masking key rotated to start at byte `phase` of the payload, in the shared scratch key:
+   * valid until the next call (unmasking is synchronous).
+   */
   private keyAtPhase(phase: number): Buffer {
-    if (phase === 0) return this.maskKey;
     const k = this.maskKey;
-    const r = this.rotatedKey;
-    r[0] = k[phase & 3]!;
-    r[1] = k[(phase + 1) & 3]!;
-    r[2] = k[(phase + 2) & 3]!;
-    r[3] = k[(phase + 3) & 3]!;
+    const r = SCRATCH_KEY;
+    for (let i = 0; i < 4; i++) r[i] = (k >>> (24 - 8 * ((phase + i) & 3))) & 0xff;
     return r;
   }
 
@@ -541,7 +599,7 @@ export class Receiver {
     this.msgOpcode = 0;
     this.msgCompressed = false;
     this.msgLength = 0;
-    this.fragments = [];
+    frags.length = 0;
     this.completed++;
     this.handlers.onMessage(message, !isText);
   }

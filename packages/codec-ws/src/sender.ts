@@ -79,8 +79,8 @@ type Task = { frame: EncodedFrame; after?: () => void } | { data: Buffer; opcode
 export class Sender {
   private readonly role: Role;
   private readonly deflate: PerMessageDeflate | undefined;
-  private readonly writeFrame: (header: Buffer, payload: Buffer) => void;
-  private readonly onError: ((err: WsError) => void) | undefined;
+  /** Called as methods of the options object (which may then be a class instance, no closures). */
+  private readonly out: SenderOptions;
   private readonly tasks: Task[] = [];
   private head = 0;
   private compressing = false;
@@ -94,8 +94,7 @@ export class Sender {
   constructor(options: SenderOptions) {
     this.role = options.role;
     this.deflate = options.deflate;
-    this.writeFrame = options.write;
-    this.onError = options.onError;
+    this.out = options;
   }
 
   /** Payload bytes waiting behind a compression in progress. */
@@ -173,9 +172,20 @@ export class Sender {
     return true;
   }
 
+  /**
+   * {@link sendFrame} with the two parts passed apart: written at once, without a task object,
+   * when nothing waits (the usual case).
+   */
+  sendParts(header: Buffer, payload: Buffer): boolean {
+    if (this.closed || this.failed) return false;
+    if (!this.compressing && this.head === this.tasks.length) this.out.write(header, payload);
+    else this.enqueue({ frame: [header, payload] });
+    return true;
+  }
+
   private enqueue(task: Task): void {
     if (!this.compressing && this.head === this.tasks.length && 'frame' in task) {
-      this.writeFrame(task.frame[0], task.frame[1]);
+      this.out.write(task.frame[0], task.frame[1]);
       task.after?.();
       return;
     }
@@ -194,7 +204,7 @@ export class Sender {
       }
       if ('frame' in task) {
         this.queuedBytes -= task.frame[1].length;
-        this.writeFrame(task.frame[0], task.frame[1]);
+        this.out.write(task.frame[0], task.frame[1]);
         task.after?.();
         continue;
       }
@@ -208,7 +218,7 @@ export class Sender {
           this.tasks.length = 0;
           this.head = 0;
           this.queuedBytes = 0;
-          this.onError?.(err);
+          this.out.onError?.(err);
           return;
         }
         const frame = encodeFrame(out, {
@@ -218,7 +228,7 @@ export class Sender {
           rsv1: task.rsv1,
           maskInPlace: true,
         });
-        this.writeFrame(frame[0], frame[1]);
+        this.out.write(frame[0], frame[1]);
         this.flush();
       });
     }

@@ -1,11 +1,33 @@
-import { describe, it, expect } from 'vitest';
-import { mask, unmask } from '../src/index.js';
+import { afterEach, describe, it, expect } from 'vitest';
+import { mask, maskImplementation, Receiver, unmask } from '../src/index.js';
+import { setNativeMask, type NativeMask } from '../src/mask.js';
+import { clientFrame } from './helpers.js';
 
 function naive(src: Uint8Array, key: Uint8Array, keyOff = 0): Buffer {
   const out = Buffer.alloc(src.length);
   for (let i = 0; i < src.length; i++) out[i] = src[i]! ^ key[keyOff + (i & 3)]!;
   return out;
 }
+
+/** bufferutil's API as byte loops, recording each call. */
+function reference(): { impl: NativeMask; calls: string[] } {
+  const calls: string[] = [];
+  return {
+    calls,
+    impl: {
+      mask(source, m, output, offset, length) {
+        calls.push(`mask ${length} @${offset}`);
+        for (let i = 0; i < length; i++) output[offset + i] = source[i]! ^ m[i & 3]!;
+      },
+      unmask(buffer, m) {
+        calls.push(`unmask ${buffer.length}`);
+        for (let i = 0; i < buffer.length; i++) buffer[i]! ^= m[i & 3]!;
+      },
+    },
+  };
+}
+
+afterEach(() => setNativeMask(undefined));
 
 describe('masking', () => {
   const key = Buffer.from([0x37, 0xfa, 0x21, 0x3d]);
@@ -18,7 +40,10 @@ describe('masking', () => {
     expect(out.toString()).toBe('Hello');
   });
 
-  it('agrees with a byte loop for every length, alignment and key offset (word and unrolled paths)', () => {
+  it.each(['js', 'native'] as const)('agrees with a byte loop for every length, alignment and key offset (%s path)', (path) => {
+    // The native path is exercised with a stand-in of bufferutil's API (a byte loop): what is
+    // tested is how codec-ws calls it (views, offsets, key position), not bufferutil itself.
+    setNativeMask(path === 'js' ? undefined : reference().impl);
     const backing = Buffer.alloc(600);
     for (let i = 0; i < backing.length; i++) backing[i] = (i * 131 + 7) & 255;
     const keyBacking = Buffer.from([9, 0x37, 0xfa, 0x21, 0x3d, 9]);
@@ -39,6 +64,24 @@ describe('masking', () => {
         expect(copy.subarray(srcAlign + len).equals(backing.subarray(srcAlign + len))).toBe(true);
       }
     }
+  });
+
+  it('a native helper, when loaded, gets payloads of 128 bytes or more (mask, unmask, the receiver), the JS loops the rest', () => {
+    const ref = reference();
+    setNativeMask(ref.impl);
+    expect(maskImplementation()).toBe('bufferutil');
+    const out = Buffer.alloc(200);
+    mask(Buffer.alloc(127, 1), key, out);
+    unmask(Buffer.alloc(100), key);
+    expect(ref.calls).toEqual([]);
+    mask(Buffer.alloc(128, 1), key, out, 3);
+    unmask(Buffer.alloc(130), key);
+    expect(ref.calls).toEqual(['mask 128 @3', 'unmask 130']);
+    const got: string[] = [];
+    const r = new Receiver({ role: 'server' }, { onMessage: (d) => got.push(d.toString()), onPing: () => {}, onPong: () => {}, onClose: () => {}, onError: () => {} });
+    r.push(clientFrame(0x81, Buffer.from('x'.repeat(300)), Buffer.from([5, 6, 7, 8])));
+    expect(got).toEqual(['x'.repeat(300)]);
+    expect(ref.calls[2]).toBe('unmask 300');
   });
 
   it('is an involution', () => {

@@ -1,3 +1,4 @@
+import type { Frame } from '@stelar/codec-tcp';
 import { SendStatus, type Link, type LinkHandler, type TransportName } from '@stelar/core/internal';
 import type { ConnectionSlot } from './limits';
 import type { ErrorReporter, LinkLimits } from './options';
@@ -105,10 +106,10 @@ export abstract class BaseLink implements Link {
     if (!this.closing) this.close(closeCode, message);
   }
 
-  /** Delivers a frame; a throwing handler closes the link with 1011. */
-  protected deliver(run: () => void): void {
+  /** Delivers a frame; a throwing handler closes the link with 1011. (No closure per frame.) */
+  protected deliver(frame: Frame, size: number): void {
     try {
-      run();
+      this.handler.onFrame(frame, size);
     } catch (err) {
       this.report(err);
       if (!this.closing) this.close(INTERNAL_ERROR, 'internal error');

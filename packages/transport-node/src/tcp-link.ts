@@ -9,6 +9,7 @@ import {
   parseDisconnect,
   type Frame,
 } from '@stelar/codec-tcp';
+import { holdWrites, releaseIfFull } from './coalesce';
 import type { InputEntry, InputGuard } from './input-guard';
 import { BaseLink, type LinkInit } from './link-base';
 import type { ConnectionSlot } from './limits';
@@ -23,6 +24,25 @@ export interface TcpLinkOptions {
   slot?: ConnectionSlot | undefined;
   /** Bounds on unfinished frames (budget and deadline), shared with other connections. Default: none. */
   guard?: InputGuard | undefined;
+}
+
+const OWNER = Symbol('stelar.tcpLink');
+type OwnedSocket = Socket & { [OWNER]: TcpLink };
+
+function onSocketData(this: Socket, chunk: Buffer): void {
+  (this as OwnedSocket)[OWNER].socketData(chunk);
+}
+function destroySocket(this: Socket): void {
+  this.destroy();
+}
+function onSocketEnd(this: Socket): void {
+  (this as OwnedSocket)[OWNER].socketEnd();
+}
+function onSocketDrain(this: Socket): void {
+  (this as OwnedSocket)[OWNER].socketDrain();
+}
+function onSocketClose(this: Socket): void {
+  (this as OwnedSocket)[OWNER].socketClose();
 }
 
 /** Close codes and ERROR codes for unfinished input (docs/protocol.md §5, §6). */
@@ -54,16 +74,35 @@ export class TcpLink extends BaseLink {
     this.decoder = new FrameDecoder((frame, size) => this.onFrame(frame, size), { maxFrameSize: options.maxFrameSize });
     socket.setNoDelay(true);
     socket.setTimeout(0);
-    socket.on('data', (chunk: Buffer) => this.onData(chunk));
-    socket.on('error', () => socket.destroy());
-    socket.on('end', () => {
-      // The peer half-closed: finish our side after what is queued (the socket may allow half-open).
-      if (!socket.writableEnded) socket.end();
-      this.startCloseTimer();
-    });
-    socket.on('drain', () => this.drained());
-    socket.on('close', () => this.onSocketClose());
-    if (socket.destroyed) process.nextTick(() => this.onSocketClose());
+    // Shared listener functions that find this link on the socket: no closures per connection.
+    (socket as OwnedSocket)[OWNER] = this;
+    socket.on('data', onSocketData);
+    socket.on('error', destroySocket);
+    socket.on('end', onSocketEnd);
+    socket.on('drain', onSocketDrain);
+    socket.on('close', onSocketClose);
+    if (socket.destroyed) process.nextTick(onSocketClose.bind(socket));
+  }
+
+  /** @internal (socket) the peer half-closed: finish our side after what is queued (the socket may allow half-open). */
+  socketEnd(): void {
+    if (!this.socket.writableEnded) this.socket.end();
+    this.startCloseTimer();
+  }
+
+  /** @internal (socket) */
+  socketData(chunk: Buffer): void {
+    this.onData(chunk);
+  }
+
+  /** @internal (socket) */
+  socketDrain(): void {
+    this.drained();
+  }
+
+  /** @internal (socket) */
+  socketClose(): void {
+    this.onSocketClose();
   }
 
   get bufferedAmount(): number {
@@ -76,7 +115,11 @@ export class TcpLink extends BaseLink {
   }
 
   protected write(frame: Uint8Array): void {
-    this.socket.write(frame);
+    const s = this.socket;
+    // Outside this socket's own reads (a broadcast, a timer), writes wait for the end of the turn.
+    holdWrites(s);
+    s.write(frame);
+    releaseIfFull(s);
   }
 
   cork(): void {
@@ -88,7 +131,9 @@ export class TcpLink extends BaseLink {
   }
 
   ping(): void {
-    if (!this.closing && this.writable) this.socket.write(PING);
+    if (this.closing || !this.writable) return;
+    holdWrites(this.socket);
+    this.socket.write(PING);
   }
 
   close(code: number, reason: string): void {
@@ -170,7 +215,7 @@ export class TcpLink extends BaseLink {
       }
       this.first = { code: body ? body.code : 1005, reason: body ? body.reason : '', remote: true };
     }
-    this.deliver(() => this.handler.onFrame(frame, size));
+    this.deliver(frame, size);
   }
 
   private startCloseTimer(): void {

@@ -8,9 +8,12 @@ import {
   Receiver,
   Sender,
   type PerMessageDeflate,
+  type ReceiverHandlers,
   type Role,
+  type SenderOptions,
   WsError,
 } from '@stelar/codec-ws';
+import { holdWrites, releaseIfFull } from './coalesce';
 import type { InputEntry, InputGuard } from './input-guard';
 import { DEFAULT_CLOSE_TIMEOUT } from './options';
 
@@ -45,6 +48,16 @@ export interface WsConnectionOptions {
 }
 
 export type WsReadyState = 'open' | 'closing' | 'closed';
+
+/** @internal What a link on a {@link WsConnection} is told (see `setObserver`). */
+export interface WsConnectionObserver {
+  onWsMessage(data: Buffer, isBinary: boolean): void;
+  onWsProtocolError(err: WsError): void;
+  onWsPing(): void;
+  onWsPong(): void;
+  onWsDrain(): void;
+  onWsClose(code: number, reason: string): void;
+}
 
 /** Events of a {@link WsConnection}. */
 export interface WsConnectionEvents {
@@ -114,10 +127,13 @@ export class WsConnection extends EventEmitter<WsConnectionEvents> {
   /** Created when a message first stays unfinished after a read. */
   private input: InputEntry | undefined;
   private needDrain = false;
+  /** The link built on this connection (see `setObserver`): called directly, before the events. */
+  private observer: WsConnectionObserver | undefined;
   private readonly checkDrain = (): void => {
     if (!this.needDrain || this.state === 'closed') return;
     if (this.sender.pendingBytes > 0 || this.socket.writableLength > 0) return;
     this.needDrain = false;
+    this.observer?.onWsDrain();
     this.emit('drain');
   };
 
@@ -129,6 +145,9 @@ export class WsConnection extends EventEmitter<WsConnectionEvents> {
     this.deflate = options.deflate;
     this.closeTimeout = options.closeTimeout ?? DEFAULT_CLOSE_TIMEOUT;
     this.guard = options.guard;
+    // One object with prototype methods for the receiver's and the sender's callbacks: no closure
+    // per callback per connection.
+    const events = new Events(this);
     this.receiver = new Receiver(
       {
         role: options.role,
@@ -136,61 +155,59 @@ export class WsConnection extends EventEmitter<WsConnectionEvents> {
         ...(options.maxMessageSize !== undefined ? { maxMessageSize: options.maxMessageSize } : {}),
         ...(options.maxFrameSize !== undefined ? { maxFrameSize: options.maxFrameSize } : {}),
       },
-      {
-        onMessage: (data, isBinary) => {
-          if (this.state !== 'closed') this.emit('message', data, isBinary);
-        },
-        onPing: (payload) => {
-          if (this.state === 'open') this.answerPing(payload);
-          this.emit('ping', payload);
-        },
-        onPong: (payload) => this.emit('pong', payload),
-        onClose: (code, reason) => {
-          if (this.input) this.guard!.release(this.input);
-          this.onPeerClose(code, reason);
-          if (this.socketGone) this.finalize();
-        },
-        onError: (err) => {
-          if (this.input) this.guard!.release(this.input);
-          this.onProtocolError(err);
-          if (this.socketGone) this.finalize();
-        },
-        onDrain: () => {
-          this.receiverBusy = false;
-          if (this.guard !== undefined) this.trackInput();
-          if (this.socketGone) this.finalize();
-          else if (!this.userPaused && this.state !== 'closed') socket.resume();
-        },
-      },
+      events,
     );
-    this.sender = new Sender({
-      role: options.role,
-      deflate: options.deflate,
-      write: (header, payload) => this.write(header, payload),
-      onError: (err) => this.onSendError(err),
-    });
+    this.sender = new Sender(new SenderOut(this, options.role, options.deflate));
 
     socket.setTimeout(0);
     socket.setNoDelay(true);
-    socket.on('error', (err) => {
-      this.error ??= err;
-      socket.destroy();
-    });
-    socket.on('close', () => this.onSocketClose());
-    socket.on('end', () => {
-      // The peer half-closed. Without a closing handshake there is nothing left to say.
-      if (this.state === 'open') this.endNow();
-      else this.requestEnd();
-    });
+    // Listeners are shared functions that find this connection on the socket: no closure (and
+    // no captured context, which kept the upgrade's `head` buffer alive) per connection.
+    (socket as OwnedSocket)[OWNER] = this;
+    socket.on('error', onSocketError);
+    socket.on('close', onSocketClose);
+    socket.on('end', onSocketEnd);
     socket.on('drain', this.checkDrain);
     if (socket.destroyed) {
       // Closed before we got it: report once, asynchronously.
-      process.nextTick(() => this.onSocketClose());
+      process.nextTick(onSocketClose.bind(socket));
       return;
     }
     const head = options.head;
-    if (head && head.length > 0) process.nextTick(() => this.onData(head));
-    socket.on('data', (chunk: Buffer) => this.onData(chunk));
+    if (head && head.length > 0) process.nextTick(onSocketData.bind(socket), head);
+    socket.on('data', onSocketData);
+  }
+
+  /** @internal (socket) */
+  socketError(err: Error): void {
+    this.error ??= err;
+    this.socket.destroy();
+  }
+
+  /** @internal (socket) the peer half-closed: without a closing handshake there is nothing left to say. */
+  socketEnd(): void {
+    if (this.state === 'open') this.endNow();
+    else this.requestEnd();
+  }
+
+  /** @internal (socket) */
+  socketData(chunk: Buffer): void {
+    this.onData(chunk);
+  }
+
+  /** @internal (socket) */
+  socketClose(): void {
+    this.onSocketClose();
+  }
+
+  /**
+   * @internal The link built on this connection: told of every event, before (for messages:
+   * instead of, when no `message` listener is attached) the emitter's listeners. One object with
+   * methods instead of a listener closure per event per connection, and no emitter call per
+   * message.
+   */
+  setObserver(observer: WsConnectionObserver): void {
+    this.observer = observer;
   }
 
   /** `open`, `closing` (close frame sent or received) or `closed` (socket gone). */
@@ -234,7 +251,7 @@ export class WsConnection extends EventEmitter<WsConnectionEvents> {
     if (this.state !== 'open') return false;
     // A whole frame goes as the payload part: the Sender counts only payload bytes in
     // pendingBytes, and a frame waiting behind a compression must count in bufferedAmount.
-    const ok = this.sender.sendFrame(payload.length === 0 ? [EMPTY, header] : [header, payload]);
+    const ok = payload.length === 0 ? this.sender.sendParts(EMPTY, header) : this.sender.sendParts(header, payload);
     if (this.sender.pendingBytes > 0) this.needDrain = true;
     return ok;
   }
@@ -271,6 +288,59 @@ export class WsConnection extends EventEmitter<WsConnectionEvents> {
   /** Destroys the socket at once (no closing handshake). */
   terminate(): void {
     this.socket.destroy();
+  }
+
+  /** @internal (receiver) a data message. */
+  rxMessage(data: Buffer, isBinary: boolean): void {
+    if (this.state === 'closed') return;
+    const o = this.observer;
+    if (o !== undefined) o.onWsMessage(data, isBinary);
+    if (o === undefined || this.listenerCount('message') !== 0) this.emit('message', data, isBinary);
+  }
+
+  /** @internal (receiver) a ping. */
+  rxPing(payload: Buffer): void {
+    if (this.state === 'open') this.answerPing(payload);
+    this.observer?.onWsPing();
+    this.emit('ping', payload);
+  }
+
+  /** @internal (receiver) a pong. */
+  rxPong(payload: Buffer): void {
+    this.observer?.onWsPong();
+    this.emit('pong', payload);
+  }
+
+  /** @internal (receiver) the peer's close frame. */
+  rxClose(code: number | undefined, reason: string): void {
+    if (this.input) this.guard!.release(this.input);
+    this.onPeerClose(code, reason);
+    if (this.socketGone) this.finalize();
+  }
+
+  /** @internal (receiver) a protocol violation. */
+  rxError(err: WsError): void {
+    if (this.input) this.guard!.release(this.input);
+    this.onProtocolError(err);
+    if (this.socketGone) this.finalize();
+  }
+
+  /** @internal (receiver) input may flow again after an inflate. */
+  rxDrain(): void {
+    this.receiverBusy = false;
+    if (this.guard !== undefined) this.trackInput();
+    if (this.socketGone) this.finalize();
+    else if (!this.userPaused && this.state !== 'closed') this.socket.resume();
+  }
+
+  /** @internal (sender) a frame to write. */
+  txWrite(header: Buffer, payload: Buffer): void {
+    this.write(header, payload);
+  }
+
+  /** @internal (sender) a compression failure. */
+  txError(err: WsError): void {
+    this.onSendError(err);
   }
 
   /**
@@ -351,6 +421,8 @@ export class WsConnection extends EventEmitter<WsConnectionEvents> {
   private write(header: Buffer, payload: Buffer): void {
     const s = this.socket;
     if (s.destroyed || s.writableEnded) return;
+    // Outside this socket's own reads (a broadcast, a timer), writes wait for the end of the turn.
+    holdWrites(s);
     const cb = this.needDrain ? this.checkDrain : undefined;
     let ok: boolean;
     if (payload.length === 0) {
@@ -368,6 +440,7 @@ export class WsConnection extends EventEmitter<WsConnectionEvents> {
       ok = s.write(payload, cb);
       s.uncork();
     }
+    releaseIfFull(s);
     if (!ok) this.needDrain = true;
   }
 
@@ -418,6 +491,7 @@ export class WsConnection extends EventEmitter<WsConnectionEvents> {
   private onProtocolError(err: WsError): void {
     if (this.state === 'closed') return;
     this.readToEnd();
+    this.observer?.onWsProtocolError(err);
     this.emit('protocolError', err);
     if (this.state === 'open') this.close(err.closeCode, err.message);
     else this.requestEnd();
@@ -459,6 +533,63 @@ export class WsConnection extends EventEmitter<WsConnectionEvents> {
     if (this.input) this.guard!.release(this.input);
     this.deflate?.close();
     const r = this.received;
-    this.emit('close', r ? r.code : CloseCode.ABNORMAL, r ? r.reason : '');
+    const code = r ? r.code : CloseCode.ABNORMAL;
+    const reason = r ? r.reason : '';
+    this.observer?.onWsClose(code, reason);
+    this.emit('close', code, reason);
+  }
+}
+
+const OWNER = Symbol('stelar.wsConnection');
+type OwnedSocket = Socket & { [OWNER]: WsConnection };
+
+function onSocketError(this: Socket, err: Error): void {
+  (this as OwnedSocket)[OWNER].socketError(err);
+}
+function onSocketClose(this: Socket): void {
+  (this as OwnedSocket)[OWNER].socketClose();
+}
+function onSocketEnd(this: Socket): void {
+  (this as OwnedSocket)[OWNER].socketEnd();
+}
+function onSocketData(this: Socket, chunk: Buffer): void {
+  (this as OwnedSocket)[OWNER].socketData(chunk);
+}
+
+/** The receiver's handlers for one connection, as prototype methods. */
+class Events implements ReceiverHandlers {
+  constructor(private readonly c: WsConnection) {}
+  onMessage(data: Buffer, isBinary: boolean): void {
+    this.c.rxMessage(data, isBinary);
+  }
+  onPing(payload: Buffer): void {
+    this.c.rxPing(payload);
+  }
+  onPong(payload: Buffer): void {
+    this.c.rxPong(payload);
+  }
+  onClose(code: number | undefined, reason: string): void {
+    this.c.rxClose(code, reason);
+  }
+  onError(err: WsError): void {
+    this.c.rxError(err);
+  }
+  onDrain(): void {
+    this.c.rxDrain();
+  }
+}
+
+/** The sender's output for one connection, as prototype methods. */
+class SenderOut implements SenderOptions {
+  constructor(
+    private readonly c: WsConnection,
+    readonly role: Role,
+    readonly deflate: PerMessageDeflate | undefined,
+  ) {}
+  write(header: Buffer, payload: Buffer): void {
+    this.c.txWrite(header, payload);
+  }
+  onError(err: WsError): void {
+    this.c.txError(err);
   }
 }

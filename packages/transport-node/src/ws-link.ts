@@ -1,10 +1,10 @@
 import { Buffer } from 'node:buffer';
 import { decodeMessage, FrameError, LENGTH_PREFIX_SIZE } from '@stelar/codec-tcp';
-import { encodeFrameHeader, isValidCloseCode, Opcode } from '@stelar/codec-ws';
+import { encodeFrameHeader, isValidCloseCode, Opcode, type WsError } from '@stelar/codec-ws';
 import { BaseLink, type LinkInit } from './link-base';
 import type { ConnectionSlot } from './limits';
 import type { ErrorReporter, LinkLimits } from './options';
-import { MERGE_MAX, type WsConnection } from './ws-connection';
+import { MERGE_MAX, type WsConnection, type WsConnectionObserver } from './ws-connection';
 
 const EMPTY = Buffer.alloc(0);
 
@@ -26,39 +26,51 @@ let cachedHeader: Buffer = EMPTY;
 /** @internal counters for tests and benchmarks: wire frames built vs. reused. */
 export const fanOutStats = { built: 0, reused: 0 };
 
-/** Server-side wire form of `frame`: `[whole frame, EMPTY]` when small, `[header, body view]` when large. */
-function serverWire(frame: Uint8Array, out: { header: Buffer; body: Buffer }): void {
-  const bodyLength = frame.length - LENGTH_PREFIX_SIZE;
+/**
+ * A small frame (body + 4-byte WebSocket header ≤ MERGE_MAX) as one unmasked binary WebSocket
+ * frame: header written in place, body copied once (the Stelar frame's totalLen is dropped).
+ */
+function smallWire(frame: Uint8Array): Buffer {
   if (frame === cachedFrame && frame.length === cachedLength) {
     fanOutStats.reused++;
-    out.header = cachedWire;
-    out.body = EMPTY;
-    return;
+    return cachedWire;
   }
-  const body = Buffer.from(frame.buffer, frame.byteOffset + LENGTH_PREFIX_SIZE, bodyLength);
-  if (bodyLength + 10 <= MERGE_MAX) {
-    fanOutStats.built++;
-    const header = encodeFrameHeader(Opcode.BINARY, bodyLength);
-    const wire = Buffer.allocUnsafe(header.length + bodyLength);
-    header.copy(wire, 0);
-    body.copy(wire, header.length);
-    cachedFrame = frame;
-    cachedLength = frame.length;
-    cachedWire = wire;
-    out.header = wire;
-    out.body = EMPTY;
-    return;
+  fanOutStats.built++;
+  const bodyLength = frame.length - LENGTH_PREFIX_SIZE;
+  const headerLength = bodyLength < 126 ? 2 : 4;
+  const wire = Buffer.allocUnsafe(headerLength + bodyLength);
+  wire[0] = 0x80 | Opcode.BINARY;
+  if (headerLength === 2) wire[1] = bodyLength;
+  else {
+    wire[1] = 126;
+    wire[2] = bodyLength >>> 8;
+    wire[3] = bodyLength & 0xff;
   }
+  if (bodyLength < 64) {
+    for (let i = 0; i < bodyLength; i++) wire[headerLength + i] = frame[LENGTH_PREFIX_SIZE + i]!;
+  } else wire.set(frame.subarray(LENGTH_PREFIX_SIZE), headerLength);
+  cachedFrame = frame;
+  cachedLength = frame.length;
+  cachedWire = wire;
+  return wire;
+}
+
+/** The (shared) header of a large frame's body of `bodyLength` bytes. */
+function largeHeader(bodyLength: number): Buffer {
   if (bodyLength !== cachedHeaderLength) {
     fanOutStats.built++;
     cachedHeader = encodeFrameHeader(Opcode.BINARY, bodyLength);
     cachedHeaderLength = bodyLength;
   } else fanOutStats.reused++;
-  out.header = cachedHeader;
-  out.body = body;
+  return cachedHeader;
 }
 
-const scratch = { header: EMPTY, body: EMPTY };
+/** Decode options shared by the links of one limit (one object, not one per connection). */
+let sharedDecodeOptions: { readonly maxFrameSize: number } = { maxFrameSize: -1 };
+function decodeOptionsFor(maxFrameSize: number): { readonly maxFrameSize: number } {
+  if (sharedDecodeOptions.maxFrameSize !== maxFrameSize) sharedDecodeOptions = { maxFrameSize };
+  return sharedDecodeOptions;
+}
 
 export interface WsLinkOptions {
   /** Largest Stelar frame accepted (totalLen included); messages above `maxFrameSize - 4` fail with 1009. */
@@ -72,9 +84,10 @@ export interface WsLinkOptions {
  * A core `Link` over a {@link WsConnection}: each binary message is one Stelar frame without its
  * totalLen (docs/protocol.md §1); a text message is a protocol error (1003).
  */
-export class WsLink extends BaseLink {
+export class WsLink extends BaseLink implements WsConnectionObserver {
   readonly connection: WsConnection;
   private readonly server: boolean;
+  private readonly decodeOptions: { readonly maxFrameSize: number };
   /** The close we asked for while the connection was open (reported by `onClose`). */
   private initiated: { code: number; reason: string } | undefined;
 
@@ -82,38 +95,40 @@ export class WsLink extends BaseLink {
     super(init, options.limits, options.report, options.slot);
     this.connection = connection;
     this.server = connection.role === 'server';
-    const decodeOptions = { maxFrameSize: options.maxFrameSize };
-    connection.on('message', (data, isBinary) => {
-      if (this.failed) return;
-      if (!isBinary) {
-        this.protocolError('UNSUPPORTED_DATA', 'text messages are not part of the Stelar protocol', 1003);
-        return;
-      }
-      let frame;
-      try {
-        frame = decodeMessage(data, decodeOptions);
-      } catch (err) {
-        if (err instanceof FrameError) this.protocolError(err.code, err.message, err.closeCode);
-        else this.protocolError('BAD_PAYLOAD', String(err), 1002);
-        return;
-      }
-      const size = data.length + LENGTH_PREFIX_SIZE;
-      this.deliver(() => this.handler.onFrame(frame, size));
-    });
-    connection.on('protocolError', (err) => this.protocolError(err.code, err.message, err.closeCode));
-    const alive = (): void => this.call(() => this.handler.onPong());
-    connection.on('pong', alive);
-    connection.on('ping', alive);
-    connection.on('drain', () => this.drained());
-    connection.on('close', (code, reason) => {
-      const mine = this.initiated;
-      if (mine) this.finish(mine.code, mine.reason);
-      else if (connection.closeReceived) this.finish(code, reason, true);
-      else {
-        const sent = connection.closeSent;
-        this.finish(sent ? sent.code : code, sent ? sent.reason : reason);
-      }
-    });
+    this.decodeOptions = decodeOptionsFor(options.maxFrameSize);
+    connection.setObserver(this);
+  }
+
+  /** @internal */
+  onWsProtocolError(err: WsError): void {
+    this.protocolError(err.code, err.message, err.closeCode);
+  }
+
+  /** @internal a pong, and a ping too, are signs of life. */
+  onWsPong(): void {
+    this.call(() => this.handler.onPong());
+  }
+
+  /** @internal */
+  onWsPing(): void {
+    this.call(() => this.handler.onPong());
+  }
+
+  /** @internal */
+  onWsDrain(): void {
+    this.drained();
+  }
+
+  /** @internal */
+  onWsClose(code: number, reason: string): void {
+    const connection = this.connection;
+    const mine = this.initiated;
+    if (mine) this.finish(mine.code, mine.reason);
+    else if (connection.closeReceived) this.finish(code, reason, true);
+    else {
+      const sent = connection.closeSent;
+      this.finish(sent ? sent.code : code, sent ? sent.reason : reason);
+    }
   }
 
   get bufferedAmount(): number {
@@ -124,13 +139,31 @@ export class WsLink extends BaseLink {
     return this.connection.readyState === 'open';
   }
 
+  /** @internal */
+  onWsMessage(data: Buffer, isBinary: boolean): void {
+    if (this.failed) return;
+    if (!isBinary) {
+      this.protocolError('UNSUPPORTED_DATA', 'text messages are not part of the Stelar protocol', 1003);
+      return;
+    }
+    let frame;
+    try {
+      frame = decodeMessage(data, this.decodeOptions);
+    } catch (err) {
+      if (err instanceof FrameError) this.protocolError(err.code, err.message, err.closeCode);
+      else this.protocolError('BAD_PAYLOAD', String(err), 1002);
+      return;
+    }
+    this.deliver(frame, data.length + LENGTH_PREFIX_SIZE);
+  }
+
   protected write(frame: Uint8Array): void {
     const c = this.connection;
     const deflate = c.deflate;
-    if (this.server && (deflate === undefined || frame.length - LENGTH_PREFIX_SIZE < deflate.threshold)) {
-      serverWire(frame, scratch);
-      c.sendEncoded(scratch.header, scratch.body);
-      scratch.body = EMPTY;
+    const bodyLength = frame.length - LENGTH_PREFIX_SIZE;
+    if (this.server && (deflate === undefined || bodyLength < deflate.threshold)) {
+      if (bodyLength + 4 <= MERGE_MAX) c.sendEncoded(smallWire(frame));
+      else c.sendEncoded(largeHeader(bodyLength), Buffer.from(frame.buffer, frame.byteOffset + LENGTH_PREFIX_SIZE, bodyLength));
       return;
     }
     c.send(frame.subarray(LENGTH_PREFIX_SIZE), { binary: true });
