@@ -7,9 +7,11 @@ import { linkOf } from '@stelar/core/internal';
 import { AuthError, StelarError } from '@stelar/server';
 import { freePort, page, site, tick, until, useChromium, useEngine, type EngineName, type Server } from './harness';
 
-// The same tests run against core's ClientEngine (test/core-engine.ts), so a difference between
-// the two engines shows up as a failure here.
-const ENGINES: EngineName[] = ['browser engine', "core's ClientEngine"];
+// The same tests run against this package's engine as stelar.min.js has it, as
+// stelar.full.min.js has it (every feature on: with recovery off on the server, as here, the wire
+// is the same), and core's ClientEngine (test/core-engine.ts), so a difference between them shows
+// up as a failure here.
+const ENGINES: EngineName[] = ['browser engine', 'browser engine (full)', "core's ClientEngine"];
 useChromium(ENGINES);
 
 /** Handlers most tests use. */
