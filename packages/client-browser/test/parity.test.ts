@@ -145,6 +145,26 @@ describe.each(ENGINES)('%s', (engine) => {
       expect(s.stelar.getStats().connections.rejected).toBe(1);
     });
 
+    it('a server failing in its connection middleware (ERROR INTERNAL_ERROR, close 1011) is not a refusal: retried even on the first connection', async () => {
+      let calls = 0;
+      const s = await site({}, (srv) =>
+        srv.use(async (_conn, next) => {
+          if (++calls === 1) throw new Error('database down');
+          await next();
+        }),
+      );
+      const p = await page(s.url);
+      const r = await p.evaluate(async (code) => {
+        eval(code);
+        const c = x.record(Stelar.createClient('/', { reconnect: { baseDelay: 5, maxDelay: 10 } }));
+        await c.connect();
+        return { connected: c.connected, log: x.log };
+      }, RECORD);
+      expect(r.connected).toBe(true);
+      expect(calls).toBe(2);
+      expect(r.log).toEqual(['state:connecting', 'state:reconnecting', 'reconnecting', 'state:connecting', 'state:connected', 'connected']);
+    });
+
     it('a refusal on a reconnection (credentials expired) stops reconnecting too', async () => {
       let allow = true;
       const s = await site({}, (srv) =>
