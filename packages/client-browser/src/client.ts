@@ -67,7 +67,7 @@ export class StelarClient<In extends object = AnyEvents, Out extends object = In
     let timer: ReturnType<typeof setTimeout> | undefined;
 
     // Connection-state recovery (docs/protocol.md §8; core's ClientResume), on unless `recovery: false`.
-    const keep = RECOVERY && o.recovery !== false && { maxMessages: 1000, maxBytes: 1 << 20, ...(o.recovery as ClientRecoveryOptions) };
+    const keep = RECOVERY && o.recovery !== false && { ...(o.recovery as ClientRecoveryOptions) }; // true and undefined give {}
     /** The server offered recovery for this session: offsets on JSON and BINARY frames, sent frames counted and kept. */
     let active = false;
     /** The secret to present in the next CONNECT, and the session it is for. */
@@ -142,7 +142,7 @@ export class StelarClient<In extends object = AnyEvents, Out extends object = In
         if (RECOVERY && keep && active && f[4] != T.ACK_RES) {
           ring.push([++count, f]);
           ringBytes += f.length;
-          while (ring.length > keep.maxMessages || ringBytes > keep.maxBytes) ringBytes -= ring.shift()![1].length;
+          while (ring.length > (keep.maxMessages ?? 1000) || ringBytes > (keep.maxBytes ?? 1 << 20)) ringBytes -= ring.shift()![1].length;
         }
         // A message counts once: not an event sent again after a resume, nor a request's frame after its first.
         if (COUNTERS && (f.d ? !f.c : !again)) nSent++;
