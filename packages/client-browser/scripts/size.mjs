@@ -28,7 +28,7 @@ export const FULL_LIMIT = 5632;
 /** What each switch of src/features.ts does, for the README. */
 const WHAT = {
   RECOVERY: 'connection-state recovery (`recover`, offsets, the ring of sent frames, `recovered`, `recovery_failed`)',
-  ATTEMPTS: '`connect_error`, `connect({ timeout, signal })`, `reconnect.delay`',
+  ATTEMPTS: '`connect_error`, `connect({ timeout, signal })`, `reconnect.delay`, `NOT_STELAR`',
   COUNTERS: '`messagesSent`, `messagesReceived`, `connectedAt`, `lastError`',
   LOGGER: 'the `logger` option',
 };

@@ -75,6 +75,8 @@ export class StelarClient<In extends object = AnyEvents, Out extends object = In
     let rsid: string | undefined;
     /** The last non-zero offset received, as CONNECT carries it (16 hex digits). */
     const ZERO = '0000000000000000';
+    /** Frame types a Stelar server may send before its CONNECT (bit per type byte): PING, PONG, CONNECT, DISCONNECT, ERROR. */
+    const BEFORE_SESSION = (1 << T.PING) | (1 << T.PONG) | (1 << T.CONNECT) | (1 << T.DISCONNECT) | (1 << T.ERROR);
     let offset = ZERO;
     /** Frames counted (JSON, BINARY, ACK_REQ, JOIN, LEAVE) since the session opened, and the most recent of them: [seq, frame]. */
     let count = 0;
@@ -242,6 +244,8 @@ export class StelarClient<In extends object = AnyEvents, Out extends object = In
     /** One frame from the server; what it throws is a protocol error (the socket closes with 1002). */
     const onFrame = ([type, event, p]: Frame): void => {
       const ask = type == T.ACK_REQ;
+      // Before its CONNECT a Stelar server sends only CONNECT, ERROR, DISCONNECT, PING or PONG.
+      if (ATTEMPTS && !sid && !((BEFORE_SESSION >> type) & 1)) return notStelar(`its first frame is of type ${type}, not CONNECT or ERROR`);
       if (type == T.CONNECT) {
         if (sid) fail('PROTOCOL', 'duplicate CONNECT');
         // The session: { v, id, heartbeat, maxFrame, recovery? }.
@@ -367,6 +371,8 @@ export class StelarClient<In extends object = AnyEvents, Out extends object = In
       while (encoder.encode(r).length > 123) r = r.slice(0, -1);
       s.close(code == 1000 || (code > 2999 && code < 5000) ? code : 1000, r);
     };
+    /** The peer of this attempt is not a Stelar server: the attempt fails for good (NOT_STELAR). */
+    const notStelar = (why: string): void => kill(E('NOT_STELAR', `not a Stelar server: ${why}`));
     /** Drops the socket at once (1006: a dead server, a timeout); `err` says why when the attempt fails for it. */
     const kill = (err?: StelarError): void => {
       if (ws) (ws.onmessage = ws.onclose = null), ws.close();
@@ -446,7 +452,7 @@ export class StelarClient<In extends object = AnyEvents, Out extends object = In
       else if (had) byCode ? finish(byCode, code, reason) : (notify('disconnected', { code, reason, willReconnect: !!backoff }), retry(why));
       // No session: the dial failed, the connect timer fired, the server refused or hung up. Only a
       // real refusal stops the client (a server failing in its middleware, 1011, is retried).
-      else if (fatal || e.fatal === true || (ATTEMPTS && ['UNAUTHORIZED', 'VERSION_MISMATCH'].includes(e.code))) failed(e, false), finish(e, code, reason || e.message);
+      else if (fatal || e.fatal === true || (ATTEMPTS && ['UNAUTHORIZED', 'VERSION_MISMATCH', 'NOT_STELAR'].includes(e.code))) failed(e, false), finish(e, code, reason || e.message);
       else ATTEMPTS || COUNTERS ? retry(e, 1) : retry(e);
     };
     const open = async (): Promise<void> => {
@@ -467,12 +473,15 @@ export class StelarClient<In extends object = AnyEvents, Out extends object = In
         };
         s.onmessage = ({ data }: MessageEvent) => {
           alive();
-          if (!(data instanceof ArrayBuffer)) return shut(1003, 'text message');
+          if (!(data instanceof ArrayBuffer)) return ATTEMPTS && !sid ? notStelar('its first message is text') : shut(1003, 'text message');
           try {
             onFrame(decode(new Uint8Array(data), o.maxFrameSize ?? 1 << 24));
           } catch (e) {
             const { code, message } = e as StelarError;
-            shut(code == 'FRAME_TOO_LARGE' ? 1009 : 1002, message);
+            // Bytes that do not decode before the session (decode's errors: message == code, or a
+            // frame too large): whatever answered is not a Stelar server.
+            if (ATTEMPTS && !sid && !refusal && (message == code || code == 'FRAME_TOO_LARGE')) notStelar(`its first bytes are not a Stelar frame (${code}: ${message})`);
+            else shut(code == 'FRAME_TOO_LARGE' ? 1009 : 1002, message);
           }
         };
         // Browsers hide why an upgrade failed: a socket that closes before opening is a DialError.

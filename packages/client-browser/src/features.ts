@@ -10,7 +10,7 @@
 
 /** Connection-state recovery (docs/protocol.md §8): `recover` in CONNECT, offsets, the ring of sent frames, `recovered`, `recovery_failed`. */
 export const RECOVERY: boolean = true;
-/** `connect_error`, `connect({ timeout, signal })`, `reconnect.delay`. */
+/** `connect_error`, `connect({ timeout, signal })`, `reconnect.delay`, `NOT_STELAR`. */
 export const ATTEMPTS: boolean = true;
 /** `messagesSent`, `messagesReceived`, `connectedAt`, `lastError`. */
 export const COUNTERS: boolean = true;

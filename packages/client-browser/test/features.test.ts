@@ -4,7 +4,11 @@
 // counters and the logger. Each case runs against this package's engine as stelar.full.min.js
 // has it and against core's ClientEngine, so the two are held to the same behaviour. (Connection-
 // state recovery: test/recovery.test.ts.)
-import { describe, expect, it } from 'vitest';
+import { createHash } from 'node:crypto';
+import * as http from 'node:http';
+import type { AddressInfo, Socket } from 'node:net';
+import { afterEach, describe, expect, it } from 'vitest';
+import { encodeJson } from '@stelar/codec-tcp';
 import { AuthError } from '@stelar/server';
 import { freePort, page, site, until, useChromium, useEngine, type EngineName } from './harness';
 
@@ -19,6 +23,33 @@ const FAILURES = `
     return c;
   };
 `;
+
+/** WebSocket servers that are not Stelar servers, closed after each test. */
+const foreign = new Set<http.Server>();
+const upgraded = new Set<Socket>();
+afterEach(async () => {
+  for (const s of upgraded) s.destroy();
+  upgraded.clear();
+  for (const srv of [...foreign]) {
+    foreign.delete(srv);
+    await new Promise((r) => srv.close(r));
+  }
+});
+
+/** A WebSocket server that is not a Stelar server: it accepts the upgrade, then sends `first` (an unmasked frame) after the client's first message. */
+async function foreignWebSocket(opcode: number, payload: Uint8Array): Promise<number> {
+  const server = http.createServer();
+  foreign.add(server);
+  server.on('upgrade', (req, socket: Socket) => {
+    upgraded.add(socket);
+    socket.on('error', () => socket.destroy());
+    const accept = createHash('sha1').update(`${String(req.headers['sec-websocket-key'])}258EAFA5-E914-47DA-95CA-C5AB0DC85B11`).digest('base64');
+    socket.write(`HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: ${accept}\r\n\r\n`);
+    socket.once('data', () => socket.write(Buffer.concat([Buffer.from([0x80 | opcode, payload.length]), payload])));
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  return (server.address() as AddressInfo).port;
+}
 
 describe.each(ENGINES)('%s', (engine) => {
   useEngine(engine);
@@ -101,6 +132,34 @@ describe.each(ENGINES)('%s', (engine) => {
       expect(r.connected).toBe(true);
       expect(r).toMatchObject({ err: 'UNAUTHORIZED', badErrs: [['UNAUTHORIZED', 0, false]], badState: 'disconnected' });
     });
+  });
+
+  it('a WebSocket server that is not Stelar (a text message, a frame other than CONNECT or ERROR, bytes that are not a frame, before the session): NOT_STELAR, final', async () => {
+    const ports = [
+      await foreignWebSocket(0x1, Buffer.from('{"type":"hello"}')),
+      await foreignWebSocket(0x2, encodeJson('welcome', 1).subarray(4)),
+      await foreignWebSocket(0x2, new Uint8Array([0x63, 0, 0])), // type 99
+    ];
+    const s = await site();
+    const p = await page(s.url);
+    const r = await p.evaluate(
+      async ([ports, code]) => {
+        eval(code);
+        const out = [];
+        for (const port of ports) {
+          x.errs = [];
+          const c = x.record(Stelar.createClient(`ws://127.0.0.1:${port}/`, { reconnect: { baseDelay: 5, maxDelay: 10 } }));
+          const e = await c.connect().catch((e: { code: string; message: string }) => e);
+          out.push({ code: e.code, message: e.message, errs: x.errs, state: c.state });
+        }
+        return out;
+      },
+      [ports, FAILURES] as const,
+    );
+    expect(r.map((o) => [o.code, o.errs, o.state])).toEqual(r.map(() => ['NOT_STELAR', [['NOT_STELAR', 0, false]], 'disconnected']));
+    expect(r[0]!.message).toMatch(/^not a Stelar server: /);
+    expect(r[1]!.message).toMatch(/^not a Stelar server: its first frame is .+, not CONNECT or ERROR$/);
+    expect(r[2]!.message).toMatch(/^not a Stelar server: its first bytes are not a Stelar frame \(BAD_TYPE/);
   });
 
   it('reconnect.delay replaces the backoff (given the retry number, the error and the backoff); one that throws or returns a bad value falls back to the backoff with a BAD_OPTIONS error', async () => {
