@@ -47,7 +47,7 @@ describe('license and package metadata', () => {
   });
 
   it('every published package.json has license, repository (with its folder), homepage, bugs, files and public access', () => {
-    expect(published.length).toBe(8);
+    expect(published.length).toBe(9);
     for (const d of published) {
       const pkg = readJson(`packages/${d}/package.json`);
       expect(pkg['private'], d).toBeUndefined();

@@ -1,2 +1,2 @@
 export { RedisAdapter, createRedisAdapter, RedisErrorCode, type RedisAdapterOptions, type RedisAdapterStats } from './adapter';
-export { ENVELOPE_VERSION } from './envelope';
+export { ENVELOPE_VERSION } from '@stelar/cluster';

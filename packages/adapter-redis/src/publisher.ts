@@ -1,26 +1,5 @@
-import type { Buffer } from 'node:buffer';
+import { Failure, type Publication } from '@stelar/cluster';
 import { now } from '@stelar/core/internal';
-
-/**
- * Why a publish did not go through. Every publish ends in exactly one of: a reply from Redis
- * (with its receiver count), or one of these, within `timeout` ms of `send()`.
- */
-export const Failure = {
-  /** Never written: Redis was unreachable until the deadline. Lost. */
-  DOWN: 1,
-  /** Never written: the pending buffer was full. Lost. */
-  FULL: 2,
-  /**
-   * Written, but the connection broke (or stalled past the deadline) before Redis answered:
-   * Redis may or may not have published it. Receivers count what they missed exactly.
-   */
-  UNCONFIRMED: 3,
-  /** Redis answered with an error. Lost. */
-  REFUSED: 4,
-  /** The adapter closed first. Not sent. */
-  CLOSED: 5,
-} as const;
-export type Failure = (typeof Failure)[keyof typeof Failure];
 
 const WAITING = 0;
 const INFLIGHT = 1;
@@ -28,35 +7,23 @@ const SETTLED = 2;
 /** Settled (counted UNCONFIRMED at its deadline) but still in the Redis client's queue. */
 const OVERDUE = 3;
 
-/** One message on its way to Redis. */
-export interface Entry {
-  readonly channel: string;
-  readonly msg: Buffer;
-  /** NUMSUB / SHARDNUMSUB of these channels, taken atomically with the publish. */
-  readonly probe?: readonly string[] | undefined;
-  /** Called exactly once: with the receiver count (and the probe's counts), or with a failure. */
-  readonly done: (e: Entry, receivers: number, counts: number[] | undefined, failure: Failure | 0, error: Error | undefined) => void;
-  /** Free for the caller (e.g. the room of a room-stream broadcast). */
-  readonly tag?: unknown;
-  /**
-   * May share one publish with the other batchable messages of its channel sent in the same
-   * event-loop turn (each is still settled on its own, with the batch's outcome).
-   */
-  readonly batchable?: boolean;
-  /** @internal the messages a batch carries */ members?: Entry[];
-  /** @internal their bytes */ memberBytes?: number;
-  /** @internal */ state?: number;
-  /** @internal */ deadline?: number;
-  /** @internal */ epoch?: number;
+/** A publication on its way to Redis, as the publisher tracks it. */
+interface Entry {
+  readonly p: Publication;
+  readonly weight: number;
+  readonly deadline: number;
+  state: number;
+  /** The connection it was written on (a reply from an older one is ignored). */
+  epoch: number;
 }
 
 /** What the publisher needs of a Redis connection (standalone or Cluster). */
 export interface PublishLink {
   /** Whether a command written now goes out at once. */
   ready(): boolean;
-  publish(channel: string, msg: Buffer): Promise<number>;
+  publish(channel: string, msg: Uint8Array): Promise<number>;
   /** Counts subscribers of `probe` and publishes, as one atomic step where Redis allows it. */
-  publishProbe(channel: string, msg: Buffer, probe: readonly string[]): Promise<[number, number[]]>;
+  publishProbe(channel: string, msg: Uint8Array, probe: readonly string[]): Promise<[number, number[]]>;
   /** Drops the connection and reconnects (it stalled). */
   reset(): void;
 }
@@ -64,9 +31,7 @@ export interface PublishLink {
 export interface PublisherOptions {
   /** A publish not answered within this many ms of `send()` fails (DOWN or UNCONFIRMED). */
   timeout: number;
-  /** Combines several messages of one channel into one (see `Entry.batchable`). */
-  combine?: (msgs: Buffer[]) => Buffer;
-  /** Publishes waiting or in flight, at most. */
+  /** Messages waiting or in flight, at most (a publication counts its `weight`). */
   maxPending: number;
   /** Bytes of those, at most. */
   maxPendingBytes: number;
@@ -100,21 +65,15 @@ export class Publisher {
   private lastAnswer = now();
   private timer: ReturnType<typeof setTimeout> | undefined;
   private closed = false;
-  /** A message was written in this event-loop turn: later batchable ones wait for its end. */
-  private turn = false;
-  /** Batchable messages of this turn, by channel (in order). */
-  private open = new Map<string, Entry[]>();
   /** Times the connection was reset for stalling. */
   stalls = 0;
-  /** Publishes that carried more than one message. */
-  batches = 0;
 
   constructor(
     private readonly link: PublishLink,
     private readonly opts: PublisherOptions,
   ) {}
 
-  /** Publishes waiting or in flight. */
+  /** Messages waiting or in flight. */
   get pending(): number {
     return this.count;
   }
@@ -123,64 +82,19 @@ export class Publisher {
     return this.bytes;
   }
 
-  send(e: Entry): void {
-    if (this.closed) return settle(e, 0, undefined, Failure.CLOSED, undefined);
-    const size = e.msg.length;
-    if (this.count >= this.opts.maxPending || this.bytes + size > this.opts.maxPendingBytes) {
-      return settle(e, 0, undefined, Failure.FULL, undefined);
+  send(p: Publication): void {
+    if (this.closed) return p.done(p, 0, undefined, Failure.CLOSED, undefined);
+    const weight = p.weight ?? 1;
+    const size = p.msg.length;
+    if (this.count + weight > this.opts.maxPending || this.bytes + size > this.opts.maxPendingBytes) {
+      return p.done(p, 0, undefined, Failure.FULL, undefined);
     }
-    this.count++;
+    this.count += weight;
     this.bytes += size;
-    e.deadline = now() + this.opts.timeout;
-    if (this.wHead === this.waiting.length && this.link.ready()) {
-      if (this.turn && e.batchable && this.opts.combine) {
-        let list = this.open.get(e.channel);
-        if (!list) this.open.set(e.channel, (list = []));
-        e.state = WAITING;
-        list.push(e);
-      } else {
-        // Anything else keeps its place after what this turn holds back.
-        if (this.open.size > 0) this.flushOpen();
-        this.write(e);
-        if (!this.turn) {
-          this.turn = true;
-          setImmediate(this.endTurn);
-        }
-      }
-    } else {
-      e.state = WAITING;
-      this.waiting.push(e);
-    }
+    const e: Entry = { p, weight, deadline: now() + this.opts.timeout, state: WAITING, epoch: 0 };
+    if (this.wHead === this.waiting.length && this.link.ready()) this.write(e);
+    else this.waiting.push(e);
     if (this.timer === undefined) this.arm(e.deadline);
-  }
-
-  private readonly endTurn = (): void => {
-    this.turn = false;
-    if (this.open.size > 0) this.flushOpen();
-  };
-
-  /** Writes the held-back messages of this turn: one publish per channel. */
-  private flushOpen(): void {
-    const open = this.open;
-    this.open = new Map();
-    for (const [channel, list] of open) {
-      if (list.length === 1 || !this.link.ready()) {
-        for (const e of list) {
-          if (this.link.ready()) this.write(e);
-          else this.waiting.push(e);
-        }
-        continue;
-      }
-      let bytes = 0;
-      for (const e of list) {
-        e.state = INFLIGHT;
-        bytes += e.msg.length;
-      }
-      const batch: Entry = { channel, msg: this.opts.combine!(list.map((e) => e.msg)), done: settleMembers, members: list, memberBytes: bytes };
-      batch.deadline = list[0]!.deadline!;
-      this.batches++;
-      this.write(batch);
-    }
   }
 
   /** The connection is (again) ready: sends what waits, in order. */
@@ -191,7 +105,7 @@ export class Publisher {
       const e = this.waiting[this.wHead]!;
       this.waiting[this.wHead++] = undefined as unknown as Entry;
       if (e.state !== WAITING) continue;
-      if (e.deadline! <= t) this.fail(e, Failure.DOWN, undefined);
+      if (e.deadline <= t) this.fail(e, Failure.DOWN, undefined);
       else this.write(e);
     }
     this.compact();
@@ -206,8 +120,6 @@ export class Publisher {
   /** Settles everything (CLOSED) and stops the timer. */
   close(): void {
     this.closed = true;
-    for (const list of this.open.values()) for (const e of list) this.fail(e, Failure.CLOSED, undefined);
-    this.open.clear();
     if (this.timer !== undefined) clearTimeout(this.timer);
     this.timer = undefined;
     this.epoch++;
@@ -226,14 +138,15 @@ export class Publisher {
     e.state = INFLIGHT;
     const epoch = (e.epoch = this.epoch);
     this.inflight.push(e);
-    let p: Promise<number | [number, number[]]>;
+    const { p } = e;
+    let reply: Promise<number | [number, number[]]>;
     try {
-      p = e.probe ? this.link.publishProbe(e.channel, e.msg, e.probe) : this.link.publish(e.channel, e.msg);
+      reply = p.probe ? this.link.publishProbe(p.channel, p.msg, p.probe) : this.link.publish(p.channel, p.msg);
     } catch (err) {
       this.failed(e, epoch, err);
       return;
     }
-    p.then(
+    reply.then(
       (r) => this.replied(e, epoch, r),
       (err: unknown) => this.failed(e, epoch, err),
     );
@@ -250,8 +163,8 @@ export class Publisher {
     }
     if (e.state !== INFLIGHT) return;
     this.release(e);
-    if (typeof r === 'number') settle(e, r, undefined, 0, undefined);
-    else settle(e, r[0], r[1], 0, undefined);
+    if (typeof r === 'number') e.p.done(e.p, r, undefined, 0, undefined);
+    else e.p.done(e.p, r[0], r[1], 0, undefined);
     this.trimInflight();
   }
 
@@ -270,21 +183,14 @@ export class Publisher {
 
   private fail(e: Entry, failure: Failure, error: Error | undefined): void {
     this.release(e);
-    settle(e, 0, undefined, failure, error);
+    e.p.done(e.p, 0, undefined, failure, error);
   }
 
   private release(e: Entry): void {
     if (e.state === SETTLED) return;
     e.state = SETTLED;
-    const members = e.members;
-    if (members) {
-      // (The members themselves are settled by the batch's `done`, right after.)
-      this.count -= members.length;
-      this.bytes -= e.memberBytes!;
-      return;
-    }
-    this.count--;
-    this.bytes -= e.msg.length;
+    this.count -= e.weight;
+    this.bytes -= e.p.msg.length;
   }
 
   private failInflight(failure: Failure = Failure.UNCONFIRMED): void {
@@ -342,7 +248,7 @@ export class Publisher {
     const t = now();
     while (this.wHead < this.waiting.length) {
       const e = this.waiting[this.wHead]!;
-      if (e.state === WAITING && e.deadline! > t) break;
+      if (e.state === WAITING && e.deadline > t) break;
       this.waiting[this.wHead++] = undefined as unknown as Entry;
       if (e.state === WAITING) this.fail(e, Failure.DOWN, undefined);
     }
@@ -353,13 +259,13 @@ export class Publisher {
     for (let i = this.iHead; i < list.length; i++) {
       const e = list[i]!;
       if (e.state !== INFLIGHT) continue;
-      if (e.deadline! > t) {
-        next = e.deadline!;
+      if (e.deadline > t) {
+        next = e.deadline;
         break;
       }
       // Overdue: the caller learns now; the entry stays counted until Redis answers it.
-      settle(e, 0, undefined, Failure.UNCONFIRMED, undefined);
       e.state = OVERDUE;
+      e.p.done(e.p, 0, undefined, Failure.UNCONFIRMED, undefined);
     }
     if (this.iHead < list.length && t - this.lastAnswer >= this.opts.timeout) {
       // Publishes in flight and not a single answer for `timeout` ms: Redis stalled. A fresh
@@ -373,23 +279,8 @@ export class Publisher {
       next = Math.min(next, this.lastAnswer + this.opts.timeout);
     }
     const w = this.waiting[this.wHead];
-    if (w && w.deadline! < next) next = w.deadline!;
+    if (w && w.deadline < next) next = w.deadline;
     if (next !== Infinity) this.arm(next);
-  }
-}
-
-function settle(e: Entry, receivers: number, counts: number[] | undefined, failure: Failure | 0, error: Error | undefined): void {
-  e.state = SETTLED;
-  e.done(e, receivers, counts, failure, error);
-}
-
-/** A batch's outcome is each of its messages' (those not settled already, at their deadline). */
-function settleMembers(batch: Entry, receivers: number, counts: number[] | undefined, failure: Failure | 0, error: Error | undefined): void {
-  for (const m of batch.members!) {
-    if (m.state === INFLIGHT) {
-      m.state = SETTLED;
-      m.done(m, receivers, counts, failure, error);
-    }
   }
 }
 

@@ -1,3 +1,4 @@
+import { Buffer } from 'node:buffer';
 import { Cluster, Redis, type ClusterOptions, type RedisOptions } from 'ioredis';
 import type { PublishLink } from './publisher';
 
@@ -25,6 +26,11 @@ export function duplicate(template: RedisClient, own: RedisOptions, cluster: Par
 /** Whether commands written now go out at once. */
 export function isReady(c: RedisClient | undefined): boolean {
   return c !== undefined && c.status === 'ready';
+}
+
+/** The bytes as a Buffer (ioredis sends a Buffer as is, and stringifies anything else). */
+function bufferOf(msg: Uint8Array): Buffer {
+  return Buffer.isBuffer(msg) ? msg : Buffer.from(msg.buffer, msg.byteOffset, msg.byteLength);
 }
 
 function numbers(reply: unknown): number[] {
@@ -69,7 +75,8 @@ export function publishLink(pub: RedisClient, sharded: boolean): PublishLink {
     };
     return {
       ready: () => pub.status === 'ready',
-      publish(channel, msg) {
+      publish(channel, bytes) {
+        const msg = bufferOf(bytes);
         if (batching) {
           if (!corked && pub.stream) {
             pub.stream.cork();
@@ -81,7 +88,8 @@ export function publishLink(pub: RedisClient, sharded: boolean): PublishLink {
         }
         return (sharded ? pub.spublish(channel, msg) : pub.publish(channel, msg)) as Promise<number>;
       },
-      async publishProbe(channel, msg, probe) {
+      async publishProbe(channel, bytes, probe) {
+        const msg = bufferOf(bytes);
         const p = pub.pipeline().call('PUBSUB', cmd, ...probe);
         (sharded ? p.spublish(channel, msg) : p.publish(channel, msg));
         return pipelineResult(await p.exec());
@@ -92,10 +100,10 @@ export function publishLink(pub: RedisClient, sharded: boolean): PublishLink {
   if (sharded) {
     return {
       ready: () => pub.status === 'ready',
-      publish: (channel, msg) => pub.spublish(channel, msg) as Promise<number>,
+      publish: (channel, msg) => pub.spublish(channel, bufferOf(msg)) as Promise<number>,
       async publishProbe(channel, msg, probe) {
         // The probed channels share the published one's hash slot (`{prefix}` tag): one shard.
-        return pipelineResult(await pub.pipeline().call('PUBSUB', cmd, ...probe).spublish(channel, msg).exec());
+        return pipelineResult(await pub.pipeline().call('PUBSUB', cmd, ...probe).spublish(channel, bufferOf(msg)).exec());
       },
       reset: () => pub.disconnect(true),
     };
@@ -111,13 +119,13 @@ export function publishLink(pub: RedisClient, sharded: boolean): PublishLink {
     publish(channel, msg) {
       const m = master();
       if (!m) return Promise.reject(new Error("Stream isn't writeable (no master ready)"));
-      return m.publish(channel, msg);
+      return m.publish(channel, bufferOf(msg));
     },
     async publishProbe(channel, msg, probe) {
       const counts = await numsub(pub, false, [channel, ...probe]);
       const m = master();
       if (!m) throw new Error("Stream isn't writeable (no master ready)");
-      await m.publish(channel, msg);
+      await m.publish(channel, bufferOf(msg));
       return [counts[0] ?? 0, counts.slice(1)];
     },
     reset: () => pub.disconnect(true),

@@ -1,6 +1,6 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { SendStatus, type ClientEngine, type Link, type LinkHandler } from '@stelar/core/client';
-import { RemoteConnectionHandle } from '../src/handles';
+import { RemoteConnectionHandle } from '@stelar/cluster';
 import { Cluster, recorder, sharedRedis, tick, until, type Events, type Node } from './helpers';
 
 let redis: { url: string; stop(): Promise<void> };
@@ -115,7 +115,7 @@ describe('publish before the local fan-out', () => {
     const [a, b] = await cluster.start(2);
     const remote = await b!.client();
     await remote.join('r');
-    const pubStream = (a!.adapter as unknown as { pub: { stream: { bytesWritten: number } } }).pub.stream;
+    const pubStream = (a!.adapter as unknown as { broker: { pub: { stream: { bytesWritten: number } } } }).broker.pub.stream;
     // A local member whose link notes how much the publish connection had written by then.
     let writtenAtLocalSend = -1;
     let handler: LinkHandler | undefined;

@@ -1,6 +1,5 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { Redis } from 'ioredis';
-import { encodeControl, headerFor, Kind } from '../src/envelope';
 import { channelsOf, Cluster, sharedRedis, spawnNode, tick, until, type NodeProcess } from './helpers';
 
 let redis: { url: string; stop(): Promise<void> };
@@ -18,6 +17,15 @@ afterEach(async () => {
   await cluster?.dispose();
   for (const r of raw.splice(0)) r.disconnect();
 });
+
+/** Envelope kinds (README, "How it works"), written here by hand as a foreign node would. */
+const Kind = { BROADCAST: 1, HELLO: 2, HEARTBEAT: 3, REQUEST: 5, RESPONSE: 6 } as const;
+
+/** A control envelope: version 2, kind, the node id's length and bytes, then a JSON body. */
+function control(nodeId: string, kind: number, body: unknown): Buffer {
+  const id = Buffer.from(nodeId);
+  return Buffer.concat([Buffer.from([2, kind, id.length]), id, Buffer.from(JSON.stringify(body))]);
+}
 
 function rawClient(): Redis {
   const r = new Redis(redis.url);
@@ -38,7 +46,6 @@ function rawClient(): Redis {
 class FakeNode {
   private readonly pub = rawClient();
   private readonly sub = rawClient();
-  private readonly header: ReturnType<typeof headerFor>;
   private timer: ReturnType<typeof setInterval> | undefined;
   private readonly ch: ReturnType<typeof channelsOf>;
   constructor(
@@ -46,7 +53,6 @@ class FakeNode {
     readonly id: string,
     private readonly mode: 'hung' | 'shy' | 'mute',
   ) {
-    this.header = headerFor(id);
     this.ch = channelsOf(prefix);
   }
   async start(every = 100): Promise<void> {
@@ -55,11 +61,11 @@ class FakeNode {
       if (this.mode !== 'shy' || msg[1] !== Kind.REQUEST) return;
       const body = JSON.parse(msg.subarray(3 + msg[2]!).toString()) as { id: number; op: string };
       const from = msg.subarray(3, 3 + msg[2]!).toString();
-      if (body.op === 'count') void this.pub.publish(this.ch.res(from), encodeControl(this.header, Kind.RESPONSE, { id: body.id, ok: true, value: 5 }));
+      if (body.op === 'count') void this.pub.publish(this.ch.res(from), control(this.id, Kind.RESPONSE, { id: body.id, ok: true, value: 5 }));
     });
     if (this.mode !== 'hung') return;
-    await this.pub.publish(this.ch.req, encodeControl(this.header, Kind.HELLO, { epoch: 1, seq: 0 }));
-    this.timer = setInterval(() => void this.pub.publish(this.ch.req, encodeControl(this.header, Kind.HEARTBEAT, { epoch: 1, seq: 0 })).catch(() => undefined), every);
+    await this.pub.publish(this.ch.req, control(this.id, Kind.HELLO, { epoch: 1, seq: 0 }));
+    this.timer = setInterval(() => void this.pub.publish(this.ch.req, control(this.id, Kind.HEARTBEAT, { epoch: 1, seq: 0 })).catch(() => undefined), every);
   }
   stop(): void {
     clearInterval(this.timer);

@@ -1,7 +1,8 @@
 /** The bounded publisher against a fake connection whose answers the test controls. */
 import { Buffer } from 'node:buffer';
 import { describe, expect, it } from 'vitest';
-import { Failure, Publisher, type Entry, type PublishLink } from '../src/publisher';
+import { Failure, type Publication } from '@stelar/cluster';
+import { Publisher, type PublishLink } from '../src/publisher';
 import { tick, until } from './helpers';
 
 class FakeLink implements PublishLink {
@@ -23,11 +24,12 @@ class FakeLink implements PublishLink {
   }
 }
 
-function entries(n: number, results: (Failure | number)[]): Entry[] {
+function entries(n: number, results: (Failure | number)[], weight = 1): Publication[] {
   return Array.from({ length: n }, (_, i) => ({
     channel: `c${i}`,
     msg: Buffer.alloc(10),
-    done: (_e: Entry, receivers: number, _c: number[] | undefined, failure: Failure | 0) => void results.push(failure === 0 ? receivers : -failure),
+    weight,
+    done: (_p: Publication, receivers: number, _c: number[] | undefined, failure: Failure | 0) => void results.push(failure === 0 ? receivers : -failure),
   }));
 }
 
@@ -68,26 +70,17 @@ describe('Publisher', () => {
     expect(p.pending).toBe(0);
   });
 
-  it('batchable messages of one turn after the first share one publish per channel; each is settled with its outcome', async () => {
+  it('a publication carrying several messages (a batch) counts them all against the bound', () => {
     const link = new FakeLink();
-    const combined: number[] = [];
-    const p = new Publisher(link, { timeout: 1_000, maxPending: 100, maxPendingBytes: 10_000, combine: (msgs) => (combined.push(msgs.length), Buffer.concat(msgs)) });
+    const p = new Publisher(link, { timeout: 1_000, maxPending: 10, maxPendingBytes: 1_000 });
     const got: number[] = [];
-    const mk = (channel: string, batchable: boolean): Entry => ({ channel, msg: Buffer.alloc(10), batchable, done: (_e, r, _c, f) => void got.push(f === 0 ? r : -f) });
-    p.send(mk('a', true)); // written at once
-    p.send(mk('a', true));
-    p.send(mk('a', true));
-    p.send(mk('b', true));
-    expect(link.sent.map((s) => s.channel)).toEqual(['a']);
-    p.send(mk('c', false)); // not batchable: what waits goes first, in order
-    expect(link.sent.map((s) => s.channel)).toEqual(['a', 'a', 'b', 'c']);
-    expect(combined).toEqual([2]); // the two held-back 'a' in one publish; 'b' alone as itself
-    expect(p.pending).toBe(5);
-    link.sent.forEach((s, i) => s.resolve(i + 1));
-    await tick(0);
-    expect(got).toEqual([1, 2, 2, 3, 4]);
+    const [batch, tooBig] = entries(2, got, 6);
+    p.send(batch!);
+    expect(p.pending).toBe(6);
+    p.send(tooBig!); // 6 + 6 > 10: refused whole, counted by the caller message by message
+    expect(got).toEqual([-Failure.FULL]);
+    p.close();
     expect(p.pending).toBe(0);
-    expect(p.batches).toBe(1);
   });
 
   it('a connection close settles what is in flight as UNCONFIRMED; a late answer is ignored', async () => {

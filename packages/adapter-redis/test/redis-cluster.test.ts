@@ -60,7 +60,7 @@ describe.each([
 
   it('the adapter copies the Cluster client properly (its options kept, ours added)', async () => {
     const { nodes } = await start();
-    const { pub, sub } = nodes[0]!.adapter as unknown as { pub: RedisCluster & { options: ClusterOptions }; sub: RedisCluster & { options: ClusterOptions } };
+    const { pub, sub } = (nodes[0]!.adapter as unknown as { broker: { pub: RedisCluster & { options: ClusterOptions }; sub: RedisCluster & { options: ClusterOptions } } }).broker;
     expect(pub).toBeInstanceOf(RedisCluster);
     expect(sub).toBeInstanceOf(RedisCluster);
     expect(pub.options.slotsRefreshTimeout).toBe(4_321);

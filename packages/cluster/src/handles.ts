@@ -1,7 +1,6 @@
 import type { ConnectionHandle, ConnectionInfo } from '@stelar/core';
-import { infoOf } from '@stelar/core/internal';
 
-/** What a remote handle asks of the adapter (the connection's node does the work). */
+/** What a remote handle asks of the cluster adapter (the connection's node does the work). */
 export interface RemoteOps {
   emitTo(node: string, id: string, event: string, data: unknown): void;
   requestTo(node: string, id: string, event: string, data: unknown, timeout: number | undefined): Promise<unknown>;
@@ -11,7 +10,7 @@ export interface RemoteOps {
 
 /**
  * A connection on another node, as found by `fetchConnections()`. Its fields are what its node
- * described at the time of the query; its methods travel to that node over Redis.
+ * described at the time of the query; its methods travel to that node through the broker.
  */
 export class RemoteConnectionHandle implements ConnectionHandle {
   readonly local = false;
@@ -33,7 +32,7 @@ export class RemoteConnectionHandle implements ConnectionHandle {
     this.#ops = ops;
   }
 
-  /** Published to the connection's node only; lost (and counted) if Redis is away. */
+  /** Published to the connection's node only; lost (and counted) if the broker is away. */
   emit(event: string, data?: unknown): void {
     this.#ops.emitTo(this.nodeId, this.id, event, data);
   }
@@ -60,6 +59,6 @@ export class RemoteConnectionHandle implements ConnectionHandle {
   }
 
   toJSON(): ConnectionInfo {
-    return infoOf(this);
+    return { id: this.id, nodeId: this.nodeId, transport: this.transport, remoteAddress: this.remoteAddress, rooms: this.rooms, data: this.data };
   }
 }

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { Buffer } from 'node:buffer';
+import fc from 'fast-check';
 import { encodeJson } from '@stelar/codec-tcp';
 import {
   decodeBatch,
@@ -13,9 +14,10 @@ import {
   headerFor,
   isFrom,
   Kind,
-  markResent,
   peekKind,
+  resentCopy,
 } from '../src/envelope';
+import { readUtf8, utf8Length, writeUtf8 } from '../src/utf8';
 
 describe('envelope', () => {
   const header = headerFor('node-Ä1');
@@ -29,8 +31,9 @@ describe('envelope', () => {
     expect(peekKind(msg)).toBe(Kind.BROADCAST);
     const env = decodeBroadcast(msg);
     expect(env).toMatchObject({ origin: 'node-Ä1', flags: 3, epoch: 0x01020304, seq: 0xfffffffe, ...target });
-    markResent(msg, header);
-    expect(decodeBroadcast(msg).flags).toBe(3 | Flag.RESENT);
+    const again = resentCopy(msg, header);
+    expect(decodeBroadcast(again).flags).toBe(3 | Flag.RESENT);
+    expect(decodeBroadcast(msg).flags).toBe(3); // a copy: the original is left as it was
     expect(Buffer.from(env.frame).equals(Buffer.from(frame))).toBe(true);
     expect(env.frame.buffer).toBe(msg.buffer);
     expect(isFrom(msg, header)).toBe(true);
@@ -50,7 +53,7 @@ describe('envelope', () => {
     const batch = encodeBatch(header, [a, b]);
     expect(peekKind(batch)).toBe(Kind.BATCH);
     const parts = decodeBatch(batch);
-    expect(parts.map((p) => Buffer.from(p))).toEqual([a, b]);
+    expect(parts.map((p) => Buffer.from(p))).toEqual([Buffer.from(a), Buffer.from(b)]);
     expect(parts[1]!.buffer).toBe(batch.buffer);
     expect(() => decodeBatch(batch.subarray(0, batch.length - 1))).toThrow(EnvelopeError);
     expect(() => decodeControl(batch)).toThrow(EnvelopeError);
@@ -65,9 +68,30 @@ describe('envelope', () => {
     for (let cut = 3; cut < good.length - frame.length + 6; cut++) {
       expect(() => decodeBroadcast(good.subarray(0, cut)), `cut at ${cut}`).toThrow(EnvelopeError);
     }
-    const bad = Buffer.concat([encodeControl(header, Kind.HEARTBEAT), Buffer.from('{oops')]);
+    const bad = Buffer.concat([Buffer.from(encodeControl(header, Kind.HEARTBEAT)), Buffer.from('{oops')]);
     expect(() => decodeControl(bad)).toThrow(EnvelopeError);
     expect(() => headerFor('')).toThrow(RangeError);
     expect(() => headerFor('x'.repeat(256))).toThrow(RangeError);
+  });
+
+  it('names are UTF-8 exactly as Node encodes them (any string, lone surrogates included)', () => {
+    fc.assert(
+      fc.property(fc.string({ unit: 'binary', maxLength: 80 }), (s) => {
+        const expected = Buffer.from(s, 'utf8');
+        expect(utf8Length(s)).toBe(expected.length);
+        const buf = new Uint8Array(expected.length + 4);
+        expect(writeUtf8(buf, 2, s)).toBe(expected.length);
+        expect(Buffer.from(buf.subarray(2, 2 + expected.length)).equals(expected)).toBe(true);
+        expect(readUtf8(buf, 2, 2 + expected.length)).toBe(expected.toString('utf8'));
+      }),
+      { numRuns: 500 },
+    );
+  });
+
+  it('a name or list too long for its u16 length is refused before anything is written', () => {
+    const long = 'x'.repeat(0x10000);
+    const frame = encodeJson('x', 1);
+    expect(() => encodeBroadcast(header, 0, 0, 1, { rooms: [long], exceptRooms: [], exceptIds: [] }, frame)).toThrow(RangeError);
+    expect(() => encodeBroadcast(header, 0, 0, 1, { rooms: Array.from({ length: 0x10000 }, () => 'a'), exceptRooms: [], exceptIds: [] }, frame)).toThrow(RangeError);
   });
 });

@@ -1,0 +1,390 @@
+import { MemoryAdapter, StelarError } from '@stelar/core';
+import { linkOf, type AdapterHost, type AnyConnection, type BroadcastTarget, type Target } from '@stelar/core/internal';
+import type { Broker, BrokerSide, Failure, Publication } from './broker';
+import { channelsOf, type Channels } from './channels';
+import { encodeBroadcast, encodeControl, EnvelopeError, Flag, headerFor, Kind, resentCopy, type BroadcastEnvelope, type ControlEnvelope } from './envelope';
+import { Heartbeat } from './heartbeat';
+import { Losses } from './losses';
+import { Membership } from './membership';
+import { brokerErrorCodes, ClusterErrorCode, resolveOptions, type BrokerErrorCodes, type ClusterAdapterOptions, type ResolvedClusterOptions } from './options';
+import { Outbox } from './outbox';
+import { Corker, unpack, type Receiver } from './receive';
+import { Sequencer } from './sequencing';
+import { Subscriptions } from './subscriptions';
+import { asError, now, unref } from './util';
+
+/**
+ * Being one node of a cluster: the broker's connection and subscriptions, membership traffic
+ * (hello, heartbeats, goodbye), publishing broadcasts with their numbers and receiving the
+ * others'. `ClusterAdapter` adds the cross-node queries and handles on top.
+ */
+export abstract class ClusterNode extends MemoryAdapter {
+  readonly options: ResolvedClusterOptions;
+  protected readonly broker: Broker;
+  protected readonly codes: BrokerErrorCodes;
+  protected readonly onError: ((err: Error) => void) | undefined;
+  protected header: Uint8Array = new Uint8Array(0);
+  protected channels: Channels;
+  protected readonly losses: Losses;
+  protected readonly seq: Sequencer;
+  protected readonly peers: Membership;
+  protected readonly outbox: Outbox;
+  protected closed = false;
+  protected started: Promise<void> = Promise.resolve();
+  protected readonly counters = { published: 0, received: 0, reconnects: 0, disconnects: 0, badMessages: 0 };
+  protected readonly subs: Subscriptions;
+  private expectedPeers = 0;
+  private heartbeatTimer: ReturnType<typeof setInterval> | undefined;
+  protected readonly heartbeat: Heartbeat;
+  private readonly corker = new Corker();
+  private startTimer: ReturnType<typeof setTimeout> | undefined;
+
+  constructor(broker: Broker, options: ClusterAdapterOptions) {
+    super();
+    const o = (this.options = resolveOptions(options));
+    this.broker = broker;
+    this.codes = brokerErrorCodes(o.errorPrefix);
+    this.onError = options.onError;
+    this.channels = channelsOf(o.prefix, broker.sharded, '');
+    const countError = (code: string): void => this.host.countError(code);
+    this.losses = new Losses({ ...this.codes, ADAPTER_CLOSED: ClusterErrorCode.ADAPTER_CLOSED }, broker.name, countError, this.onError);
+    this.seq = new Sequencer((n, origin) => {
+      countError(this.codes.MISSED); // once per gap; stats.missedFromPeers has the number
+      this.losses.report(this.codes.MISSED, `broadcast(s) of other nodes never arrived here (sequence gaps, last from ${origin})`, n);
+    });
+    this.peers = new Membership(
+      (node) => this.nodeDropped(node),
+      (nodes) => broker.countSubscribers(nodes.map((n) => this.channels.resOf(n))),
+      o.commandTimeout,
+    );
+    this.outbox = new Outbox(broker, () => this.header, o.maxBatchBytes);
+    this.heartbeat = new Heartbeat({
+      broker,
+      outbox: this.outbox,
+      seq: this.seq,
+      peers: this.peers,
+      losses: this.losses,
+      header: () => this.header,
+      req: () => this.channels.req,
+      res: () => this.channels.res,
+      room: (room) => this.channels.room(room),
+      closed: () => this.closed,
+    });
+    this.subs = new Subscriptions({
+      broker,
+      code: this.codes.SUBSCRIBE_FAILED,
+      timeout: o.commandTimeout,
+      channels: () => this.channels,
+      rooms: () => this.rooms.keys(),
+      closed: () => this.closed,
+      countError,
+      onError: this.onError,
+      subscribed: (first) => {
+        this.peers.poke();
+        // Back after a loss: announce ourselves; the others answer with their heartbeats, which
+        // carry their sequence numbers, so what we missed meanwhile is counted.
+        if (!first) void this.heartbeat.hello().catch(() => undefined);
+      },
+      failed: () => this.peers.poke(),
+    });
+  }
+
+  /** A node is no longer known alive. */
+  protected abstract nodeDropped(node: string): void;
+  /** A request or response of another node (`REQUEST` / `RESPONSE`). */
+  protected abstract onQuery(env: ControlEnvelope): void;
+
+  // ── lifecycle ───────────────────────────────────────────────────────────────
+
+  override attach(host: AdapterHost): Promise<void> {
+    super.attach(host);
+    this.header = headerFor(host.nodeId);
+    this.channels = channelsOf(this.options.prefix, this.broker.sharded, host.nodeId);
+    this.started = this.start();
+    this.started.catch(() => undefined);
+    return this.started;
+  }
+
+  private async start(): Promise<void> {
+    this.broker.open(this.host.nodeId, {
+      message: (msg) => {
+        if (!this.closed) unpack(msg, this.header, this.receiver);
+      },
+      up: (side, again) => this.onUp(side, again),
+      down: () => {
+        if (!this.closed) this.counters.disconnects++;
+      },
+      error: (err) => {
+        if (!this.closed) this.onError?.(err);
+      },
+    });
+    // Heartbeats and the sweep run from now on (a tick skips the heartbeat while the broker is away).
+    this.heartbeatTimer = setInterval(() => this.tick(), this.options.heartbeatInterval);
+    unref(this.heartbeatTimer);
+    const boot = this.boot();
+    boot.catch(() => undefined);
+    const timeout = new Promise<never>((_, reject) => {
+      this.startTimer = setTimeout(() => reject(this.startError()), this.options.startTimeout);
+      unref(this.startTimer);
+    });
+    try {
+      await Promise.race([boot, timeout]);
+    } finally {
+      clearTimeout(this.startTimer);
+    }
+  }
+
+  private startError(): StelarError {
+    const { name } = this.broker;
+    const ms = this.options.startTimeout;
+    if (this.broker.subscriberUp && !this.subs.done) {
+      const hint = this.broker.subscribeHint?.();
+      return new StelarError(this.codes.SUBSCRIBE_FAILED, `${name} is reachable but the subscriptions did not complete in ${ms} ms${hint ? ` (${hint})` : ''}`);
+    }
+    return new StelarError(this.codes.DOWN, `${name} not reachable in ${ms} ms (${this.broker.address}); still trying in the background`);
+  }
+
+  /** Subscribed and connected, then the other nodes discovered (or `discoveryTimeout`). */
+  private async boot(): Promise<void> {
+    await new Promise<void>((resolve, reject) => {
+      this.peers.watch(() => {
+        if (this.closed) reject(new StelarError(ClusterErrorCode.ADAPTER_CLOSED, 'the adapter was closed while starting'));
+        else if (this.subs.done && this.broker.publisherUp) resolve();
+        else if (this.subs.error) reject(this.subs.error);
+        else return false;
+        return true;
+      });
+    });
+    // The broker says how many other nodes are subscribed; wait (a little) until each has said hello.
+    this.expectedPeers = await this.heartbeat.hello().catch(() => 0);
+    await new Promise<void>((resolve) => {
+      let late = false;
+      const timer = setTimeout(() => {
+        late = true;
+        resolve();
+      }, this.options.discoveryTimeout);
+      unref(timer);
+      this.peers.watch(() => {
+        if (!late && !this.closed && this.peers.size < this.expectedPeers) return false;
+        clearTimeout(timer);
+        resolve();
+        return true;
+      });
+    });
+  }
+
+  /**
+   * Leaves the cluster: stops timers, rejects pending queries, says goodbye (so other nodes stop
+   * waiting for this one at once) and closes the broker. `goodbye: false` leaves silently, as a
+   * crash would.
+   */
+  override async close(options: { goodbye?: boolean } = {}): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    if (this.heartbeatTimer !== undefined) clearInterval(this.heartbeatTimer);
+    if (this.startTimer !== undefined) clearTimeout(this.startTimer);
+    this.heartbeatTimer = this.startTimer = undefined;
+    this.heartbeat.cancel();
+    this.losses.close();
+    this.peers.poke();
+    this.closing();
+    if (options.goodbye !== false && this.header.length > 0 && this.broker.publisherUp) {
+      await new Promise<void>((resolve) => {
+        this.outbox.send({ channel: this.channels.req, msg: encodeControl(this.header, Kind.BYE), done: () => resolve() });
+      });
+    }
+    this.outbox.close();
+    await this.broker.close();
+    this.peers.clear();
+    this.seq.clear();
+    await super.close();
+  }
+
+  /** Called by `close()` before the goodbye: pending operations fail. */
+  protected abstract closing(): void;
+
+  override nodeCount(): number {
+    return this.peers.size + 1;
+  }
+
+  /** Ids of the other nodes known alive. */
+  nodeIds(): string[] {
+    return this.peers.ids();
+  }
+
+  /**
+   * Resolves once every subscription change asked so far is in effect on the broker (sharded
+   * mode subscribes a room's channel when its first local member joins), or has failed (counted
+   * in `subscribeFailures`). Bounded by `commandTimeout`.
+   */
+  sync(): Promise<void> {
+    return this.subs.sync();
+  }
+
+  // ── the broker's connection and subscriptions ───────────────────────────────
+
+  private onUp(side: BrokerSide, again: boolean): void {
+    if (again) this.counters.reconnects++;
+    if (this.closed) return;
+    if (side === 'subscriber') return this.subs.restore();
+    // The publisher is (again) up: marks and a heartbeat for what failed meanwhile.
+    this.peers.poke();
+    if (this.seq.takeDirty()) {
+      this.heartbeat.soon();
+      this.heartbeat.marks();
+    }
+  }
+
+  // ── rooms (sharded brokers: one channel per room with local members) ───────
+
+  /** On a sharded broker, resolves once the channels of rooms new to this node are subscribed (or failed). */
+  override join(conn: AnyConnection, rooms: readonly string[]): void | Promise<void> {
+    if (!this.broker.sharded) return super.join(conn, rooms);
+    const fresh = rooms.filter((r) => !this.rooms.has(r));
+    super.join(conn, rooms);
+    const subscribed: Promise<void>[] = [];
+    for (const r of fresh) if (this.rooms.has(r)) subscribed.push(this.subs.subscribe([this.channels.room(r)]).catch(() => undefined));
+    return subscribed.length ? Promise.all(subscribed).then(() => undefined) : undefined;
+  }
+
+  override leave(conn: AnyConnection, room: string): boolean {
+    const was = super.leave(conn, room);
+    if (was && this.broker.sharded && !this.rooms.has(room) && !this.closed) {
+      this.subs.unsubscribe(this.channels.room(room)).catch(() => undefined);
+      this.seq.forgetRoom(room);
+    }
+    return was;
+  }
+
+  // ── broadcast ───────────────────────────────────────────────────────────────
+
+  /**
+   * Publishes first (the first publish of an event-loop turn goes to the broker at once), then
+   * delivers to local members: remote latency does not include the local fan-out.
+   */
+  override broadcast(frame: Uint8Array, target: BroadcastTarget): void {
+    if (!target.local && !this.closed && this.header.length > 0) this.publish(frame, target);
+    this.deliverCorked(frame, target, target.volatile);
+  }
+
+  private publish(frame: Uint8Array, target: BroadcastTarget): void {
+    const single = target.rooms.length === 1 ? target.rooms[0]! : undefined;
+    // A name that is a connection of this node (and no room here) is addressed here only.
+    if (single !== undefined && !this.rooms.has(single) && this.host.connection(single)) return;
+    const room = this.broker.sharded ? single : undefined;
+    const flags = Flag.SEQUENCED | (target.volatile ? Flag.VOLATILE : 0) | (room !== undefined ? Flag.ROOM_STREAM : 0);
+    const { epoch, seq } = this.seq.next(room);
+    const msg = encodeBroadcast(this.header, flags, epoch, seq, target, frame);
+    if (room === undefined) this.outbox.send({ channel: this.channels.global, msg, done: this.onBroadcastDone }, true);
+    else this.outbox.send({ channel: this.channels.room(room), msg, tag: room, done: this.onRoomBroadcastDone }, true);
+  }
+
+  private readonly onBroadcastDone = (_p: Publication, _r: number, _c: number[] | undefined, failure: Failure | 0): void => {
+    if (failure === 0) return void this.counters.published++;
+    this.seq.failed();
+    this.losses.lost(failure, 'broadcast');
+  };
+
+  private readonly onRoomBroadcastDone = (p: Publication, receivers: number, _c: number[] | undefined, failure: Failure | 0): void => {
+    const room = p.tag as string;
+    if (failure !== 0) {
+      this.seq.failed(room);
+      this.losses.lost(failure, 'broadcast');
+      return;
+    }
+    this.seq.delivered(room, receivers);
+    if (receivers > 0) return void this.counters.published++;
+    // Nobody subscribes to this room's channel: the name may be a connection id, or its nodes
+    // may be resubscribing. The same message goes once more on the global channel, which every
+    // node reads.
+    this.outbox.send({ channel: this.channels.global, msg: resentCopy(p.msg, this.header), done: this.onBroadcastResent });
+  };
+
+  private readonly onBroadcastResent = (_p: Publication, _r: number, _c: number[] | undefined, failure: Failure | 0): void => {
+    if (failure === 0) this.counters.published++;
+    else this.losses.lost(failure, 'broadcast');
+  };
+
+  /** Local delivery, each recipient corked until the current callback has returned (see `Corker`). */
+  private deliverCorked(frame: Uint8Array, target: Target, volatile: boolean): void {
+    this.forEachMatch(target, (conn) => {
+      this.corker.cork(linkOf(conn));
+      conn.sendEncoded(frame, volatile);
+    });
+  }
+
+  // ── receiving ───────────────────────────────────────────────────────────────
+
+  private readonly receiver: Receiver = {
+    broadcast: (env) => this.onBroadcast(env),
+    control: (env) => this.onControl(env),
+    bad: (err) => {
+      if (err instanceof EnvelopeError) {
+        this.counters.badMessages++;
+        this.host.countError(this.codes.BAD_MESSAGE);
+      } else {
+        // Not ours to throw into the broker client's parser.
+        this.host.countError('HANDLER_ERROR');
+        this.onError?.(asError(err));
+      }
+    },
+  };
+
+  private readonly follows = (room: string): boolean => this.rooms.has(room);
+
+  private onBroadcast(env: BroadcastEnvelope): void {
+    this.peers.seen(env.origin);
+    if (!this.seq.accept(env, this.follows)) return;
+    this.counters.received++;
+    this.deliverCorked(env.frame, env, (env.flags & Flag.VOLATILE) !== 0);
+  }
+
+  private onControl(env: ControlEnvelope): void {
+    const body = env.body as Record<string, unknown> | undefined;
+    switch (env.kind) {
+      case Kind.HELLO:
+      case Kind.HEARTBEAT: {
+        this.peers.seen(env.origin);
+        // A hello also comes after a reconnection: the gap of an outage is counted here.
+        const epoch = body?.['epoch'];
+        const seq = body?.['seq'];
+        if (typeof epoch === 'number' && typeof seq === 'number') this.seq.peerMark(env.origin, { epoch, seq });
+        // Answer a hello at once so the newcomer knows every node without waiting a heartbeat
+        // (the heartbeat carries our global stream's number: what it missed is counted).
+        if (env.kind === Kind.HELLO) {
+          this.heartbeat.soon();
+          if (this.seq.hasDirtyRooms) this.heartbeat.marks();
+        }
+        return;
+      }
+      case Kind.MARK: {
+        const room = body?.['room'];
+        const epoch = body?.['epoch'];
+        const seq = body?.['seq'];
+        if (typeof room !== 'string' || typeof epoch !== 'number' || typeof seq !== 'number') throw new EnvelopeError('bad mark');
+        if (this.rooms.has(room)) this.seq.roomMark(env.origin, room, { epoch, seq });
+        return;
+      }
+      case Kind.BYE:
+        this.seq.forgetNode(env.origin);
+        this.peers.bye(env.origin);
+        return;
+      case Kind.REQUEST:
+      case Kind.RESPONSE:
+        this.peers.seen(env.origin);
+        this.onQuery(env);
+        return;
+    }
+  }
+
+  // ── membership traffic ──────────────────────────────────────────────────────
+
+  private tick(): void {
+    const t = now();
+    const forget = 10 * this.options.nodeTimeout;
+    this.peers.sweep(t, this.options.nodeTimeout, forget);
+    this.seq.sweep(t, forget, (node) => this.peers.has(node));
+    this.broker.poll?.();
+    this.heartbeat.send();
+  }
+}
