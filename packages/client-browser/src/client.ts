@@ -16,12 +16,17 @@ import { attempt, decode, E, encoder, errorOf, fail, frame, json, obj, parse, T,
  * `toErrorBody` does), the option and lifecycle types, and the public surface, which is
  * `ClientEngine`'s by construction (test/api.test.ts checks that every member exists). The
  * Chromium tests in test/parity.test.ts hold it to core's behaviour against the real server.
+ *
+ * The features after issue 14's set (connection-state recovery, connect_error and connect()'s
+ * options, counters, logger) sit behind the switches of src/features.ts: `if (RECOVERY) …` and
+ * the like are dropped from stelar.min.js at build time, so code there costs that file nothing
+ * while it stays out of the paths the small file shares (test/size.test.ts checks both files).
  */
 
 /**
  * A Stelar client in the browser, over the native `WebSocket`: events, requests, rooms,
- * reconnection, the offline queue and heartbeats, with the API and behaviour of core's
- * `ClientEngine` (the same as `@stelar/client-node`'s; documented there).
+ * reconnection, the offline queue, heartbeats and connection-state recovery, with the API and
+ * behaviour of core's `ClientEngine` (the same as `@stelar/client-node`'s; documented there).
  */
 export interface StelarClient<In extends object = AnyEvents, Out extends object = In> extends Chain<In>, Omit<ClientEngine<In, Out>, keyof Chain<In>> {}
 
@@ -73,10 +78,10 @@ export class StelarClient<In extends object = AnyEvents, Out extends object = In
     /** The secret to present in the next CONNECT, and the session it is for. */
     let token: string | undefined;
     let rsid: string | undefined;
-    /** The last non-zero offset received, as CONNECT carries it (16 hex digits). */
-    const ZERO = '0000000000000000';
     /** Frame types a Stelar server may send before its CONNECT (bit per type byte): PING, PONG, CONNECT, DISCONNECT, ERROR. */
     const BEFORE_SESSION = (1 << T.PING) | (1 << T.PONG) | (1 << T.CONNECT) | (1 << T.DISCONNECT) | (1 << T.ERROR);
+    /** The last non-zero offset received, as CONNECT carries it (16 hex digits). */
+    const ZERO = '0000000000000000';
     let offset = ZERO;
     /** Frames counted (JSON, BINARY, ACK_REQ, JOIN, LEAVE) since the session opened, and the most recent of them: [seq, frame]. */
     let count = 0;
