@@ -1,6 +1,7 @@
 import { backoffDelay, StelarError } from '@stelar/core/client';
-import type { AnyEvents, BackoffOptions, ClientEngine, ClientLifecycle, ClientRequestOptions, ClientState } from '@stelar/core/client';
-import { failure, wake, type Chain, type Fn, type Msg, type Waiter } from './helpers';
+import type { AnyEvents, ClientEngine, ClientLifecycle, ClientRecoveryOptions, ClientRequestOptions, ClientState, ConnectOptions, ReconnectOptions } from '@stelar/core/client';
+import { ATTEMPTS, COUNTERS, LOGGER, RECOVERY } from './features';
+import { failure, wake, type Chain, type Fn, type Joining, type Msg, type Waiter } from './helpers';
 import { DialError, resolveUrl, type BrowserClientOptions } from './options';
 import { attempt, decode, E, encoder, errorOf, fail, frame, json, obj, parse, T, tooLarge, u32, u32be, type Frame } from './wire';
 
@@ -15,23 +16,19 @@ import { attempt, decode, E, encoder, errorOf, fail, frame, json, obj, parse, T,
  * `toErrorBody` does), the option and lifecycle types, and the public surface, which is
  * `ClientEngine`'s by construction (test/api.test.ts checks that every member exists). The
  * Chromium tests in test/parity.test.ts hold it to core's behaviour against the real server.
+ *
+ * The features after issue 14's set (connection-state recovery, connect_error and connect()'s
+ * options, counters, logger) sit behind the switches of src/features.ts: `if (RECOVERY) …` and
+ * the like are dropped from stelar.min.js at build time, so code there costs that file nothing
+ * while it stays out of the paths the small file shares (test/size.test.ts checks both files).
  */
 
 /**
  * A Stelar client in the browser, over the native `WebSocket`: events, requests, rooms,
- * reconnection, the offline queue and heartbeats, with the API and behaviour of core's
- * `ClientEngine` (the same as `@stelar/client-node`'s; documented there).
+ * reconnection, the offline queue, heartbeats and connection-state recovery, with the API and
+ * behaviour of core's `ClientEngine` (the same as `@stelar/client-node`'s; documented there).
  */
-export interface StelarClient<In extends object = AnyEvents, Out extends object = In> extends Chain<In>, Omit<ClientEngine<In, Out>, keyof Chain<In> | NotPortedYet | 'connect'> {
-  /** Resolves once the server accepted the session; rejects on a refusal, when attempts run out, or on `close()`. */
-  connect(): Promise<void>;
-}
-
-/**
- * Members of core's `ClientEngine` this client does not have yet (issue 15: client counters, and
- * `connect({ timeout, signal })` above); remove a name here once it is implemented.
- */
-type NotPortedYet = 'messagesSent' | 'messagesReceived' | 'connectedAt' | 'lastError';
+export interface StelarClient<In extends object = AnyEvents, Out extends object = In> extends Chain<In>, Omit<ClientEngine<In, Out>, keyof Chain<In>> {}
 
 export class StelarClient<In extends object = AnyEvents, Out extends object = In> {
   /** The WebSocket URL (`resolveUrl` of the one given). */
@@ -40,7 +37,7 @@ export class StelarClient<In extends object = AnyEvents, Out extends object = In
   constructor(url?: string | URL, o: BrowserClientOptions = {}) {
     const href = (this.url = resolveUrl(url));
     const { reconnect: rc, queue: qo = {}, heartbeat: hb } = o;
-    const backoff = rc !== false && { ...(rc as BackoffOptions) }; // true and undefined give {}
+    const backoff = rc !== false && { ...(rc as ReconnectOptions) }; // true and undefined give {}
     const { maxMessages = 1000, maxBytes = 1 << 20, policy } = qo || { maxMessages: 0 };
     /** Handlers by event, [fn, once]; '' (no event has that name) holds the catch-all ones. Lists are replaced, never changed. */
     const handlers = new Map<string, [Fn, boolean | undefined][]>();
@@ -50,7 +47,7 @@ export class StelarClient<In extends object = AnyEvents, Out extends object = In
     let bytes = 0;
     const pending = new Map<number, Msg>();
     /** Rooms to be in: 0 once the server accepted, else the join() callers waiting. */
-    const rooms = new Map<string, Waiter[] | 0>();
+    const rooms = new Map<string, Joining | 0>();
     let state: ClientState = 'idle';
     /** The socket of the current attempt or session. */
     let ws: WebSocket | undefined;
@@ -74,9 +71,63 @@ export class StelarClient<In extends object = AnyEvents, Out extends object = In
     /** The one timer running: the connect timer of an attempt, the heartbeat of a session, or the retry delay. */
     let timer: ReturnType<typeof setTimeout> | undefined;
 
+    // Connection-state recovery (docs/protocol.md §8; core's ClientResume), on unless `recovery: false`.
+    const keep = RECOVERY && o.recovery !== false && { ...(o.recovery as ClientRecoveryOptions) }; // true and undefined give {}
+    /** The server offered recovery for this session: offsets on JSON and BINARY frames, sent frames counted and kept. */
+    let active = false;
+    /** The secret to present in the next CONNECT, and the session it is for. */
+    let token: string | undefined;
+    let rsid: string | undefined;
+    /** Frame types a Stelar server may send before its CONNECT (bit per type byte): PING, PONG, CONNECT, DISCONNECT, ERROR. */
+    const BEFORE_SESSION = (1 << T.PING) | (1 << T.PONG) | (1 << T.CONNECT) | (1 << T.DISCONNECT) | (1 << T.ERROR);
+    /** The last non-zero offset received, as CONNECT carries it (16 hex digits). */
+    const ZERO = '0000000000000000';
+    let offset = ZERO;
+    /** Frames counted (JSON, BINARY, ACK_REQ, JOIN, LEAVE) since the session opened, and the most recent of them: [seq, frame]. */
+    let count = 0;
+    let ring: [number, Msg][] = [];
+    let ringBytes = 0;
+    /** Counts sessions: a server request is answered only in the session it came in. */
+    let epoch = 0;
+    /** Rooms left while a resumable session was away, to leave on the server after the resume. */
+    const leftAway = (RECOVERY && new Set<string>()) as Set<string>;
+    /** Why the last session's link went (requests fail with it when it does not come back). */
+    let gone: StelarError | undefined;
+
+    // Counters (core's engine: messagesSent, messagesReceived, connectedAt, lastError).
+    let nSent = 0;
+    let nReceived = 0;
+    let openedAt: number | undefined;
+    let lastError: Error | undefined;
+    /** The error of the last failed attempt (quoted by a connect() that times out). */
+    let lastAttempt: Error | undefined;
+
+    /**
+     * The lifecycle's log lines (core's `lifecycleLog`): the state, reconnection and failed
+     * attempts to be retried at debug; connected and disconnected at info; giving up, a failed
+     * attempt that stops the client, and errors at warn. A logger that throws is ignored.
+     */
+    const log = (name: string, [a, b]: unknown[]): void => {
+      const i = b as { attempt: number; willRetry: boolean };
+      const line = (
+        {
+          state: ['debug', { state: a }],
+          connected: ['info', { ...(a as object) }],
+          disconnected: ['info', { ...(a as object) }],
+          reconnecting: ['debug', { ...(a as object) }],
+          connect_error: i?.willRetry ? ['debug', { attempt: i.attempt, err: a }, 'connect error'] : ['warn', { attempt: i?.attempt, err: a }, 'connect failed'],
+          reconnect_failed: ['warn', { attempts: (a as { attempts: number }).attempts, err: (a as { error: unknown }).error }, 'gave up reconnecting'],
+          error: ['warn', { err: a, event: b }],
+        } as Record<string, [string, object, string?]>
+      )[name];
+      const logger = o.logger as unknown as Record<string, Fn | undefined>;
+      if (line && typeof logger[line[0]] == 'function') attempt(() => logger[line[0]]!.call(logger, ...([line[1], line[2] ?? name] as never[])));
+    };
     /** Replaces an event's handler list; an empty one is dropped (no map entry per event ever seen). */
     const setList = (event: string, list: [Fn, boolean | undefined][]): unknown => (list.length ? handlers.set(event, list) : handlers.delete(event));
     const notify = <K extends keyof ClientLifecycle>(name: K, ...args: Parameters<ClientLifecycle[K]>): void => {
+      if (COUNTERS && name == 'error') lastError = args[0] as Error;
+      if (LOGGER && o.logger) log(name, args as unknown[]);
       for (const fn of [...(lifecycle.get(name) ?? [])]) attempt(() => (fn as (...a: typeof args) => void)(...args));
     };
     const setState = (s: ClientState): void => {
@@ -88,10 +139,24 @@ export class StelarClient<In extends object = AnyEvents, Out extends object = In
      * Sends in the session; says as core's SendStatus: sent 0 (OK or BUFFERED: the caller does
      * not tell them apart), DROPPED 2 (volatile, over highWaterMark), CLOSED 3 (no session).
      */
-    const send = (f: Uint8Array, volatile?: unknown): number =>
-      !sid || ws!.readyState != 1 ? 3
-      : volatile && ws!.bufferedAmount > (o.highWaterMark ?? 1 << 20) ? 2
-      : (raw(f), 0);
+    const send = (f: Msg, volatile?: unknown, again?: unknown): number => {
+      const s =
+        !sid || ws!.readyState != 1 ? 3
+        : volatile && ws!.bufferedAmount > (o.highWaterMark ?? 1 << 20) ? 2
+        : (raw(f), 0);
+      if (!s) {
+        // Counted frames (not ACK_RES) are kept, bounded, to send again after a resume.
+        if (RECOVERY && keep && active && f[4] != T.ACK_RES) {
+          ring.push([++count, f]);
+          ringBytes += f.length;
+          while (ring.length > (keep.maxMessages ?? 1000) || ringBytes > (keep.maxBytes ?? 1 << 20)) ringBytes -= ring.shift()![1].length;
+        }
+        // A message counts once: not an event sent again after a resume, nor a request's frame after its first.
+        if (COUNTERS && (f.d ? !f.c : !again)) nSent++;
+        if (COUNTERS || RECOVERY) f.c = 1; // sent once (a request sent again after a resume is not counted again)
+      }
+      return s;
+    };
     /** Refuses a frame above the server's announced limit (the server would close with 1009). */
     const big = (f: Uint8Array): Uint8Array => (maxFrame && f.length > maxFrame ? tooLarge(f.length, maxFrame, "the server's") : f);
     const stopTimers = (): void => {
@@ -133,6 +198,7 @@ export class StelarClient<In extends object = AnyEvents, Out extends object = In
           clearTimeout(t as never); // false: no timer
           signal?.removeEventListener('abort', abort);
           pending.delete(id);
+          if (RECOVERY) f.s = 1;
           if (queue.includes(f)) (bytes -= f.length), queue.splice(queue.indexOf(f), 1);
           (ok ? resolve : reject)(v);
         });
@@ -147,6 +213,10 @@ export class StelarClient<In extends object = AnyEvents, Out extends object = In
         else if (!enqueue(f)) settle(full());
       });
     const sendJoin = (room: string): void => {
+      if (RECOVERY) {
+        const w = rooms.get(room);
+        if (w) w.j = 1;
+      }
       track(room, {}, (id) => frame(T.JOIN, room, id)).then(
         () => {
           const w = rooms.get(room);
@@ -155,7 +225,10 @@ export class StelarClient<In extends object = AnyEvents, Out extends object = In
         (e: StelarError) => {
           const w = rooms.get(room);
           // A join lost to a dropped connection is retried after reconnecting; a refusal is final.
-          if (!w || e.code == 'DISCONNECTED') return;
+          if (!w || e.code == 'DISCONNECTED') {
+            if (RECOVERY && w) w.j = 0;
+            return;
+          }
           rooms.delete(room);
           if (w.length) wake(w, 1, e);
           else notify('error', e, room);
@@ -176,23 +249,59 @@ export class StelarClient<In extends object = AnyEvents, Out extends object = In
     /** One frame from the server; what it throws is a protocol error (the socket closes with 1002). */
     const onFrame = ([type, event, p]: Frame): void => {
       const ask = type == T.ACK_REQ;
+      // Before its CONNECT a Stelar server sends only CONNECT, ERROR, DISCONNECT, PING or PONG.
+      if (ATTEMPTS && !sid && !((BEFORE_SESSION >> type) & 1)) return notStelar(`its first frame is of type ${type}, not CONNECT or ERROR`);
       if (type == T.CONNECT) {
         if (sid) fail('PROTOCOL', 'duplicate CONNECT');
-        // The session: { v, id, heartbeat, maxFrame }.
-        const { id, heartbeat, maxFrame: max } = obj(p, 'id', 'string') as { id: string; heartbeat: unknown; maxFrame: unknown };
+        // The session: { v, id, heartbeat, maxFrame, recovery? }.
+        const hello = obj(p, 'id', 'string') as { id: string; heartbeat: unknown; maxFrame: unknown; recovery?: { token: string; recovered: boolean; rx: number } };
+        const { id, heartbeat, maxFrame: max } = hello;
+        const ans = RECOVERY ? hello.recovery : undefined;
+        if (RECOVERY && ans !== undefined && !(typeof ans?.token == 'string' && typeof ans.recovered == 'boolean' && ans.rx >= 0)) fail('BAD_PAYLOAD', 'bad recovery');
         stopTimers();
         sid = id;
         maxFrame = typeof max == 'number' ? max : 0;
         attempts = 0;
         ever = true;
-        // Rooms first, then the offline queue in order, then new sends: the state flips last.
-        for (const room of rooms.keys()) sendJoin(room);
+        if (COUNTERS) openedAt = Date.now();
+        const tried = RECOVERY && token ? rsid : undefined;
+        const resumed = RECOVERY && !!ans?.recovered && id == tried;
+        if (RECOVERY) {
+          active = !!ans;
+          token = ans?.token;
+          if (!resumed) (rsid = id), (offset = ZERO), (count = ringBytes = 0), (ring = []);
+        }
+        if (resumed) {
+          // What the server did not get (after its count rx) goes again, in order, but settled
+          // requests; then the requests that are answered once (retry, JOIN, LEAVE) are asked
+          // again; then the rooms changed while away.
+          const rx = ans!.rx;
+          const again = ring.filter(([n]) => n > rx);
+          const lost = count - rx - again.length;
+          ring = [];
+          count = rx;
+          ringBytes = 0;
+          again.forEach(([, f]) => f.s || send(f, 0, 1));
+          if (lost > 0) notify('error', E('QUEUE_FULL', `${lost} message(s) sent before the link was lost were not kept to send again`));
+          pending.forEach((f) => queue.includes(f) || (f.c && !(f.r || f[4]! > T.ACK_RES)) || again.some((a) => a[1] == f) || send(f));
+          leftAway.forEach((room) => track(room, {}, (i) => frame(T.LEAVE, room, i)).catch(() => undefined));
+          rooms.forEach((w, room) => w && !w.j && sendJoin(room));
+        } else {
+          // A new session: the previous one's requests fail (or go first in the queue with
+          // `retry`), and every room is joined again.
+          if (RECOVERY) epoch++;
+          if (RECOVERY && gone) release(gone);
+          // Rooms first, then the offline queue in order, then new sends: the state flips last.
+          for (const room of rooms.keys()) sendJoin(room);
+        }
+        if (RECOVERY) leftAway.clear();
         bytes = 0;
         queue.splice(0).forEach(flush);
         setState('connected');
         if (hb !== false) every = hb?.interval ?? ((heartbeat as number) > 0 ? (heartbeat as number) : 25_000);
         alive();
-        notify('connected', { id });
+        if (tried && !resumed) notify('recovery_failed', { id, previousId: tried });
+        notify('connected', RECOVERY ? { id, recovered: resumed } : { id });
         wake(waiters, 0);
       } else if (type == T.ERROR) {
         if (sid) notify('error', errorOf(p), event || undefined);
@@ -200,14 +309,26 @@ export class StelarClient<In extends object = AnyEvents, Out extends object = In
       } else if (type == T.PING) raw(frame(T.PONG, '', p));
       else if (type == T.ACK_RES) {
         const b = p.subarray(5);
+        const f = pending.get(u32(p));
+        if (COUNTERS && f) nReceived++;
         // Status 1: an error body (a malformed one is a protocol error); 0: the result.
-        pending.get(u32(p))?.d!(...((p[4] ? [errorOf(b)] : attempt(() => parse(b))) as [unknown, unknown?]));
+        f?.d!(...((p[4] ? [errorOf(b)] : attempt(() => parse(b))) as [unknown, unknown?]));
       } else if (type < 3 || ask) {
+        if (COUNTERS) nReceived++;
+        // A session with recovery: an 8-byte offset before each JSON and BINARY payload (all zeros: not recoverable).
+        if (RECOVERY && active && !ask) {
+          if (p.length < 8) fail('BAD_PAYLOAD', 'no offset');
+          const hex = [...p.subarray(0, 8)].map((b) => (b + 256).toString(16).slice(1)).join('');
+          if (hex != ZERO) offset = hex;
+          p = p.subarray(8);
+        }
+        const e = epoch;
         /**
          * Answers the request (its id is the payload's first 4 bytes): `v` when `ok`, else the
          * `{code, message}` of what the handler threw.
          */
         const reply = (v: unknown, ok?: unknown): unknown =>
+          (RECOVERY && e != epoch) ||
           attempt(() => send(frame(T.ACK_RES, event, json(ok ? v : { code: (v = failure(v)).code, message: (v as Error).message }), [...p.subarray(0, 4), ok ? 0 : 1])))[1] ||
           reply(E('HANDLER_ERROR', 'reply is not JSON'));
         // The handlers run a microtask later (before the next message), the data decoded; data that
@@ -255,6 +376,8 @@ export class StelarClient<In extends object = AnyEvents, Out extends object = In
       while (encoder.encode(r).length > 123) r = r.slice(0, -1);
       s.close(code == 1000 || (code > 2999 && code < 5000) ? code : 1000, r);
     };
+    /** The peer of this attempt is not a Stelar server: the attempt fails for good (NOT_STELAR). */
+    const notStelar = (why: string): void => kill(E('NOT_STELAR', `not a Stelar server: ${why}`));
     /** Drops the socket at once (1006: a dead server, a timeout); `err` says why when the attempt fails for it. */
     const kill = (err?: StelarError): void => {
       if (ws) (ws.onmessage = ws.onclose = null), ws.close();
@@ -267,17 +390,44 @@ export class StelarClient<In extends object = AnyEvents, Out extends object = In
       setState('disconnected');
       if (code && was != 'disconnected' && was != 'idle') notify('disconnected', { code, reason, willReconnect: false });
       wake(waiters, 1, e);
-      // What is pending now is queued (lost() has settled the requests on the wire).
+      // What is pending now is queued, or kept for a resume that will not come now.
       queue.length = bytes = 0;
       pending.forEach((f) => f.d!(E('DISCONNECTED', 'client closed')));
       rooms.forEach((w, room) => w && w[0] && (rooms.delete(room), wake(w, 1, e))); // callers waiting to join
+      if (RECOVERY) (token = gone = undefined), leftAway.clear();
     };
-    const retry = (e: unknown): void => {
-      if (!backoff || attempts >= (backoff.maxAttempts as number)) { // never when undefined
+    /** The session is over: requests on the wire fail with `gone` (`retry` ones go back to the front of the queue); rooms are to be joined again. */
+    const release = (why: unknown): void => {
+      const again: Msg[] = [];
+      pending.forEach((f) => (RECOVERY && queue.includes(f)) || (f.r && !closed && qo ? again.push(f) : f.d!(why)));
+      bytes = 0;
+      for (const f of again.concat(queue.splice(0))) enqueue(f) || f.d?.(full());
+      rooms.forEach((w, room) => w || rooms.set(room, [])); // joined rooms are to be joined again
+      if (RECOVERY) rooms.forEach((w) => w && (w.j = 0));
+      if (RECOVERY) gone = undefined;
+    };
+    /** A failed attempt (before any session), reported as `connect_error`. */
+    const failed = (e: unknown, willRetry: boolean): void => {
+      if (COUNTERS) lastError = e as Error;
+      if (ATTEMPTS) notify('connect_error', (lastAttempt = e as Error), { attempt: attempts, willRetry });
+    };
+    /** Schedules the next attempt, or stops when the policy allows no more; `report`: the failure was an attempt's. */
+    const retry = (e: unknown, report?: unknown): void => {
+      const will = backoff && !(attempts >= (backoff.maxAttempts as number)); // never false when undefined
+      if (report) failed(e, !!will);
+      if (ATTEMPTS && closed) return; // a connect_error listener called close()
+      if (!will) {
         if (backoff) notify('reconnect_failed', { attempts, error: e });
         return finish(e);
       }
-      const delay = backoffDelay(attempts++, backoff);
+      let delay = backoffDelay(attempts++, backoff);
+      if (ATTEMPTS && backoff.delay) {
+        // The user's delay, given the policy's; one that throws or is not a finite number ≥ 0 falls back to it.
+        const [v, ok] = attempt(() => backoff.delay!(attempts, e as Error, delay));
+        if (ok && (v as number) >= 0 && (v as number) < Infinity) delay = Math.min(Math.floor(v as number), 2147483647);
+        else notify('error', new StelarError('BAD_OPTIONS', ok ? `reconnect.delay returned ${typeof v == 'number' ? v : typeof v}, not a finite number ≥ 0` : `reconnect.delay threw: ${(v as Error)?.message ?? v}`, v));
+        if (closed) return;
+      }
       setState('reconnecting');
       notify('reconnecting', { attempt: attempts, delay });
       timer = setTimeout(open, delay);
@@ -290,27 +440,25 @@ export class StelarClient<In extends object = AnyEvents, Out extends object = In
       }
       const had = sid;
       const why = E('DISCONNECTED', `${reason || 'connection closed'} (${code})`);
-      ws = sid = undefined;
+      ws = sid = openedAt = undefined;
       stopTimers();
       gen++;
       if (had) {
-        // Requests on the wire: `retry` ones go back to the front of the queue, the others fail.
-        const again: Msg[] = [];
-        pending.forEach((f) => (f.r && !closed && qo ? again.push(f) : f.d!(why)));
-        bytes = 0;
-        for (const f of again.concat(queue.splice(0))) enqueue(f) || f.d?.(full());
+        // A session the server keeps (recovery) keeps its requests and rooms until its next answer.
+        if (RECOVERY && token && !closed) gone = why;
+        else release(why);
       }
-      rooms.forEach((w, room) => w || rooms.set(room, [])); // joined rooms are to be joined again
       const fatal = code == 4001 || code == 4002;
-      const refused = refusal ?? (fatal && E(code == 4001 ? 'UNAUTHORIZED' : 'VERSION_MISMATCH', reason || 'refused'));
+      const byCode = fatal && E(code == 4001 ? 'UNAUTHORIZED' : 'VERSION_MISMATCH', reason || 'refused');
+      /** Why an attempt failed: the server's refusal, the dial's or the connect timer's error, or the close. */
+      const e = (refusal || byCode || err || why) as StelarError & { fatal?: unknown };
+      if (COUNTERS && had) lastError = byCode || why;
       if (closed) finish(E('DISCONNECTED', 'client closed'), code, reason);
-      else if (refused && (fatal || !ever)) finish(refused, code, reason);
-      // No session: the dial failed, the connect timer fired, or the server hung up.
-      else if (!had) retry(err || why);
-      else {
-        notify('disconnected', { code, reason, willReconnect: !!backoff });
-        retry(why);
-      }
+      else if (had) byCode ? finish(byCode, code, reason) : (notify('disconnected', { code, reason, willReconnect: !!backoff }), retry(why));
+      // No session: the dial failed, the connect timer fired, the server refused or hung up. Only a
+      // real refusal stops the client (a server failing in its middleware, 1011, is retried).
+      else if (fatal || e.fatal === true || (ATTEMPTS && ['UNAUTHORIZED', 'VERSION_MISMATCH', 'NOT_STELAR'].includes(e.code))) failed(e, false), finish(e, code, reason || e.message);
+      else ATTEMPTS || COUNTERS ? retry(e, 1) : retry(e);
     };
     const open = async (): Promise<void> => {
       const g = ++gen;
@@ -325,28 +473,54 @@ export class StelarClient<In extends object = AnyEvents, Out extends object = In
         s.binaryType = 'arraybuffer';
         s.onopen = () => {
           s.onopen = null; // open: closing is no longer a dial failure (below)
-          raw(frame(T.CONNECT, '', json({ v: 1, auth }))); // JSON leaves `auth` out when undefined
+          // JSON leaves `auth` out when undefined, and `recover` with recovery off: {} opts in, a token asks to resume.
+          raw(frame(T.CONNECT, '', json(keep ? { v: 1, auth, recover: token ? { token, offset } : {} } : { v: 1, auth })));
         };
         s.onmessage = ({ data }: MessageEvent) => {
           alive();
-          if (!(data instanceof ArrayBuffer)) return shut(1003, 'text message');
+          if (!(data instanceof ArrayBuffer)) return ATTEMPTS && !sid ? notStelar('its first message is text') : shut(1003, 'text message');
           try {
             onFrame(decode(new Uint8Array(data), o.maxFrameSize ?? 1 << 24));
           } catch (e) {
             const { code, message } = e as StelarError;
-            shut(code == 'FRAME_TOO_LARGE' ? 1009 : 1002, message);
+            // Bytes that do not decode before the session (decode's errors: message == code, or a
+            // frame too large): whatever answered is not a Stelar server.
+            if (ATTEMPTS && !sid && !refusal && (message == code || code == 'FRAME_TOO_LARGE')) notStelar(`its first bytes are not a Stelar frame (${code}: ${message})`);
+            else shut(code == 'FRAME_TOO_LARGE' ? 1009 : 1002, message);
           }
         };
         // Browsers hide why an upgrade failed: a socket that closes before opening is a DialError.
         s.onclose = ({ code, reason }: CloseEvent) => lost(code, reason, s.onopen && new DialError('WS_DIAL_FAILED', `cannot open ${href} (${code})`));
       } catch (e) {
-        if (g != gen) return;
-        if ((e as { fatal?: unknown } | null)?.fatal === true) finish(e, 1006, String((e as Error).message));
-        else lost(1006, '', e); // what auth() threw, or what the WebSocket constructor threw (a bad URL or subprotocol)
+        // What auth() threw, or what the WebSocket constructor threw (a bad URL or subprotocol): a
+        // failed attempt, final when marked `fatal`.
+        if (g == gen) lost(1006, '', e);
       }
     };
 
     // ── the public surface ────────────────────────────────────────────────────
+
+    const aborted = (signal: AbortSignal): StelarError =>
+      new StelarError('ABORTED', signal.reason instanceof Error ? `connect() aborted: ${signal.reason.message}` : 'connect() aborted', signal.reason);
+    /** A connect() caller with its own bounds (they end this wait only, never the client's attempts). */
+    const bounded = ({ timeout = 20_000, signal }: ConnectOptions = {}, resolve: () => void, reject: (e: unknown) => void): Waiter => {
+      const abort = (): void => w[1](aborted(signal!));
+      const t =
+        timeout > 0 &&
+        timeout < Infinity &&
+        setTimeout(() => w[1](new StelarError('TIMEOUT', `not connected within ${timeout} ms${lastAttempt ? ` (last attempt: ${lastAttempt.message})` : ''}`, lastAttempt)), Math.min(timeout, 2147483647));
+      const done =
+        (i: 0 | 1) =>
+        (v?: unknown): void => {
+          clearTimeout(t as never); // false: no timer
+          signal?.removeEventListener('abort', abort);
+          if (waiters.includes(w)) waiters.splice(waiters.indexOf(w), 1);
+          [resolve, reject][i]!(v as never);
+        };
+      const w: Waiter = [done(0), done(1)];
+      signal?.addEventListener('abort', abort);
+      return w;
+    };
 
     const on = (event: string, fn: Fn, once?: boolean): StelarClient<In, Out> => (handlers.set(event, [...(handlers.get(event) ?? []), [fn, once]]), this);
     const off = (event: string, fn?: Fn, all?: boolean): StelarClient<In, Out> => {
@@ -356,6 +530,12 @@ export class StelarClient<In extends object = AnyEvents, Out extends object = In
       return this;
     };
     Object.defineProperties(this, {
+      ...(COUNTERS && {
+        messagesSent: { get: () => nSent },
+        messagesReceived: { get: () => nReceived },
+        connectedAt: { get: () => openedAt },
+        lastError: { get: () => lastError },
+      }),
       state: { get: () => state },
       id: { get: () => sid },
       connected: { get: () => state == 'connected' },
@@ -364,13 +544,15 @@ export class StelarClient<In extends object = AnyEvents, Out extends object = In
     });
     // The methods. Their public types are ClientEngine's (the interface above); `satisfies` checks that none is missing.
     Object.assign(this, {
-      connect: () =>
+      connect: (co?: ConnectOptions) =>
         new Promise<void>((resolve, reject) => {
           if (state == 'connected') resolve();
-          else waiters.push([resolve, reject]);
+          else if (ATTEMPTS && co?.signal?.aborted) return reject(aborted(co.signal)); // nothing started
+          else waiters.push(ATTEMPTS ? bounded(co, resolve, reject) : [resolve, reject]);
           if (state == 'idle' || state == 'disconnected') {
             closed = false;
             attempts = 0;
+            lastAttempt = undefined;
             void open();
           }
         }),
@@ -403,6 +585,7 @@ export class StelarClient<In extends object = AnyEvents, Out extends object = In
       },
       request: (event: string, data?: unknown, opts: ClientRequestOptions = {}) => track(event, opts, (id) => frame(T.ACK_REQ, event, json(data), id)),
       async join(room: string) {
+        if (RECOVERY) leftAway.delete(room);
         const w = rooms.get(room) ?? [];
         if (w) {
           rooms.set(room, w);
@@ -416,7 +599,9 @@ export class StelarClient<In extends object = AnyEvents, Out extends object = In
         rooms.delete(room);
         if (w) wake(w, 1, E('REJECTED', `left "${room}" before it was joined`));
         if (sid) await track(room, {}, (id) => frame(T.LEAVE, room, id));
+        // A session the server keeps while away leaves the room on the server after the resume.
+        else if (RECOVERY && token) leftAway.add(room);
       },
-    } satisfies Record<Exclude<keyof ClientEngine, 'state' | 'id' | 'connected' | 'queued' | 'rooms' | NotPortedYet>, Fn>);
+    } satisfies Record<Exclude<keyof ClientEngine, 'state' | 'id' | 'connected' | 'queued' | 'rooms' | 'messagesSent' | 'messagesReceived' | 'connectedAt' | 'lastError'>, Fn>);
   }
 }

@@ -14,7 +14,14 @@ export type Msg = Uint8Array & {
   d?: (v: unknown, ok?: unknown) => void;
   /** Kept across a reconnection (`retry: true`). */
   r?: boolean | undefined;
+  /** Settled: a request's frame kept for a resume is not sent again (recovery builds only). */
+  s?: 1;
+  /** Counted in `messagesSent` (counters builds only). */
+  c?: 1;
 };
+
+/** join() callers waiting for a room; `j`: a JOIN for it is on its way (recovery builds only). */
+export type Joining = Waiter[] & { j?: 0 | 1 };
 
 /**
  * A failed handler's error, as core's `toErrorBody` reads it: its own `code` (else

@@ -2,6 +2,7 @@ export { StelarClient } from './client';
 export { connect, createClient } from './create';
 export { DialError, resolveUrl, type BrowserClientOptions } from './options';
 export { dialWebSocket } from './dial';
+export type { MinClient, MinClientOptions, MinGlobal, MinLifecycle } from './min';
 export {
   DisconnectCode,
   ErrorCode,

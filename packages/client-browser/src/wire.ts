@@ -131,6 +131,7 @@ export function decode(b: Uint8Array, max: number): Frame {
         (type > 8 && type < 11 && p && p != 4) // JOIN, LEAVE
       ? 'BAD_PAYLOAD'
       : '';
+  // The message is the code: src/client.ts tells decode's errors from a frame's that way.
   if (code) fail(code, code);
   return [type, event[0] as string, payload];
 }

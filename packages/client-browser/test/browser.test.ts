@@ -107,6 +107,32 @@ describe('@stelar/client-browser in Chromium, from the <script> bundle', () => {
     expect(refused).toEqual({ name: 'DialError', code: 'WS_DIAL_FAILED', fatal: false, state: 'disconnected' });
   });
 
+  it('stelar.min.js has none of the full file\'s features, and works with a server that has recovery on: it does not opt in, gets no offsets, and a lost link is a new session', async () => {
+    const srv = await site({ recovery: true }, (stelar) => stelar.onConnection((conn) => void conn.join('lobby')));
+    const p = await newPage(srv.url);
+    const first = await p.evaluate(async () => {
+      const c = Stelar.createClient('/', { reconnect: { baseDelay: 5, maxDelay: 10 } });
+      x = { c, got: [] as unknown[], connected: [] as unknown[], errs: 0 };
+      c.on('news', (m: unknown) => void x.got.push(m));
+      c.onLifecycle('connected', (i: unknown) => void x.connected.push(i));
+      c.onLifecycle('connect_error' as never, (() => void x.errs++) as never);
+      await c.connect();
+      return { id: c.id as string, counters: [c.messagesSent, c.connectedAt, c.lastError] };
+    });
+    expect(first.counters).toEqual([undefined, undefined, undefined]);
+    const conn = srv.stelar.getConnection(first.id)!;
+    expect(conn.recovered).toBe(false);
+    srv.stelar.to('lobby').emit('news', { n: 1 });
+    srv.stelar.to('lobby').emit('news', new Uint8Array([1, 2]));
+    await until(() => p.evaluate(() => x.got.length === 2), 'the news');
+    expect(await p.evaluate(() => x.got.map((g: unknown) => (g instanceof Uint8Array ? [...g] : g)))).toEqual([{ n: 1 }, [1, 2]]);
+    // A lost link: not kept by the server (the client never opted in), a new session on reconnection.
+    conn.disconnect(4100, 'moving');
+    await until(() => p.evaluate((id) => x.c.connected && x.c.id !== id, first.id), 'the new session');
+    expect(await p.evaluate(() => x.connected.map((i: object) => Object.keys(i)))).toEqual([['id'], ['id']]);
+    expect(srv.stelar.getStats().recovery).toMatchObject({ recovered: 0 });
+  });
+
   it('maps close codes the browser cannot send, and treats an oversize frame as a protocol error', async () => {
     const srv = await start();
     const closes: [string, number, string][] = [];

@@ -26,9 +26,17 @@ export interface Site {
   stop(): Promise<void>;
 }
 
-/** Which engine the served bundle's StelarClient is: this package's, or core's ClientEngine (test/core-engine.ts). */
-export type EngineName = 'browser engine' | "core's ClientEngine";
-const ENTRIES: Record<EngineName, string | undefined> = { 'browser engine': undefined, "core's ClientEngine": join(root, 'test/core-engine.ts') };
+/**
+ * Which engine the served bundle's StelarClient is: this package's as in stelar.min.js (issue 14's
+ * set), this package's with every feature (stelar.full.min.js), or core's ClientEngine
+ * (test/core-engine.ts).
+ */
+export type EngineName = 'browser engine' | 'browser engine (full)' | "core's ClientEngine";
+const ENTRIES: Record<EngineName, string[]> = {
+  'browser engine': [],
+  'browser engine (full)': ['--full'],
+  "core's ClientEngine": ['--entry', join(root, 'test/core-engine.ts')],
+};
 const bundles = new Map<EngineName, Buffer>();
 let current: EngineName = 'browser engine';
 let browser: { context: BrowserContext; close: () => Promise<void> } | undefined;
@@ -55,8 +63,7 @@ export function useChromium(engines: EngineName[] = ['browser engine']): void {
     dir = mkdtempSync(join(tmpdir(), 'stelar-bundle-'));
     for (const engine of engines) {
       const out = join(dir, `${bundles.size}.js`);
-      const entry = ENTRIES[engine];
-      execFileSync(process.execPath, [join(root, 'scripts/bundle.mjs'), '--outfile', out, ...(entry ? ['--entry', entry] : [])], { stdio: 'inherit' });
+      execFileSync(process.execPath, [join(root, 'scripts/bundle.mjs'), '--outfile', out, ...ENTRIES[engine]], { stdio: 'inherit' });
       bundles.set(engine, readFileSync(out));
     }
     browser = await launchChromium();

@@ -7,9 +7,11 @@ import { linkOf } from '@stelar/core/internal';
 import { AuthError, StelarError } from '@stelar/server';
 import { freePort, page, site, tick, until, useChromium, useEngine, type EngineName, type Server } from './harness';
 
-// The same tests run against core's ClientEngine (test/core-engine.ts), so a difference between
-// the two engines shows up as a failure here.
-const ENGINES: EngineName[] = ['browser engine', "core's ClientEngine"];
+// The same tests run against this package's engine as stelar.min.js has it, as
+// stelar.full.min.js has it (every feature on: with recovery off on the server, as here, the wire
+// is the same), and core's ClientEngine (test/core-engine.ts), so a difference between them shows
+// up as a failure here.
+const ENGINES: EngineName[] = ['browser engine', 'browser engine (full)', "core's ClientEngine"];
 useChromium(ENGINES);
 
 /** Handlers most tests use. */
@@ -141,6 +143,26 @@ describe.each(ENGINES)('%s', (engine) => {
       await until(async () => seen.length === 3 && (await p.evaluate(() => x.good.connected as boolean)), 'the reconnection');
       expect(seen).toEqual([{ token: 'nope' }, { token: 'secret', n: 1 }, { token: 'secret', n: 2 }]);
       expect(s.stelar.getStats().connections.rejected).toBe(1);
+    });
+
+    it('a server failing in its connection middleware (ERROR INTERNAL_ERROR, close 1011) is not a refusal: retried even on the first connection', async () => {
+      let calls = 0;
+      const s = await site({}, (srv) =>
+        srv.use(async (_conn, next) => {
+          if (++calls === 1) throw new Error('database down');
+          await next();
+        }),
+      );
+      const p = await page(s.url);
+      const r = await p.evaluate(async (code) => {
+        eval(code);
+        const c = x.record(Stelar.createClient('/', { reconnect: { baseDelay: 5, maxDelay: 10 } }));
+        await c.connect();
+        return { connected: c.connected, log: x.log };
+      }, RECORD);
+      expect(r.connected).toBe(true);
+      expect(calls).toBe(2);
+      expect(r.log).toEqual(['state:connecting', 'state:reconnecting', 'reconnecting', 'state:connecting', 'state:connected', 'connected']);
     });
 
     it('a refusal on a reconnection (credentials expired) stops reconnecting too', async () => {
