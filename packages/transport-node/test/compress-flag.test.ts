@@ -7,7 +7,8 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { encodeJson } from '@stelar/codec-tcp';
 import { attachWebSocket, dialWebSocket, type WsConnection } from '../src/index';
-import { dialInto, FakeAcceptor, httpServer, json, until, type Peer } from './helpers';
+import { until } from '@stelar/test-utils';
+import { dialInto, FakeAcceptor, httpServer, json, type Peer } from './helpers';
 
 const cleanups: Array<() => unknown> = [];
 afterEach(async () => {
