@@ -1,4 +1,4 @@
-import { FrameType } from '@stelar/codec-tcp';
+import { FrameType, type Offset } from '@stelar/codec-tcp';
 import { SendStatus, type Link, type LinkInfo } from './link';
 
 /** Replies kept per session, for a request the client asks again after a resume. */
@@ -41,6 +41,16 @@ export class SessionRecovery {
   recovered = false;
   /** A logged frame could not be sent on its live link (it was closing): replay cannot skip what it was not sent. */
   missed = false;
+  /** Shared log (cluster): the log's newest seq when the session opened or was resumed here. */
+  base = 0;
+  /**
+   * Shared log: what the record of a session that came from another process says (offsets of
+   * the last frame sent and of the loss), and the rooms it re-joins on resume; undefined for a
+   * session parked by this process (its seqs say it).
+   */
+  moved: { sent: Offset; dropped: Offset; rooms: string[] } | undefined = undefined;
+  /** Shared log: its record is in the shared store (deleted there when the session ends here). */
+  stored = false;
   /** Request ids handed to handlers and not answered yet. */
   private running: Set<number> | undefined = undefined;
   /** Recent replies by request id (insertion order = age). */
@@ -71,6 +81,19 @@ export class SessionRecovery {
       if (replies.size <= REPLY_CACHE_ENTRIES && this.replyBytes <= REPLY_CACHE_BYTES) break;
       replies.delete(k);
       this.replyBytes -= v.length;
+    }
+  }
+
+  /** The replies kept, oldest first (a session record carries them to another process). */
+  keptReplies(): [number, Uint8Array][] {
+    return this.replies ? [...this.replies] : [];
+  }
+
+  /** Takes the replies of a session record (bounded as `answered` bounds them). */
+  restoreReplies(list: readonly (readonly [number, Uint8Array])[]): void {
+    for (const [id, frame] of list) {
+      (this.running ??= new Set()).add(id);
+      this.answered(id, frame);
     }
   }
 

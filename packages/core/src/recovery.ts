@@ -1,14 +1,16 @@
-import { DisconnectCode, encodeServerConnect, parseAckRequest, PROTOCOL_VERSION, type Frame, type Offset, type RecoveryAnswer } from '@stelar/codec-tcp';
+import { compareOffsets, DisconnectCode, encodeServerConnect, parseAckRequest, PROTOCOL_VERSION, ZERO_OFFSET, type Frame, type Offset, type RecoveryAnswer } from '@stelar/codec-tcp';
 import { now, unrefTimer } from './clock';
 import { attachLink, linkOf, markAbsent, markClosed, markOpen, setRecovery, stateOf, type AnyConnection } from './connection';
 import type { HubContext } from './hub-context';
 import { randomToken } from './ids';
 import { SendStatus, type Link } from './link';
-import { addressed, OutFrame, type LogEntry, type RecoveryLog, type RecoverySettings, type RecoveryStats } from './recovery-log';
+import { addressed, addressedIn, OutFrame, type LogEntry, type RecoveryLog, type RecoverySettings, type RecoveryStats, type SessionRecord, type SharedLog } from './recovery-log';
 import { AbsentLink, SessionRecovery, type AbsentHost } from './recovery-session';
 import type { ServerSession } from './session';
 
 const NO_NAMES: readonly string[] = [];
+/** Most entries read from a shared store for one resume (those this process does not hold). */
+const SHARED_READ_LIMIT = 10_000;
 
 /**
  * Connection-state recovery, the hub's side (docs/protocol.md §8): sessions that opted in get a
@@ -38,9 +40,17 @@ export class Recovery<In extends object, Out extends object> implements AbsentHo
     makeLog: (budget: () => number) => RecoveryLog,
     /** Ends a session for good (`Liveness.finish`). */
     private readonly end: (s: ServerSession, code: number, reason: string) => void,
+    /** A session record for a session that comes from another process (shared log only). */
+    private readonly makeSession?: (link: Link, id: string) => ServerSession,
   ) {
     this.log = makeLog(() => this.settings.maxLogBytes - this.held);
+    this.shared = this.log.shared;
   }
+
+  /** The log's side of moving sessions between processes, when the log is shared (a cluster). */
+  readonly shared: SharedLog | undefined;
+  /** Sessions this process let go because another one claimed them (no `onDisconnect` here). */
+  private moved = 0;
 
   stats(): RecoveryStats {
     const log = this.log;
@@ -52,6 +62,7 @@ export class Recovery<In extends object, Out extends object> implements AbsentHo
       recovered: this.recovered,
       failed: this.failed,
       expired: this.expired,
+      ...(this.shared ? { movedAway: this.moved } : {}),
     };
   }
 
@@ -69,6 +80,7 @@ export class Recovery<In extends object, Out extends object> implements AbsentHo
     rec.token = randomToken();
     this.tokens.set(rec.token, s);
     setRecovery(s.conn, rec);
+    rec.base = this.log.last;
     if (this.log.sessions++ === 0) this.startTimer();
     return { token: rec.token, recovered: false, rx: rec.rx };
   }
@@ -98,6 +110,156 @@ export class Recovery<In extends object, Out extends object> implements AbsentHo
     return s1;
   }
 
+  /**
+   * With a shared log (a cluster): a CONNECT presents `token`, and the session it names is taken
+   * from the shared store — whichever process kept it — for this link while its middleware runs.
+   * A session still open here is parked first (its record goes to the store, then is taken back
+   * in order). Before it resolves, this process's log has caught up with the offsets the session
+   * needs, and what it does not hold has been read from the store. `undefined`: a fresh session.
+   */
+  async claimShared(s2: ServerSession, token: string, offset: Offset): Promise<ServerSession | undefined> {
+    const shared = this.shared!;
+    let s1 = this.tokens.get(token);
+    if (s1 !== undefined) {
+      const r = s1.rec;
+      if (r === undefined || r.claimed || !s1.active) return undefined;
+      if (s1.state === 'open') this.takeOver(s1);
+      if (s1.state !== 'absent') return undefined;
+      r.claimed = true;
+    }
+    const record = await shared.claim(token);
+    if (s1 !== undefined) {
+      s1.rec!.claimed = false;
+      if (record === undefined) return undefined; // claimed elsewhere, or expired: its own expiry tells
+      s1.rec!.stored = false;
+      if (s1.state !== 'absent') return undefined;
+    }
+    if (record === undefined) return undefined;
+    s1 ??= this.adopt(token, record, linkOf(s2.conn));
+    const rec = s1.rec!;
+    rec.claimed = true;
+    let older: LogEntry[] | undefined;
+    const need = rec.moved !== undefined && compareOffsets(rec.moved.dropped, offset) > 0 ? rec.moved.dropped : offset;
+    if (s2.state === 'opening' && (await shared.reach(need)) && s2.state === 'opening' && shared.after(offset) === undefined) {
+      older = await shared.read(offset, SHARED_READ_LIMIT);
+    }
+    rec.claimed = false;
+    if (s2.state !== 'opening' || s1.state !== 'absent') {
+      // This link went away meanwhile: the session waits again, for any process.
+      if (s1.state === 'absent') this.store(s1);
+      return undefined;
+    }
+    rec.claimed = true;
+    rec.recovered = true;
+    s2.resuming = s1;
+    s2.resumeFrom = offset;
+    s2.resumeOlder = older;
+    (linkOf(s1.conn) as AbsentLink).adopt(linkOf(s2.conn));
+    return s1;
+  }
+
+  /** A session claimed from the shared store that this process did not have: absent here from now on. */
+  private adopt(token: string, record: SessionRecord, via: Link): ServerSession {
+    const placeholder = new AbsentLink(via, this, this.settings.maxMessages);
+    const s = this.makeSession!(placeholder, record.id);
+    const rec = (s.rec = new SessionRecovery());
+    rec.token = token;
+    rec.rx = record.rx;
+    rec.missed = record.missed;
+    rec.lostCode = record.lostCode;
+    rec.lostReason = record.lostReason;
+    rec.restoreReplies(record.replies);
+    rec.moved = { sent: record.sent, dropped: record.dropped, rooms: record.rooms };
+    rec.recovered = true;
+    if (record.data !== null && typeof record.data === 'object') s.conn.data = record.data as Record<string, unknown>;
+    setRecovery(s.conn, rec);
+    markAbsent(s.conn);
+    this.tokens.set(token, s);
+    if (this.log.sessions++ === 0) this.startTimer();
+    this.owners.set(placeholder, s);
+    rec.expiresAt = now() + this.settings.maxDisconnection;
+    this.absent.add(s);
+    return s;
+  }
+
+  /** The record of an absent session, for the shared store. */
+  private recordOf(s: ServerSession): SessionRecord {
+    const shared = this.shared!;
+    const rec = s.rec!;
+    const moved = rec.moved;
+    const sent = moved ? moved.sent : shared.offsetOf(Math.max(rec.sent, rec.base));
+    const dropped = moved ? moved.dropped : shared.offsetOf(rec.dropped);
+    return {
+      id: s.conn.id,
+      rooms: moved ? moved.rooms : [...s.conn.roomSet],
+      data: s.conn.data,
+      rx: rec.rx,
+      sent: sent ?? ZERO_OFFSET,
+      dropped: dropped ?? ZERO_OFFSET,
+      // Without both offsets nothing may be skipped on resume.
+      missed: rec.missed || sent === undefined || dropped === undefined,
+      lostCode: rec.lostCode,
+      lostReason: rec.lostReason,
+      replies: rec.keptReplies(),
+    };
+  }
+
+  /** Puts an absent session's record in the shared store; false (and nothing kept) when it is refused. */
+  private store(s: ServerSession): boolean {
+    const rec = s.rec!;
+    rec.stored = this.shared!.keep(rec.token, this.recordOf(s), Math.max(1, rec.expiresAt - now()));
+    return rec.stored;
+  }
+
+  /**
+   * The replay of a resume with a shared log, by offsets: the entries after the client's
+   * `from` that address the session, except those its process had and did not send it while
+   * its link was up (they were not for it). `older`: what was read from the store before what
+   * this process holds.
+   */
+  private planShared(s1: ServerSession, from: Offset, older: LogEntry[] | undefined): LogEntry[] | undefined {
+    const shared = this.shared!;
+    const rec = s1.rec!;
+    let held = shared.after(from);
+    if (held === undefined) {
+      if (older === undefined) return undefined;
+      const rest = shared.after(older.length > 0 ? older[older.length - 1]!.offset : from);
+      if (rest === undefined) return undefined;
+      held = older.concat(rest);
+    }
+    let skip: [Offset, Offset] | undefined;
+    if (!rec.missed) {
+      if (rec.moved) skip = [rec.moved.sent, rec.moved.dropped];
+      else {
+        const a = shared.offsetOf(Math.max(rec.sent, rec.base));
+        const b = shared.offsetOf(rec.dropped);
+        if (a !== undefined && b !== undefined) skip = [a, b];
+      }
+    }
+    const id = s1.conn.id;
+    const rooms: ReadonlySet<string> = rec.moved ? new Set(rec.moved.rooms) : s1.conn.roomSet;
+    const { maxMessages, maxBytes } = this.settings;
+    let bytes = (linkOf(s1.conn) as AbsentLink).held;
+    const out: LogEntry[] = [];
+    for (const e of held) {
+      if (skip && compareOffsets(e.offset, skip[0]) > 0 && compareOffsets(e.offset, skip[1]) <= 0) continue;
+      if (!addressedIn(id, rooms, e.target)) continue;
+      bytes += e.stamped.length;
+      if (out.length >= maxMessages || bytes > maxBytes) return undefined;
+      out.push(e);
+    }
+    return out;
+  }
+
+  /** Another process claimed this absent session: it ends here without `onDisconnect` (that process reports its end). */
+  private letGo(s: ServerSession): void {
+    const rec = s.rec!;
+    this.moved++;
+    this.leaveAbsence(s, linkOf(s.conn) as AbsentLink);
+    s.closeHandlers = undefined;
+    this.end(s, rec.lostCode, rec.lostReason);
+  }
+
   /** The link that claimed `s1` went away before its middleware finished: `s1` waits again. */
   unclaim(s1: ServerSession): void {
     if (s1.rec) s1.rec.claimed = false;
@@ -113,7 +275,8 @@ export class Recovery<In extends object, Out extends object> implements AbsentHo
     s2.resuming = undefined;
     if (rec === undefined || s1.state !== 'absent') return false;
     rec.claimed = false;
-    const entries = this.plan(s1, s2.resumeFrom!);
+    const entries = this.shared ? this.planShared(s1, s2.resumeFrom!, s2.resumeOlder) : this.plan(s1, s2.resumeFrom!);
+    s2.resumeOlder = undefined;
     if (entries === undefined) return false;
     const hub = this.hub;
     const m = hub.metrics;
@@ -131,6 +294,13 @@ export class Recovery<In extends object, Out extends object> implements AbsentHo
     const conn = s1.conn;
     attachLink(conn, link);
     markOpen(conn);
+    // A session that came from another process joins its rooms here, in the same step as its
+    // replay: the entries this process delivers from now on reach it, those before were replayed.
+    if (rec.moved !== undefined) {
+      hub.adapter.join(conn, rec.moved.rooms);
+      rec.moved = undefined;
+    }
+    rec.base = this.log.last;
     hub.open.set(conn.id, conn);
     m.open++;
     m.transportDelta(conn.transport, 1);
@@ -235,6 +405,12 @@ export class Recovery<In extends object, Out extends object> implements AbsentHo
     rec.expiresAt = now() + this.settings.maxDisconnection;
     s.pingSent = false;
     this.absent.add(s);
+    if (this.shared && !this.store(s)) {
+      // Its record is larger than the store keeps: it cannot be resumed anywhere.
+      this.expired++;
+      this.end(s, code, reason);
+      return;
+    }
     if (this.absent.size > this.settings.maxSessions) {
       for (const old of this.absent) {
         if (old.rec?.claimed) continue;
@@ -278,6 +454,10 @@ export class Recovery<In extends object, Out extends object> implements AbsentHo
     }
     const link = linkOf(s.conn);
     if (link instanceof AbsentLink && this.absent.has(s)) this.leaveAbsence(s, link);
+    if (rec.stored) {
+      rec.stored = false;
+      void this.shared!.release(rec.token);
+    }
   }
 
   /** Ends an absent session now (a refused or failed resume), with its own close code unless given. */
@@ -335,6 +515,11 @@ export class Recovery<In extends object, Out extends object> implements AbsentHo
   /** A direct `conn.emit` of a session with recovery: logged as a broadcast to its id. */
   emitLogged(conn: AnyConnection, frame: Uint8Array): boolean {
     const target = { rooms: [conn.id], exceptRooms: NO_NAMES, exceptIds: NO_NAMES, volatile: false, local: false };
+    if (this.shared) {
+      // Through the shared log, in its order, to wherever the session is when it is delivered.
+      this.hub.adapter.broadcast(frame, target);
+      return true;
+    }
     const entry = this.log.append(frame, target, now());
     if (stateOf(conn) === 'absent') return entry !== undefined;
     const st = conn.sendOut(new OutFrame(frame, entry), false);
@@ -353,6 +538,23 @@ export class Recovery<In extends object, Out extends object> implements AbsentHo
   }
 
   // ── time ────────────────────────────────────────────────────────────────────
+
+  /**
+   * An absent session whose wait is over, with a shared store: its record is deleted there, and
+   * the store says whether it ends here (`onDisconnect`) or another process took it meanwhile.
+   */
+  private expireShared(s: ServerSession): void {
+    const rec = s.rec!;
+    rec.claimed = true;
+    rec.stored = false;
+    void this.shared!.release(rec.token).then((here) => {
+      rec.claimed = false;
+      if (s.state !== 'absent') return;
+      if (!here) return this.letGo(s);
+      this.expired++;
+      this.end(s, rec.lostCode, rec.lostReason);
+    });
+  }
 
   private startTimer(): void {
     if (this.timer !== undefined) return;
@@ -374,6 +576,10 @@ export class Recovery<In extends object, Out extends object> implements AbsentHo
       const rec = s.rec!;
       if (rec.claimed) continue;
       if (rec.expiresAt > t) break;
+      if (this.shared && rec.stored) {
+        this.expireShared(s);
+        continue;
+      }
       this.expired++;
       this.end(s, rec.lostCode, rec.lostReason);
     }
