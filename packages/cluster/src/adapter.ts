@@ -50,15 +50,6 @@ export class ClusterAdapter extends ClusterNode {
     });
   }
 
-  /**
-   * Connection-state recovery needs a log of the cluster's broadcasts with offsets, which no
-   * `Broker` gives yet (see the README's design section): a hub with `recovery` refuses this
-   * adapter at construction, as core does for any adapter without a log of its own.
-   */
-  override recovery(): never {
-    throw new TypeError(`${this.constructor.name} does not support connection-state recovery (HubOptions.recovery): a cluster needs a shared log of broadcasts, which no Broker provides yet`);
-  }
-
   protected override nodeDropped(node: string): void {
     this.queries.nodeDropped(node);
   }
@@ -86,6 +77,20 @@ export class ClusterAdapter extends ClusterNode {
       nodesGone: peers.gone,
       connected: this.broker.connected,
       nodes: this.nodeCount(),
+      ...this.recoveryStats(),
+    };
+  }
+
+  /** With recovery: the log's counters (this node's window, and the broker's). */
+  private recoveryStats(): Partial<ClusterAdapterStats> {
+    const stream = this.stream;
+    if (stream === undefined) return {};
+    return {
+      logAppended: this.streamCounters.appended,
+      logDelivered: this.streamCounters.delivered,
+      logReadForResumes: stream.readFromStore,
+      logUnkept: stream.unkept,
+      ...this.broker.log!.stats(),
     };
   }
 
