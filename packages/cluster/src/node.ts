@@ -123,7 +123,7 @@ export abstract class ClusterNode extends MemoryAdapter {
     if (log === undefined) {
       throw new TypeError(`${this.constructor.name} does not support connection-state recovery (HubOptions.recovery) over this broker: a cluster needs a shared log of broadcasts, which this Broker does not provide`);
     }
-    this.stream = new StreamLog(settings, budget, log, this.options.commandTimeout);
+    this.stream = new StreamLog(settings, budget, log, this.options.commandTimeout, (id) => this.sessionTaken(id));
     this.recoveryLog = this.stream;
     return this.stream;
   }
@@ -333,6 +333,12 @@ export abstract class ClusterNode extends MemoryAdapter {
     });
   }
 
+  /** Tells every node that this one claimed the session `id` (their copies go without `onDisconnect`). */
+  private sessionTaken(id: string): void {
+    if (this.closed || this.header.length === 0) return;
+    this.outbox.send({ channel: this.channels.req, msg: encodeControl(this.header, Kind.REQUEST, { id: 0, op: 'moved', conn: id }), done: () => undefined });
+  }
+
   private publish(frame: Uint8Array, target: BroadcastTarget): void {
     const single = target.rooms.length === 1 ? target.rooms[0]! : undefined;
     // A name that is a connection of this node (and no room here) is addressed here only.
@@ -438,6 +444,10 @@ export abstract class ClusterNode extends MemoryAdapter {
       case Kind.REQUEST:
       case Kind.RESPONSE:
         this.peers.seen(env.origin);
+        if (body?.['op'] === 'moved') {
+          if (typeof body['conn'] === 'string') this.stream?.onTaken?.(body['conn']);
+          return;
+        }
         this.onQuery(env);
         return;
     }

@@ -74,6 +74,7 @@ export class StreamLog implements RecoveryLog, SharedLog {
   readFromStore = 0;
   /** Entries the log delivered without an offset (not kept). */
   unkept = 0;
+  onTaken: ((id: string) => void) | undefined = undefined;
 
   constructor(
     private readonly settings: RecoverySettings,
@@ -81,6 +82,8 @@ export class StreamLog implements RecoveryLog, SharedLog {
     private readonly log: BrokerLog,
     /** How long a resume waits for this node to catch up with an offset, or for the store (ms). */
     private readonly wait: number,
+    /** Tells the other nodes that this one claimed a session. */
+    readonly taken: (id: string) => void,
   ) {}
 
   get entries(): number {
@@ -244,7 +247,7 @@ export class StreamLog implements RecoveryLog, SharedLog {
 
   keep(token: string, record: SessionRecord, ttl: number): boolean {
     const bytes = encodeRecord(record);
-    if (bytes.length > Math.min(this.settings.maxBytes, this.log.maxRecordBytes)) return false;
+    if (bytes.length > this.settings.maxBytes) return false;
     return this.log.keep(token, bytes, ttl);
   }
 

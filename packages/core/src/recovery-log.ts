@@ -176,6 +176,10 @@ export interface SharedLog {
   offsetOf(seq: number): Offset | undefined;
   /** The newest offset delivered by this process (zero when none). */
   readonly lastOffset: Offset;
+  /** Tells the other processes that this one claimed the session `id` (they let their copy go). */
+  taken(id: string): void;
+  /** Set by the hub: another process claimed the session `id`. */
+  onTaken: ((id: string) => void) | undefined;
 }
 
 /** Offset `n` of the in-memory log (n < 2^53). */

@@ -45,6 +45,7 @@ export class Recovery<In extends object, Out extends object> implements AbsentHo
   ) {
     this.log = makeLog(() => this.settings.maxLogBytes - this.held);
     this.shared = this.log.shared;
+    if (this.shared) this.shared.onTaken = (id) => this.takenElsewhere(id);
   }
 
   /** The log's side of moving sessions between processes, when the log is shared (a cluster). */
@@ -136,6 +137,7 @@ export class Recovery<In extends object, Out extends object> implements AbsentHo
     }
     if (record === undefined) return undefined;
     s1 ??= this.adopt(token, record, linkOf(s2.conn));
+    shared.taken(s1.conn.id);
     const rec = s1.rec!;
     rec.claimed = true;
     let older: LogEntry[] | undefined;
@@ -143,6 +145,7 @@ export class Recovery<In extends object, Out extends object> implements AbsentHo
     if (s2.state === 'opening' && (await shared.reach(need)) && s2.state === 'opening' && shared.after(offset) === undefined) {
       older = await shared.read(offset, SHARED_READ_LIMIT);
     }
+
     rec.claimed = false;
     if (s2.state !== 'opening' || s1.state !== 'absent') {
       // This link went away meanwhile: the session waits again, for any process.
@@ -249,6 +252,17 @@ export class Recovery<In extends object, Out extends object> implements AbsentHo
       out.push(e);
     }
     return out;
+  }
+
+  /** Another process claimed the session `id`: this process's absent copy, if any, goes (O(absent sessions)). */
+  private takenElsewhere(id: string): void {
+    for (const s of this.absent) {
+      if (s.conn.id !== id) continue;
+      const rec = s.rec!;
+      if (rec.claimed || !rec.stored) return;
+      rec.stored = false;
+      return this.letGo(s);
+    }
   }
 
   /** Another process claimed this absent session: it ends here without `onDisconnect` (that process reports its end). */
