@@ -121,6 +121,7 @@ export class RedisBroker implements Broker {
       this.errors++;
       this.events?.error(err);
     });
+    r.on('close', () => this.log?.readerLost());
     return r;
   }
 

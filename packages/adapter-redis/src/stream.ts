@@ -71,6 +71,13 @@ export class RedisStream implements BrokerLog {
   private counters = { recordsKept: 0, recordsRefused: 0, recordsTaken: 0, recordsMissing: 0, logReadErrors: 0 };
   private length = 0;
   private lagMs = 0;
+  /** Ends the current read's wait (its connection closed). */
+  private lost: () => void = () => undefined;
+
+  /** The reader's connection closed. */
+  readerLost(): void {
+    this.lost();
+  }
 
   constructor(
     private readonly prefix: string,
@@ -186,7 +193,11 @@ export class RedisStream implements BrokerLog {
       const r = this.reader();
       let res: [Buffer, [Buffer, Buffer[]][]][] | null;
       try {
-        res = (await withTimeout(r.xreadBuffer('COUNT', 1000, 'BLOCK', block, 'STREAMS', this.key, this.lastId), block + this.timeout)) as typeof res;
+        // A read in flight when the connection drops is never answered: the drop ends the wait.
+        const dropped = new Promise<never>((_, reject) => {
+          this.lost = () => reject(new Error('connection lost'));
+        });
+        res = (await withTimeout(Promise.race([r.xreadBuffer('COUNT', 1000, 'BLOCK', block, 'STREAMS', this.key, this.lastId), dropped]), block + 2_000)) as typeof res;
       } catch {
         if (this.closed) return;
         this.counters.logReadErrors++;

@@ -227,15 +227,21 @@ describe('recovery across nodes, more', () => {
     c.on('news', (m) => void got.push(m.n));
     b!.server.to('r').emit('news', { n: 1 });
     await until(() => got.length === 1);
-    // Node a goes away (its session record stays in Redis), and messages go on meanwhile.
+    const connected: { id: string; recovered?: boolean }[] = [];
+    c.onLifecycle('connected', (i) => void connected.push(i));
+    // Node a sees the link go and keeps the session's record in Redis, then goes away without a
+    // word (its adapter closed silently, as a crash would); messages go on meanwhile.
     p.cut();
+    await until(() => a!.server.getStats().recovery!.absentSessions === 1, 'node a to keep the session');
+    await tick(50);
     await (a!.server.adapter as unknown as { close(o: { goodbye: boolean }): Promise<void> }).close({ goodbye: false });
     b!.server.to('r').emit('news', { n: 2 });
     b!.server.to('r').emit('news', { n: 3 });
     await until(() => got.length === 3 && c.connected, 'resumed on b', 5_000);
     expect(got).toEqual([1, 2, 3]);
     expect(await c.request('who')).toBe('ada');
-    expect(b!.server.getStats().recovery!.recovered).toBe(1);
+    expect(connected).toEqual([{ id: c.id, recovered: true }]);
+    expect(b!.server.getStats().recovery).toMatchObject({ recovered: 1, failed: 0 });
     b!.server.to('r').emit('news', { n: 4 });
     await until(() => got.length === 4);
   }, 30_000);
@@ -253,7 +259,7 @@ describe('recovery across nodes, more', () => {
     const emit = (k: number): void => {
       for (let i = 0; i < k; i++) a!.server.to('room').emit('news', { n: sent++ });
     };
-    const stream = setInterval(() => emit(5), 5);
+    const stream = setInterval(() => emit(1), 5);
     try {
       await until(() => got.length >= 50, 'the stream', 5_000);
       await redis.kill('SIGKILL');
@@ -262,8 +268,12 @@ describe('recovery across nodes, more', () => {
     } finally {
       clearInterval(stream);
     }
-    await until(() => got.length === sent, () => `all ${sent} after the restart (got ${got.length})`, 10_000);
-    expect(got).toEqual(Array.from({ length: sent }, (_, i) => i));
+    // Nothing lost but what was in flight when Redis died (counted as unconfirmed: it may or may not have been appended).
+    const counted = (): number => a!.server.adapter.metrics!()['publishUnconfirmed'] ?? 0;
+    await until(() => got.length + counted() >= sent, () => `all ${sent} after the restart (got ${got.length}, unconfirmed ${counted()})`, 10_000);
+    expect(got).toEqual([...new Set(got)].sort((x, y) => x - y));
+    expect(sent - got.length).toBeLessThanOrEqual(counted());
+    expect(a!.server.adapter.metrics!()['droppedBufferFull']).toBe(0);
     // A longer outage with more than the buffer holds: the excess is counted, the rest arrives in order.
     await redis.kill('SIGKILL');
     const before = a!.server.adapter.metrics!()['droppedBufferFull'] ?? 0;
@@ -273,8 +283,9 @@ describe('recovery across nodes, more', () => {
     await redis.start();
     const lost = (a!.server.adapter.metrics!()['droppedBufferFull'] ?? 0) - before;
     expect(lost).toBe(100);
-    await until(() => got.length === sent - lost, () => `the buffered ones (got ${got.length})`, 10_000);
-    expect(got.slice(from)).toEqual(Array.from({ length: 200 }, (_, i) => from + i));
+    const had = got.length;
+    await until(() => got.length === had + 200, () => `the buffered ones (got ${got.length - had})`, 10_000);
+    expect(got.slice(-200)).toEqual(Array.from({ length: 200 }, (_, i) => from + i));
     expect(a!.server.getStats().errors['REDIS_BUFFER_FULL']).toBeGreaterThan(0);
   }, 40_000);
 
