@@ -44,8 +44,9 @@ const TAKE = `local v = redis.call('GET', KEYS[1])
 if v then
   redis.call('DEL', KEYS[1])
   redis.call('SET', KEYS[2], '1', 'PX', ARGV[1])
+  return v
 end
-return v`;
+return redis.call('EXISTS', KEYS[2])`;
 
 /** 1: the record was there (or expired untaken): the session ends with its keeper. 0: someone took it. */
 const RELEASE = `if redis.call('DEL', KEYS[1]) == 1 then return 1 end
@@ -111,7 +112,7 @@ export class RedisStream implements BrokerLog {
   }
 
   private names(token: string): [string, string] {
-    const h = createHash('sha256').update(token).digest('base64url');
+    const h = this.hash(token);
     return [`{${this.prefix}}#rec#${h}`, `{${this.prefix}}#took#${h}`];
   }
 
@@ -127,22 +128,21 @@ export class RedisStream implements BrokerLog {
     return true;
   }
 
-  async take(token: string): Promise<Uint8Array | undefined> {
+  async take(token: string, markTtl: number): Promise<Uint8Array | 'taken' | undefined> {
     const c = this.cmd();
     if (!c) return undefined;
     const [rec, mark] = this.names(token);
-    const v = (await c.callBuffer('EVAL', TAKE, 2, rec, mark, String(this.timeoutForMarks()))) as Buffer | null;
-    if (v === null) {
+    const v = (await c.callBuffer('EVAL', TAKE, 2, rec, mark, String(Math.max(1, Math.ceil(markTtl))))) as Buffer | number;
+    if (typeof v === 'number') {
       this.counters.recordsMissing++;
-      return undefined;
+      return v === 1 ? 'taken' : undefined;
     }
     this.counters.recordsTaken++;
     return v;
   }
 
-  /** A mark outlives any record it may answer for. */
-  private timeoutForMarks(): number {
-    return 24 * 3600 * 1000;
+  hash(token: string): string {
+    return createHash('sha256').update(token).digest('base64url');
   }
 
   async release(token: string): Promise<boolean> {

@@ -37,7 +37,9 @@ afterEach(async () => {
 
 /** A TCP proxy that sends each new connection to the next target in turn, and can cut every connection. */
 async function switcher(targets: number[]) {
+  // eslint-disable-next-line no-param-reassign
   const pairs = new Set<net.Socket[]>();
+  const stale: net.Socket[] = [];
   let next = 0;
   const server = net.createServer((inbound) => {
     const outbound = net.connect(targets[next++ % targets.length]!, '127.0.0.1');
@@ -56,11 +58,32 @@ async function switcher(targets: number[]) {
     outbound.pipe(inbound);
   });
   proxies.push(server);
+  server.on('close', () => {
+    for (const s of stale) s.destroy();
+  });
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   return {
     port: (server.address() as net.AddressInfo).port,
+    retarget: (to: number[]): void => {
+      targets = to;
+      next = 0;
+    },
     cut: (): void => {
       for (const pair of [...pairs]) for (const s of pair) s.resetAndDestroy();
+      pairs.clear();
+    },
+    /** Cuts the client's side only: the server's socket stays open and silent (a half-open link). */
+    cutClientSide: (): void => {
+      for (const pair of [...pairs]) {
+        const [inbound, outbound] = pair as [net.Socket, net.Socket];
+        inbound.unpipe(outbound);
+        outbound.unpipe(inbound);
+        outbound.removeAllListeners('close');
+        outbound.removeAllListeners('error');
+        outbound.on('error', () => undefined);
+        inbound.resetAndDestroy();
+        stale.push(outbound);
+      }
       pairs.clear();
     },
   };
@@ -97,6 +120,7 @@ describe.each(['ws', 'tcp'] as const)('recovery across two nodes over %s://', (s
   it(`${DROPS} cuts, the client on the other node after each: every message once and in order both ways, resumed every time`, async () => {
     redis = await RedisServer.start();
     const ups: number[] = [];
+    const runs = new Map<number, number>();
     const connects: string[] = [];
     const disconnects: string[] = [];
     const { prefix, nodes: [a, b] } = await nodes(2, {
@@ -107,6 +131,10 @@ describe.each(['ws', 'tcp'] as const)('recovery across two nodes over %s://', (s
         });
         s.onDisconnect((conn) => void disconnects.push(conn.id));
         s.on('chat', (m) => void ups.push(m.n));
+        s.on('flaky', (n: number) => {
+          runs.set(n, (runs.get(n) ?? 0) + 1);
+          return n * 2;
+        });
       },
     });
     const p = await switcher(scheme === 'ws' ? [a!.port, b!.port] : [a!.tcpPort, b!.tcpPort]);
@@ -131,7 +159,9 @@ describe.each(['ws', 'tcp'] as const)('recovery across two nodes over %s://', (s
         (n % 2 === 0 ? a! : b!).server.to('room').emit('news', { n });
       }
       c.emit('chat', { n: said++ });
+      if (said % 3 === 0) answers.push(c.request('flaky', said, { retry: true, timeout: 20_000 }));
     }, 3);
+    const answers: Promise<number>[] = [];
     let nodesSeen = new Set<string>();
     try {
       await until(() => got.length >= 8, 'the stream to start', 5_000);
@@ -145,7 +175,7 @@ describe.each(['ws', 'tcp'] as const)('recovery across two nodes over %s://', (s
     } finally {
       clearInterval(stream);
     }
-    await until(() => got.length >= sent && ups.length >= said, () => `the last messages (got ${got.length}/${sent}, server ${ups.length}/${said})`, 10_000);
+    await until(() => got.length >= sent && ups.length >= said, () => `the last messages (got ${got.length}/${sent}, server ${ups.length}/${said}, connected ${c.connected}, ${JSON.stringify([a!.server.getStats().recovery, b!.server.getStats().recovery, a!.server.connections.size, b!.server.connections.size])})`, 10_000);
     await tick(100);
     // Exactly once each, in each node's order, and in the stream's one order.
     expect([...got].sort((x, y) => x - y)).toEqual(Array.from({ length: sent }, (_, i) => i));
@@ -163,6 +193,10 @@ describe.each(['ws', 'tcp'] as const)('recovery across two nodes over %s://', (s
     }
     expect([...ups].sort((x, y) => x - y)).toEqual(Array.from({ length: said }, (_, i) => i));
     expect(new Set(ups).size).toBe(ups.length);
+    // Requests with retry: each answered, each run once (the replies kept travel with the session).
+    expect(await Promise.all(answers)).toEqual(answers.map((_, i) => (i + 1) * 3 * 2));
+    expect(runs.size).toBe(answers.length);
+    expect([...runs.values()].filter((n) => n !== 1)).toEqual([]);
     expect(failed).toEqual([]);
     expect(connected.length).toBe(DROPS + 1);
     expect(connected[0]).toEqual({ id, recovered: false });
@@ -245,6 +279,74 @@ describe('recovery across nodes, more', () => {
     b!.server.to('r').emit('news', { n: 4 });
     await until(() => got.length === 4);
   }, 30_000);
+
+  it('a client back on another node before the old one saw its link go: that node parks the session on request, and it resumes', async () => {
+    redis = await RedisServer.start();
+    const disconnects: string[] = [];
+    const { nodes: [a, b] } = await nodes(2, { setup: (s) => s.onDisconnect((conn) => void disconnects.push(conn.id)) });
+    const p = await switcher([a!.port, b!.port]);
+    const c = connect(`ws://127.0.0.1:${p.port}/`, { heartbeat: false, reconnect: { baseDelay: 5, maxDelay: 5 } });
+    clients.push(c);
+    const connected: { id: string; recovered?: boolean }[] = [];
+    c.onLifecycle('connected', (i) => void connected.push(i));
+    await c.connect();
+    await c.join('r');
+    const got: number[] = [];
+    c.on('news', (m) => void got.push(m.n));
+    a!.server.to('r').emit('news', { n: 1 });
+    await until(() => got.length === 1);
+    p.cutClientSide();
+    b!.server.to('r').emit('news', { n: 2 });
+    await until(() => connected.length === 2 && got.length === 2, () => `the resume on b (got ${got})`, 5_000);
+    expect(connected[1]).toEqual({ id: connected[0]!.id, recovered: true });
+    expect(got).toEqual([1, 2]);
+    expect(a!.server.connections.size).toBe(0);
+    expect(b!.server.connections.size).toBe(1);
+    await until(() => a!.server.getStats().recovery!.movedAway === 1, 'node a to let it go');
+    expect(disconnects).toEqual([]);
+  }, 20_000);
+
+  it('a node that started after the messages a client missed reads them from the stream (XRANGE) to resume it', async () => {
+    redis = await RedisServer.start();
+    const prefix = uniquePrefix();
+    const start = async () => {
+      const adapter = createRedisAdapter({ url: redis!.url, prefix, heartbeatInterval: 100, nodeTimeout: 600 });
+      const server = createServer({ port: 0, host: '127.0.0.1', heartbeat: false, recovery: true, adapter });
+      servers.push(server);
+      const { port } = await server.listen();
+      await server.ready();
+      return { server, port: port! };
+    };
+    const a = await start();
+    const p = await switcher([a.port]);
+    const c = connect(`ws://127.0.0.1:${p.port}/`, { heartbeat: false, reconnect: false });
+    clients.push(c);
+    await c.connect();
+    await c.join('r');
+    const got: number[] = [];
+    c.on('news', (m) => void got.push(m.n));
+    a.server.to('r').emit('news', { n: 1 });
+    await until(() => got.length === 1);
+    p.cut();
+    await until(() => a.server.getStats().recovery!.absentSessions === 1, 'node a to keep the session');
+    a.server.to('r').emit('news', { n: 2 });
+    a.server.to('r').emit('news', { n: 3 });
+    await until(() => a.server.getStats().adapter['logDelivered'] === 3, 'the log');
+    // Node b starts now: its window begins after 3; the client comes back to it.
+    const b = await start();
+    p.retarget([b.port]);
+    const connected: { recovered?: boolean }[] = [];
+    c.onLifecycle('connected', (i) => void connected.push(i));
+    await c.connect();
+    expect(connected).toMatchObject([{ recovered: true }]);
+    await until(() => got.length === 3, () => `the replay (got ${got})`);
+    expect(got).toEqual([1, 2, 3]);
+    expect(b.server.getStats().adapter['logReadForResumes']).toBe(2);
+    await until(() => a.server.getStats().recovery!.absentSessions === 0, 'node a to let it go');
+    expect(a.server.getStats().recovery!.movedAway).toBe(1);
+    b.server.to('r').emit('news', { n: 4 });
+    await until(() => got.length === 4);
+  }, 20_000);
 
   it('a Redis killed (-9) and restarted while both nodes stream: nothing lost, and losses counted when the publish buffer overflows', async () => {
     redis = await RedisServer.start();

@@ -189,8 +189,20 @@ export class ClusterAdapter extends ClusterNode {
   // ── answering the other nodes ───────────────────────────────────────────────
 
   protected override onQuery(env: ControlEnvelope): void {
-    if (env.kind === Kind.RESPONSE) this.queries.onResponse(env.origin, env.body as Reply);
-    else serveRequest(this.serving, this.host, env.origin, env.body as RequestBody);
+    if (env.kind === Kind.RESPONSE) return this.queries.onResponse(env.origin, env.body as Reply);
+    const req = env.body as RequestBody;
+    if (req.op === 'r.handover') {
+      // (Recovery: a client came back to that node while its session is still open here.)
+      const parked = typeof req.conn === 'string' && this.stream !== undefined && this.stream.handOver(req.conn);
+      return this.serving.reply(env.origin, { id: req.id, ok: true, value: parked });
+    }
+    serveRequest(this.serving, this.host, env.origin, req);
+  }
+
+  protected override async askHandover(digest: string): Promise<boolean> {
+    const replies = await this.ask('r.handover', 'recovery handover', { conn: digest });
+    for (const [, r] of replies) if (r.ok && r.value === true) return true;
+    return false;
   }
 
   private readonly serving: ServeContext = {

@@ -155,8 +155,13 @@ export interface BrokerLog {
   range(from: LogOffset, to: LogOffset, limit: number): Promise<[LogOffset, Uint8Array][] | undefined>;
   /** Stores a session record under its token for `ttl` ms; false (nothing stored) past `maxRecordBytes`. */
   keep(token: string, record: Uint8Array, ttl: number): boolean;
-  /** Takes the record of a token, atomically across nodes (leaving a mark that it was taken); undefined if none or unreachable. */
-  take(token: string): Promise<Uint8Array | undefined>;
+  /**
+   * Takes the record of a token, atomically across nodes, leaving a mark for `markTtl` ms that it
+   * was taken: the record, `'taken'` when the mark is there, undefined if neither (or unreachable).
+   */
+  take(token: string, markTtl: number): Promise<Uint8Array | 'taken' | undefined>;
+  /** A digest of a token (how the store names its record; also how nodes ask each other about it). */
+  hash(token: string): string;
   /** Deletes the record of a token: true unless another node took it (see `SharedLog.release` in core). */
   release(token: string): Promise<boolean>;
   /** Largest record kept (bytes). */

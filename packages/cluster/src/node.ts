@@ -94,6 +94,8 @@ export abstract class ClusterNode extends MemoryAdapter {
     });
   }
 
+  /** Asks every node to park the session of a token digest (recovery); true if one did. */
+  protected abstract askHandover(digest: string): Promise<boolean>;
   /** A node is no longer known alive. */
   protected abstract nodeDropped(node: string): void;
   /** A request or response of another node (`REQUEST` / `RESPONSE`). */
@@ -123,7 +125,7 @@ export abstract class ClusterNode extends MemoryAdapter {
     if (log === undefined) {
       throw new TypeError(`${this.constructor.name} does not support connection-state recovery (HubOptions.recovery) over this broker: a cluster needs a shared log of broadcasts, which this Broker does not provide`);
     }
-    this.stream = new StreamLog(settings, budget, log, this.options.commandTimeout, (id) => this.sessionTaken(id));
+    this.stream = new StreamLog(settings, budget, log, this.options.commandTimeout, (id) => this.sessionTaken(id), (digest) => this.askHandover(digest));
     this.recoveryLog = this.stream;
     return this.stream;
   }

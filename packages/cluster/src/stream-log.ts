@@ -75,6 +75,9 @@ export class StreamLog implements RecoveryLog, SharedLog {
   /** Entries the log delivered without an offset (not kept). */
   unkept = 0;
   onTaken: ((id: string) => void) | undefined = undefined;
+  onHandover: ((token: string) => boolean) | undefined = undefined;
+  /** Tokens valid here by their digest (another node asks by digest). */
+  private readonly digests = new Map<string, string>();
 
   constructor(
     private readonly settings: RecoverySettings,
@@ -84,7 +87,27 @@ export class StreamLog implements RecoveryLog, SharedLog {
     private readonly wait: number,
     /** Tells the other nodes that this one claimed a session. */
     readonly taken: (id: string) => void,
+    /** Asks the other nodes to park the session of a token digest; true if one did. */
+    private readonly ask: (digest: string) => Promise<boolean>,
   ) {}
+
+  opened(token: string): void {
+    this.digests.set(this.log.hash(token), token);
+  }
+
+  closed(token: string): void {
+    this.digests.delete(this.log.hash(token));
+  }
+
+  handover(token: string): Promise<boolean> {
+    return this.ask(this.log.hash(token)).catch(() => false);
+  }
+
+  /** Another node asks for the session of a token digest. */
+  handOver(digest: string): boolean {
+    const token = this.digests.get(digest);
+    return token !== undefined && (this.onHandover?.(token) ?? false);
+  }
 
   get entries(): number {
     return this.items.length - this.head;
@@ -251,9 +274,10 @@ export class StreamLog implements RecoveryLog, SharedLog {
     return this.log.keep(token, bytes, ttl);
   }
 
-  async claim(token: string): Promise<SessionRecord | undefined> {
-    const bytes = await within(this.log.take(token), this.wait, 'claiming a session').catch(() => undefined);
-    return bytes === undefined ? undefined : decodeRecord(bytes);
+  async claim(token: string): Promise<SessionRecord | 'taken' | undefined> {
+    // The mark that it was taken outlives any copy another node may still keep.
+    const bytes = await within(this.log.take(token, 2 * this.settings.maxDisconnection + this.wait), this.wait, 'claiming a session').catch(() => undefined);
+    return bytes === undefined || bytes === 'taken' ? bytes : decodeRecord(bytes);
   }
 
   release(token: string): Promise<boolean> {

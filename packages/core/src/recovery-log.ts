@@ -155,8 +155,21 @@ export interface SharedLog {
    * session cannot be resumed.
    */
   keep(token: string, record: SessionRecord, ttl: number): boolean;
-  /** Takes the record of `token` for this process, atomically across processes; undefined if none (or the store is unreachable). */
-  claim(token: string): Promise<SessionRecord | undefined>;
+  /**
+   * Takes the record of `token` for this process, atomically across processes: `'taken'` when
+   * another process took it, undefined when there is none (or the store is unreachable).
+   */
+  claim(token: string): Promise<SessionRecord | 'taken' | undefined>;
+  /**
+   * There is no record of `token`: asks the other processes whether one still has it open (its
+   * link lost but not yet seen so), to park it so its record can be claimed. True if one did.
+   */
+  handover(token: string): Promise<boolean>;
+  /** Set by the hub: another process asks for the session of `token` (see `handover`); true when it was parked here. */
+  onHandover: ((token: string) => boolean) | undefined;
+  /** A token is valid in this process from now on / no more (the log may index them for `handover`). */
+  opened(token: string): void;
+  closed(token: string): void;
   /**
    * This process stops keeping the session of `token`: its record is deleted. Resolves true when
    * the session ends here (its record was still there, or expired), false when another process

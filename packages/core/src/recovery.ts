@@ -45,7 +45,32 @@ export class Recovery<In extends object, Out extends object> implements AbsentHo
   ) {
     this.log = makeLog(() => this.settings.maxLogBytes - this.held);
     this.shared = this.log.shared;
-    if (this.shared) this.shared.onTaken = (id) => this.takenElsewhere(id);
+    if (this.shared) {
+      this.shared.onTaken = (id) => this.takenElsewhere(id);
+      this.shared.onHandover = (token) => this.handOver(token);
+    }
+  }
+
+  private setToken(token: string, s: ServerSession): void {
+    this.tokens.set(token, s);
+    this.shared?.opened(token);
+  }
+
+  private dropToken(token: string): void {
+    this.tokens.delete(token);
+    this.shared?.closed(token);
+  }
+
+  /**
+   * Another process's client presents the token of a session still open here (its link is
+   * gone, but this process has not seen it yet): the session is parked now, so that its record
+   * goes to the store for that process to claim. True when the session was here.
+   */
+  private handOver(token: string): boolean {
+    const s = this.tokens.get(token);
+    if (s === undefined || s.rec === undefined || s.rec.claimed) return false;
+    if (s.state === 'open') this.takeOver(s);
+    return s.state === 'absent' && s.rec.stored;
   }
 
   /** The log's side of moving sessions between processes, when the log is shared (a cluster). */
@@ -79,7 +104,7 @@ export class Recovery<In extends object, Out extends object> implements AbsentHo
   accepted(s: ServerSession): RecoveryAnswer {
     const rec = s.rec!;
     rec.token = randomToken();
-    this.tokens.set(rec.token, s);
+    this.setToken(rec.token, s);
     setRecovery(s.conn, rec);
     rec.base = this.log.last;
     if (this.log.sessions++ === 0) this.startTimer();
@@ -128,7 +153,12 @@ export class Recovery<In extends object, Out extends object> implements AbsentHo
       if (s1.state !== 'absent') return undefined;
       r.claimed = true;
     }
-    const record = await shared.claim(token);
+    let record = await shared.claim(token);
+    if (record === undefined && s1 === undefined && s2.state === 'opening' && (await shared.handover(token))) {
+      // It was still open on another process, which parked it for us.
+      record = await shared.claim(token);
+    }
+    if (record === 'taken') record = undefined;
     if (s1 !== undefined) {
       s1.rec!.claimed = false;
       if (record === undefined) return undefined; // claimed elsewhere, or expired: its own expiry tells
@@ -177,7 +207,7 @@ export class Recovery<In extends object, Out extends object> implements AbsentHo
     if (record.data !== null && typeof record.data === 'object') s.conn.data = record.data as Record<string, unknown>;
     setRecovery(s.conn, rec);
     markAbsent(s.conn);
-    this.tokens.set(token, s);
+    this.setToken(token, s);
     if (this.log.sessions++ === 0) this.startTimer();
     this.owners.set(placeholder, s);
     rec.expiresAt = now() + this.settings.maxDisconnection;
@@ -318,9 +348,9 @@ export class Recovery<In extends object, Out extends object> implements AbsentHo
     hub.open.set(conn.id, conn);
     m.open++;
     m.transportDelta(conn.transport, 1);
-    this.tokens.delete(rec.token);
+    this.dropToken(rec.token);
     rec.token = randomToken();
-    this.tokens.set(rec.token, s1);
+    this.setToken(rec.token, s1);
     rec.expiresAt = 0;
     s1.alive = true;
     s1.lastSeen = now();
@@ -460,7 +490,7 @@ export class Recovery<In extends object, Out extends object> implements AbsentHo
     const rec = s.rec;
     if (rec === undefined) return;
     if (rec.token !== '' && this.tokens.get(rec.token) === s) {
-      this.tokens.delete(rec.token);
+      this.dropToken(rec.token);
       if (--this.log.sessions === 0) {
         this.log.clear();
         this.stopTimer();
