@@ -1,5 +1,8 @@
-import { FrameType, type Offset } from '@stelar/codec-tcp';
+import { DisconnectCode, FrameType, type Offset } from '@stelar/codec-tcp';
+import { linkOf } from './connection';
 import { SendStatus, type Link, type LinkInfo } from './link';
+import { addressed, type LogEntry, type RecoveryLog, type RecoverySettings } from './recovery-log';
+import type { ServerSession } from './session';
 
 /** Replies kept per session, for a request the client asks again after a resume. */
 export const REPLY_CACHE_ENTRIES = 16;
@@ -171,4 +174,46 @@ export class AbsentLink implements Link {
   }
   pause(): void {}
   resume(): void {}
+}
+
+/**
+ * The broadcasts `s1` needs after `from` (the client's offset), in order, from a log of one
+ * process: those it was sent and the client did not get, then those it was addressed while
+ * absent. `undefined` when the log no longer holds them all, or they pass `maxMessages` /
+ * `maxBytes`. (A shared log plans by offsets: `SharedSessions.plan`.)
+ */
+export function planReplay(log: RecoveryLog, settings: RecoverySettings, s1: ServerSession, from: Offset): LogEntry[] | undefined {
+  const rec = s1.rec!;
+  const { maxMessages, maxBytes } = settings;
+  // While the link was up, what it was sent is known exactly (`rec.sent`); what was logged
+  // after that until the loss was not for it (or could not be sent: then `rec.missed`).
+  const fromSeq = log.seqOf(from);
+  const missedLive = fromSeq < rec.sent || rec.missed;
+  const needFrom = missedLive ? fromSeq : rec.dropped;
+  if (log.trimmed > needFrom) return undefined;
+  const placeholder = linkOf(s1.conn) as AbsentLink;
+  let bytes = placeholder.held;
+  const out: LogEntry[] = [];
+  for (const e of log.entriesAfter(fromSeq)) {
+    if (!rec.missed && e.seq > rec.sent && e.seq <= rec.dropped) continue;
+    if (!addressed(s1.conn, e.target)) continue;
+    bytes += e.stamped.length;
+    if (out.length >= maxMessages || bytes > maxBytes) return undefined;
+    out.push(e);
+  }
+  return out;
+}
+
+/** Whether a session whose link closed with `code` is kept for its client (the hub not draining). */
+export function keptOnLoss(s: ServerSession, code: number, settings: RecoverySettings): boolean {
+  const st = s.state;
+  return (
+    s.rec !== undefined &&
+    s.rec.token !== '' &&
+    (st === 'open' || st === 'closing') &&
+    (code === 1006 || code === DisconnectCode.HEARTBEAT_TIMEOUT) &&
+    s.failure === undefined &&
+    settings.maxDisconnection > 0 &&
+    settings.maxSessions > 0
+  );
 }

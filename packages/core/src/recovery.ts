@@ -1,16 +1,15 @@
-import { compareOffsets, DisconnectCode, encodeServerConnect, parseAckRequest, PROTOCOL_VERSION, ZERO_OFFSET, type Frame, type Offset, type RecoveryAnswer } from '@stelar/codec-tcp';
+import { encodeServerConnect, parseAckRequest, PROTOCOL_VERSION, type Frame, type Offset, type RecoveryAnswer } from '@stelar/codec-tcp';
 import { now, unrefTimer } from './clock';
 import { attachLink, linkOf, markAbsent, markClosed, markOpen, setRecovery, stateOf, type AnyConnection } from './connection';
 import type { HubContext } from './hub-context';
 import { randomToken } from './ids';
 import { SendStatus, type Link } from './link';
-import { addressed, addressedIn, OutFrame, type LogEntry, type RecoveryLog, type RecoverySettings, type RecoveryStats, type SessionRecord, type SharedLog } from './recovery-log';
-import { AbsentLink, SessionRecovery, type AbsentHost } from './recovery-session';
+import { OutFrame, type RecoveryLog, type RecoverySettings, type RecoveryStats, type SharedLog } from './recovery-log';
+import { SharedSessions } from './recovery-shared';
+import { AbsentLink, keptOnLoss, planReplay, SessionRecovery, type AbsentHost } from './recovery-session';
 import type { ServerSession } from './session';
 
 const NO_NAMES: readonly string[] = [];
-/** Most entries read from a shared store for one resume (those this process does not hold). */
-const SHARED_READ_LIMIT = 10_000;
 
 /**
  * Connection-state recovery, the hub's side (docs/protocol.md §8): sessions that opted in get a
@@ -23,60 +22,51 @@ const SHARED_READ_LIMIT = 10_000;
 export class Recovery<In extends object, Out extends object> implements AbsentHost {
   readonly log: RecoveryLog;
   /** Accepted sessions that opted in (open, absent, or being resumed), by token. */
-  private readonly tokens = new Map<string, ServerSession>();
+  readonly tokens = new Map<string, ServerSession>();
   /** Absent sessions, longest-absent first. */
-  private readonly absent = new Set<ServerSession>();
-  private readonly owners = new Map<AbsentLink, ServerSession>();
+  readonly absent = new Set<ServerSession>();
+  readonly owners = new Map<AbsentLink, ServerSession>();
   /** Bytes absent sessions hold (their placeholder links' frames). */
   private held = 0;
   private timer: ReturnType<typeof setInterval> | undefined = undefined;
   private recovered = 0;
   private failed = 0;
-  private expired = 0;
+  expired = 0;
+  /** Sessions this process let go because another one claimed them (no `onDisconnect` here). */
+  moved = 0;
+  /** The log's side of moving sessions between processes, when the log is shared (a cluster). */
+  readonly shared: SharedLog | undefined;
 
   constructor(
-    private readonly hub: HubContext<In, Out>,
+    readonly hub: HubContext<In, Out>,
     readonly settings: RecoverySettings,
     makeLog: (budget: () => number) => RecoveryLog,
     /** Ends a session for good (`Liveness.finish`). */
-    private readonly end: (s: ServerSession, code: number, reason: string) => void,
+    readonly end: (s: ServerSession, code: number, reason: string) => void,
     /** A session record for a session that comes from another process (shared log only). */
-    private readonly makeSession?: (link: Link, id: string) => ServerSession,
+    makeSession?: (link: Link, id: string) => ServerSession,
   ) {
     this.log = makeLog(() => this.settings.maxLogBytes - this.held);
     this.shared = this.log.shared;
-    if (this.shared) {
-      this.shared.onTaken = (id) => this.takenElsewhere(id);
-      this.shared.onHandover = (token) => this.handOver(token);
-    }
+    this.sharing = this.shared && makeSession ? new SharedSessions(this, this.shared, makeSession) : undefined;
   }
 
-  private setToken(token: string, s: ServerSession): void {
+  /** With a shared log: how sessions move between processes (`recovery-shared.ts`). */
+  private readonly sharing: SharedSessions<In, Out> | undefined;
+  /** With a shared log: a CONNECT's token claimed from the shared store (see `SharedSessions.claim`). */
+  claimShared(s2: ServerSession, token: string, offset: Offset): Promise<ServerSession | undefined> {
+    return this.sharing!.claim(s2, token, offset);
+  }
+
+  setToken(token: string, s: ServerSession): void {
     this.tokens.set(token, s);
     this.shared?.opened(token);
   }
-
   private dropToken(token: string): void {
     this.tokens.delete(token);
     this.shared?.closed(token);
   }
 
-  /**
-   * Another process's client presents the token of a session still open here (its link is
-   * gone, but this process has not seen it yet): the session is parked now, so that its record
-   * goes to the store for that process to claim. True when the session was here.
-   */
-  private handOver(token: string): boolean {
-    const s = this.tokens.get(token);
-    if (s === undefined || s.rec === undefined || s.rec.claimed) return false;
-    if (s.state === 'open') this.takeOver(s);
-    return s.state === 'absent' && s.rec.stored;
-  }
-
-  /** The log's side of moving sessions between processes, when the log is shared (a cluster). */
-  readonly shared: SharedLog | undefined;
-  /** Sessions this process let go because another one claimed them (no `onDisconnect` here). */
-  private moved = 0;
 
   stats(): RecoveryStats {
     const log = this.log;
@@ -122,7 +112,7 @@ export class Recovery<In extends object, Out extends object> implements AbsentHo
     if (s1 === undefined || rec === undefined || rec.claimed || !s1.active) return undefined;
     // The client is back before the old link was seen to go: that link is cut now.
     if (s1.state === 'open') this.takeOver(s1);
-    if (this.plan(s1, offset) === undefined) {
+    if (planReplay(this.log, this.settings, s1, offset) === undefined) {
       this.end(s1, rec.lostCode, rec.lostReason);
       return undefined;
     }
@@ -134,174 +124,6 @@ export class Recovery<In extends object, Out extends object> implements AbsentHo
     placeholder.adopt(linkOf(s2.conn));
     attachLink(s1.conn, placeholder);
     return s1;
-  }
-
-  /**
-   * With a shared log (a cluster): a CONNECT presents `token`, and the session it names is taken
-   * from the shared store — whichever process kept it — for this link while its middleware runs.
-   * A session still open here is parked first (its record goes to the store, then is taken back
-   * in order). Before it resolves, this process's log has caught up with the offsets the session
-   * needs, and what it does not hold has been read from the store. `undefined`: a fresh session.
-   */
-  async claimShared(s2: ServerSession, token: string, offset: Offset): Promise<ServerSession | undefined> {
-    const shared = this.shared!;
-    let s1 = this.tokens.get(token);
-    if (s1 !== undefined) {
-      const r = s1.rec;
-      if (r === undefined || r.claimed || !s1.active) return undefined;
-      if (s1.state === 'open') this.takeOver(s1);
-      if (s1.state !== 'absent') return undefined;
-      r.claimed = true;
-    }
-    let record = await shared.claim(token);
-    if (record === undefined && s1 === undefined && s2.state === 'opening' && (await shared.handover(token))) {
-      // It was still open on another process, which parked it for us.
-      record = await shared.claim(token);
-    }
-    if (record === 'taken') record = undefined;
-    if (s1 !== undefined) {
-      s1.rec!.claimed = false;
-      if (record === undefined) return undefined; // claimed elsewhere, or expired: its own expiry tells
-      s1.rec!.stored = false;
-      if (s1.state !== 'absent') return undefined;
-    }
-    if (record === undefined) return undefined;
-    s1 ??= this.adopt(token, record, linkOf(s2.conn));
-    shared.taken(s1.conn.id);
-    const rec = s1.rec!;
-    rec.claimed = true;
-    let older: LogEntry[] | undefined;
-    const need = rec.moved !== undefined && compareOffsets(rec.moved.dropped, offset) > 0 ? rec.moved.dropped : offset;
-    if (s2.state === 'opening' && (await shared.reach(need)) && s2.state === 'opening' && shared.after(offset) === undefined) {
-      older = await shared.read(offset, SHARED_READ_LIMIT);
-    }
-
-    rec.claimed = false;
-    if (s2.state !== 'opening' || s1.state !== 'absent') {
-      // This link went away meanwhile: the session waits again, for any process.
-      if (s1.state === 'absent') this.store(s1);
-      return undefined;
-    }
-    rec.claimed = true;
-    rec.recovered = true;
-    s2.resuming = s1;
-    s2.resumeFrom = offset;
-    s2.resumeOlder = older;
-    (linkOf(s1.conn) as AbsentLink).adopt(linkOf(s2.conn));
-    return s1;
-  }
-
-  /** A session claimed from the shared store that this process did not have: absent here from now on. */
-  private adopt(token: string, record: SessionRecord, via: Link): ServerSession {
-    const placeholder = new AbsentLink(via, this, this.settings.maxMessages);
-    const s = this.makeSession!(placeholder, record.id);
-    const rec = (s.rec = new SessionRecovery());
-    rec.token = token;
-    rec.rx = record.rx;
-    rec.missed = record.missed;
-    rec.lostCode = record.lostCode;
-    rec.lostReason = record.lostReason;
-    rec.restoreReplies(record.replies);
-    rec.moved = { sent: record.sent, dropped: record.dropped, rooms: record.rooms };
-    rec.recovered = true;
-    if (record.data !== null && typeof record.data === 'object') s.conn.data = record.data as Record<string, unknown>;
-    setRecovery(s.conn, rec);
-    markAbsent(s.conn);
-    this.setToken(token, s);
-    if (this.log.sessions++ === 0) this.startTimer();
-    this.owners.set(placeholder, s);
-    rec.expiresAt = now() + this.settings.maxDisconnection;
-    this.absent.add(s);
-    return s;
-  }
-
-  /** The record of an absent session, for the shared store. */
-  private recordOf(s: ServerSession): SessionRecord {
-    const shared = this.shared!;
-    const rec = s.rec!;
-    const moved = rec.moved;
-    const sent = moved ? moved.sent : shared.offsetOf(Math.max(rec.sent, rec.base));
-    const dropped = moved ? moved.dropped : shared.offsetOf(rec.dropped);
-    return {
-      id: s.conn.id,
-      rooms: moved ? moved.rooms : [...s.conn.roomSet],
-      data: s.conn.data,
-      rx: rec.rx,
-      sent: sent ?? ZERO_OFFSET,
-      dropped: dropped ?? ZERO_OFFSET,
-      // Without both offsets nothing may be skipped on resume.
-      missed: rec.missed || sent === undefined || dropped === undefined,
-      lostCode: rec.lostCode,
-      lostReason: rec.lostReason,
-      replies: rec.keptReplies(),
-    };
-  }
-
-  /** Puts an absent session's record in the shared store; false (and nothing kept) when it is refused. */
-  private store(s: ServerSession): boolean {
-    const rec = s.rec!;
-    rec.stored = this.shared!.keep(rec.token, this.recordOf(s), Math.max(1, rec.expiresAt - now()));
-    return rec.stored;
-  }
-
-  /**
-   * The replay of a resume with a shared log, by offsets: the entries after the client's
-   * `from` that address the session, except those its process had and did not send it while
-   * its link was up (they were not for it). `older`: what was read from the store before what
-   * this process holds.
-   */
-  private planShared(s1: ServerSession, from: Offset, older: LogEntry[] | undefined): LogEntry[] | undefined {
-    const shared = this.shared!;
-    const rec = s1.rec!;
-    let held = shared.after(from);
-    if (held === undefined) {
-      if (older === undefined) return undefined;
-      const rest = shared.after(older.length > 0 ? older[older.length - 1]!.offset : from);
-      if (rest === undefined) return undefined;
-      held = older.concat(rest);
-    }
-    let skip: [Offset, Offset] | undefined;
-    if (!rec.missed) {
-      if (rec.moved) skip = [rec.moved.sent, rec.moved.dropped];
-      else {
-        const a = shared.offsetOf(Math.max(rec.sent, rec.base));
-        const b = shared.offsetOf(rec.dropped);
-        if (a !== undefined && b !== undefined) skip = [a, b];
-      }
-    }
-    const id = s1.conn.id;
-    const rooms: ReadonlySet<string> = rec.moved ? new Set(rec.moved.rooms) : s1.conn.roomSet;
-    const { maxMessages, maxBytes } = this.settings;
-    let bytes = (linkOf(s1.conn) as AbsentLink).held;
-    const out: LogEntry[] = [];
-    for (const e of held) {
-      if (skip && compareOffsets(e.offset, skip[0]) > 0 && compareOffsets(e.offset, skip[1]) <= 0) continue;
-      if (!addressedIn(id, rooms, e.target)) continue;
-      bytes += e.stamped.length;
-      if (out.length >= maxMessages || bytes > maxBytes) return undefined;
-      out.push(e);
-    }
-    return out;
-  }
-
-  /** Another process claimed the session `id`: this process's absent copy, if any, goes (O(absent sessions)). */
-  private takenElsewhere(id: string): void {
-    for (const s of this.absent) {
-      if (s.conn.id !== id) continue;
-      const rec = s.rec!;
-      if (rec.claimed || !rec.stored) return;
-      rec.stored = false;
-      return this.letGo(s);
-    }
-  }
-
-  /** Another process claimed this absent session: it ends here without `onDisconnect` (that process reports its end). */
-  private letGo(s: ServerSession): void {
-    const rec = s.rec!;
-    this.moved++;
-    this.leaveAbsence(s, linkOf(s.conn) as AbsentLink);
-    s.closeHandlers = undefined;
-    this.end(s, rec.lostCode, rec.lostReason);
   }
 
   /** The link that claimed `s1` went away before its middleware finished: `s1` waits again. */
@@ -319,7 +141,7 @@ export class Recovery<In extends object, Out extends object> implements AbsentHo
     s2.resuming = undefined;
     if (rec === undefined || s1.state !== 'absent') return false;
     rec.claimed = false;
-    const entries = this.shared ? this.planShared(s1, s2.resumeFrom!, s2.resumeOlder) : this.plan(s1, s2.resumeFrom!);
+    const entries = this.sharing ? this.sharing.plan(s1, s2.resumeFrom!, s2.resumeOlder) : planReplay(this.log, this.settings, s1, s2.resumeFrom!);
     s2.resumeOlder = undefined;
     if (entries === undefined) return false;
     const hub = this.hub;
@@ -381,49 +203,11 @@ export class Recovery<In extends object, Out extends object> implements AbsentHo
     return st;
   }
 
-  /**
-   * The broadcasts `s1` needs after `from` (the client's offset), in order: those it was sent
-   * and the client did not get, then those it was addressed while absent. `undefined` when the
-   * log no longer holds them all, or they pass `maxMessages` / `maxBytes`.
-   */
-  private plan(s1: ServerSession, from: Offset): LogEntry[] | undefined {
-    const rec = s1.rec!;
-    const log = this.log;
-    const { maxMessages, maxBytes } = this.settings;
-    // While the link was up, what it was sent is known exactly (`rec.sent`); what was logged
-    // after that until the loss was not for it (or could not be sent: then `rec.missed`).
-    const fromSeq = log.seqOf(from);
-    const missedLive = fromSeq < rec.sent || rec.missed;
-    const needFrom = missedLive ? fromSeq : rec.dropped;
-    if (log.trimmed > needFrom) return undefined;
-    const placeholder = linkOf(s1.conn) as AbsentLink;
-    let bytes = placeholder.held;
-    const out: LogEntry[] = [];
-    for (const e of log.entriesAfter(fromSeq)) {
-      if (!rec.missed && e.seq > rec.sent && e.seq <= rec.dropped) continue;
-      if (!addressed(s1.conn, e.target)) continue;
-      bytes += e.stamped.length;
-      if (out.length >= maxMessages || bytes > maxBytes) return undefined;
-      out.push(e);
-    }
-    return out;
-  }
-
   // ── links lost ──────────────────────────────────────────────────────────────
 
   /** Whether a session whose link closed with `code` is kept for its client (instead of ending). */
   keeps(s: ServerSession, code: number): boolean {
-    const st = s.state;
-    return (
-      s.rec !== undefined &&
-      s.rec.token !== '' &&
-      (st === 'open' || st === 'closing') &&
-      (code === 1006 || code === DisconnectCode.HEARTBEAT_TIMEOUT) &&
-      s.failure === undefined &&
-      !this.hub.draining &&
-      this.settings.maxDisconnection > 0 &&
-      this.settings.maxSessions > 0
-    );
+    return !this.hub.draining && keptOnLoss(s, code, this.settings);
   }
 
   /** Keeps a session whose link was lost: it is absent until its client resumes it or it expires. */
@@ -449,7 +233,7 @@ export class Recovery<In extends object, Out extends object> implements AbsentHo
     rec.expiresAt = now() + this.settings.maxDisconnection;
     s.pingSent = false;
     this.absent.add(s);
-    if (this.shared && !this.store(s)) {
+    if (this.sharing && !this.sharing.store(s)) {
       // Its record is larger than the store keeps: it cannot be resumed anywhere.
       this.expired++;
       this.end(s, code, reason);
@@ -466,13 +250,13 @@ export class Recovery<In extends object, Out extends object> implements AbsentHo
   }
 
   /** A live session is resumed on a new link before its old link was seen to go. */
-  private takeOver(s: ServerSession): void {
+  takeOver(s: ServerSession): void {
     const old = linkOf(s.conn);
     this.park(s, 1006, 'resumed on a new link');
     old.terminate();
   }
 
-  private leaveAbsence(s: ServerSession, placeholder: AbsentLink): void {
+  leaveAbsence(s: ServerSession, placeholder: AbsentLink): void {
     this.absent.delete(s);
     this.owners.delete(placeholder);
     this.held -= placeholder.held;
@@ -583,24 +367,7 @@ export class Recovery<In extends object, Out extends object> implements AbsentHo
 
   // ── time ────────────────────────────────────────────────────────────────────
 
-  /**
-   * An absent session whose wait is over, with a shared store: its record is deleted there, and
-   * the store says whether it ends here (`onDisconnect`) or another process took it meanwhile.
-   */
-  private expireShared(s: ServerSession): void {
-    const rec = s.rec!;
-    rec.claimed = true;
-    rec.stored = false;
-    void this.shared!.release(rec.token).then((here) => {
-      rec.claimed = false;
-      if (s.state !== 'absent') return;
-      if (!here) return this.letGo(s);
-      this.expired++;
-      this.end(s, rec.lostCode, rec.lostReason);
-    });
-  }
-
-  private startTimer(): void {
+  startTimer(): void {
     if (this.timer !== undefined) return;
     const every = Math.max(20, Math.min(1000, Math.floor(this.settings.maxDisconnection / 4)));
     this.timer = setInterval(() => this.tick(), every);
@@ -620,8 +387,8 @@ export class Recovery<In extends object, Out extends object> implements AbsentHo
       const rec = s.rec!;
       if (rec.claimed) continue;
       if (rec.expiresAt > t) break;
-      if (this.shared && rec.stored) {
-        this.expireShared(s);
+      if (this.sharing && rec.stored) {
+        this.sharing.expire(s);
         continue;
       }
       this.expired++;
