@@ -1,6 +1,6 @@
 import { Buffer } from 'node:buffer';
 import { createHash } from 'node:crypto';
-import type { BrokerLog, LogOffset, Publication } from '@stelar/cluster';
+import { Failure, type BrokerLog, type LogOffset, type Publication } from '@stelar/cluster';
 import type { Publisher } from './publisher';
 import type { RedisClient } from './redis';
 
@@ -72,6 +72,8 @@ export class RedisStream implements BrokerLog {
   private counters = { recordsKept: 0, recordsRefused: 0, recordsTaken: 0, recordsMissing: 0, logReadErrors: 0 };
   private length = 0;
   private lagMs = 0;
+  /** A hub turned recovery on (the stream is read): only then is it polled. */
+  private following = false;
   /** Ends the current read's wait (its connection closed). */
   private lost: () => void = () => undefined;
 
@@ -108,7 +110,7 @@ export class RedisStream implements BrokerLog {
     const pub = this.publisher();
     const q = { ...p, channel: this.key };
     if (pub) pub.send(q);
-    else p.done(p, 0, undefined, 5, undefined);
+    else p.done(p, 0, undefined, this.closed ? Failure.CLOSED : Failure.DOWN, undefined);
   }
 
   private names(token: string): [string, string] {
@@ -172,6 +174,7 @@ export class RedisStream implements BrokerLog {
 
   /** Reads from the end of the stream, for ever (see `BrokerLog.follow`). */
   async follow(entry: (offset: LogOffset, msg: Uint8Array) => void): Promise<LogOffset> {
+    this.following = true;
     for (;;) {
       if (this.closed) throw new Error('closed');
       try {
@@ -222,7 +225,7 @@ export class RedisStream implements BrokerLog {
   /** Called every heartbeat: the stream's length (a gauge). */
   poll(): void {
     const c = this.cmd();
-    if (!c || this.closed) return;
+    if (!c || this.closed || !this.following) return;
     c.xlen(this.key).then(
       (n) => void (this.length = n),
       () => undefined,
