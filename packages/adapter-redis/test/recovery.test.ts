@@ -7,12 +7,12 @@
  */
 import * as net from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
-import { Redis } from 'ioredis';
+import { Cluster as RedisCluster, Redis } from 'ioredis';
 import { Hub } from '@stelar/core';
 import { createServer, type StelarServer } from '@stelar/server';
 import { connect, type StelarClient } from '@stelar/client-node';
 import { createRedisAdapter, idOfOffset, offsetOfId, type RedisAdapterOptions } from '../src/index';
-import { RedisServer, tick, uniquePrefix } from './helpers';
+import { RedisClusterServer, RedisServer, tick, uniquePrefix } from './helpers';
 
 /** Waits for `cond`, failing with what it waited for after `timeout` ms. */
 async function until(cond: () => boolean, what: string | (() => string) = 'a condition', timeout = 3_000): Promise<void> {
@@ -91,9 +91,10 @@ async function switcher(targets: number[]) {
 
 async function nodes(n: number, options: { recovery?: object; adapter?: RedisAdapterOptions; setup?: (s: StelarServer, i: number) => void } = {}) {
   const prefix = uniquePrefix();
+  const url = options.adapter?.client ? {} : { url: redis!.url };
   const out: { server: StelarServer; port: number; tcpPort: number }[] = [];
   for (let i = 0; i < n; i++) {
-    const adapter = createRedisAdapter({ url: redis!.url, prefix, heartbeatInterval: 100, nodeTimeout: 600, ...options.adapter });
+    const adapter = createRedisAdapter({ ...url, prefix, heartbeatInterval: 100, nodeTimeout: 600, ...options.adapter });
     const server = createServer({ port: 0, tcpPort: 0, host: '127.0.0.1', heartbeat: false, recovery: options.recovery ?? true, adapter });
     servers.push(server);
     options.setup?.(server, i);
@@ -430,4 +431,61 @@ describe('recovery across nodes, more', () => {
       admin.disconnect();
     }
   }, 20_000);
+});
+
+describe('recovery across nodes on a 3-master Redis Cluster (classic mode)', () => {
+  let cluster: RedisClusterServer | undefined;
+  let template: RedisCluster | undefined;
+  afterEach(async () => {
+    template?.disconnect();
+    await cluster?.stop();
+    cluster = template = undefined;
+  });
+
+  it('the stream, records and marks on the shard of the {prefix} tag; 10 cuts switching nodes, every message once in stream order', async () => {
+    cluster = await RedisClusterServer.start();
+    template = new RedisCluster(cluster.nodes, { lazyConnect: true });
+    const { prefix, nodes: [a, b] } = await nodes(2, { adapter: { client: template }, setup: (s) => s.onConnection((conn) => void conn.join('room')) });
+    const p = await switcher([a!.port, b!.port]);
+    const c = connect(`ws://127.0.0.1:${p.port}/`, { heartbeat: false, reconnect: { baseDelay: 2, maxDelay: 10 } });
+    clients.push(c);
+    const got: number[] = [];
+    c.on('news', (m) => void got.push(m.n));
+    const connected: { recovered?: boolean }[] = [];
+    c.onLifecycle('connected', (i) => void connected.push(i));
+    await c.connect();
+    let sent = 0;
+    const stream = setInterval(() => {
+      for (let k = 0; k < 2; k++) {
+        const n = sent++;
+        (n % 2 === 0 ? a! : b!).server.to('room').emit('news', { n });
+      }
+    }, 3);
+    try {
+      await until(() => got.length >= 4, 'the stream to start', 5_000);
+      for (let d = 0; d < 10; d++) {
+        const links = connected.length;
+        const seen = got.length;
+        p.cut();
+        await until(() => connected.length > links && c.connected && got.length >= seen + 4, () => `the resume after cut ${d + 1} (got ${got.length})`, 10_000);
+      }
+    } finally {
+      clearInterval(stream);
+    }
+    await until(() => got.length >= sent, () => `the last messages (got ${got.length}/${sent})`, 10_000);
+    expect(connected.slice(1).every((x) => x.recovered === true)).toBe(true);
+    expect(connected).toHaveLength(11);
+    const probe = new RedisCluster(cluster.nodes);
+    try {
+      const rows = await probe.xrange(`{${prefix}}#log`, '-', '+');
+      const order = rows.map(([, f]) => /"n":(\d+)/.exec(f[1]!)?.[1]).filter((x) => x !== undefined).map(Number);
+      expect(got).toEqual(order);
+      expect(new Set(got).size).toBe(sent);
+      const slot = (k: string) => probe.call('CLUSTER', 'KEYSLOT', k);
+      expect(await slot(`{${prefix}}#log`)).toBe(await slot(`{${prefix}}#req`));
+      expect(await slot(`{${prefix}}#rec#x`)).toBe(await slot(`{${prefix}}#req`));
+    } finally {
+      probe.disconnect();
+    }
+  }, 60_000);
 });
