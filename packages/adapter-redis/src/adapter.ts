@@ -1,6 +1,7 @@
 import type { Cluster, Redis, RedisOptions } from 'ioredis';
 import { ClusterAdapter, type ClusterAdapterStats } from '@stelar/cluster';
 import { RedisBroker } from './broker';
+import { resolveStream, type RedisStreamOptions, type ResolvedStreamOptions } from './stream';
 
 /** Error codes this adapter uses (counted in the hub's `getStats().errors` too). */
 export const RedisErrorCode = {
@@ -71,6 +72,11 @@ export interface RedisAdapterOptions {
   probeInterval?: number;
   /** Errors of the Redis connections, and reports of lost messages (they are counted either way). */
   onError?: (err: Error) => void;
+  /**
+   * Connection-state recovery across nodes (turned on by the hub's `recovery` option; classic
+   * mode only): the bounds of the Redis stream of broadcasts and of the session records.
+   */
+  recovery?: RedisStreamOptions;
 }
 
 /** Counters of the adapter (`adapter.stats`): the cluster adapter's, and the Redis connections'. */
@@ -85,7 +91,7 @@ export interface RedisAdapterStats extends ClusterAdapterStats {
   pendingBytes: number;
 }
 
-type Resolved = Readonly<Required<Omit<RedisAdapterOptions, 'client' | 'redisOptions' | 'onError' | 'url'>>> & { readonly url: string | undefined };
+type Resolved = Readonly<Required<Omit<RedisAdapterOptions, 'client' | 'redisOptions' | 'onError' | 'url' | 'recovery'>>> & { readonly url: string | undefined; readonly recovery: ResolvedStreamOptions };
 
 function resolve(options: RedisAdapterOptions): Resolved {
   const o = {
@@ -101,6 +107,7 @@ function resolve(options: RedisAdapterOptions): Resolved {
     maxPendingPublishes: options.maxPendingPublishes ?? 10_000,
     maxPendingBytes: options.maxPendingBytes ?? 32 * 1024 * 1024,
     probeInterval: options.probeInterval ?? 500,
+    recovery: resolveStream(options.recovery),
   };
   // (The cluster adapter checks its own options.)
   for (const k of ['publishTimeout', 'maxPendingPublishes', 'maxPendingBytes'] as const) {
@@ -130,6 +137,8 @@ export class RedisAdapter extends ClusterAdapter {
       publishTimeout: o.publishTimeout,
       maxPendingPublishes: o.maxPendingPublishes,
       maxPendingBytes: o.maxPendingBytes,
+      // The stream is there in classic mode; it is read only once a hub turns recovery on.
+      stream: o.sharded ? undefined : { prefix: o.prefix, options: o.recovery },
     });
     super(broker, {
       prefix: o.prefix,

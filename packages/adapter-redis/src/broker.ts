@@ -2,7 +2,8 @@ import type { Buffer } from 'node:buffer';
 import { Redis, type RedisOptions } from 'ioredis';
 import { Failure, type Broker, type BrokerEvents, type BrokerSide, type Publication } from '@stelar/cluster';
 import { Publisher } from './publisher';
-import { duplicate, isCluster, isReady, numsub, publishLink, type RedisClient } from './redis';
+import { bufferOf, duplicate, isCluster, isReady, numsub, publishLink, type RedisClient } from './redis';
+import { RedisStream, type ResolvedStreamOptions } from './stream';
 
 export interface RedisBrokerOptions {
   /** Redis URL; used when there is no `client`. */
@@ -17,6 +18,8 @@ export interface RedisBrokerOptions {
   publishTimeout: number;
   maxPendingPublishes: number;
   maxPendingBytes: number;
+  /** Connection-state recovery: the stream and the session records (classic mode only). */
+  stream?: { prefix: string; options: ResolvedStreamOptions } | undefined;
 }
 
 /**
@@ -40,10 +43,23 @@ export class RedisBroker implements Broker {
   private publisher: Publisher | undefined;
   private events: BrokerEvents | undefined;
   private closed = false;
+  /** Connection-state recovery: the stream of broadcasts and the session records. */
+  readonly log: RedisStream | undefined;
+  private reader: RedisClient | undefined;
 
   constructor(private readonly o: RedisBrokerOptions) {
     this.address = o.url ?? 'client';
     this.sharded = o.sharded;
+    this.log = o.stream
+      ? new RedisStream(
+          o.stream.prefix,
+          o.stream.options,
+          () => this.pub,
+          () => this.publisher,
+          () => (this.reader ??= this.readerConnection()),
+          o.publishTimeout,
+        )
+      : undefined;
     const cluster = o.client !== undefined && isCluster(o.client);
     this.exactReceivers = !(cluster && !o.sharded);
     this.keepsSubscriptions = cluster;
@@ -78,13 +94,35 @@ export class RedisBroker implements Broker {
   open(nodeId: string, events: BrokerEvents): void {
     this.events = events;
     const pub = (this.pub = this.connection('publisher', nodeId));
-    this.publisher = new Publisher(publishLink(pub, this.sharded), {
+    const link = publishLink(pub, this.sharded);
+    const log = this.log;
+    if (log) {
+      // The stream's entries go through the same bounded, ordered publisher as a publish.
+      const publish = link.publish;
+      link.publish = (channel, msg) => (channel === log.streamKey ? log.xadd(pub, bufferOf(msg)) : publish(channel, msg));
+    }
+    this.publisher = new Publisher(link, {
       timeout: this.o.publishTimeout,
       maxPending: this.o.maxPendingPublishes,
       maxPendingBytes: this.o.maxPendingBytes,
     });
     const sub = (this.sub = this.connection('subscriber', nodeId));
     sub.on(this.sharded ? 'smessageBuffer' : 'messageBuffer', (_channel: Buffer, msg: Buffer) => events.message(msg));
+  }
+
+  /** The XREAD BLOCK connection: reconnects for ever; a command it had in flight is not resent (the reader asks again). */
+  private readerConnection(): RedisClient {
+    const own: RedisOptions = { autoResendUnfulfilledCommands: false, enableAutoPipelining: false, maxRetriesPerRequest: null, connectionName: 'stelar-log-reader' };
+    let r: RedisClient;
+    if (this.o.client) r = duplicate(this.o.client, { ...this.o.redisOptions, ...own });
+    else r = new Redis(this.o.url!, { retryStrategy: (times: number) => Math.min(50 * times, 500), ...this.o.redisOptions, ...own });
+    if (r.status === 'wait') r.connect().catch(() => undefined);
+    r.on('error', (err: Error) => {
+      this.errors++;
+      this.events?.error(err);
+    });
+    r.on('close', () => this.log?.readerLost());
+    return r;
   }
 
   private connection(side: BrokerSide, nodeId: string): RedisClient {
@@ -158,6 +196,7 @@ export class RedisBroker implements Broker {
   /** (A Cluster's pinned master may be back without a cluster 'ready'.) */
   poll(): void {
     if (!this.closed) this.publisher?.onReady();
+    if (!this.closed) this.log?.poll();
   }
 
   subscribeHint(): string | undefined {
@@ -168,7 +207,8 @@ export class RedisBroker implements Broker {
     if (this.closed) return;
     this.closed = true;
     this.publisher?.close();
-    await Promise.all([shut(this.pub), shut(this.sub)]);
+    this.log?.close();
+    await Promise.all([shut(this.pub), shut(this.sub), shut(this.reader)]);
   }
 }
 

@@ -29,7 +29,7 @@ export function isReady(c: RedisClient | undefined): boolean {
 }
 
 /** The bytes as a Buffer (ioredis sends a Buffer as is, and stringifies anything else). */
-function bufferOf(msg: Uint8Array): Buffer {
+export function bufferOf(msg: Uint8Array): Buffer {
   return Buffer.isBuffer(msg) ? msg : Buffer.from(msg.buffer, msg.byteOffset, msg.byteLength);
 }
 

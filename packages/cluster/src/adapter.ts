@@ -51,15 +51,6 @@ export class ClusterAdapter extends ClusterNode {
     });
   }
 
-  /**
-   * Connection-state recovery needs a log of the cluster's broadcasts with offsets, which no
-   * `Broker` gives yet (see the README's design section): a hub with `recovery` refuses this
-   * adapter at construction, as core does for any adapter without a log of its own.
-   */
-  override recovery(): never {
-    throw new TypeError(`${this.constructor.name} does not support connection-state recovery (HubOptions.recovery): a cluster needs a shared log of broadcasts, which no Broker provides yet`);
-  }
-
   protected override nodeDropped(node: string): void {
     this.queries.nodeDropped(node);
   }
@@ -87,6 +78,20 @@ export class ClusterAdapter extends ClusterNode {
       nodesGone: peers.gone,
       connected: this.broker.connected,
       nodes: this.nodeCount(),
+      ...this.recoveryStats(),
+    };
+  }
+
+  /** With recovery: the log's counters (this node's window, and the broker's). */
+  private recoveryStats(): Partial<ClusterAdapterStats> {
+    const stream = this.stream;
+    if (stream === undefined) return {};
+    return {
+      logAppended: this.streamCounters.appended,
+      logDelivered: this.streamCounters.delivered,
+      logReadForResumes: stream.readFromStore,
+      logUnkept: stream.unkept,
+      ...this.broker.log!.stats(),
     };
   }
 
@@ -213,8 +218,20 @@ export class ClusterAdapter extends ClusterNode {
   // ── answering the other nodes ───────────────────────────────────────────────
 
   protected override onQuery(env: ControlEnvelope): void {
-    if (env.kind === Kind.RESPONSE) this.queries.onResponse(env.origin, env.body as Reply);
-    else serveRequest(this.serving, this.host, env.origin, env.body as RequestBody);
+    if (env.kind === Kind.RESPONSE) return this.queries.onResponse(env.origin, env.body as Reply);
+    const req = env.body as RequestBody;
+    if (req.op === 'r.handover') {
+      // (Recovery: a client came back to that node while its session is still open here.)
+      const parked = typeof req.conn === 'string' && this.stream !== undefined && this.stream.handOver(req.conn);
+      return this.serving.reply(env.origin, { id: req.id, ok: true, value: parked });
+    }
+    serveRequest(this.serving, this.host, env.origin, req);
+  }
+
+  protected override async askHandover(digest: string): Promise<boolean> {
+    const replies = await this.ask('r.handover', 'recovery handover', { conn: digest });
+    for (const [, r] of replies) if (r.ok && r.value === true) return true;
+    return false;
   }
 
   private readonly serving: ServeContext = {

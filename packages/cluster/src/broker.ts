@@ -113,6 +113,59 @@ export interface Broker {
   poll?(): void;
   /** Why subscriptions may not complete although the broker is reachable (added to that error). */
   subscribeHint?(): string | undefined;
+  /**
+   * A log of broadcasts and a store of session records, when the broker keeps them: with it
+   * the cluster adapter supports connection-state recovery (broadcasts then travel through the
+   * log, in one order for every node). Absent: a hub with recovery refuses the adapter.
+   */
+  readonly log?: BrokerLog | undefined;
   /** Settles what waits (`Failure.CLOSED`) and closes the connections. */
   close(): Promise<void>;
+}
+
+/** A position in a broker's log: core's u64 offset as two u32 halves (see `BrokerLog`). */
+export interface LogOffset {
+  readonly hi: number;
+  readonly lo: number;
+}
+
+/**
+ * A broker that also keeps a log of broadcasts and a store of session records: what
+ * connection-state recovery across nodes needs (`HubOptions.recovery` with `ClusterAdapter`).
+ * Redis: one stream (`XADD … MAXLEN ~`, `XREAD BLOCK`, `XRANGE`) and keys with an expiry.
+ *
+ * - `append` settles like `Broker.publish` (bounded buffer, bounded time); the entry reaches
+ *   every node, the appending one included, through `follow`, in log order.
+ * - Offsets increase in log order; each is the u64 core puts on the wire. A broker that cannot
+ *   give an entry an offset passes the zero offset (the entry is delivered but not kept).
+ */
+export interface BrokerLog {
+  /** Appends one broadcast envelope (`p.channel` is ignored). */
+  append(p: Publication): void;
+  /**
+   * Reads the log from its end as of now, for ever, calling `entry` for each entry in order
+   * (the bytes may be a view: read them now). Resolves once the starting point is known: every
+   * entry appended after that is delivered.
+   */
+  follow(entry: (offset: LogOffset, msg: Uint8Array) => void): Promise<LogOffset>;
+  /**
+   * The entries after `from` up to and including `to`, oldest first; undefined when the log no
+   * longer has them all, or there are more than `limit`.
+   */
+  range(from: LogOffset, to: LogOffset, limit: number): Promise<[LogOffset, Uint8Array][] | undefined>;
+  /** Stores a session record under its token for `ttl` ms; false (nothing stored) past `maxRecordBytes`. */
+  keep(token: string, record: Uint8Array, ttl: number): boolean;
+  /**
+   * Takes the record of a token, atomically across nodes, leaving a mark for `markTtl` ms that it
+   * was taken: the record, `'taken'` when the mark is there, undefined if neither (or unreachable).
+   */
+  take(token: string, markTtl: number): Promise<Uint8Array | 'taken' | undefined>;
+  /** A digest of a token (how the store names its record; also how nodes ask each other about it). */
+  hash(token: string): string;
+  /** Deletes the record of a token: true unless another node took it (see `SharedLog.release` in core). */
+  release(token: string): Promise<boolean>;
+  /** Largest record kept (bytes). */
+  readonly maxRecordBytes: number;
+  /** The log's own gauges and counters, merged into the adapter's. */
+  stats(): Record<string, number>;
 }

@@ -1,8 +1,9 @@
 import { MemoryAdapter, StelarError } from '@stelar/core';
-import { linkOf, type AdapterHost, type AnyConnection, type BroadcastTarget, type Target } from '@stelar/core/internal';
+import { linkOf, OutFrame, type AdapterHost, type AnyConnection, type BroadcastTarget, type RecoveryLog, type RecoverySettings, type Target } from '@stelar/core/internal';
+import type { Offset } from '@stelar/codec-tcp';
 import type { Broker, BrokerSide, Failure, Publication } from './broker';
 import { channelsOf, type Channels } from './channels';
-import { encodeBroadcast, encodeControl, EnvelopeError, Flag, headerFor, Kind, resentCopy, type BroadcastEnvelope, type ControlEnvelope } from './envelope';
+import { decodeBroadcast, encodeBroadcast, encodeControl, EnvelopeError, Flag, headerFor, Kind, resentCopy, type BroadcastEnvelope, type ControlEnvelope } from './envelope';
 import { Heartbeat } from './heartbeat';
 import { Losses } from './losses';
 import { Membership } from './membership';
@@ -10,6 +11,7 @@ import { brokerErrorCodes, ClusterErrorCode, resolveOptions, type BrokerErrorCod
 import { Outbox } from './outbox';
 import { Corker, unpack, type Receiver } from './receive';
 import { Sequencer } from './sequencing';
+import { StreamLog } from './stream-log';
 import { Subscriptions } from './subscriptions';
 import { asError, now, unref } from './util';
 
@@ -38,6 +40,9 @@ export abstract class ClusterNode extends MemoryAdapter {
   protected readonly heartbeat: Heartbeat;
   private readonly corker = new Corker();
   private startTimer: ReturnType<typeof setTimeout> | undefined;
+  /** Connection-state recovery: this node's window on the broker's log (broadcasts then travel through it). */
+  protected stream: StreamLog | undefined = undefined;
+  protected readonly streamCounters = { appended: 0, delivered: 0 };
 
   constructor(broker: Broker, options: ClusterAdapterOptions) {
     super();
@@ -89,6 +94,8 @@ export abstract class ClusterNode extends MemoryAdapter {
     });
   }
 
+  /** Asks every node to park the session of a token digest (recovery); true if one did. */
+  protected abstract askHandover(digest: string): Promise<boolean>;
   /** A node is no longer known alive. */
   protected abstract nodeDropped(node: string): void;
   /** A request or response of another node (`REQUEST` / `RESPONSE`). */
@@ -105,7 +112,28 @@ export abstract class ClusterNode extends MemoryAdapter {
     return this.started;
   }
 
+  /**
+   * Connection-state recovery (`HubOptions.recovery`): needs a broker with a log (`Broker.log`),
+   * in classic mode. From then on every broadcast that is not volatile or local goes through
+   * the log and every node, this one included, delivers it in log order with its offset.
+   */
+  override recovery(settings: RecoverySettings, budget: () => number): RecoveryLog {
+    if (this.broker.sharded) {
+      throw new TypeError(`${this.constructor.name} does not support connection-state recovery (HubOptions.recovery) in sharded mode: its log is one stream every node reads, which sharded mode is there to avoid; use sharded: false`);
+    }
+    const log = this.broker.log;
+    if (log === undefined) {
+      throw new TypeError(`${this.constructor.name} does not support connection-state recovery (HubOptions.recovery) over this broker: a cluster needs a shared log of broadcasts, which this Broker does not provide`);
+    }
+    this.stream = new StreamLog(settings, budget, log, this.options.commandTimeout, (id) => this.sessionTaken(id), (digest) => this.askHandover(digest));
+    this.recoveryLog = this.stream;
+    return this.stream;
+  }
+
   private async start(): Promise<void> {
+    const stream = this.stream;
+    const following = stream ? this.broker.log!.follow((offset, msg) => this.onEntry(offset, msg)).then((from) => stream.start(from)) : undefined;
+    following?.catch(() => undefined);
     this.broker.open(this.host.nodeId, {
       message: (msg) => {
         if (!this.closed) unpack(msg, this.header, this.receiver);
@@ -121,7 +149,7 @@ export abstract class ClusterNode extends MemoryAdapter {
     // Heartbeats and the sweep run from now on (a tick skips the heartbeat while the broker is away).
     this.heartbeatTimer = setInterval(() => this.tick(), this.options.heartbeatInterval);
     unref(this.heartbeatTimer);
-    const boot = this.boot();
+    const boot = following ? Promise.all([this.boot(), following]).then(() => undefined) : this.boot();
     boot.catch(() => undefined);
     const timeout = new Promise<never>((_, reject) => {
       this.startTimer = setTimeout(() => reject(this.startError()), this.options.startTimeout);
@@ -194,6 +222,7 @@ export abstract class ClusterNode extends MemoryAdapter {
       });
     }
     this.outbox.close();
+    this.stream?.close();
     await this.broker.close();
     this.peers.clear();
     this.seq.clear();
@@ -263,8 +292,53 @@ export abstract class ClusterNode extends MemoryAdapter {
    * delivers to local members: remote latency does not include the local fan-out.
    */
   override broadcast(frame: Uint8Array, target: BroadcastTarget): void {
+    if (this.stream !== undefined && !target.local && !target.volatile) return this.append(frame, target);
     if (!target.local && !this.closed && this.header.length > 0) this.publish(frame, target);
     this.deliverCorked(frame, target, target.volatile, target.compress);
+  }
+
+  /**
+   * With recovery: the broadcast goes to the broker's log only; every node (this one included)
+   * delivers it when it reads it there, so all deliver in one order, with the log's offsets.
+   */
+  private append(frame: Uint8Array, target: BroadcastTarget): void {
+    if (this.closed || this.header.length === 0) return void this.deliverCorked(frame, target, false);
+    const msg = encodeBroadcast(this.header, 0, 0, 0, target, frame);
+    this.broker.log!.append({ channel: '', msg, done: this.onAppendDone });
+  }
+
+  private readonly onAppendDone = (_p: Publication, _r: number, _c: number[] | undefined, failure: Failure | 0): void => {
+    if (failure === 0) return void this.streamCounters.appended++;
+    this.losses.lost(failure, 'broadcast');
+  };
+
+  /** An entry of the log: kept in this node's window with its offset, then delivered to the local members it addresses. */
+  private onEntry(offset: Offset, msg: Uint8Array): void {
+    const stream = this.stream;
+    if (this.closed || stream === undefined) return;
+    let env: BroadcastEnvelope;
+    try {
+      env = decodeBroadcast(msg);
+    } catch (err) {
+      return this.receiver.bad(err);
+    }
+    const target = { rooms: env.rooms, exceptRooms: env.exceptRooms, exceptIds: env.exceptIds, volatile: false, local: false };
+    // (The frame is a view into the broker's buffer: the window keeps its own stamped copy.)
+    const entry = stream.add(offset, env.frame, target, now());
+    if (entry === undefined && (offset.hi !== 0 || offset.lo !== 0)) return; // a copy
+    if (env.origin !== this.host.nodeId) this.peers.seen(env.origin);
+    this.streamCounters.delivered++;
+    const out = new OutFrame(entry === undefined ? env.frame.slice() : env.frame, entry);
+    this.forEachMatch(target, (conn) => {
+      this.corker.cork(linkOf(conn));
+      conn.sendOut(out, false);
+    });
+  }
+
+  /** Tells every node that this one claimed the session `id` (their copies go without `onDisconnect`). */
+  private sessionTaken(id: string): void {
+    if (this.closed || this.header.length === 0) return;
+    this.outbox.send({ channel: this.channels.req, msg: encodeControl(this.header, Kind.REQUEST, { id: 0, op: 'moved', conn: id }), done: () => undefined });
   }
 
   private publish(frame: Uint8Array, target: BroadcastTarget): void {
@@ -372,6 +446,10 @@ export abstract class ClusterNode extends MemoryAdapter {
       case Kind.REQUEST:
       case Kind.RESPONSE:
         this.peers.seen(env.origin);
+        if (body?.['op'] === 'moved') {
+          if (typeof body['conn'] === 'string') this.stream?.onTaken?.(body['conn']);
+          return;
+        }
         this.onQuery(env);
         return;
     }

@@ -140,4 +140,14 @@ export interface ClusterAdapterStats {
   connected: boolean;
   /** Nodes known, this one included. */
   nodes: number;
+  /** With recovery (a broker with a log): broadcasts this node appended to the log (confirmed). */
+  logAppended?: number;
+  /** Entries of the log this node read and delivered (its own included). */
+  logDelivered?: number;
+  /** Entries read back from the broker's log for resumes (older than this node's window). */
+  logReadForResumes?: number;
+  /** Entries the log delivered without an offset (delivered, not kept for recovery). */
+  logUnkept?: number;
+  /** The broker's log gauges and counters (Redis: stream length, lag, records). */
+  [key: `log${string}` | `record${string}`]: number | undefined;
 }

@@ -8,7 +8,7 @@ import type { Outbox } from './outbox';
 import { asError, unref, within } from './util';
 
 /** Operations a node asks of the others (`c.*`: on one connection of the asked node). */
-export type Op = 'fetch' | 'count' | 'join' | 'leave' | 'disconnect' | 'emit' | 'b.request' | 'c.request' | 'c.join' | 'c.leave' | 'c.disconnect';
+export type Op = 'fetch' | 'count' | 'join' | 'leave' | 'disconnect' | 'emit' | 'b.request' | 'c.request' | 'c.join' | 'c.leave' | 'c.disconnect' | 'r.handover';
 
 export interface RequestBody {
   id: number;

@@ -1,10 +1,13 @@
-/** Connection-state recovery needs a cluster-wide log no Broker gives yet: the hub refuses the adapter up front. */
+/**
+ * Connection-state recovery needs a cluster-wide log (`Broker.log`, which the Redis broker has in
+ * classic mode): over a broker without one (MemoryBroker) the hub refuses the adapter up front.
+ */
 import { describe, expect, it, vi } from 'vitest';
 import { Hub } from '@stelar/core';
 import { ClusterAdapter, MemoryBroker, MemoryBus } from '../src/index';
 
 describe('connection-state recovery', () => {
-  it.each([true, { maxMessages: 10 }])('a hub with recovery %j refuses a ClusterAdapter at construction, before the broker is opened', (recovery) => {
+  it.each([true, { maxMessages: 10 }])('a hub with recovery %j refuses a ClusterAdapter over a broker without a log at construction, before the broker is opened', (recovery) => {
     const broker = new MemoryBroker(new MemoryBus());
     const open = vi.spyOn(broker, 'open');
     const adapter = new ClusterAdapter(broker);

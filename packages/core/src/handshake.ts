@@ -35,11 +35,24 @@ export class Handshake<In extends object, Out extends object> {
     const rec = this.recovery;
     if (rec !== undefined && hello.recover !== undefined) {
       const { token, offset } = hello.recover;
+      if (token !== undefined && !this.hub.draining && rec.shared) {
+        // A shared log (a cluster): the session is claimed from the shared store, asynchronously.
+        return rec.claimShared(s, token, offset!).then((old) => {
+          if (s.state !== 'opening') return;
+          if (old === undefined) rec.optIn(s, true);
+          return this.authorize(s, old ?? s, hello.auth);
+        });
+      }
       const old = token === undefined || this.hub.draining ? undefined : rec.claim(s, token, offset!);
       if (old !== undefined) target = old;
       else rec.optIn(s, token !== undefined);
     }
-    target.conn.auth = hello.auth;
+    return this.authorize(s, target, hello.auth);
+  }
+
+  /** Connection middleware on the session's connection (`target`: the one resumed, else `s`'s). */
+  private authorize(s: ServerSession, target: ServerSession, auth: unknown): Promise<void> | undefined {
+    target.conn.auth = auth;
     const chain = this.hub.callbacks.connectionMiddleware;
     if (chain.length === 0) {
       this.open(s, target);

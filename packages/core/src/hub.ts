@@ -59,7 +59,14 @@ export class Hub<In extends object = AnyEvents, Out extends object = In, Data ex
     if (rs) {
       const adapter = this.adapter;
       if (!adapter.recovery) throw new TypeError(`${adapter.constructor.name} does not support connection-state recovery (HubOptions.recovery)`);
-      recovery = new Recovery(ctx, rs, (budget) => adapter.recovery!(rs, budget), (s, code, reason) => this.liveness.finish(s, code, reason));
+      recovery = new Recovery(
+        ctx,
+        rs,
+        (budget) => adapter.recovery!(rs, budget),
+        (s, code, reason) => this.liveness.finish(s, code, reason),
+        // A session that comes from another process (a shared log).
+        (link, id) => new ServerSession(link, this.sessionHost, id, now()),
+      );
     }
     this.recovery = recovery;
     this.liveness = new Liveness(ctx, rooms, delivery.slots, recovery);

@@ -14,7 +14,7 @@ export type { AdapterHost, BroadcastAnswer, BroadcastRequest, BroadcastTarget, T
 export { linkOf, type AnyConnection } from './connection';
 export { LocalConnectionHandle, infoOf } from './handle';
 // Connection-state recovery: what an adapter implements (`Adapter.recovery`) and hands recipients.
-export { LogEntry, MemoryRecoveryLog, OutFrame, type RecoveryLog, type RecoverySettings } from './recovery-log';
+export { ENTRY_OVERHEAD, LogEntry, MemoryRecoveryLog, OutFrame, type RecoveryLog, type RecoverySettings, type SessionRecord, type SharedLog } from './recovery-log';
 
 // Helpers the sibling packages share with the core.
 export { toErrorBody } from './errors';

@@ -163,6 +163,7 @@ export function toPrometheus(stats: Stats, prefix = 'stelar'): string {
     metric('recovery_recovered_total', 'counter', 'Sessions resumed by their client.', [[{}, r.recovered]]);
     metric('recovery_failed_total', 'counter', 'Resumes that could not be made (a fresh session instead).', [[{}, r.failed]]);
     metric('recovery_expired_total', 'counter', 'Absent sessions that ended without their client coming back.', [[{}, r.expired]]);
+    if (r.movedAway !== undefined) metric('recovery_moved_away_total', 'counter', 'Absent sessions let go because their client resumed them on another process.', [[{}, r.movedAway]]);
   }
   metric('uptime_seconds', 'gauge', 'Seconds since the hub started.', [[{}, stats.uptimeMs / 1000]]);
   return out.join('\n') + '\n';

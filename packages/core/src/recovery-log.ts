@@ -115,6 +115,84 @@ export interface RecoveryLog {
   readonly bytes: number;
   /** Frees everything. */
   clear(): void;
+  /**
+   * Set by a log that several processes share (a cluster's stream): sessions move between
+   * processes through it, resumes claim them there, and `conn.emit` goes through the adapter's
+   * `broadcast` so that it takes its place in the shared order. Absent for a log of one process.
+   */
+  readonly shared?: SharedLog;
+}
+
+/**
+ * What a session that moves between processes carries (connection-state recovery across nodes):
+ * written to the shared store when its link is lost, claimed by the process its client comes
+ * back to. Offsets are the shared log's.
+ */
+export interface SessionRecord {
+  id: string;
+  rooms: string[];
+  /** `conn.data` (what survives JSON). */
+  data: unknown;
+  rx: number;
+  /** The offset of the last logged frame the session was sent (or of the newest entry when it opened). */
+  sent: Offset;
+  /** The newest offset its process had delivered when the link was lost. */
+  dropped: Offset;
+  /** A logged frame could not be sent to it while its link was up. */
+  missed: boolean;
+  /** The close code and reason of the lost link. */
+  lostCode: number;
+  lostReason: string;
+  /** Kept replies by request id (encoded ACK_RES frames), oldest first. */
+  replies: [number, Uint8Array][];
+}
+
+/** A shared log's side of moving sessions (see `RecoveryLog.shared`). */
+export interface SharedLog {
+  /**
+   * Stores the record of a session whose link was lost, under its token, for `ttl` ms (it goes
+   * out in the background). False when it is refused (larger than the store's bound): then the
+   * session cannot be resumed.
+   */
+  keep(token: string, record: SessionRecord, ttl: number): boolean;
+  /**
+   * Takes the record of `token` for this process, atomically across processes: `'taken'` when
+   * another process took it, undefined when there is none (or the store is unreachable).
+   */
+  claim(token: string): Promise<SessionRecord | 'taken' | undefined>;
+  /**
+   * There is no record of `token`: asks the other processes whether one still has it open (its
+   * link lost but not yet seen so), to park it so its record can be claimed. True if one did.
+   */
+  handover(token: string): Promise<boolean>;
+  /** Set by the hub: another process asks for the session of `token` (see `handover`); true when it was parked here. */
+  onHandover: ((token: string) => boolean) | undefined;
+  /** A token is valid in this process from now on / no more (the log may index them for `handover`). */
+  opened(token: string): void;
+  closed(token: string): void;
+  /**
+   * This process stops keeping the session of `token`: its record is deleted. Resolves true when
+   * the session ends here (its record was still there, or expired), false when another process
+   * claimed it (then that process reports its end).
+   */
+  release(token: string): Promise<boolean>;
+  /** Resolves true once this log holds the entries up to `offset` (false if that did not happen within a bounded wait). */
+  reach(offset: Offset): Promise<boolean>;
+  /** The entries held after `from` (oldest first), or undefined when this log does not reach back to `from`. */
+  after(from: Offset): LogEntry[] | undefined;
+  /**
+   * Reads from the store the entries after `from` that are older than what this log holds
+   * (oldest first, at most `limit`), or undefined when the store no longer has them all.
+   */
+  read(from: Offset, limit: number): Promise<LogEntry[] | undefined>;
+  /** The offset of the entry with this seq if it is held; undefined otherwise. */
+  offsetOf(seq: number): Offset | undefined;
+  /** The newest offset delivered by this process (zero when none). */
+  readonly lastOffset: Offset;
+  /** Tells the other processes that this one claimed the session `id` (they let their copy go). */
+  taken(id: string): void;
+  /** Set by the hub: another process claimed the session `id`. */
+  onTaken: ((id: string) => void) | undefined;
 }
 
 /** Offset `n` of the in-memory log (n < 2^53). */
@@ -223,12 +301,20 @@ export interface RecoveryStats {
   failed: number;
   /** Absent sessions that ended without their client coming back (expired, evicted, closed). */
   expired: number;
+  /**
+   * With a log shared by several processes: absent sessions this process let go because their
+   * client resumed them on another process (no `onDisconnect` here).
+   */
+  movedAway?: number;
 }
 
 /** Whether a broadcast `target` addresses `conn` (as `MemoryAdapter` matches it). */
 export function addressed(conn: AnyConnection, target: Target): boolean {
-  const id = conn.id;
-  const rooms = conn.roomSet;
+  return addressedIn(conn.id, conn.roomSet, target);
+}
+
+/** Whether a broadcast `target` addresses the session `id` in `rooms`. */
+export function addressedIn(id: string, rooms: ReadonlySet<string>, target: Target): boolean {
   for (const r of target.exceptRooms) if (r === id || rooms.has(r)) return false;
   if (target.exceptIds.includes(id)) return false;
   if (target.rooms.length === 0) return true;

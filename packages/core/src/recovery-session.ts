@@ -1,5 +1,8 @@
-import { FrameType } from '@stelar/codec-tcp';
+import { DisconnectCode, FrameType, type Offset } from '@stelar/codec-tcp';
+import { linkOf } from './connection';
 import { SendStatus, type Link, type LinkInfo } from './link';
+import { addressed, type LogEntry, type RecoveryLog, type RecoverySettings } from './recovery-log';
+import type { ServerSession } from './session';
 
 /** Replies kept per session, for a request the client asks again after a resume. */
 export const REPLY_CACHE_ENTRIES = 16;
@@ -41,6 +44,16 @@ export class SessionRecovery {
   recovered = false;
   /** A logged frame could not be sent on its live link (it was closing): replay cannot skip what it was not sent. */
   missed = false;
+  /** Shared log (cluster): the log's newest seq when the session opened or was resumed here. */
+  base = 0;
+  /**
+   * Shared log: what the record of a session that came from another process says (offsets of
+   * the last frame sent and of the loss), and the rooms it re-joins on resume; undefined for a
+   * session parked by this process (its seqs say it).
+   */
+  moved: { sent: Offset; dropped: Offset; rooms: string[] } | undefined = undefined;
+  /** Shared log: its record is in the shared store (deleted there when the session ends here). */
+  stored = false;
   /** Request ids handed to handlers and not answered yet. */
   private running: Set<number> | undefined = undefined;
   /** Recent replies by request id (insertion order = age). */
@@ -71,6 +84,19 @@ export class SessionRecovery {
       if (replies.size <= REPLY_CACHE_ENTRIES && this.replyBytes <= REPLY_CACHE_BYTES) break;
       replies.delete(k);
       this.replyBytes -= v.length;
+    }
+  }
+
+  /** The replies kept, oldest first (a session record carries them to another process). */
+  keptReplies(): [number, Uint8Array][] {
+    return this.replies ? [...this.replies] : [];
+  }
+
+  /** Takes the replies of a session record (bounded as `answered` bounds them). */
+  restoreReplies(list: readonly (readonly [number, Uint8Array])[]): void {
+    for (const [id, frame] of list) {
+      (this.running ??= new Set()).add(id);
+      this.answered(id, frame);
     }
   }
 
@@ -148,4 +174,46 @@ export class AbsentLink implements Link {
   }
   pause(): void {}
   resume(): void {}
+}
+
+/**
+ * The broadcasts `s1` needs after `from` (the client's offset), in order, from a log of one
+ * process: those it was sent and the client did not get, then those it was addressed while
+ * absent. `undefined` when the log no longer holds them all, or they pass `maxMessages` /
+ * `maxBytes`. (A shared log plans by offsets: `SharedSessions.plan`.)
+ */
+export function planReplay(log: RecoveryLog, settings: RecoverySettings, s1: ServerSession, from: Offset): LogEntry[] | undefined {
+  const rec = s1.rec!;
+  const { maxMessages, maxBytes } = settings;
+  // While the link was up, what it was sent is known exactly (`rec.sent`); what was logged
+  // after that until the loss was not for it (or could not be sent: then `rec.missed`).
+  const fromSeq = log.seqOf(from);
+  const missedLive = fromSeq < rec.sent || rec.missed;
+  const needFrom = missedLive ? fromSeq : rec.dropped;
+  if (log.trimmed > needFrom) return undefined;
+  const placeholder = linkOf(s1.conn) as AbsentLink;
+  let bytes = placeholder.held;
+  const out: LogEntry[] = [];
+  for (const e of log.entriesAfter(fromSeq)) {
+    if (!rec.missed && e.seq > rec.sent && e.seq <= rec.dropped) continue;
+    if (!addressed(s1.conn, e.target)) continue;
+    bytes += e.stamped.length;
+    if (out.length >= maxMessages || bytes > maxBytes) return undefined;
+    out.push(e);
+  }
+  return out;
+}
+
+/** Whether a session whose link closed with `code` is kept for its client (the hub not draining). */
+export function keptOnLoss(s: ServerSession, code: number, settings: RecoverySettings): boolean {
+  const st = s.state;
+  return (
+    s.rec !== undefined &&
+    s.rec.token !== '' &&
+    (st === 'open' || st === 'closing') &&
+    (code === 1006 || code === DisconnectCode.HEARTBEAT_TIMEOUT) &&
+    s.failure === undefined &&
+    settings.maxDisconnection > 0 &&
+    settings.maxSessions > 0
+  );
 }

@@ -1,11 +1,12 @@
-import { DisconnectCode, encodeServerConnect, parseAckRequest, PROTOCOL_VERSION, type Frame, type Offset, type RecoveryAnswer } from '@stelar/codec-tcp';
+import { encodeServerConnect, parseAckRequest, PROTOCOL_VERSION, type Frame, type Offset, type RecoveryAnswer } from '@stelar/codec-tcp';
 import { now, unrefTimer } from './clock';
 import { attachLink, linkOf, markAbsent, markClosed, markOpen, setRecovery, stateOf, type AnyConnection } from './connection';
 import type { HubContext } from './hub-context';
 import { randomToken } from './ids';
 import { SendStatus, type Link } from './link';
-import { addressed, OutFrame, type LogEntry, type RecoveryLog, type RecoverySettings, type RecoveryStats } from './recovery-log';
-import { AbsentLink, SessionRecovery, type AbsentHost } from './recovery-session';
+import { OutFrame, type RecoveryLog, type RecoverySettings, type RecoveryStats, type SharedLog } from './recovery-log';
+import { SharedSessions } from './recovery-shared';
+import { AbsentLink, keptOnLoss, planReplay, SessionRecovery, type AbsentHost } from './recovery-session';
 import type { ServerSession } from './session';
 
 const NO_NAMES: readonly string[] = [];
@@ -21,26 +22,51 @@ const NO_NAMES: readonly string[] = [];
 export class Recovery<In extends object, Out extends object> implements AbsentHost {
   readonly log: RecoveryLog;
   /** Accepted sessions that opted in (open, absent, or being resumed), by token. */
-  private readonly tokens = new Map<string, ServerSession>();
+  readonly tokens = new Map<string, ServerSession>();
   /** Absent sessions, longest-absent first. */
-  private readonly absent = new Set<ServerSession>();
-  private readonly owners = new Map<AbsentLink, ServerSession>();
+  readonly absent = new Set<ServerSession>();
+  readonly owners = new Map<AbsentLink, ServerSession>();
   /** Bytes absent sessions hold (their placeholder links' frames). */
   private held = 0;
   private timer: ReturnType<typeof setInterval> | undefined = undefined;
   private recovered = 0;
   private failed = 0;
-  private expired = 0;
+  expired = 0;
+  /** Sessions this process let go because another one claimed them (no `onDisconnect` here). */
+  moved = 0;
+  /** The log's side of moving sessions between processes, when the log is shared (a cluster). */
+  readonly shared: SharedLog | undefined;
 
   constructor(
-    private readonly hub: HubContext<In, Out>,
+    readonly hub: HubContext<In, Out>,
     readonly settings: RecoverySettings,
     makeLog: (budget: () => number) => RecoveryLog,
     /** Ends a session for good (`Liveness.finish`). */
-    private readonly end: (s: ServerSession, code: number, reason: string) => void,
+    readonly end: (s: ServerSession, code: number, reason: string) => void,
+    /** A session record for a session that comes from another process (shared log only). */
+    makeSession?: (link: Link, id: string) => ServerSession,
   ) {
     this.log = makeLog(() => this.settings.maxLogBytes - this.held);
+    this.shared = this.log.shared;
+    this.sharing = this.shared && makeSession ? new SharedSessions(this, this.shared, makeSession) : undefined;
   }
+
+  /** With a shared log: how sessions move between processes (`recovery-shared.ts`). */
+  private readonly sharing: SharedSessions<In, Out> | undefined;
+  /** With a shared log: a CONNECT's token claimed from the shared store (see `SharedSessions.claim`). */
+  claimShared(s2: ServerSession, token: string, offset: Offset): Promise<ServerSession | undefined> {
+    return this.sharing!.claim(s2, token, offset);
+  }
+
+  setToken(token: string, s: ServerSession): void {
+    this.tokens.set(token, s);
+    this.shared?.opened(token);
+  }
+  private dropToken(token: string): void {
+    this.tokens.delete(token);
+    this.shared?.closed(token);
+  }
+
 
   stats(): RecoveryStats {
     const log = this.log;
@@ -52,6 +78,7 @@ export class Recovery<In extends object, Out extends object> implements AbsentHo
       recovered: this.recovered,
       failed: this.failed,
       expired: this.expired,
+      ...(this.shared ? { movedAway: this.moved } : {}),
     };
   }
 
@@ -67,8 +94,9 @@ export class Recovery<In extends object, Out extends object> implements AbsentHo
   accepted(s: ServerSession): RecoveryAnswer {
     const rec = s.rec!;
     rec.token = randomToken();
-    this.tokens.set(rec.token, s);
+    this.setToken(rec.token, s);
     setRecovery(s.conn, rec);
+    rec.base = this.log.last;
     if (this.log.sessions++ === 0) this.startTimer();
     return { token: rec.token, recovered: false, rx: rec.rx };
   }
@@ -84,7 +112,7 @@ export class Recovery<In extends object, Out extends object> implements AbsentHo
     if (s1 === undefined || rec === undefined || rec.claimed || !s1.active) return undefined;
     // The client is back before the old link was seen to go: that link is cut now.
     if (s1.state === 'open') this.takeOver(s1);
-    if (this.plan(s1, offset) === undefined) {
+    if (planReplay(this.log, this.settings, s1, offset) === undefined) {
       this.end(s1, rec.lostCode, rec.lostReason);
       return undefined;
     }
@@ -113,7 +141,8 @@ export class Recovery<In extends object, Out extends object> implements AbsentHo
     s2.resuming = undefined;
     if (rec === undefined || s1.state !== 'absent') return false;
     rec.claimed = false;
-    const entries = this.plan(s1, s2.resumeFrom!);
+    const entries = this.sharing ? this.sharing.plan(s1, s2.resumeFrom!, s2.resumeOlder) : planReplay(this.log, this.settings, s1, s2.resumeFrom!);
+    s2.resumeOlder = undefined;
     if (entries === undefined) return false;
     const hub = this.hub;
     const m = hub.metrics;
@@ -131,12 +160,19 @@ export class Recovery<In extends object, Out extends object> implements AbsentHo
     const conn = s1.conn;
     attachLink(conn, link);
     markOpen(conn);
+    // A session that came from another process joins its rooms here, in the same step as its
+    // replay: the entries this process delivers from now on reach it, those before were replayed.
+    if (rec.moved !== undefined) {
+      hub.adapter.join(conn, rec.moved.rooms);
+      rec.moved = undefined;
+    }
+    rec.base = this.log.last;
     hub.open.set(conn.id, conn);
     m.open++;
     m.transportDelta(conn.transport, 1);
-    this.tokens.delete(rec.token);
+    this.dropToken(rec.token);
     rec.token = randomToken();
-    this.tokens.set(rec.token, s1);
+    this.setToken(rec.token, s1);
     rec.expiresAt = 0;
     s1.alive = true;
     s1.lastSeen = now();
@@ -167,49 +203,11 @@ export class Recovery<In extends object, Out extends object> implements AbsentHo
     return st;
   }
 
-  /**
-   * The broadcasts `s1` needs after `from` (the client's offset), in order: those it was sent
-   * and the client did not get, then those it was addressed while absent. `undefined` when the
-   * log no longer holds them all, or they pass `maxMessages` / `maxBytes`.
-   */
-  private plan(s1: ServerSession, from: Offset): LogEntry[] | undefined {
-    const rec = s1.rec!;
-    const log = this.log;
-    const { maxMessages, maxBytes } = this.settings;
-    // While the link was up, what it was sent is known exactly (`rec.sent`); what was logged
-    // after that until the loss was not for it (or could not be sent: then `rec.missed`).
-    const fromSeq = log.seqOf(from);
-    const missedLive = fromSeq < rec.sent || rec.missed;
-    const needFrom = missedLive ? fromSeq : rec.dropped;
-    if (log.trimmed > needFrom) return undefined;
-    const placeholder = linkOf(s1.conn) as AbsentLink;
-    let bytes = placeholder.held;
-    const out: LogEntry[] = [];
-    for (const e of log.entriesAfter(fromSeq)) {
-      if (!rec.missed && e.seq > rec.sent && e.seq <= rec.dropped) continue;
-      if (!addressed(s1.conn, e.target)) continue;
-      bytes += e.stamped.length;
-      if (out.length >= maxMessages || bytes > maxBytes) return undefined;
-      out.push(e);
-    }
-    return out;
-  }
-
   // ── links lost ──────────────────────────────────────────────────────────────
 
   /** Whether a session whose link closed with `code` is kept for its client (instead of ending). */
   keeps(s: ServerSession, code: number): boolean {
-    const st = s.state;
-    return (
-      s.rec !== undefined &&
-      s.rec.token !== '' &&
-      (st === 'open' || st === 'closing') &&
-      (code === 1006 || code === DisconnectCode.HEARTBEAT_TIMEOUT) &&
-      s.failure === undefined &&
-      !this.hub.draining &&
-      this.settings.maxDisconnection > 0 &&
-      this.settings.maxSessions > 0
-    );
+    return !this.hub.draining && keptOnLoss(s, code, this.settings);
   }
 
   /** Keeps a session whose link was lost: it is absent until its client resumes it or it expires. */
@@ -235,6 +233,12 @@ export class Recovery<In extends object, Out extends object> implements AbsentHo
     rec.expiresAt = now() + this.settings.maxDisconnection;
     s.pingSent = false;
     this.absent.add(s);
+    if (this.sharing && !this.sharing.store(s)) {
+      // Its record is larger than the store keeps: it cannot be resumed anywhere.
+      this.expired++;
+      this.end(s, code, reason);
+      return;
+    }
     if (this.absent.size > this.settings.maxSessions) {
       for (const old of this.absent) {
         if (old.rec?.claimed) continue;
@@ -246,13 +250,13 @@ export class Recovery<In extends object, Out extends object> implements AbsentHo
   }
 
   /** A live session is resumed on a new link before its old link was seen to go. */
-  private takeOver(s: ServerSession): void {
+  takeOver(s: ServerSession): void {
     const old = linkOf(s.conn);
     this.park(s, 1006, 'resumed on a new link');
     old.terminate();
   }
 
-  private leaveAbsence(s: ServerSession, placeholder: AbsentLink): void {
+  leaveAbsence(s: ServerSession, placeholder: AbsentLink): void {
     this.absent.delete(s);
     this.owners.delete(placeholder);
     this.held -= placeholder.held;
@@ -270,7 +274,7 @@ export class Recovery<In extends object, Out extends object> implements AbsentHo
     const rec = s.rec;
     if (rec === undefined) return;
     if (rec.token !== '' && this.tokens.get(rec.token) === s) {
-      this.tokens.delete(rec.token);
+      this.dropToken(rec.token);
       if (--this.log.sessions === 0) {
         this.log.clear();
         this.stopTimer();
@@ -278,6 +282,10 @@ export class Recovery<In extends object, Out extends object> implements AbsentHo
     }
     const link = linkOf(s.conn);
     if (link instanceof AbsentLink && this.absent.has(s)) this.leaveAbsence(s, link);
+    if (rec.stored) {
+      rec.stored = false;
+      void this.shared!.release(rec.token);
+    }
   }
 
   /** Ends an absent session now (a refused or failed resume), with its own close code unless given. */
@@ -335,6 +343,11 @@ export class Recovery<In extends object, Out extends object> implements AbsentHo
   /** A direct `conn.emit` of a session with recovery: logged as a broadcast to its id. */
   emitLogged(conn: AnyConnection, frame: Uint8Array, compress?: boolean): boolean {
     const target = { rooms: [conn.id], exceptRooms: NO_NAMES, exceptIds: NO_NAMES, volatile: false, local: false };
+    if (this.shared) {
+      // Through the shared log, in its order, to wherever the session is when it is delivered.
+      this.hub.adapter.broadcast(frame, target);
+      return true;
+    }
     const entry = this.log.append(frame, target, now());
     if (stateOf(conn) === 'absent') return entry !== undefined;
     const st = conn.sendOut(new OutFrame(frame, entry), false, compress);
@@ -354,7 +367,7 @@ export class Recovery<In extends object, Out extends object> implements AbsentHo
 
   // ── time ────────────────────────────────────────────────────────────────────
 
-  private startTimer(): void {
+  startTimer(): void {
     if (this.timer !== undefined) return;
     const every = Math.max(20, Math.min(1000, Math.floor(this.settings.maxDisconnection / 4)));
     this.timer = setInterval(() => this.tick(), every);
@@ -374,6 +387,10 @@ export class Recovery<In extends object, Out extends object> implements AbsentHo
       const rec = s.rec!;
       if (rec.claimed) continue;
       if (rec.expiresAt > t) break;
+      if (this.sharing && rec.stored) {
+        this.sharing.expire(s);
+        continue;
+      }
       this.expired++;
       this.end(s, rec.lostCode, rec.lostReason);
     }

@@ -4,6 +4,7 @@ import { markClosed, newConnection, stateOf, type AnyConnection, type Connection
 import { StelarError } from './errors';
 import type { Link, SendStatus } from './link';
 import type { ConnectionBuckets } from './rate-limit';
+import type { LogEntry } from './recovery-log';
 import type { SessionRecovery } from './recovery-session';
 import { RequestTracker } from './requests';
 
@@ -68,6 +69,8 @@ export class ServerSession {
   /** While this new link's middleware runs: the absent session it asks to resume, and from which offset. */
   resuming: ServerSession | undefined = undefined;
   resumeFrom: Offset | undefined = undefined;
+  /** Shared log: the entries read from the store for that resume (older than the process holds). */
+  resumeOlder: LogEntry[] | undefined = undefined;
   readonly conn: AnyConnection;
 
   constructor(link: Link, readonly host: SessionHost, id: string, now: number) {
