@@ -89,13 +89,14 @@ describe.each(FULL)('%s', (engine) => {
     });
   });
 
-  it('an object whose only key is "$bin" beside binary values is refused with a TypeError (emit throws, request rejects), as the codec does; alone it is ordinary data', async () => {
+  it('an object whose only key is "$bin" beside binary values is refused with a TypeError (emit throws, request rejects; a reply becomes HANDLER_ERROR), as the codec does; alone it is ordinary data', async () => {
     const s = await site({}, handlers([]));
     const p = await page(s.url);
     const r = await p.evaluate(async () => {
       const c = Stelar.createClient('/');
-      await c.connect();
       const bad = { a: new Uint8Array(1), b: { $bin: 0 } };
+      c.on('ask', () => bad);
+      await c.connect();
       let thrown = '';
       try {
         c.emit('img', bad);
@@ -104,10 +105,11 @@ describe.each(FULL)('%s', (engine) => {
       }
       const rejected = await c.request('echo', bad).catch((e: Error) => e.name);
       const plain = await c.request('echo', { $bin: 0 });
-      return { thrown, rejected, plain, state: c.state };
+      return { thrown, rejected, plain, state: c.state, id: c.id as string };
     });
     expect(r.thrown).toMatch(/^TypeError: .*"\$bin"/);
     expect(r).toMatchObject({ rejected: 'TypeError', plain: { $bin: 0 }, state: 'connected' });
+    await expect(s.stelar.getConnection(r.id)!.request('ask', 1)).rejects.toMatchObject({ code: 'HANDLER_ERROR' });
   });
 });
 
@@ -144,16 +146,16 @@ describe('stelar.min.js (BINARY off)', () => {
     expect(r).toEqual({ got: [{ n: 1 }], errors: [['BAD_JSON', 'invalid JSON', 'img']], reply: 'BAD_JSON', state: 'connected' });
   });
 
-  it('it sends a binary value inside data as JSON.stringify does (an object of its indices), as the README says: use stelar.full.min.js for that', async () => {
+  it('it sends a binary value inside data as JSON.stringify does (a typed array as an object of its indices, an ArrayBuffer as {}), as the README says: use stelar.full.min.js for that', async () => {
     const got: unknown[] = [];
     const s = await site({}, (srv) => srv.on('img', (m: unknown) => void got.push(m)));
     const p = await page(s.url);
     await p.evaluate(async () => {
       const c = Stelar.createClient('/');
       await c.connect();
-      c.emit('img', { bytes: new Uint8Array([1, 2]) });
+      c.emit('img', { bytes: new Uint8Array([1, 2]), ab: new ArrayBuffer(2) });
     });
     await until(() => got.length === 1, 'the event');
-    expect(got).toEqual([{ bytes: { 0: 1, 1: 2 } }]);
+    expect(got).toEqual([{ bytes: { 0: 1, 1: 2 }, ab: {} }]);
   });
 });

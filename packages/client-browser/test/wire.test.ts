@@ -231,7 +231,7 @@ describe('binary values inside JSON data (the attachment form, docs/protocol.md 
         expect(mine).toEqual(decodeJson(payload));
         const views: unknown[] = [];
         JSON.stringify(mine, (_, v: unknown) => (v instanceof Uint8Array ? void views.push(v) : v));
-        for (const v of views) expect([v.constructor, (v as Uint8Array).buffer]).toEqual([Uint8Array, payload.buffer]);
+        for (const v of views) expect([(v as Uint8Array).constructor, (v as Uint8Array).buffer]).toEqual([Uint8Array, payload.buffer]);
       }),
       { numRuns: RUNS },
     );
