@@ -8,7 +8,8 @@
 // backoff, offline queue, heartbeats) and is held to 4096 bytes min+gzip; dist/stelar.full.min.js
 // has every feature of the package (src/features.ts lists the others). Both from the same
 // sources: the small one is built with src/features.ts replaced by one whose switches are false,
-// and esbuild drops the code behind them.
+// and esbuild drops the code behind them (what it keeps, top-level helpers that only such code
+// calls, like BINARY's in src/wire.ts, oxc's pass drops).
 // Usage: node scripts/bundle.mjs [--outfile path] [--entry file] [--full | --features A,B]
 //
 // Inside the monorepo, @stelar/* imports resolve to the workspace sources (so the bundle always
@@ -22,7 +23,7 @@ import { minify } from 'rolldown/utils';
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 
 /** The switches of src/features.ts (each `true` in the package's ESM/CJS builds). */
-export const FEATURES = ['RECOVERY', 'ATTEMPTS', 'COUNTERS', 'LOGGER'];
+export const FEATURES = ['RECOVERY', 'ATTEMPTS', 'COUNTERS', 'LOGGER', 'BINARY'];
 
 /** The two <script> files: their names and the features each has. */
 export const FILES = {

@@ -22,8 +22,12 @@ export const TARGET = 4096;
  * feature that does not fit under it goes to stelar.full.min.js (README, Size).
  */
 export const LIMIT = TARGET;
-/** The ceiling CI enforces on stelar.full.min.js: its size when it was introduced (5378) and some room. */
-export const FULL_LIMIT = 5632;
+/**
+ * The ceiling CI enforces on stelar.full.min.js: 6 KiB. It was 5632 (its size when it was
+ * introduced, 5378, and some room) until BINARY, binary values inside JSON data, added about
+ * 400 bytes (README, Size).
+ */
+export const FULL_LIMIT = 6144;
 
 /** What each switch of src/features.ts does, for the README. */
 const WHAT = {
@@ -31,6 +35,7 @@ const WHAT = {
   ATTEMPTS: '`connect_error`, `connect({ timeout, signal })`, `reconnect.delay`, `NOT_STELAR`',
   COUNTERS: '`messagesSent`, `messagesReceived`, `connectedAt`, `lastError`',
   LOGGER: 'the `logger` option',
+  BINARY: 'binary values inside JSON data, both ways (the attachment form of docs/protocol.md §3)',
 };
 
 const kb = (n) => `${(n / 1024).toFixed(2)} KiB`;

@@ -2,8 +2,9 @@
  * Build-time switches of the client's features beyond issue 14's <script> set (events, requests,
  * rooms, reconnection with backoff, offline queue, heartbeats). The package's ESM and CommonJS
  * builds and dist/stelar.full.min.js have all of them (these values); scripts/bundle.mjs builds
- * dist/stelar.min.js with them false (it replaces this module), and esbuild drops the code behind
- * each. README (Size) gives the gzip cost of each, measured by scripts/size.mjs.
+ * dist/stelar.min.js with them false (it replaces this module), and the minifiers drop the code
+ * behind each (esbuild, or oxc's pass after it for helpers at a module's top level, like BINARY's
+ * in src/wire.ts). README (Size) gives the gzip cost of each, measured by scripts/size.mjs.
  *
  * Typed `boolean` so the compiler checks both branches.
  */
@@ -16,3 +17,5 @@ export const ATTEMPTS: boolean = true;
 export const COUNTERS: boolean = true;
 /** The `logger` option. */
 export const LOGGER: boolean = true;
+/** Binary values inside JSON data, both ways (docs/protocol.md §3, the attachment form). */
+export const BINARY: boolean = true;

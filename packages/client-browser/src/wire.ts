@@ -1,4 +1,5 @@
 import { StelarError } from '@stelar/core/client';
+import { BINARY } from './features';
 
 /**
  * The part of the Stelar codec a browser client needs (docs/protocol.md §1–3), written for size:
@@ -51,10 +52,57 @@ export const attempt = <T>(fn: () => T): [T, 1] | [unknown, 0] => {
 export const tooLarge = (size: number, max: number, whose = 'the'): never => fail('FRAME_TOO_LARGE', `frame of ${size} bytes exceeds ${whose} limit of ${max}`);
 
 /**
- * UTF-8 JSON of a value; `undefined` (or what JSON drops, like a function) is empty: no data
- * (`JSON.stringify` gives `undefined`, which `encode` takes as its default, '').
+ * A binary value of JSON data (docs/protocol.md §3): an ArrayBuffer view (typed array, DataView),
+ * an ArrayBuffer or a SharedArrayBuffer (a page has that constructor only when cross-origin isolated).
  */
-export const json = (data: unknown): Uint8Array => encoder.encode(JSON.stringify(data));
+const isBin = (v: unknown): v is ArrayBufferView | ArrayBuffer => ArrayBuffer.isView(v) || v instanceof ArrayBuffer || v instanceof (globalThis.SharedArrayBuffer || ArrayBuffer);
+
+/** An object whose only key is "$bin": a placeholder (docs/protocol.md §3). */
+const isPlaceholder = (v: unknown): v is { $bin: unknown } => typeof v == 'object' && !!v && Object.keys(v).join() == '$bin';
+
+/**
+ * The walk before `JSON.stringify` (codec-tcp's `mayHoldBinary`): false when `v` certainly holds no
+ * binary value that JSON.stringify would reach; true when it does or may: a binary value, an
+ * object with a `toJSON` other than Date's (its result is unknown until it runs), or nesting
+ * deeper than 32 levels (JSON.stringify then decides, and reports a cycle).
+ */
+const holds = (v: unknown, depth = 0): boolean =>
+  typeof v == 'object' &&
+  !!v &&
+  (depth > 32 || isBin(v) || (typeof (v as { toJSON?: unknown }).toJSON == 'function' && !(v instanceof Date)) || Object.values(v).some((x) => holds(x, depth + 1)));
+
+/**
+ * The attachment form of data that holds (or may hold: `holds`) binary values, as codec-tcp's
+ * encoders give it (docs/protocol.md §3): 0x00, then the JSON with each binary value replaced by
+ * `{"$bin": n}` and each value's bytes, each of these after its u32 length. Data that holds
+ * none after all is plain JSON.
+ */
+const attach = (data: unknown): Uint8Array => {
+  const parts: Uint8Array[] = [];
+  const text = JSON.stringify(data, function (this: Record<string, unknown>, key: string, v: unknown): unknown {
+    // `v` went through toJSON (a Buffer polyfill's gives {type, data}); the holder still has the value itself.
+    const b = [this[key], v].find(isBin);
+    // An ArrayBuffer has no `buffer`, and its bytes are all of it.
+    if (b) return { $bin: parts.push(new Uint8Array((b as ArrayBufferView).buffer || b, (b as ArrayBufferView).byteOffset, b.byteLength)) - 1 };
+    if (isPlaceholder(v)) throw new TypeError('an object whose only key is "$bin" cannot be sent with binary values');
+    return v;
+  });
+  const head = encoder.encode(text);
+  if (!parts.length) return head;
+  parts.unshift(head);
+  const out = new Uint8Array(parts.reduce((n, p) => n + 4 + p.length, 1)); // out[0]: the mark 0x00
+  parts.reduce((at, p) => (out.set(u32be(p.length), at), out.set(p, at + 4), at + 4 + p.length), 1);
+  return out;
+};
+
+/**
+ * The JSON payload of a value: UTF-8 JSON; `undefined` (or what JSON drops, like a function) is
+ * empty: no data (`JSON.stringify` gives `undefined`, which `encode` takes as its default, '').
+ * With BINARY (src/features.ts), data holding binary values takes the attachment form (`attach`).
+ * @throws TypeError for an object whose only key is "$bin" in data that holds binary values (the
+ *   receiver could not tell it from a placeholder); and what JSON.stringify throws (cycles, BigInt)
+ */
+export const json = (data: unknown): Uint8Array => (BINARY && holds(data) ? attach(data) : encoder.encode(JSON.stringify(data)));
 
 /** A u32 as its 4 big-endian bytes (a typed array keeps the low 8 bits of each). */
 export const u32be = (n: number): number[] => [n >>> 24, n >> 16, n >> 8, n];
@@ -81,10 +129,34 @@ export function frame(type: number, event: string, body: ArrayLike<number> = [],
 /** The u32 a payload starts with (a request id). */
 export const u32 = (b: Uint8Array): number => ((b[0]! << 24) | (b[1]! << 16) | (b[2]! << 8) | b[3]!) >>> 0;
 
-/** Parses a JSON payload; empty gives `undefined`. @throws StelarError BAD_JSON */
+/**
+ * A payload in the attachment form (first byte 0x00, docs/protocol.md §3): the JSON with each
+ * placeholder replaced by its attachment, a `Uint8Array` view of `b` (no copy). Throws on any
+ * fault of the form (`parse` makes it BAD_JSON): fewer than 5 bytes, an empty JSON, a length past
+ * the end, no attachment, a placeholder that names none.
+ */
+const unpack = (b: Uint8Array): unknown => {
+  /** The JSON, then the attachments: each after its u32 length. */
+  const parts: Uint8Array[] = [];
+  for (let at = 1, n = 0; at < b.length; parts.push(b.subarray(at, (at += n)))) {
+    n = u32(b.subarray(at));
+    // A length cut short reads less than 4 bytes, and then at + 4 is already past the end.
+    if ((at += 4) + n > b.length) throw 0;
+  }
+  const [text, ...att] = parts;
+  if (!text?.length || !att.length) throw 0;
+  return JSON.parse(decoder.decode(text), (_, v: unknown) => (isPlaceholder(v) ? (Number.isInteger(v.$bin) && att[v.$bin as number]) || fail('BAD_JSON', '') : v)) as unknown;
+};
+
+/**
+ * Parses a JSON payload; empty gives `undefined`. With BINARY (src/features.ts) a payload in the
+ * attachment form gives its binary values as `Uint8Array`s; without it such a payload is
+ * BAD_JSON (a JSON text never starts with the byte 0x00), never garbled data.
+ * @throws StelarError BAD_JSON
+ */
 export function parse(bytes: Uint8Array): unknown {
   try {
-    return bytes.length ? (JSON.parse(decoder.decode(bytes)) as unknown) : undefined;
+    return bytes.length ? (BINARY && !bytes[0] ? unpack(bytes) : (JSON.parse(decoder.decode(bytes)) as unknown)) : undefined;
   } catch {
     return fail('BAD_JSON', 'invalid JSON');
   }

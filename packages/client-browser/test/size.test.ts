@@ -16,7 +16,7 @@ describe('the <script> files (dist/stelar.min.js, dist/stelar.full.min.js)', () 
     expect(files.filter((f) => /hub|adapter|rate-limit|metrics|connection|broadcast|requests|registry|queue|encode|decode|utf8/.test(f))).toEqual([]);
     // The switched-off features are not in the small file (their code was dropped, not skipped at
     // run time); the full one has each. Each costs something.
-    for (const word of ['recovery_failed', 'connect_error', 'reconnect.delay', 'not a Stelar server', 'messagesSent', 'gave up reconnecting']) {
+    for (const word of ['recovery_failed', 'connect_error', 'reconnect.delay', 'not a Stelar server', 'messagesSent', 'gave up reconnecting', '$bin']) {
       expect(m.text.min.includes(word), `${word} in stelar.min.js`).toBe(false);
       expect(m.text.full.includes(word), `${word} in stelar.full.min.js`).toBe(true);
     }

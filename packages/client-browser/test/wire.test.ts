@@ -14,6 +14,7 @@ import {
   encodeFrame,
   encodeJoin,
   encodeJson,
+  encodeJsonPayload,
   encodeLeave,
   encodePing,
   encodePong,
@@ -175,5 +176,129 @@ describe('payload bodies', () => {
     expect(obj(enc.encode('{"v":1,"id":"s1"}'), 'id', 'string')).toEqual({ v: 1, id: 's1' });
     expect(thrown(() => obj(enc.encode('["id"]'), 'id', 'string'))).toBe('BAD_PAYLOAD');
     expect(thrown(() => obj(enc.encode('{"id":5}'), 'id', 'string'))).toBe('BAD_PAYLOAD');
+  });
+});
+
+describe('binary values inside JSON data (the attachment form, docs/protocol.md §3; BINARY of src/features.ts)', () => {
+  /** Binary values of every kind the protocol names (SharedArrayBuffer too: Node has it). */
+  const binArb = fc.oneof(
+    fc.uint8Array({ maxLength: 40 }),
+    fc.uint8Array({ maxLength: 40 }).map((u) => u.buffer.slice(0)),
+    fc.uint8Array({ minLength: 2, maxLength: 40 }).map((u) => u.subarray(1)), // a view with an offset
+    fc.int16Array({ maxLength: 8 }),
+    fc.float64Array({ maxLength: 4 }),
+    fc.uint8Array({ minLength: 3, maxLength: 40 }).map((u) => new DataView(u.buffer, 1, u.length - 2)),
+    fc.uint8Array({ maxLength: 8 }).map((u) => {
+      const s = new SharedArrayBuffer(u.length);
+      new Uint8Array(s).set(u);
+      return s;
+    }),
+  );
+  const dataArb = fc.letrec((tie) => ({
+    node: fc.oneof(
+      { depthSize: 'small', withCrossShrink: true },
+      fc.jsonValue({ maxDepth: 1 }),
+      binArb,
+      fc.constant(new Date(0)),
+      fc.array(tie('node'), { maxLength: 4 }),
+      fc.dictionary(fc.string({ maxLength: 6 }), tie('node'), { maxKeys: 4 }),
+    ),
+  })).node;
+  const result = (fn: () => Uint8Array): unknown => {
+    try {
+      return [...fn()];
+    } catch (err) {
+      return (err as Error).constructor.name;
+    }
+  };
+  const value = (fn: () => unknown): unknown => {
+    try {
+      return { v: fn() };
+    } catch (err) {
+      return (err as { code: string }).code;
+    }
+  };
+
+  it('encodes as codec-tcp does (JSON, ACK_REQ, ACK_RES, CONNECT), and decodes what codec-tcp encodes to the same data, binary values as Uint8Array views', () => {
+    fc.assert(
+      fc.property(nameArb, dataArb, idArb, (name, data, id) => {
+        expect(result(() => frame(1, name, json(data)))).toEqual(result(() => encodeJson(name, data)));
+        expect(result(() => frame(5, name, json(data), u32be(id)))).toEqual(result(() => encodeAckRequest(id, name, data)));
+        expect(result(() => frame(6, name, json(data), [...u32be(id), 0]))).toEqual(result(() => encodeAckResult(id, name, data)));
+        expect(result(() => frame(7, '', json({ v: 1, auth: data })))).toEqual(result(() => encodeClientConnect(data)));
+        const payload = encodeJsonPayload(data);
+        const mine = parse(payload);
+        expect(mine).toEqual(decodeJson(payload));
+        const views: unknown[] = [];
+        JSON.stringify(mine, (_, v: unknown) => (v instanceof Uint8Array ? void views.push(v) : v));
+        for (const v of views) expect([(v as Uint8Array).constructor, (v as Uint8Array).buffer]).toEqual([Uint8Array, payload.buffer]);
+      }),
+      { numRuns: RUNS },
+    );
+  });
+
+  it("protocol.md §7's example, byte for byte; binary at the top of a request's data; plain data stays plain JSON", () => {
+    const img = frame(1, 'img', json({ b: new Uint8Array([1, 2, 3]) }));
+    expect(Buffer.from(img).toString('hex')).toBe('0000002601000369' + '6d67' + '00' + '00000010' + Buffer.from('{"b":{"$bin":0}}').toString('hex') + '00000003010203');
+    expect([...json(new Uint8Array([7]))]).toEqual([0, 0, 0, 0, 10, ...enc.encode('{"$bin":0}'), 0, 0, 0, 1, 7]);
+    expect(parse(json(new Uint8Array([7])))).toEqual(new Uint8Array([7]));
+    expect(json({ d: new Date(0), a: [1, 'x', null] })).toEqual(enc.encode(JSON.stringify({ d: new Date(0), a: [1, 'x', null] })));
+    // Without binary values, an object whose only key is "$bin" is ordinary data both ways.
+    expect(parse(json({ $bin: 0 }))).toEqual({ $bin: 0 });
+    // A Buffer polyfill (its toJSON gives {type, data}) is sent as its bytes.
+    const poly = Object.assign(new Uint8Array([5, 6]), { toJSON: () => ({ type: 'Buffer', data: [5, 6] }) });
+    expect(parse(json({ poly }))).toEqual({ poly: new Uint8Array([5, 6]) });
+  });
+
+  it('refuses an object whose only key is "$bin" beside binary values with a TypeError, as the codec does; cycles throw what JSON.stringify throws', () => {
+    const cases: unknown[] = [
+      { a: new Uint8Array(1), b: { $bin: 0 } },
+      [{ $bin: 'x' }, new ArrayBuffer(2)],
+      { b: new Uint8Array(1), c: { $bin: 0, d: 1 } }, // not a placeholder: sent
+    ];
+    for (const data of cases) expect(result(() => json(data))).toEqual(result(() => encodeJsonPayload(data)));
+    expect(result(() => json(cases[0]))).toBe('TypeError');
+    const cycle: Record<string, unknown> = { b: new Uint8Array(1) };
+    cycle['self'] = cycle;
+    expect(result(() => json(cycle))).toBe('TypeError');
+    expect(result(() => json([cycle]))).toEqual(result(() => encodeJsonPayload([cycle])));
+  });
+
+  it('a malformed attachment form is BAD_JSON, as the reference says; any payload starting with 0x00 gives what the reference gives', () => {
+    const head = (text: string, ...atts: number[][]): Uint8Array => {
+      const j = enc.encode(text);
+      return new Uint8Array([0, ...u32be(j.length), ...j, ...atts.flatMap((a) => [...u32be(a.length), ...a])]);
+    };
+    const bad = [
+      new Uint8Array([0]),
+      new Uint8Array([0, 0, 0, 0]),
+      new Uint8Array([0, 0, 0, 0, 0, 1, 2, 3, 4]), // jsonLen 0
+      new Uint8Array([0, 0, 0, 0, 9, 0x31]), // jsonLen past the end
+      head('{"$bin":0}'), // no attachment
+      new Uint8Array([...head('{"$bin":0}', [1]), 0, 0]), // a truncated attachment length
+      new Uint8Array([...head('{"$bin":0}'), 0, 0, 0, 5, 1]), // an attachment past the end
+      head('{"$bin":1}', [1]),
+      head('{"$bin":"0"}', [1]),
+      head('{"$bin":0.5}', [1]),
+      head('{"$bin":-1}', [1]),
+      head('[{"$bin":0}', [1]),
+      new Uint8Array([0, 0, 0, 0, 2, 0x22, 0xff, 0, 0, 0, 0]), // invalid UTF-8
+    ];
+    for (const b of bad) {
+      expect(value(() => parse(b))).toBe('BAD_JSON');
+      expect(value(() => decodeJson(b))).toBe('BAD_JSON');
+    }
+    // Unnamed attachments are ignored; empty ones allowed; a plain {"$bin":…} key among others is data.
+    const ok = head('[{"$bin":1},{"$bin":1,"n":2},{"$bin":0}]', [9], [], [7]);
+    expect(value(() => parse(ok))).toEqual(value(() => decodeJson(ok)));
+    expect(parse(ok)).toEqual([new Uint8Array(0), { $bin: 1, n: 2 }, new Uint8Array([9])]);
+    fc.assert(
+      fc.property(fc.uint8Array({ maxLength: 30 }), fc.jsonValue({ maxDepth: 2 }), fc.array(fc.uint8Array({ maxLength: 4 }), { maxLength: 3 }), fc.integer({ min: -3, max: 3 }), (junk, v, atts, cut) => {
+        const text = JSON.stringify(v).replace(/"[^"]*"/, '{"$bin":0}');
+        const well = head(text, ...atts.map((a) => [...a]));
+        for (const b of [new Uint8Array([0, ...junk]), well.subarray(0, Math.max(1, well.length + Math.min(cut, 0)))]) expect(value(() => parse(b))).toEqual(value(() => decodeJson(b)));
+      }),
+      { numRuns: RUNS },
+    );
   });
 });
