@@ -31,7 +31,6 @@ const dirs = (parent: string): string[] => readdirSync(join(root, parent)).filte
  */
 const KNOWN_LONG: Readonly<Record<string, string>> = {
   'packages/client-browser/src/client.ts': 'being edited in another branch',
-  'packages/cluster/src/node.ts': 'grew with cross-node recovery (h12-cross); being split in another branch',
 };
 
 describe('docs/architecture.md', () => {
