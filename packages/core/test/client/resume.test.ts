@@ -25,7 +25,7 @@ describe('client/resume', () => {
 
   it('strips offsets and presents the last non-zero one with the token', () => {
     const r = new ClientResume<string>({});
-    r.answered({ token: TOKEN, recovered: false }, 's1');
+    r.answered({ token: TOKEN, recovered: false, rx: 0 }, 's1');
     expect(r.connectField()).toEqual({ token: TOKEN, offset: { hi: 0, lo: 0 } });
     expect([...r.strip(withOffset(0, 7, [9, 9]))]).toEqual([9, 9]);
     expect([...r.strip(withOffset(0, 0, [1]))]).toEqual([1]); // zero: not logged, the offset stays
@@ -36,17 +36,17 @@ describe('client/resume', () => {
 
   it('a resume of the same session keeps the count; another id means the asked one is lost', () => {
     const r = new ClientResume<string>({});
-    r.answered({ token: TOKEN, recovered: false }, 's1');
+    r.answered({ token: TOKEN, recovered: false, rx: 0 }, 's1');
     r.record(new Uint8Array(1), 'a');
-    expect(r.answered({ token: TOKEN, recovered: true }, 's1')).toEqual({ resumed: true, lost: undefined });
+    expect(r.answered({ token: TOKEN, recovered: true, rx: 0 }, 's1')).toEqual({ resumed: true, lost: undefined });
     expect(r.takeResend(0).frames.map((f) => f.req)).toEqual(['a']);
-    expect(r.answered({ token: TOKEN, recovered: false }, 's2')).toEqual({ resumed: false, lost: 's1' });
+    expect(r.answered({ token: TOKEN, recovered: false, rx: 0 }, 's2')).toEqual({ resumed: false, lost: 's1' });
     expect(r.takeResend(0)).toEqual({ frames: [], lost: 0 }); // a new session: nothing to send again
   });
 
   it('takeResend: what the server did not get, in order; what fell out of the ring is counted lost', () => {
     const r = new ClientResume<number>({ maxMessages: 3 });
-    r.answered({ token: TOKEN, recovered: false }, 's1');
+    r.answered({ token: TOKEN, recovered: false, rx: 0 }, 's1');
     for (let i = 1; i <= 5; i++) r.record(new Uint8Array([i]), i);
     // Sent 5, the ring keeps 3..5; the server got 1: 2..5 are missing, 2 is no longer kept.
     const { frames, lost } = r.takeResend(1);
@@ -62,7 +62,7 @@ describe('client/resume', () => {
 
   it('keeps a copy of a frame carved from a shared buffer; reset forgets everything', () => {
     const r = new ClientResume<undefined>({});
-    r.answered({ token: TOKEN, recovered: false }, 's1');
+    r.answered({ token: TOKEN, recovered: false, rx: 0 }, 's1');
     const slab = new Uint8Array([1, 2, 3, 4]);
     r.record(slab.subarray(1, 3), undefined);
     slab[1] = 99;
