@@ -38,8 +38,8 @@ describe('client/rooms', () => {
     const { h, sent, errors } = host();
     const rooms = new ClientRooms(h);
     const refused = rooms.join('no');
-    sent[0]!.reject(new StelarError(ErrorCode.FORBIDDEN, 'no'));
-    await expect(refused).rejects.toMatchObject({ code: ErrorCode.FORBIDDEN });
+    sent[0]!.reject(new StelarError(ErrorCode.ROOM_LIMIT, 'no'));
+    await expect(refused).rejects.toMatchObject({ code: ErrorCode.ROOM_LIMIT });
     expect([...rooms.names]).toEqual([]);
     expect(errors).toEqual([]); // a caller was told
 
@@ -97,9 +97,9 @@ describe('client/rooms', () => {
     await Promise.all([rooms.join('r'), Promise.resolve(sent[0]!.resolve())]);
     rooms.reset();
     rooms.rejoinAll(); // nobody waits for this one
-    sent[1]!.reject(new StelarError(ErrorCode.FORBIDDEN, 'not any more'));
+    sent[1]!.reject(new StelarError(ErrorCode.ROOM_LIMIT, 'not any more'));
     await flush();
-    expect(errors).toEqual([[ErrorCode.FORBIDDEN, 'r']]);
+    expect(errors).toEqual([[ErrorCode.ROOM_LIMIT, 'r']]);
     const waiting = rooms.join('w');
     rooms.stop(new StelarError(ErrorCode.DISCONNECTED, 'closed'));
     await expect(waiting).rejects.toMatchObject({ code: ErrorCode.DISCONNECTED });
