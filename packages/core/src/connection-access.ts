@@ -11,7 +11,6 @@ import type { ServerSession } from './session';
  * (through `@stelar/core/internal`).
  */
 export interface ConnectionAccess {
-  create(id: string, link: Link, session: ServerSession): AnyConnection;
   session(conn: AnyConnection): ServerSession;
   link(conn: AnyConnection): Link;
   setLink(conn: AnyConnection, link: Link): void;
@@ -30,13 +29,11 @@ export function grantAccess(granted: ConnectionAccess): void {
   access = granted;
 }
 
-/** (connection.ts is always evaluated before anything calls these: every caller holds a Connection or makes one.) */
+/**
+ * Granted before anything calls these: each takes a connection, and connections are made by
+ * `newConnection`, which is in connection.ts (so a bundle that makes one evaluates that module).
+ */
 const a = (): ConnectionAccess => access!;
-
-/** The connection of a new session record: for `ServerSession` only. */
-export function newConnection(id: string, link: Link, session: ServerSession): AnyConnection {
-  return a().create(id, link, session);
-}
 
 /** The hub's record behind a connection: for the hub's parts only. */
 export function sessionOf(conn: AnyConnection): ServerSession {

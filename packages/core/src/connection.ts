@@ -30,6 +30,8 @@ export type ConnectionData = Record<string, unknown>;
  */
 export type ConnectionState = 'opening' | 'open' | 'absent' | 'closing' | 'closed';
 
+let create: (id: string, link: Link, session: ServerSession) => AnyConnection;
+
 /** What a connection's link facts look like when a resume moves it to another link. */
 type LinkFacts = { -readonly [K in 'transport' | 'remoteAddress' | 'remotePort' | 'upgradeRequest']: Connection[K] };
 
@@ -308,9 +310,9 @@ export class Connection<In extends object = AnyEvents, Out extends object = In, 
   }
 
   static {
+    create = (id, link, session) => new Connection(id, link, session);
     // The hub's and the adapter's only ways in (see connection-access.ts).
     grantAccess({
-      create: (id, link, session) => new Connection(id, link, session),
       session: (conn) => conn.session,
       link: (conn) => conn.link,
       setLink: (conn, link) => {
@@ -349,3 +351,11 @@ export interface ConnectionEmitter<Out extends object = AnyEvents> {
 /** A connection whatever its event maps (what adapters and internals handle). */
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 export type AnyConnection = Connection<any, any, any>;
+
+/**
+ * The connection of a new session record: for `ServerSession` only (not exported by the
+ * package). Here rather than in connection-access.ts so that making one loads this module.
+ */
+export function newConnection(id: string, link: Link, session: ServerSession): AnyConnection {
+  return create(id, link, session);
+}

@@ -1,7 +1,8 @@
 import { ErrorCode, type Frame, type Offset } from '@stelar/codec-tcp';
 import type { BroadcastOperator } from './broadcast';
 import type { AnyConnection, ConnectionState } from './connection';
-import { markClosed, newConnection, stateOf } from './connection-access';
+import { newConnection } from './connection';
+import { markClosed, stateOf } from './connection-access';
 import { StelarError } from './errors';
 import type { Link, SendStatus } from './link';
 import type { ConnectionBuckets } from './rate-limit';
