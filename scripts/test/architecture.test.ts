@@ -31,7 +31,6 @@ const dirs = (parent: string): string[] => readdirSync(join(root, parent)).filte
  */
 const KNOWN_LONG: Readonly<Record<string, string>> = {
   'packages/client-browser/src/client.ts': 'being edited in another branch',
-  'packages/cluster/src/node.ts': 'grew with cross-node recovery (h12-cross); being split in another branch',
 };
 
 describe('docs/architecture.md', () => {
@@ -78,11 +77,7 @@ describe('docs/architecture.md', () => {
  */
 const CORE_UNTESTED: Readonly<Record<string, string>> = {
   'client/options.ts': 'types only',
-  'client/outbox.ts': 'through client/session.test.ts; being edited in another branch',
-  'client/resume.ts': 'through client/engine.test.ts and recovery.test.ts; being edited in another branch',
-  'client/rooms.ts': 'through client/session.test.ts; being edited in another branch',
   'link.ts': 'the transport contract: types and SendStatus; being edited in another branch',
-  'recovery-log.ts': 'through recovery.test.ts; being edited in another branch',
   'recovery-session.ts': 'through recovery.test.ts; being edited in another branch',
   'recovery-shared.ts': 'through adapter-redis test/recovery.test.ts (real Redis); its own test is being written in another branch',
 };

@@ -1,14 +1,17 @@
-import { MemoryAdapter, StelarError } from '@stelar/core';
+import { MemoryAdapter } from '@stelar/core';
 import { linkOf, OutFrame, type AdapterHost, type AnyConnection, type BroadcastTarget, type RecoveryLog, type RecoverySettings, type Target } from '@stelar/core/internal';
 import type { Offset } from '@stelar/codec-tcp';
 import type { Broker, BrokerSide, Failure, Publication } from './broker';
+import { boot, startError, type BootContext } from './boot';
 import { channelsOf, type Channels } from './channels';
-import { decodeBroadcast, encodeBroadcast, encodeControl, EnvelopeError, Flag, headerFor, Kind, resentCopy, type BroadcastEnvelope, type ControlEnvelope } from './envelope';
+import { onControl, type ControlContext } from './control';
+import { decodeBroadcast, encodeBroadcast, encodeControl, EnvelopeError, Flag, headerFor, Kind, type BroadcastEnvelope, type ControlEnvelope } from './envelope';
 import { Heartbeat } from './heartbeat';
 import { Losses } from './losses';
 import { Membership } from './membership';
 import { brokerErrorCodes, ClusterErrorCode, resolveOptions, type BrokerErrorCodes, type ClusterAdapterOptions, type ResolvedClusterOptions } from './options';
 import { Outbox } from './outbox';
+import { Publisher } from './publish';
 import { Corker, unpack, type Receiver } from './receive';
 import { Sequencer } from './sequencing';
 import { StreamLog } from './stream-log';
@@ -31,11 +34,12 @@ export abstract class ClusterNode extends MemoryAdapter {
   protected readonly seq: Sequencer;
   protected readonly peers: Membership;
   protected readonly outbox: Outbox;
+  private readonly publisher: Publisher;
+  private readonly control: ControlContext;
   protected closed = false;
   protected started: Promise<void> = Promise.resolve();
   protected readonly counters = { published: 0, received: 0, reconnects: 0, disconnects: 0, badMessages: 0 };
   protected readonly subs: Subscriptions;
-  private expectedPeers = 0;
   private heartbeatTimer: ReturnType<typeof setInterval> | undefined;
   protected readonly heartbeat: Heartbeat;
   private readonly corker = new Corker();
@@ -63,6 +67,17 @@ export abstract class ClusterNode extends MemoryAdapter {
       o.commandTimeout,
     );
     this.outbox = new Outbox(broker, () => this.header, o.maxBatchBytes);
+    this.publisher = new Publisher({
+      sharded: broker.sharded,
+      outbox: this.outbox,
+      seq: this.seq,
+      losses: this.losses,
+      counters: this.counters,
+      header: () => this.header,
+      channels: () => this.channels,
+      isRoom: (name) => this.rooms.has(name),
+      isConnection: (name) => this.host.connection(name) !== undefined,
+    });
     this.heartbeat = new Heartbeat({
       broker,
       outbox: this.outbox,
@@ -92,6 +107,14 @@ export abstract class ClusterNode extends MemoryAdapter {
       },
       failed: () => this.peers.poke(),
     });
+    this.control = {
+      seq: this.seq,
+      peers: this.peers,
+      heartbeat: this.heartbeat,
+      follows: this.follows,
+      taken: (id) => this.stream?.onTaken?.(id),
+      query: (env) => this.onQuery(env),
+    };
   }
 
   /** Asks every node to park the session of a token digest (recovery); true if one did. */
@@ -130,6 +153,11 @@ export abstract class ClusterNode extends MemoryAdapter {
     return this.stream;
   }
 
+  private bootContext(): BootContext {
+    const { broker, options, codes, subs, peers, heartbeat } = this;
+    return { broker, options, codes, subs, peers, heartbeat, closed: () => this.closed };
+  }
+
   private async start(): Promise<void> {
     const stream = this.stream;
     const following = stream ? this.broker.log!.follow((offset, msg) => this.onEntry(offset, msg)).then((from) => stream.start(from)) : undefined;
@@ -149,56 +177,19 @@ export abstract class ClusterNode extends MemoryAdapter {
     // Heartbeats and the sweep run from now on (a tick skips the heartbeat while the broker is away).
     this.heartbeatTimer = setInterval(() => this.tick(), this.options.heartbeatInterval);
     unref(this.heartbeatTimer);
-    const boot = following ? Promise.all([this.boot(), following]).then(() => undefined) : this.boot();
-    boot.catch(() => undefined);
+    const ctx = this.bootContext();
+    const booted = boot(ctx);
+    const all = following ? Promise.all([booted, following]).then(() => undefined) : booted;
+    all.catch(() => undefined);
     const timeout = new Promise<never>((_, reject) => {
-      this.startTimer = setTimeout(() => reject(this.startError()), this.options.startTimeout);
+      this.startTimer = setTimeout(() => reject(startError(ctx)), this.options.startTimeout);
       unref(this.startTimer);
     });
     try {
-      await Promise.race([boot, timeout]);
+      await Promise.race([all, timeout]);
     } finally {
       clearTimeout(this.startTimer);
     }
-  }
-
-  private startError(): StelarError {
-    const { name } = this.broker;
-    const ms = this.options.startTimeout;
-    if (this.broker.subscriberUp && !this.subs.done) {
-      const hint = this.broker.subscribeHint?.();
-      return new StelarError(this.codes.SUBSCRIBE_FAILED, `${name} is reachable but the subscriptions did not complete in ${ms} ms${hint ? ` (${hint})` : ''}`);
-    }
-    return new StelarError(this.codes.DOWN, `${name} not reachable in ${ms} ms (${this.broker.address}); still trying in the background`);
-  }
-
-  /** Subscribed and connected, then the other nodes discovered (or `discoveryTimeout`). */
-  private async boot(): Promise<void> {
-    await new Promise<void>((resolve, reject) => {
-      this.peers.watch(() => {
-        if (this.closed) reject(new StelarError(ClusterErrorCode.ADAPTER_CLOSED, 'the adapter was closed while starting'));
-        else if (this.subs.done && this.broker.publisherUp) resolve();
-        else if (this.subs.error) reject(this.subs.error);
-        else return false;
-        return true;
-      });
-    });
-    // The broker says how many other nodes are subscribed; wait (a little) until each has said hello.
-    this.expectedPeers = await this.heartbeat.hello().catch(() => 0);
-    await new Promise<void>((resolve) => {
-      let late = false;
-      const timer = setTimeout(() => {
-        late = true;
-        resolve();
-      }, this.options.discoveryTimeout);
-      unref(timer);
-      this.peers.watch(() => {
-        if (!late && !this.closed && this.peers.size < this.expectedPeers) return false;
-        clearTimeout(timer);
-        resolve();
-        return true;
-      });
-    });
   }
 
   /**
@@ -293,7 +284,7 @@ export abstract class ClusterNode extends MemoryAdapter {
    */
   override broadcast(frame: Uint8Array, target: BroadcastTarget): void {
     if (this.stream !== undefined && !target.local && !target.volatile) return this.append(frame, target);
-    if (!target.local && !this.closed && this.header.length > 0) this.publish(frame, target);
+    if (!target.local && !this.closed && this.header.length > 0) this.publisher.publish(frame, target);
     this.deliverCorked(frame, target, target.volatile, target.compress);
   }
 
@@ -341,44 +332,6 @@ export abstract class ClusterNode extends MemoryAdapter {
     this.outbox.send({ channel: this.channels.req, msg: encodeControl(this.header, Kind.REQUEST, { id: 0, op: 'moved', conn: id }), done: () => undefined });
   }
 
-  private publish(frame: Uint8Array, target: BroadcastTarget): void {
-    const single = target.rooms.length === 1 ? target.rooms[0]! : undefined;
-    // A name that is a connection of this node (and no room here) is addressed here only.
-    if (single !== undefined && !this.rooms.has(single) && this.host.connection(single)) return;
-    const room = this.broker.sharded ? single : undefined;
-    const flags = Flag.SEQUENCED | (target.volatile ? Flag.VOLATILE : 0) | (room !== undefined ? Flag.ROOM_STREAM : 0) | (target.compress === false ? Flag.UNCOMPRESSED : 0);
-    const { epoch, seq } = this.seq.next(room);
-    const msg = encodeBroadcast(this.header, flags, epoch, seq, target, frame);
-    if (room === undefined) this.outbox.send({ channel: this.channels.global, msg, done: this.onBroadcastDone }, true);
-    else this.outbox.send({ channel: this.channels.room(room), msg, tag: room, done: this.onRoomBroadcastDone }, true);
-  }
-
-  private readonly onBroadcastDone = (_p: Publication, _r: number, _c: number[] | undefined, failure: Failure | 0): void => {
-    if (failure === 0) return void this.counters.published++;
-    this.seq.failed();
-    this.losses.lost(failure, 'broadcast');
-  };
-
-  private readonly onRoomBroadcastDone = (p: Publication, receivers: number, _c: number[] | undefined, failure: Failure | 0): void => {
-    const room = p.tag as string;
-    if (failure !== 0) {
-      this.seq.failed(room);
-      this.losses.lost(failure, 'broadcast');
-      return;
-    }
-    this.seq.delivered(room, receivers);
-    if (receivers > 0) return void this.counters.published++;
-    // Nobody subscribes to this room's channel: the name may be a connection id, or its nodes
-    // may be resubscribing. The same message goes once more on the global channel, which every
-    // node reads.
-    this.outbox.send({ channel: this.channels.global, msg: resentCopy(p.msg, this.header), done: this.onBroadcastResent });
-  };
-
-  private readonly onBroadcastResent = (_p: Publication, _r: number, _c: number[] | undefined, failure: Failure | 0): void => {
-    if (failure === 0) this.counters.published++;
-    else this.losses.lost(failure, 'broadcast');
-  };
-
   /** Local delivery, each recipient corked until the current callback has returned (see `Corker`). */
   private deliverCorked(frame: Uint8Array, target: Target, volatile: boolean, compress?: boolean): void {
     this.forEachMatch(target, (conn) => {
@@ -391,7 +344,7 @@ export abstract class ClusterNode extends MemoryAdapter {
 
   private readonly receiver: Receiver = {
     broadcast: (env) => this.onBroadcast(env),
-    control: (env) => this.onControl(env),
+    control: (env) => onControl(this.control, env),
     bad: (err) => {
       if (err instanceof EnvelopeError) {
         this.counters.badMessages++;
@@ -411,48 +364,6 @@ export abstract class ClusterNode extends MemoryAdapter {
     if (!this.seq.accept(env, this.follows)) return;
     this.counters.received++;
     this.deliverCorked(env.frame, env, (env.flags & Flag.VOLATILE) !== 0, (env.flags & Flag.UNCOMPRESSED) !== 0 ? false : undefined);
-  }
-
-  private onControl(env: ControlEnvelope): void {
-    const body = env.body as Record<string, unknown> | undefined;
-    switch (env.kind) {
-      case Kind.HELLO:
-      case Kind.HEARTBEAT: {
-        this.peers.seen(env.origin);
-        // A hello also comes after a reconnection: the gap of an outage is counted here.
-        const epoch = body?.['epoch'];
-        const seq = body?.['seq'];
-        if (typeof epoch === 'number' && typeof seq === 'number') this.seq.peerMark(env.origin, { epoch, seq });
-        // Answer a hello at once so the newcomer knows every node without waiting a heartbeat
-        // (the heartbeat carries our global stream's number: what it missed is counted).
-        if (env.kind === Kind.HELLO) {
-          this.heartbeat.soon();
-          if (this.seq.hasDirtyRooms) this.heartbeat.marks();
-        }
-        return;
-      }
-      case Kind.MARK: {
-        const room = body?.['room'];
-        const epoch = body?.['epoch'];
-        const seq = body?.['seq'];
-        if (typeof room !== 'string' || typeof epoch !== 'number' || typeof seq !== 'number') throw new EnvelopeError('bad mark');
-        if (this.rooms.has(room)) this.seq.roomMark(env.origin, room, { epoch, seq });
-        return;
-      }
-      case Kind.BYE:
-        this.seq.forgetNode(env.origin);
-        this.peers.bye(env.origin);
-        return;
-      case Kind.REQUEST:
-      case Kind.RESPONSE:
-        this.peers.seen(env.origin);
-        if (body?.['op'] === 'moved') {
-          if (typeof body['conn'] === 'string') this.stream?.onTaken?.(body['conn']);
-          return;
-        }
-        this.onQuery(env);
-        return;
-    }
   }
 
   // ── membership traffic ──────────────────────────────────────────────────────

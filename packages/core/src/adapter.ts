@@ -2,6 +2,7 @@ import { now } from './clock';
 import { ErrorCode } from '@stelar/codec-tcp';
 import { DEFAULT_REQUEST_TIMEOUT, requestMany } from './broadcast-request';
 import type { AnyConnection as Connection } from './connection';
+import { addRoom, firstVisit, removeRoom } from './connection-access';
 import { StelarError } from './errors';
 import { LocalConnectionHandle, type ConnectionHandle } from './handle';
 import { MemoryRecoveryLog, OutFrame, type RecoveryLog, type RecoverySettings } from './recovery-log';
@@ -156,11 +157,12 @@ export interface Adapter {
  * Room members are `Set<Connection>` in one map; each connection keeps its own set of room
  * names, so leaving all rooms is O(rooms of that connection). Empty rooms are freed at once.
  * Broadcasts visit each addressed connection once, deduplicated across rooms with a
- * per-broadcast stamp instead of a temporary Set.
+ * per-broadcast stamp (`firstVisit`) instead of a temporary Set.
  */
 export class MemoryAdapter implements Adapter {
   protected host!: AdapterHost;
   protected readonly rooms = new Map<string, Set<Connection>>();
+  /** One per multi-room broadcast (see `firstVisit`). */
   private stamp = 0;
   /** Set when the hub turned connection-state recovery on. */
   protected recoveryLog: RecoveryLog | undefined = undefined;
@@ -175,19 +177,18 @@ export class MemoryAdapter implements Adapter {
 
   join(conn: Connection, rooms: readonly string[]): void {
     for (const room of rooms) {
-      if (conn.roomSet.has(room)) continue;
+      if (!addRoom(conn, room)) continue;
       let members = this.rooms.get(room);
       if (!members) {
         this.rooms.set(room, (members = new Set()));
         this.host.roomsDelta(1);
       }
       members.add(conn);
-      conn.roomSet.add(room);
     }
   }
 
   leave(conn: Connection, room: string): boolean {
-    if (!conn.roomSet.delete(room)) return false;
+    if (!removeRoom(conn, room)) return false;
     const members = this.rooms.get(room);
     if (members) {
       members.delete(conn);
@@ -200,7 +201,7 @@ export class MemoryAdapter implements Adapter {
   }
 
   leaveAll(conn: Connection): void {
-    for (const room of [...conn.roomSet]) this.leave(conn, room);
+    for (const room of [...conn.rooms]) this.leave(conn, room);
   }
 
   members(room: string): ReadonlySet<Connection> | undefined {
@@ -276,7 +277,7 @@ export class MemoryAdapter implements Adapter {
     const skip = (c: Connection): boolean => {
       if (!c.isOpen) return true;
       if (!filtered) return false;
-      for (const r of exceptRooms) if (c.id === r || c.roomSet.has(r)) return true;
+      for (const r of exceptRooms) if (c.id === r || c.rooms.has(r)) return true;
       return exceptIds.includes(c.id);
     };
     const host = this.host;
@@ -293,11 +294,10 @@ export class MemoryAdapter implements Adapter {
       if (byId && !members?.has(byId) && !skip(byId)) visit(byId);
       return;
     }
+    // Several rooms: each connection once, however many of them it is in.
     const stamp = ++this.stamp;
     const once = (c: Connection): void => {
-      if (c.broadcastStamp === stamp) return;
-      c.broadcastStamp = stamp;
-      if (!skip(c)) visit(c);
+      if (firstVisit(c, stamp) && !skip(c)) visit(c);
     };
     for (const name of target.rooms) {
       const members = this.rooms.get(name);

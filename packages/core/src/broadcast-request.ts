@@ -1,6 +1,7 @@
 import { encodeAckRequestPayload, encodeEventName, ErrorCode } from '@stelar/codec-tcp';
 import type { BroadcastAnswer, BroadcastRequest } from './adapter';
-import { sessionOf, type AnyConnection } from './connection';
+import type { AnyConnection } from './connection';
+import { sessionOf } from './connection-access';
 import { StelarError, toErrorBody } from './errors';
 import { SendStatus } from './link';
 import type { PendingRequest, RequestTracker } from './requests';

@@ -1,6 +1,7 @@
 import { carriesOffset, DisconnectCode, encodeAckRequest, encodeBinary, encodeJson, ErrorCode, withOffset, ZERO_OFFSET } from '@stelar/codec-tcp';
 import type { BroadcastOperator } from './broadcast';
 import type { ConnectionInfo } from './adapter';
+import { grantAccess } from './connection-access';
 import { StelarError } from './errors';
 import type { Link, LinkInfo } from './link';
 import { SendStatus } from './link';
@@ -30,12 +31,6 @@ export type ConnectionData = Record<string, unknown>;
 export type ConnectionState = 'opening' | 'open' | 'absent' | 'closing' | 'closed';
 
 let create: (id: string, link: Link, session: ServerSession) => AnyConnection;
-let readState: (conn: AnyConnection) => ConnectionState;
-let writeState: (conn: AnyConnection, state: 'open' | 'absent' | 'closed') => void;
-let readSession: (conn: AnyConnection) => ServerSession;
-let readLink: (conn: AnyConnection) => Link;
-let writeLink: (conn: AnyConnection, link: Link) => void;
-let writeRecovery: (conn: AnyConnection, rec: SessionRecovery) => void;
 
 /** What a connection's link facts look like when a resume moves it to another link. */
 type LinkFacts = { -readonly [K in 'transport' | 'remoteAddress' | 'remotePort' | 'upgradeRequest']: Connection[K] };
@@ -59,12 +54,12 @@ export class Connection<In extends object = AnyEvents, Out extends object = In, 
   /** Whatever the client sent as `auth` in CONNECT. */
   auth: unknown = undefined;
   /**
-   * Adapter contract (see `Adapter`): the rooms this connection is in, kept by the adapter
-   * alongside its room index. Read them through `rooms`.
+   * The rooms it is in: written by the adapter only (`addRoom`, `removeRoom`), as it updates its
+   * room index; read through `rooms`.
    */
-  readonly roomSet = new Set<string>();
-  /** Adapter contract: the adapter's dedupe stamp for multi-room broadcasts. */
-  broadcastStamp = 0;
+  private readonly roomNames = new Set<string>();
+  /** The stamp of the last multi-room broadcast that visited it: read and written by `firstVisit` only. */
+  private visited = 0;
   private dataStore: Data | undefined = undefined;
   /** Frames sent to this client (`messagesOut`). */
   private sent = 0;
@@ -153,7 +148,7 @@ export class Connection<In extends object = AnyEvents, Out extends object = In, 
 
   /** Rooms this connection is in. */
   get rooms(): ReadonlySet<string> {
-    return this.roomSet;
+    return this.roomNames;
   }
 
   /** Bytes queued for this client. */
@@ -275,7 +270,7 @@ export class Connection<In extends object = AnyEvents, Out extends object = In, 
       nodeId: this.session.host.nodeId,
       transport: this.transport,
       remoteAddress: this.remoteAddress,
-      rooms: [...this.roomSet],
+      rooms: [...this.roomNames],
       data,
     };
   }
@@ -315,36 +310,34 @@ export class Connection<In extends object = AnyEvents, Out extends object = In, 
   }
 
   static {
-    // The hub's only ways in (see `newConnection` and `sessionOf`).
     create = (id, link, session) => new Connection(id, link, session);
-    readSession = (conn) => conn.session;
-    readLink = (conn) => conn.link;
-    writeLink = (conn, link) => {
-      conn.link = link;
-      const facts = conn as unknown as LinkFacts;
-      facts.transport = link.transport;
-      facts.remoteAddress = link.remoteAddress;
-      facts.remotePort = link.remotePort;
-      facts.upgradeRequest = link.upgradeRequest;
-    };
-    writeRecovery = (conn, rec) => {
-      conn.rec = rec;
-    };
-    readState = (conn) => conn.state;
-    writeState = (conn, state) => {
-      conn.state = state;
-    };
+    // The hub's and the adapter's only ways in (see connection-access.ts).
+    grantAccess({
+      session: (conn) => conn.session,
+      link: (conn) => conn.link,
+      setLink: (conn, link) => {
+        conn.link = link;
+        const facts = conn as unknown as LinkFacts;
+        facts.transport = link.transport;
+        facts.remoteAddress = link.remoteAddress;
+        facts.remotePort = link.remotePort;
+        facts.upgradeRequest = link.upgradeRequest;
+      },
+      setRecovery: (conn, rec) => {
+        conn.rec = rec;
+      },
+      state: (conn) => conn.state,
+      setState: (conn, state) => {
+        conn.state = state;
+      },
+      rooms: (conn) => conn.roomNames,
+      visit: (conn, stamp) => {
+        if (conn.visited === stamp) return false;
+        conn.visited = stamp;
+        return true;
+      },
+    });
   }
-}
-
-/** The connection of a new session record: for `ServerSession` only (not exported by the package). */
-export function newConnection(id: string, link: Link, session: ServerSession): AnyConnection {
-  return create(id, link, session);
-}
-
-/** The hub's record behind a connection: for the hub's parts only (not exported by the package). */
-export function sessionOf(conn: AnyConnection): ServerSession {
-  return readSession(conn);
 }
 
 /** `emit(event, data, options?)` arguments: data optional only for events that take none. */
@@ -360,39 +353,9 @@ export interface ConnectionEmitter<Out extends object = AnyEvents> {
 export type AnyConnection = Connection<any, any, any>;
 
 /**
- * The link a connection runs on: for the hub's parts (pause, resume, ping) and sibling packages
- * (a cluster adapter corking writes, tests cutting a socket).
+ * The connection of a new session record: for `ServerSession` only (not exported by the
+ * package). Here rather than in connection-access.ts so that making one loads this module.
  */
-export function linkOf(conn: AnyConnection): Link {
-  return readLink(conn);
-}
-
-/** A connection's state, for its session record. */
-export function stateOf(conn: AnyConnection): ConnectionState {
-  return readState(conn);
-}
-
-/** The handshake accepted the session (or a resume brought it back). */
-export function markOpen(conn: AnyConnection): void {
-  writeState(conn, 'open');
-}
-
-/** Its link was lost and recovery keeps it for its client. */
-export function markAbsent(conn: AnyConnection): void {
-  writeState(conn, 'absent');
-}
-
-/** Moves a connection to another link (recovery: a placeholder while absent, the client's new link on resume). */
-export function attachLink(conn: AnyConnection, link: Link): void {
-  writeLink(conn, link);
-}
-
-/** The session opted in to connection-state recovery and was accepted. */
-export function setRecovery(conn: AnyConnection, rec: SessionRecovery): void {
-  writeRecovery(conn, rec);
-}
-
-/** The link closed. */
-export function markClosed(conn: AnyConnection): void {
-  writeState(conn, 'closed');
+export function newConnection(id: string, link: Link, session: ServerSession): AnyConnection {
+  return create(id, link, session);
 }

@@ -1,5 +1,5 @@
 import { DisconnectCode, encodeServerConnect, ErrorCode, parseClientHello, PROTOCOL_VERSION, type Frame } from '@stelar/codec-tcp';
-import { markOpen } from './connection';
+import { markOpen } from './connection-access';
 import { isExposed, publicErrorBody } from './errors';
 import type { HubContext } from './hub-context';
 import { runMiddleware } from './middleware';

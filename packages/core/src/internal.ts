@@ -11,7 +11,8 @@ export { cutReason, isPeerCloseCode, MAX_CLOSE_REASON_BYTES } from './close';
 
 // The adapter contract: what an adapter may use of the hub and of its connections.
 export type { AdapterHost, BroadcastAnswer, BroadcastRequest, BroadcastTarget, Target } from './adapter';
-export { linkOf, type AnyConnection } from './connection';
+export type { AnyConnection } from './connection';
+export { addRoom, firstVisit, linkOf, removeRoom } from './connection-access';
 export { LocalConnectionHandle, infoOf } from './handle';
 // Connection-state recovery: what an adapter implements (`Adapter.recovery`) and hands recipients.
 export { ENTRY_OVERHEAD, LogEntry, MemoryRecoveryLog, OutFrame, type RecoveryLog, type RecoverySettings, type SessionRecord, type SharedLog } from './recovery-log';

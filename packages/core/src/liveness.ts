@@ -1,7 +1,7 @@
 import { DisconnectCode, ErrorCode } from '@stelar/codec-tcp';
 import { cutReason, isPeerCloseCode } from './close';
 import { now, unrefTimer } from './clock';
-import { linkOf, sessionOf } from './connection';
+import { linkOf, sessionOf } from './connection-access';
 import type { HubContext } from './hub-context';
 import type { Recovery } from './recovery';
 import type { Rooms } from './rooms';

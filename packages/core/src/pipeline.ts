@@ -1,6 +1,6 @@
 import { DisconnectCode, encodePong, ErrorCode, FrameError, FrameType, parseAckResponse, parseDisconnect, parseErrorBody, type Frame } from '@stelar/codec-tcp';
 import { cutReason, isPeerCloseCode } from './close';
-import { linkOf } from './connection';
+import { linkOf } from './connection-access';
 import type { Delivery } from './delivery';
 import type { Handshake } from './handshake';
 import type { Recovery } from './recovery';

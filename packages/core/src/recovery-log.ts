@@ -310,7 +310,7 @@ export interface RecoveryStats {
 
 /** Whether a broadcast `target` addresses `conn` (as `MemoryAdapter` matches it). */
 export function addressed(conn: AnyConnection, target: Target): boolean {
-  return addressedIn(conn.id, conn.roomSet, target);
+  return addressedIn(conn.id, conn.rooms, target);
 }
 
 /** Whether a broadcast `target` addresses the session `id` in `rooms`. */

@@ -1,5 +1,5 @@
 import { DisconnectCode, FrameType, type Offset } from '@stelar/codec-tcp';
-import { linkOf } from './connection';
+import { linkOf } from './connection-access';
 import { SendStatus, type Link, type LinkInfo } from './link';
 import { addressed, type LogEntry, type RecoveryLog, type RecoverySettings } from './recovery-log';
 import type { ServerSession } from './session';

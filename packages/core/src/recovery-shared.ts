@@ -1,6 +1,6 @@
 import { compareOffsets, ZERO_OFFSET, type Offset } from '@stelar/codec-tcp';
 import { now } from './clock';
-import { linkOf, markAbsent, setRecovery } from './connection';
+import { linkOf, markAbsent, setRecovery } from './connection-access';
 import type { Link } from './link';
 import type { Recovery } from './recovery';
 import { addressedIn, type LogEntry, type SessionRecord, type SharedLog } from './recovery-log';
@@ -128,7 +128,7 @@ export class SharedSessions<In extends object, Out extends object> {
     const dropped = moved ? moved.dropped : shared.offsetOf(rec.dropped);
     return {
       id: s.conn.id,
-      rooms: moved ? moved.rooms : [...s.conn.roomSet],
+      rooms: moved ? moved.rooms : [...s.conn.rooms],
       data: s.conn.data,
       rx: rec.rx,
       sent: sent ?? ZERO_OFFSET,
@@ -174,7 +174,7 @@ export class SharedSessions<In extends object, Out extends object> {
       }
     }
     const id = s1.conn.id;
-    const rooms: ReadonlySet<string> = rec.moved ? new Set(rec.moved.rooms) : s1.conn.roomSet;
+    const rooms: ReadonlySet<string> = rec.moved ? new Set(rec.moved.rooms) : s1.conn.rooms;
     const { maxMessages, maxBytes } = this.r.settings;
     let bytes = (linkOf(s1.conn) as AbsentLink).held;
     const out: LogEntry[] = [];

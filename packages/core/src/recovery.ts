@@ -1,6 +1,7 @@
 import { encodeServerConnect, parseAckRequest, PROTOCOL_VERSION, type Frame, type Offset, type RecoveryAnswer } from '@stelar/codec-tcp';
 import { now, unrefTimer } from './clock';
-import { attachLink, linkOf, markAbsent, markClosed, markOpen, setRecovery, stateOf, type AnyConnection } from './connection';
+import type { AnyConnection } from './connection';
+import { attachLink, linkOf, markAbsent, markClosed, markOpen, setRecovery, stateOf } from './connection-access';
 import type { HubContext } from './hub-context';
 import { randomToken } from './ids';
 import { SendStatus, type Link } from './link';

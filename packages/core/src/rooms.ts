@@ -18,11 +18,11 @@ export class Rooms<In extends object, Out extends object> {
     const fresh: string[] = [];
     for (const r of rooms) {
       if (typeof r !== 'string' || r.length === 0) throw new StelarError(ErrorCode.BAD_EVENT, 'room names are non-empty strings');
-      if (!conn.roomSet.has(r) && !fresh.includes(r)) fresh.push(r);
+      if (!conn.rooms.has(r) && !fresh.includes(r)) fresh.push(r);
     }
     if (fresh.length === 0) return undefined;
     const { maxRoomsPerConnection, maxRooms } = hub.settings;
-    if (conn.roomSet.size + fresh.length > maxRoomsPerConnection) {
+    if (conn.rooms.size + fresh.length > maxRoomsPerConnection) {
       hub.metrics.error(ErrorCode.ROOM_LIMIT);
       hub.limitReached(() => ({ reason: 'maxRoomsPerConnection', limit: maxRoomsPerConnection, conn, rooms: fresh }));
       throw new StelarError(ErrorCode.ROOM_LIMIT, `a connection may be in at most ${maxRoomsPerConnection} rooms`);
@@ -49,7 +49,7 @@ export class Rooms<In extends object, Out extends object> {
 
   /** A closing session leaves every room (one by one when someone listens to leaves). */
   leaveAll(s: ServerSession): void {
-    if (this.hub.callbacks.leave.length) for (const room of [...s.conn.roomSet]) this.leave(s, room);
+    if (this.hub.callbacks.leave.length) for (const room of [...s.conn.rooms]) this.leave(s, room);
     else this.hub.adapter.leaveAll(s.conn);
   }
 

@@ -1,6 +1,8 @@
 import { ErrorCode, type Frame, type Offset } from '@stelar/codec-tcp';
 import type { BroadcastOperator } from './broadcast';
-import { markClosed, newConnection, stateOf, type AnyConnection, type ConnectionState } from './connection';
+import type { AnyConnection, ConnectionState } from './connection';
+import { newConnection } from './connection';
+import { markClosed, stateOf } from './connection-access';
 import { StelarError } from './errors';
 import type { Link, SendStatus } from './link';
 import type { ConnectionBuckets } from './rate-limit';

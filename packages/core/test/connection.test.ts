@@ -1,6 +1,7 @@
 import { decodeFrame, encodeClientConnect, FrameType } from '@stelar/codec-tcp';
 import { describe, expect, it } from 'vitest';
-import { linkOf, newConnection, sessionOf } from '../src/connection';
+import { newConnection } from '../src/connection';
+import { linkOf, sessionOf } from '../src/connection-access';
 import { Connection, Hub, StelarError } from '../src/index';
 import { SendStatus } from '../src/internal';
 import { openSessions, recordingLink, useHubs } from './fixtures';

@@ -1,7 +1,7 @@
 import { FrameType, parseAckResponse, parseErrorBody } from '@stelar/codec-tcp';
 import { describe, expect, it } from 'vitest';
 import { MemoryAdapter } from '../src/adapter';
-import { markOpen } from '../src/connection';
+import { markOpen } from '../src/connection-access';
 import { StelarError } from '../src/errors';
 import { HubContext } from '../src/hub-context';
 import { hubSettings } from '../src/hub-options';

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { linkOf } from '../src/connection';
+import { linkOf } from '../src/connection-access';
 import { Hub } from '../src/index';
 import { openSessions, useHubs } from './fixtures';
 import { tick, until } from './memory-link';

@@ -1,6 +1,6 @@
 import { decodeFrame, encodeDisconnect, encodeError, encodeJson, encodePing, FrameType, parseErrorBody } from '@stelar/codec-tcp';
 import { describe, expect, it } from 'vitest';
-import { linkOf } from '../src/connection';
+import { linkOf } from '../src/connection-access';
 import { Hub } from '../src/index';
 import { openSessions, useHubs } from './fixtures';
 import { tick, until } from './memory-link';

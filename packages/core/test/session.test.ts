@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { markOpen, sessionOf, stateOf } from '../src/connection';
+import { markOpen, sessionOf, stateOf } from '../src/connection-access';
 import { StelarError } from '../src/errors';
 import { ServerSession, type SessionHost } from '../src/session';
 import { recordingLink } from './fixtures';
