@@ -133,7 +133,7 @@ describe('SessionRecovery', () => {
 });
 
 describe('AbsentLink', () => {
-  const was = { transport: 'ws', remoteAddress: '192.0.2.7', remotePort: 1234, upgradeRequest: { headers: { a: 'b' } } } as const;
+  const was = { transport: 'ws', remoteAddress: '192.0.2.7', remotePort: 1234, upgradeRequest: { url: '/ws', headers: { a: 'b' } } } as const;
 
   it('keeps the facts of the lost link, and takes those of the link a resume comes by', () => {
     const { h } = absentHost();
