@@ -78,8 +78,6 @@ describe('docs/architecture.md', () => {
 const CORE_UNTESTED: Readonly<Record<string, string>> = {
   'client/options.ts': 'types only',
   'link.ts': 'the transport contract: types and SendStatus; being edited in another branch',
-  'recovery-session.ts': 'through recovery.test.ts; being edited in another branch',
-  'recovery-shared.ts': 'through adapter-redis test/recovery.test.ts (real Redis); its own test is being written in another branch',
 };
 
 describe('core: one test file per module', () => {

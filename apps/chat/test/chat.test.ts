@@ -3,11 +3,11 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { launchChromium } from '@stelar/test-utils';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startBot, type Bot } from '../src/bot';
 import { startChat, type Chat } from '../src/server';
-import { launchChromium } from './chromium';
 
 const app = fileURLToPath(new URL('..', import.meta.url));
 const bundleScript = join(app, '../../packages/client-browser/scripts/bundle.mjs');
