@@ -4,6 +4,7 @@ import { ATTEMPTS, COUNTERS, LOGGER, RECOVERY } from './features';
 import { failure, wake, type Chain, type Fn, type Joining, type Msg, type Waiter } from './helpers';
 import { DialError, resolveUrl, type BrowserClientOptions } from './options';
 import { attempt, decode, E, encoder, errorOf, fail, frame, json, obj, parse, T, tooLarge, u32, u32be, type Frame } from './wire';
+import { log } from './log';
 
 /*
  * The browser client: the behaviour of core's `ClientEngine` (state machine, reconnection with
@@ -102,32 +103,11 @@ export class StelarClient<In extends object = AnyEvents, Out extends object = In
     /** The error of the last failed attempt (quoted by a connect() that times out). */
     let lastAttempt: Error | undefined;
 
-    /**
-     * The lifecycle's log lines (core's `lifecycleLog`): the state, reconnection and failed
-     * attempts to be retried at debug; connected and disconnected at info; giving up, a failed
-     * attempt that stops the client, and errors at warn. A logger that throws is ignored.
-     */
-    const log = (name: string, [a, b]: unknown[]): void => {
-      const i = b as { attempt: number; willRetry: boolean };
-      const line = (
-        {
-          state: ['debug', { state: a }],
-          connected: ['info', { ...(a as object) }],
-          disconnected: ['info', { ...(a as object) }],
-          reconnecting: ['debug', { ...(a as object) }],
-          connect_error: i?.willRetry ? ['debug', { attempt: i.attempt, err: a }, 'connect error'] : ['warn', { attempt: i?.attempt, err: a }, 'connect failed'],
-          reconnect_failed: ['warn', { attempts: (a as { attempts: number }).attempts, err: (a as { error: unknown }).error }, 'gave up reconnecting'],
-          error: ['warn', { err: a, event: b }],
-        } as Record<string, [string, object, string?]>
-      )[name];
-      const logger = o.logger as unknown as Record<string, Fn | undefined>;
-      if (line && typeof logger[line[0]] == 'function') attempt(() => logger[line[0]]!.call(logger, ...([line[1], line[2] ?? name] as never[])));
-    };
     /** Replaces an event's handler list; an empty one is dropped (no map entry per event ever seen). */
     const setList = (event: string, list: [Fn, boolean | undefined][]): unknown => (list.length ? handlers.set(event, list) : handlers.delete(event));
     const notify = <K extends keyof ClientLifecycle>(name: K, ...args: Parameters<ClientLifecycle[K]>): void => {
       if (COUNTERS && name == 'error') lastError = args[0] as Error;
-      if (LOGGER && o.logger) log(name, args as unknown[]);
+      if (LOGGER && o.logger) log(o.logger, name, args as unknown[]); // src/log.ts
       for (const fn of [...(lifecycle.get(name) ?? [])]) attempt(() => (fn as (...a: typeof args) => void)(...args));
     };
     const setState = (s: ClientState): void => {
