@@ -30,7 +30,7 @@ const dirs = (parent: string): string[] => readdirSync(join(root, parent)).filte
  * longer over it fails too (delete it), so the list cannot go stale.
  */
 const KNOWN_LONG: Readonly<Record<string, string>> = {
-  'packages/client-browser/src/client.ts': 'being edited in another branch',
+  'packages/client-browser/src/client.ts': 'one closure whose state every part shares; cutting it into modules passes that state and costs stelar.min.js bytes it has not (measured: +15 B gzip for the handler table alone, 8 B to spare)',
 };
 
 describe('docs/architecture.md', () => {

@@ -4,6 +4,7 @@ import { ATTEMPTS, COUNTERS, LOGGER, RECOVERY } from './features';
 import { failure, wake, type Chain, type Fn, type Joining, type Msg, type Waiter } from './helpers';
 import { DialError, resolveUrl, type BrowserClientOptions } from './options';
 import { attempt, decode, E, encoder, errorOf, fail, frame, json, obj, parse, T, tooLarge, u32, u32be, type Frame } from './wire';
+import { log } from './log';
 
 /*
  * The browser client: the behaviour of core's `ClientEngine` (state machine, reconnection with
@@ -102,32 +103,11 @@ export class StelarClient<In extends object = AnyEvents, Out extends object = In
     /** The error of the last failed attempt (quoted by a connect() that times out). */
     let lastAttempt: Error | undefined;
 
-    /**
-     * The lifecycle's log lines (core's `lifecycleLog`): the state, reconnection and failed
-     * attempts to be retried at debug; connected and disconnected at info; giving up, a failed
-     * attempt that stops the client, and errors at warn. A logger that throws is ignored.
-     */
-    const log = (name: string, [a, b]: unknown[]): void => {
-      const i = b as { attempt: number; willRetry: boolean };
-      const line = (
-        {
-          state: ['debug', { state: a }],
-          connected: ['info', { ...(a as object) }],
-          disconnected: ['info', { ...(a as object) }],
-          reconnecting: ['debug', { ...(a as object) }],
-          connect_error: i?.willRetry ? ['debug', { attempt: i.attempt, err: a }, 'connect error'] : ['warn', { attempt: i?.attempt, err: a }, 'connect failed'],
-          reconnect_failed: ['warn', { attempts: (a as { attempts: number }).attempts, err: (a as { error: unknown }).error }, 'gave up reconnecting'],
-          error: ['warn', { err: a, event: b }],
-        } as Record<string, [string, object, string?]>
-      )[name];
-      const logger = o.logger as unknown as Record<string, Fn | undefined>;
-      if (line && typeof logger[line[0]] == 'function') attempt(() => logger[line[0]]!.call(logger, ...([line[1], line[2] ?? name] as never[])));
-    };
     /** Replaces an event's handler list; an empty one is dropped (no map entry per event ever seen). */
     const setList = (event: string, list: [Fn, boolean | undefined][]): unknown => (list.length ? handlers.set(event, list) : handlers.delete(event));
     const notify = <K extends keyof ClientLifecycle>(name: K, ...args: Parameters<ClientLifecycle[K]>): void => {
       if (COUNTERS && name == 'error') lastError = args[0] as Error;
-      if (LOGGER && o.logger) log(name, args as unknown[]);
+      if (LOGGER && o.logger) log(o.logger, name, args as unknown[]); // src/log.ts
       for (const fn of [...(lifecycle.get(name) ?? [])]) attempt(() => (fn as (...a: typeof args) => void)(...args));
     };
     const setState = (s: ClientState): void => {
@@ -139,7 +119,7 @@ export class StelarClient<In extends object = AnyEvents, Out extends object = In
      * Sends in the session; says as core's SendStatus: sent 0 (OK or BUFFERED: the caller does
      * not tell them apart), DROPPED 2 (volatile, over highWaterMark), CLOSED 3 (no session).
      */
-    const send = (f: Msg, volatile?: unknown, again?: unknown): number => {
+    const send = (f: Msg, volatile?: unknown): number => {
       const s =
         !sid || ws!.readyState != 1 ? 3
         : volatile && ws!.bufferedAmount > (o.highWaterMark ?? 1 << 20) ? 2
@@ -151,9 +131,9 @@ export class StelarClient<In extends object = AnyEvents, Out extends object = In
           ringBytes += f.length;
           while (ring.length > (keep.maxMessages ?? 1000) || ringBytes > (keep.maxBytes ?? 1 << 20)) ringBytes -= ring.shift()![1].length;
         }
-        // A message counts once: not an event sent again after a resume, nor a request's frame after its first.
-        if (COUNTERS && (f.d ? !f.c : !again)) nSent++;
-        if (COUNTERS || RECOVERY) f.c = 1; // sent once (a request sent again after a resume is not counted again)
+        // A message counts once: not an event or a request's frame sent again after a resume (nor a request's frame after its first).
+        if (COUNTERS && !f.c) nSent++;
+        if (COUNTERS || RECOVERY) f.c = 1; // sent once
       }
       return s;
     };
@@ -199,7 +179,8 @@ export class StelarClient<In extends object = AnyEvents, Out extends object = In
           signal?.removeEventListener('abort', abort);
           pending.delete(id);
           if (RECOVERY) f.s = 1;
-          if (queue.includes(f)) (bytes -= f.length), queue.splice(queue.indexOf(f), 1);
+          const at = queue.indexOf(f);
+          if (at >= 0) (bytes -= f.length), queue.splice(at, 1);
           (ok ? resolve : reject)(v);
         });
         const abort = (): void => settle(E('ABORTED', 'aborted'));
@@ -281,7 +262,7 @@ export class StelarClient<In extends object = AnyEvents, Out extends object = In
           ring = [];
           count = rx;
           ringBytes = 0;
-          again.forEach(([, f]) => f.s || send(f, 0, 1));
+          again.forEach(([, f]) => f.s || send(f));
           if (lost > 0) notify('error', E('QUEUE_FULL', `${lost} message(s) sent before the link was lost were not kept to send again`));
           pending.forEach((f) => queue.includes(f) || (f.c && !(f.r || f[4]! > T.ACK_RES)) || again.some((a) => a[1] == f) || send(f));
           leftAway.forEach((room) => track(room, {}, (i) => frame(T.LEAVE, room, i)).catch(() => undefined));
@@ -359,7 +340,7 @@ export class StelarClient<In extends object = AnyEvents, Out extends object = In
         clearTimeout(timer);
         timer = setTimeout(() => {
           raw(frame(T.PING, ''));
-          timer = setTimeout(kill, (hb || {}).timeout ?? 10_000);
+          timer = setTimeout(kill, (hb as { timeout?: number } | undefined)?.timeout ?? 10_000);
         }, every);
       }
     };
@@ -372,9 +353,8 @@ export class StelarClient<In extends object = AnyEvents, Out extends object = In
       const s = ws!;
       s.onmessage = null;
       s.onclose = () => lost(code, reason);
-      let r = reason.slice(0, 123);
-      while (encoder.encode(r).length > 123) r = r.slice(0, -1);
-      s.close(code == 1000 || (code > 2999 && code < 5000) ? code : 1000, r);
+      // `read`: the UTF-16 units of the whole characters that fit in 123 bytes.
+      s.close(code == 1000 || (code > 2999 && code < 5000) ? code : 1000, reason.slice(0, encoder.encodeInto(reason, new Uint8Array(123)).read));
     };
     /** The peer of this attempt is not a Stelar server: the attempt fails for good (NOT_STELAR). */
     const notStelar = (why: string): void => kill(E('NOT_STELAR', `not a Stelar server: ${why}`));
@@ -393,7 +373,7 @@ export class StelarClient<In extends object = AnyEvents, Out extends object = In
       // What is pending now is queued, or kept for a resume that will not come now.
       queue.length = bytes = 0;
       pending.forEach((f) => f.d!(E('DISCONNECTED', 'client closed')));
-      rooms.forEach((w, room) => w && w[0] && (rooms.delete(room), wake(w, 1, e))); // callers waiting to join
+      rooms.forEach((w, room) => (w as Joining)[0] && (rooms.delete(room), wake(w as Joining, 1, e))); // callers waiting to join
       if (RECOVERY) (token = gone = undefined), leftAway.clear();
     };
     /** The session is over: requests on the wire fail with `gone` (`retry` ones go back to the front of the queue); rooms are to be joined again. */
@@ -469,12 +449,14 @@ export class StelarClient<In extends object = AnyEvents, Out extends object = In
       try {
         const auth = typeof o.auth == 'function' ? await (o.auth as () => unknown)() : o.auth;
         if (g != gen) return; // closed or timed out meanwhile
+        // JSON leaves `auth` out when undefined, and `recover` with recovery off: {} opts in, a token
+        // asks to resume. An `auth` JSON cannot carry (a cycle, a BigInt; binary in stelar.min.js) fails the attempt here.
+        const hello = frame(T.CONNECT, '', json(keep ? { v: 1, auth, recover: token ? { token, offset } : {} } : { v: 1, auth }));
         const s = (ws = new (o.WebSocket ?? WebSocket)(href, o.protocols));
         s.binaryType = 'arraybuffer';
         s.onopen = () => {
           s.onopen = null; // open: closing is no longer a dial failure (below)
-          // JSON leaves `auth` out when undefined, and `recover` with recovery off: {} opts in, a token asks to resume.
-          raw(frame(T.CONNECT, '', json(keep ? { v: 1, auth, recover: token ? { token, offset } : {} } : { v: 1, auth })));
+          raw(hello);
         };
         s.onmessage = ({ data }: MessageEvent) => {
           alive();

@@ -30,8 +30,8 @@ export class DialError extends StelarError {
 }
 
 /** The WebSocket URL for `url`, resolved against `location` (relative or absent → same host). */
-export function resolveUrl(url?: string | URL): string {
+export const resolveUrl = (url?: string | URL): string => {
   const u = new URL(url ?? '/', (globalThis as { location?: Location }).location?.href);
   if (!/^wss?:$/.test((u.protocol = u.protocol.replace(/^http/, 'ws')))) throw new TypeError(`unsupported scheme ${u.protocol}`);
   return u.href;
-}
+};

@@ -29,7 +29,8 @@ export const enum T {
 }
 
 export const encoder = new TextEncoder();
-const decoder = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
+/** UTF-8 (the default label), strict, a BOM kept as a character. */
+const decoder = new TextDecoder(undefined, { fatal: true, ignoreBOM: true });
 
 /** Types whose event field must be a name (bit per type byte), and those where it must be empty. */
 const NAMED = (1 << T.JSON) | (1 << T.BINARY) | (1 << T.ACK_REQ) | (1 << T.JOIN) | (1 << T.LEAVE);
@@ -99,10 +100,22 @@ const attach = (data: unknown): Uint8Array => {
  * The JSON payload of a value: UTF-8 JSON; `undefined` (or what JSON drops, like a function) is
  * empty: no data (`JSON.stringify` gives `undefined`, which `encode` takes as its default, '').
  * With BINARY (src/features.ts), data holding binary values takes the attachment form (`attach`).
+ * Without BINARY (stelar.min.js) a binary value in data is refused (`refuse`).
  * @throws TypeError for an object whose only key is "$bin" in data that holds binary values (the
- *   receiver could not tell it from a placeholder); and what JSON.stringify throws (cycles, BigInt)
+ *   receiver could not tell it from a placeholder), for a binary value without BINARY; and what
+ *   JSON.stringify throws (cycles, BigInt)
  */
-export const json = (data: unknown): Uint8Array => (BINARY && holds(data) ? attach(data) : encoder.encode(JSON.stringify(data)));
+export const json = (data: unknown): Uint8Array => (BINARY && holds(data) ? attach(data) : encoder.encode(BINARY ? JSON.stringify(data) : JSON.stringify(data, refuse)));
+
+/**
+ * Without BINARY (stelar.min.js): a binary value in data is refused, never garbled by
+ * JSON.stringify (a typed array as an object of its indices, an ArrayBuffer as {}). A
+ * SharedArrayBuffer itself is not checked (README, Binary data: it would cost bytes the file has not).
+ */
+const refuse = (_: string, v: unknown): unknown => {
+  if (ArrayBuffer.isView(v) || v instanceof ArrayBuffer) throw new TypeError('binary data needs stelar.full.min.js');
+  return v;
+};
 
 /** A u32 as its 4 big-endian bytes (a typed array keeps the low 8 bits of each). */
 export const u32be = (n: number): number[] => [n >>> 24, n >> 16, n >> 8, n];
@@ -111,11 +124,11 @@ export const u32be = (n: number): number[] => [n >>> 24, n >> 16, n >> 8, n];
  * One frame: header, event, then `pre` (a request id, and a status: bytes) and `body`.
  * @throws StelarError BAD_EVENT / BAD_EVENT_LENGTH for a name the peer would refuse
  */
-export function frame(type: number, event: string, body: ArrayLike<number> = [], pre: Iterable<number> = []): Uint8Array {
+export const frame = (type: number, event: string, body: ArrayLike<number> = [], pre: Iterable<number> = []): Uint8Array => {
   const ev = encoder.encode(event);
   const n = ev.length;
-  // In a /u regex a surrogate range matches lone surrogates only: pairs are one code point.
-  if (typeof event != 'string' || /[\ud800-\udfff]/u.test(event) || (!n && (NAMED >> type) & 1)) fail('BAD_EVENT', `bad event name "${event}"`);
+  // Not a string, or one with a lone surrogate (which `encode` replaced with U+FFFD): not what decodes back.
+  if (decoder.decode(ev) !== event || (!n && (NAMED >> type) & 1)) fail('BAD_EVENT', `bad event name "${event}"`);
   if (n > 255) fail('BAD_EVENT_LENGTH', `event name of ${n} bytes`);
   // totalLen (set below), type, eventLen (n < 256), event, then `pre` and the body.
   const head = [0, 0, 0, 0, type, 0, n, ...ev, ...pre];
@@ -124,7 +137,7 @@ export function frame(type: number, event: string, body: ArrayLike<number> = [],
   out.set(u32be(out.length));
   out.set(body, head.length);
   return out;
-}
+};
 
 /** The u32 a payload starts with (a request id). */
 export const u32 = (b: Uint8Array): number => ((b[0]! << 24) | (b[1]! << 16) | (b[2]! << 8) | b[3]!) >>> 0;
@@ -154,13 +167,13 @@ const unpack = (b: Uint8Array): unknown => {
  * BAD_JSON (a JSON text never starts with the byte 0x00), never garbled data.
  * @throws StelarError BAD_JSON
  */
-export function parse(bytes: Uint8Array): unknown {
+export const parse = (bytes: Uint8Array): unknown => {
   try {
     return bytes.length ? (BINARY && !bytes[0] ? unpack(bytes) : (JSON.parse(decoder.decode(bytes)) as unknown)) : undefined;
   } catch {
     return fail('BAD_JSON', 'invalid JSON');
   }
-}
+};
 
 /**
  * The JSON object of a payload with `key` of type `kind`, else BAD_PAYLOAD (a malformed CONNECT,
@@ -174,7 +187,7 @@ export function obj(bytes: Uint8Array, key: string, kind: string): Record<string
 /** An ERROR frame's or ACK_RES error's `{code, message}` as a StelarError. */
 export function errorOf(bytes: Uint8Array): StelarError {
   const v = obj(bytes, 'code', 'string');
-  return new StelarError(v['code'] as string, typeof v['message'] == 'string' ? v['message'] : '');
+  return E(v['code'] as string, typeof v['message'] == 'string' ? v['message'] : '');
 }
 
 /**
@@ -182,7 +195,7 @@ export function errorOf(bytes: Uint8Array): StelarError {
  * order of `@stelar/codec-tcp`'s `decodeMessage`, so a bad frame gets the same error code.
  * @throws StelarError with the codes of docs/protocol.md §1
  */
-export function decode(b: Uint8Array, max: number): Frame {
+export const decode = (b: Uint8Array, max: number): Frame => {
   const total = b.length + 4;
   const type = b[0]!;
   const n = (b[1]! << 8) | b[2]!;
@@ -194,7 +207,7 @@ export function decode(b: Uint8Array, max: number): Frame {
     total < 7 ? 'FRAME_TOO_SHORT'
     : total > max ? tooLarge(total, max)
     : !(type > 0 && type < 12) ? 'BAD_TYPE'
-    : n > 255 || 3 + n > b.length ? 'BAD_EVENT_LENGTH'
+    : b[1]! || 3 + n > b.length ? 'BAD_EVENT_LENGTH' // over 255: a high byte that is not 0
     : !(event = attempt(() => decoder.decode(b.subarray(3, 3 + n))))[1] ? 'BAD_UTF8'
     : ((event[0] ? UNNAMED : NAMED) >> type) & 1 ? 'BAD_EVENT'
     : (type == T.ACK_REQ && p < 4) ||
@@ -206,4 +219,4 @@ export function decode(b: Uint8Array, max: number): Frame {
   // The message is the code: src/client.ts tells decode's errors from a frame's that way.
   if (code) fail(code, code);
   return [type, event[0] as string, payload];
-}
+};

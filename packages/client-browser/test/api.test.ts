@@ -92,9 +92,27 @@ describe('the types of @stelar/client-browser/stelar.min.js and stelar.full.min.
       }
       // What only the full file has is an error with the small one's types.
       const full = which === 'full' ? '' : '// @ts-expect-error: stelar.full.min.js only\n';
+      // Binary values inside data: sent by the full file, refused by the small one (README, Binary data).
+      const bin = which === 'full' ? '' : '// @ts-expect-error: binary inside data, stelar.full.min.js only\n';
       const use = (from: string) => `import ${JSON.stringify(from)};
-const c = Stelar.connect<{ sum: (a: { a: number; b: number }) => number }>('/', { auth: { token: 't' } });
+type Events = {
+  sum: (a: { a: number; b: number }) => number;
+  avatar: (png: Uint8Array) => void;
+  photo: (p: { name: string; bytes: Uint8Array }) => void;
+  parts: (p: { list?: ArrayBuffer[][] }) => void;
+  len: (b: Uint8Array) => number;
+  either: (m: string | { pcm: Int16Array }) => void;
+};
+const c = Stelar.connect<Events>('/', { auth: { token: 't' } });
 const n: Promise<number> = c.request('sum', { a: 1, b: 2 });
+c.emit('avatar', new Uint8Array(1), { volatile: true });
+c.emit('either', 'text');
+${bin}c.emit('photo', { name: 'a.png', bytes: new Uint8Array(1) });
+${bin}c.emit('parts', {});
+${bin}c.emit('either', { pcm: new Int16Array(1) });
+${bin}void c.request('len', new Uint8Array(1));
+const anyData = Stelar.createClient('/');
+anyData.emit('x', { bytes: new Uint8Array(1) }); // untyped data compiles (and is refused at run time by the small file)
 const client: InstanceType<typeof Stelar.StelarClient> = c;
 void client;
 const e: InstanceType<typeof Stelar.StelarError> = new Stelar.DialError('WS_DIAL_FAILED', 'x');

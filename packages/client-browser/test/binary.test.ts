@@ -3,7 +3,8 @@
 // as Uint8Array. The full engine (stelar.full.min.js, the ESM/CJS entry: BINARY on) and core's
 // ClientEngine run the same cases, with the server's recovery off and on (an offset before each
 // event's payload, then the attachment form). stelar.min.js (BINARY off) turns what it cannot
-// decode into BAD_JSON errors, never into garbled data. (src/wire.ts against codec-tcp, byte for
+// decode into BAD_JSON errors and refuses to send binary values inside data (a TypeError), never
+// garbled data. (src/wire.ts against codec-tcp, byte for
 // byte: test/wire.test.ts.)
 import { describe, expect, it } from 'vitest';
 import type { Connection } from '@stelar/server';
@@ -146,16 +147,50 @@ describe('stelar.min.js (BINARY off)', () => {
     expect(r).toEqual({ got: [{ n: 1 }], errors: [['BAD_JSON', 'invalid JSON', 'img']], reply: 'BAD_JSON', state: 'connected' });
   });
 
-  it('it sends a binary value inside data as JSON.stringify does (a typed array as an object of its indices, an ArrayBuffer as {}), as the README says: use stelar.full.min.js for that', async () => {
+  it('refuses a binary value inside data rather than garbling it: emit throws a TypeError naming stelar.full.min.js, request rejects with it, a reply becomes HANDLER_ERROR; nothing reaches the server, binary as the whole data of emit still goes, the session stays up', async () => {
     const got: unknown[] = [];
-    const s = await site({}, (srv) => srv.on('img', (m: unknown) => void got.push(m)));
-    const p = await page(s.url);
-    await p.evaluate(async () => {
-      const c = Stelar.createClient('/');
-      await c.connect();
-      c.emit('img', { bytes: new Uint8Array([1, 2]), ab: new ArrayBuffer(2) });
+    const s = await site({}, (srv) => {
+      srv.on('img', (m: unknown) => void got.push(m));
+      srv.on('echo', (v: unknown) => v);
     });
-    await until(() => got.length === 1, 'the event');
-    expect(got).toEqual([{ bytes: { 0: 1, 1: 2 }, ab: {} }]);
+    const p = await page(s.url);
+    const r = await p.evaluate(async () => {
+      const c = Stelar.createClient('/');
+      c.on('ask', () => ({ bytes: new Uint8Array(1) }));
+      await c.connect();
+      const thrown = (data: unknown): string => {
+        try {
+          c.emit('img', data);
+          return 'sent';
+        } catch (e) {
+          return `${(e as Error).name}: ${(e as Error).message}`;
+        }
+      };
+      const b = new Uint8Array([1, 2]);
+      const emits = [{ bytes: b }, { ab: new ArrayBuffer(2) }, [new DataView(b.buffer)], new Int16Array(1), { deep: [{ deeper: { f: new Float64Array(1) } }] }].map(thrown);
+      const requests = await Promise.all([{ bytes: b }, b, b.buffer].map((d) => c.request('echo', d).then(() => 'resolved', (e: Error) => e.name)));
+      // What still goes: binary as the whole data of emit (a BINARY frame), and plain data.
+      const whole = [c.emit('img', b), c.emit('img', b.buffer), c.emit('img', { n: 1 })];
+      return { emits, requests, whole, state: c.state, id: c.id as string };
+    });
+    expect(new Set(r.emits)).toEqual(new Set(['TypeError: binary data needs stelar.full.min.js']));
+    expect(r.emits).toHaveLength(5);
+    expect(r).toMatchObject({ requests: ['TypeError', 'TypeError', 'TypeError'], whole: [true, true, true], state: 'connected' });
+    await expect(s.stelar.getConnection(r.id)!.request('ask', 1)).rejects.toMatchObject({ code: 'HANDLER_ERROR' });
+    await until(() => got.length === 3, 'the three events that go');
+    expect(got.map((g) => (g instanceof Uint8Array ? [...g] : g))).toEqual([[1, 2], [1, 2], { n: 1 }]);
+  });
+
+  it('an `auth` with a binary value fails the attempt with that TypeError (it is not sent garbled, and the socket is not left waiting)', async () => {
+    let sessions = 0;
+    const s = await site({}, (srv) => srv.onConnection(() => void sessions++));
+    const p = await page(s.url);
+    const r = await p.evaluate(async () => {
+      const c = Stelar.createClient('/', { auth: { key: new Uint8Array(4) }, reconnect: false });
+      const err = await c.connect().then(() => 'connected', (e: Error) => `${e.name}: ${e.message}`);
+      return { err, state: c.state };
+    });
+    expect(r).toEqual({ err: 'TypeError: binary data needs stelar.full.min.js', state: 'disconnected' });
+    expect(sessions).toBe(0);
   });
 });

@@ -4,11 +4,17 @@ import { afterEach, describe, expect, it, vi } from 'vitest';
 import { createClient } from '../src/index';
 import { ScriptedSocket } from './scripted';
 
-afterEach(() => void vi.useRealTimers());
+afterEach(() => {
+  vi.useRealTimers();
+  vi.restoreAllMocks();
+});
 
 describe('connect() with no options', () => {
   it('rejects with TIMEOUT after 20 s while the client keeps trying; timeout: 0 waits without bound', async () => {
     vi.useFakeTimers();
+    // A fixed jitter (every delay 50 ms): with a random one, the 1 ms dial could be under way at
+    // 20 s (state 'connecting'), about one run in fifty.
+    vi.spyOn(Math, 'random').mockReturnValue(0.5);
     // Every socket closes before opening: each attempt fails, and the client retries.
     const Failing = class extends ScriptedSocket {
       constructor(url: string) {

@@ -249,6 +249,23 @@ describe.each(ENGINES)('%s', (engine) => {
       await expect(gone).resolves.toEqual([4100, 'bye']);
       expect(r).toEqual({ closedState: 'connected', differs: true, sum: 4, state: 'connected' });
     });
+
+    it('a close reason over the 123 bytes a close frame holds is cut at a character boundary (2- and 4-byte UTF-8 characters)', async () => {
+      const reasons: string[] = [];
+      const s = await site({}, (srv) => srv.onDisconnect((_conn, _code, reason) => void reasons.push(reason)));
+      const p = await page(s.url);
+      for (const reason of ['é'.repeat(100), 'a' + '😀'.repeat(40), 'x'.repeat(123)]) {
+        await p.evaluate(async (reason) => {
+          const c = Stelar.createClient('/');
+          await c.connect();
+          const down = new Promise<void>((r) => c.onLifecycle('state', (st) => st === 'disconnected' && r()));
+          c.close(4100, reason);
+          await down;
+        }, reason);
+      }
+      await until(() => reasons.length === 3, 'three disconnections');
+      expect(reasons).toEqual(['é'.repeat(61), 'a' + '😀'.repeat(30), 'x'.repeat(123)]);
+    });
   });
 
   describe('requests', () => {
