@@ -3,6 +3,7 @@
 //   node serve.mjs <stelar-ws|stelar-tcp|ws|net> [bundle.mjs]
 // ws is resolved from apps/bench (its devDependency); set NODE_PATH to a folder holding
 // `bufferutil` for the ws + bufferutil peer (and for Stelar's optional native masking).
+import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import * as net from 'node:net';
 import { fileURLToPath, pathToFileURL } from 'node:url';
@@ -94,7 +95,18 @@ function stats() {
   // v8Phys: pages of the V8 heap actually resident (young generation included); rss - v8Phys is
   // what lives outside it (malloc: socket handles, libuv/Node natives, backing stores; code).
   const v8Phys = getHeapStatistics().total_physical_size;
-  return { user: c.user, system: c.system, rss: m.rss, heap: m.heapUsed, v8Phys, external: m.external, arrayBuffers: m.arrayBuffers, connections: connections() };
+  // RssAnon / RssFile (Linux): anonymous memory vs pages of mapped files (code of node and its
+  // libraries touched for the first time also counts in RSS).
+  let rssAnon = 0;
+  let rssFile = 0;
+  try {
+    const st = readFileSync('/proc/self/status', 'latin1');
+    rssAnon = Number(/RssAnon:\s+(\d+)/.exec(st)?.[1] ?? 0) * 1024;
+    rssFile = Number(/RssFile:\s+(\d+)/.exec(st)?.[1] ?? 0) * 1024;
+  } catch {
+    /* not Linux */
+  }
+  return { user: c.user, system: c.system, rss: m.rss, rssAnon, rssFile, heap: m.heapUsed, v8Phys, external: m.external, arrayBuffers: m.arrayBuffers, connections: connections() };
 }
 
 process.on('message', async (msg) => {

@@ -444,7 +444,7 @@ async function idle(s, { conns }) {
   // v8Phys: growth of the V8 heap's resident pages (live objects plus the young generation V8
   // grew during the set-up); native: RSS outside the V8 heap.
   // rssReduced: both sides measured again after a memory-reducing GC (young generation shrunk).
-  return { rss: per('rss'), heap: per('heap'), v8Phys: per('v8Phys'), native: per('rss') - per('v8Phys'), external: per('external'), rssReduced: (b2.rss - a2.rss) / conns, v8PhysReduced: (b2.v8Phys - a2.v8Phys) / conns };
+  return { rss: per('rss'), rssAnon: per('rssAnon'), rssFile: per('rssFile'), heap: per('heap'), v8Phys: per('v8Phys'), native: per('rss') - per('v8Phys'), external: per('external'), rssReduced: (b2.rss - a2.rss) / conns, v8PhysReduced: (b2.v8Phys - a2.v8Phys) / conns };
 }
 
 /** Connection set-up: open `conns` with `concurrency` handshakes in flight. µs of server CPU per set-up. */
