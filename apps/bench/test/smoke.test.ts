@@ -92,7 +92,7 @@ describe('benchmark harness (smoke)', () => {
       echo: ['msgsPerSec', 'serverCpuUsPerMsg', 'serverUserUsPerMsg', 'serverCpuPct', 'genCpuPct', 'loadAvg1'],
       rtt: ['p50Us', 'p99Us', 'p999Us', 'roundTripsPerSec', 'serverCpuUsPerMsg'],
       fanout: ['serverCpuUsPerDelivery', 'serverUserUsPerDelivery', 'deliveriesPerSec', 'burstMs', 'broadcasts'],
-      connections: ['setupPerSec', 'opened', 'serverCpuUsPerSetup', 'serverCpuPctOfSetup', 'rssPerConn', 'heapPerConn', 'heapTotalPerConn', 'arrayBuffersPerConn'],
+      connections: ['setupPerSec', 'opened', 'serverCpuUsPerSetup', 'serverCpuPctOfSetup', 'rssPerConn', 'rssFilePerConn', 'v8PhysicalPerConn', 'heapPerConn', 'heapTotalPerConn', 'arrayBuffersPerConn'],
       deflate: ['msgsPerSec', 'serverCpuUsPerMsg', 'wireBytesPerMsg'],
       recovery: ['loadAvg1'],
     };

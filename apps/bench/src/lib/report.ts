@@ -198,6 +198,8 @@ function connSection(r: Results): string {
   // Server CPU during the handshakes (recorded since the results of 2026-11-27).
   const srvCpu = r.cells.some((c) => c.scenario === 'connections' && c.median['serverCpuPctOfSetup'] !== undefined);
   const heapTotal = r.cells.some((c) => c.scenario === 'connections' && c.median['heapTotalPerConn'] !== undefined);
+  // Parts of RSS (recorded since the fan-out gained its one-broadcast-per-turn shape).
+  const rssParts = r.cells.some((c) => c.scenario === 'connections' && c.median['rssFilePerConn'] !== undefined);
   const rows = servers.map((s) => {
     const c = get(r, 'connections', s, p);
     return [
@@ -207,6 +209,7 @@ function connSection(r: Results): string {
       ...(srvCpu ? [cellValue(c, 'serverCpuUsPerSetup', (x) => num(x)), cellValue(c, 'serverCpuPctOfSetup', (x) => `${num(x, 0)}%`)] : []),
       cellValue(c, 'genCpuPctOfSetup', (x) => `${num(x, 0)}%`),
       cellValue(c, 'rssPerConn', bytes),
+      ...(rssParts ? [cellValue(c, 'rssFilePerConn', bytes), cellValue(c, 'v8PhysicalPerConn', bytes)] : []),
       cellValue(c, 'heapPerConn', bytes),
       ...(heapTotal ? [cellValue(c, 'heapTotalPerConn', bytes)] : []),
       cellValue(c, 'externalPerConn', bytes),
@@ -215,7 +218,7 @@ function connSection(r: Results): string {
   });
   const pairs = CONN_RATIOS.filter(([a, b]) => servers.includes(a) && servers.includes(b));
   return [
-    table(['server', 'setups/s', 'connections opened', ...(srvCpu ? ['server CPU µs/setup', 'server CPU during setup'] : []), 'generator CPU during setup', 'RSS / idle conn', 'JS heap / conn', ...(heapTotal ? ['V8 heap reserved / conn'] : []), 'external / conn', 'ArrayBuffers / conn'], rows),
+    table(['server', 'setups/s', 'connections opened', ...(srvCpu ? ['server CPU µs/setup', 'server CPU during setup'] : []), 'generator CPU during setup', 'RSS / idle conn', ...(rssParts ? ['of which file pages', 'of which V8 resident'] : []), 'JS heap / conn', ...(heapTotal ? ['V8 heap reserved / conn'] : []), 'external / conn', 'ArrayBuffers / conn'], rows),
     '',
     pairs.length
       ? `Same round: ${pairs

@@ -868,6 +868,11 @@ export class Suite {
           serverCpuUsPerSetup: setupCpu / opened,
           conns: c.memConns,
           rssPerConn: (after.rss - before.rss) / c.memConns,
+          // Of which: pages of mapped files (code touched for the first time during the storm,
+          // not held per connection) and resident V8 heap pages (the young generation grows
+          // during the storm; V8 gives it back once the process idles).
+          rssFilePerConn: (after.rssFile - before.rssFile) / c.memConns,
+          v8PhysicalPerConn: (after.v8Physical - before.v8Physical) / c.memConns,
           heapPerConn: (after.heapUsed - before.heapUsed) / c.memConns,
           heapTotalPerConn: (after.heapTotal - before.heapTotal) / c.memConns,
           externalPerConn: (after.external - before.external) / c.memConns,
