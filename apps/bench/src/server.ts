@@ -7,10 +7,10 @@
  * full collection (needs --expose-gc); `stop` → closes the server and exits (so --cpu-prof
  * writes its profile).
  */
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { Session } from 'node:inspector';
 import { monitorEventLoopDelay, performance, type IntervalHistogram } from 'node:perf_hooks';
-import { writeHeapSnapshot } from 'node:v8';
+import { getHeapStatistics, writeHeapSnapshot } from 'node:v8';
 import type { CpuStats, ServerStart, ServerStats } from './lib/common';
 import { serveRequests } from './lib/ipc';
 import { startServer, type RunningServer } from './lib/servers';
@@ -31,11 +31,22 @@ function cpuStats(): CpuStats {
   return { user: cpu.user, system: cpu.system, connections: running?.connections() ?? 0, at: performance.now() };
 }
 
+function rssFile(): number {
+  try {
+    const m = /RssFile:\s+(\d+)\s*kB/.exec(readFileSync('/proc/self/status', 'latin1'));
+    return m ? Number(m[1]) * 1024 : 0;
+  } catch {
+    return 0;
+  }
+}
+
 function stats(): ServerStats {
   const mem = process.memoryUsage();
   return {
     ...cpuStats(),
     rss: mem.rss,
+    rssFile: rssFile(),
+    v8Physical: getHeapStatistics().total_physical_size,
     heapUsed: mem.heapUsed,
     heapTotal: mem.heapTotal,
     external: mem.external,

@@ -66,7 +66,7 @@ afterAll(() => {
   rmSync(distDir, { recursive: true, force: true });
 });
 
-const TARGET_IDS = ['oif-ws', 'oif-tcp', 'oif-tcp-net', 'fan-ws', 'fan-uws', 'mem-ws', 'mem-tcp', 'setup-ws', 'rtt-ws', 'large-ws', 'pipe-tcp-net', 'recovery-ws', 'recovery-tcp', 'absent-ws'];
+const TARGET_IDS = ['oif-ws', 'oif-tcp', 'oif-tcp-net', 'fan-ws', 'fan1-ws', 'fan-uws', 'mem-ws', 'mem-tcp', 'setup-ws', 'rtt-ws', 'large-ws', 'pipe-tcp-net', 'recovery-ws', 'recovery-tcp', 'absent-ws'];
 
 describe('benchmark harness (smoke)', () => {
   it('describes the machine, the load, the pinning and the servers', () => {
@@ -92,7 +92,7 @@ describe('benchmark harness (smoke)', () => {
       echo: ['msgsPerSec', 'serverCpuUsPerMsg', 'serverUserUsPerMsg', 'serverCpuPct', 'genCpuPct', 'loadAvg1'],
       rtt: ['p50Us', 'p99Us', 'p999Us', 'roundTripsPerSec', 'serverCpuUsPerMsg'],
       fanout: ['serverCpuUsPerDelivery', 'serverUserUsPerDelivery', 'deliveriesPerSec', 'burstMs', 'broadcasts'],
-      connections: ['setupPerSec', 'opened', 'serverCpuUsPerSetup', 'serverCpuPctOfSetup', 'rssPerConn', 'heapPerConn', 'heapTotalPerConn', 'arrayBuffersPerConn'],
+      connections: ['setupPerSec', 'opened', 'serverCpuUsPerSetup', 'serverCpuPctOfSetup', 'rssPerConn', 'rssFilePerConn', 'v8PhysicalPerConn', 'heapPerConn', 'heapTotalPerConn', 'arrayBuffersPerConn'],
       deflate: ['msgsPerSec', 'serverCpuUsPerMsg', 'wireBytesPerMsg'],
       recovery: ['loadAvg1'],
     };
@@ -100,7 +100,8 @@ describe('benchmark harness (smoke)', () => {
     const expected: { scenario: CellScenario; servers: ServerKind[]; count: number }[] = [
       ...cfg.echo.map((e) => ({ scenario: 'echo' as const, servers: e.servers, count: 1 })),
       { scenario: 'rtt', servers: cfg.rtt.servers, count: 1 },
-      { scenario: 'fanout', servers: cfg.fanout.servers, count: cfg.fanout.clients.length },
+      // Bursts and one broadcast per turn, for every room size.
+      { scenario: 'fanout', servers: cfg.fanout.servers, count: cfg.fanout.clients.length * 2 },
       { scenario: 'connections', servers: cfg.connections.servers, count: 1 },
       { scenario: 'deflate', servers: cfg.deflate.servers, count: 2 },
       { scenario: 'recovery', servers: cfg.recovery.servers, count: 3 },
@@ -118,8 +119,10 @@ describe('benchmark harness (smoke)', () => {
     // The fan-out really did at least minBroadcasts broadcasts, and the bursts were counted whole.
     for (const c of results.cells.filter((x) => x.scenario === 'fanout')) {
       expect(c.median['broadcasts']).toBeGreaterThanOrEqual(cfg.fanout.minBroadcasts);
-      expect(c.median['broadcasts']! % cfg.fanout.burst).toBe(0);
+      expect(c.median['broadcasts']! % Number(c.params['burst'])).toBe(0);
     }
+    // Both fan-out shapes: the bursts and one broadcast per turn (no burst to coalesce).
+    expect(new Set(results.cells.filter((x) => x.scenario === 'fanout').map((c) => c.params['burst']))).toEqual(new Set([cfg.fanout.burst, 1]));
     // The setup cell opened more than the idle connections (batches opened and closed again).
     for (const c of results.cells.filter((x) => x.scenario === 'connections')) expect(c.median['opened']).toBeGreaterThan(cfg.connections.memConns);
     // Recovery: CPU per delivery off and on, and what the absent sessions retain.

@@ -30,7 +30,9 @@ mkdirSync(dir, { recursive: true });
 const { build } = await import('esbuild');
 for (const v of variants) {
   const alias = {};
-  for (const p of ['core', 'codec-tcp', 'codec-ws', 'transport-node', 'server']) alias[`@stelar/${p}`] = join(v.root, 'packages', p, 'src', 'index.ts');
+  // Each package's src directory: `@stelar/core` is its index.ts, `@stelar/core/internal` its
+  // internal.ts, `@stelar/core/client` client/index.ts (the subpaths of its exports map).
+  for (const p of ['core', 'codec-tcp', 'codec-ws', 'transport-node', 'server']) alias[`@stelar/${p}`] = join(v.root, 'packages', p, 'src');
   const entry = join(dir, `${v.name}-entry.mjs`);
   const { writeFileSync } = await import('node:fs');
   writeFileSync(entry, "export { createServer } from '@stelar/server';\nexport { WsConnection, WsLink, TcpLink } from '@stelar/transport-node';\n");

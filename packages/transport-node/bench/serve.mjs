@@ -3,10 +3,11 @@
 //   node serve.mjs <stelar-ws|stelar-tcp|ws|net> [bundle.mjs]
 // ws is resolved from apps/bench (its devDependency); set NODE_PATH to a folder holding
 // `bufferutil` for the ws + bufferutil peer (and for Stelar's optional native masking).
+import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import * as net from 'node:net';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import { writeHeapSnapshot } from 'node:v8';
+import { getHeapStatistics, writeHeapSnapshot } from 'node:v8';
 
 const [kind, bundle] = process.argv.slice(2);
 const OP_PUB = 2;
@@ -91,7 +92,21 @@ async function start(withRoom) {
 function stats() {
   const c = process.cpuUsage();
   const m = process.memoryUsage();
-  return { user: c.user, system: c.system, rss: m.rss, heap: m.heapUsed, external: m.external, arrayBuffers: m.arrayBuffers, connections: connections() };
+  // v8Phys: pages of the V8 heap actually resident (young generation included); rss - v8Phys is
+  // what lives outside it (malloc: socket handles, libuv/Node natives, backing stores; code).
+  const v8Phys = getHeapStatistics().total_physical_size;
+  // RssAnon / RssFile (Linux): anonymous memory vs pages of mapped files (code of node and its
+  // libraries touched for the first time also counts in RSS).
+  let rssAnon = 0;
+  let rssFile = 0;
+  try {
+    const st = readFileSync('/proc/self/status', 'latin1');
+    rssAnon = Number(/RssAnon:\s+(\d+)/.exec(st)?.[1] ?? 0) * 1024;
+    rssFile = Number(/RssFile:\s+(\d+)/.exec(st)?.[1] ?? 0) * 1024;
+  } catch {
+    /* not Linux */
+  }
+  return { user: c.user, system: c.system, rss: m.rss, rssAnon, rssFile, heap: m.heapUsed, v8Phys, external: m.external, arrayBuffers: m.arrayBuffers, connections: connections() };
 }
 
 process.on('message', async (msg) => {
@@ -101,6 +116,14 @@ process.on('message', async (msg) => {
     else if (msg.cmd === 'gc') {
       for (let i = 0; i < 3; i++) {
         globalThis.gc();
+        await new Promise((r) => setImmediate(r));
+      }
+      process.send({ id: msg.id, stats: stats() });
+    } else if (msg.cmd === 'gcReduce') {
+      // A full GC that also shrinks the young generation and gives pooled pages back, as V8's
+      // memory reducer does by itself once a process has been idle for a few seconds.
+      for (let i = 0; i < 2; i++) {
+        globalThis.gc({ type: 'major', execution: 'sync', flavor: 'last-resort' });
         await new Promise((r) => setImmediate(r));
       }
       process.send({ id: msg.id, stats: stats() });

@@ -11,6 +11,7 @@
 //     --seconds S           measured window per cell (default 3)
 //     --node-path DIR       a folder holding `bufferutil`: servers named with `+bu` (ws+bu,
 //                           stelar-ws+bu) get it as NODE_PATH, so ws and codec-ws find it
+//     --idle-wait S         idle scenario: wait S seconds with the connections open before measuring
 //     --json FILE           write every sample
 //     --prof DIR            V8 CPU profiles of the server processes (DIR/<server>/*.cpuprofile;
 //                           summarise with prof-top.mjs)
@@ -46,6 +47,7 @@ const serverKinds = opt('servers', 'stelar-ws,stelar-tcp,ws,net').split(',');
 const scenarios = opt('scenarios', 'oif,pipe,large,fanout,idle,setup,rtt').split(',');
 const ROUNDS = Number(opt('rounds', '3'));
 const SECONDS = Number(opt('seconds', '3'));
+const IDLE_WAIT = Number(opt('idle-wait', '0'));
 const nodePath = opt('node-path', undefined);
 const jsonOut = opt('json', undefined);
 const profDir = opt('prof', undefined);
@@ -68,10 +70,12 @@ mkdirSync(bundleDir, { recursive: true });
 const { build } = await import('esbuild');
 for (const v of variants) {
   const alias = {};
-  for (const p of ['core', 'codec-tcp', 'codec-ws', 'transport-node', 'server']) alias[`@stelar/${p}`] = join(v.root, 'packages', p, 'src', 'index.ts');
+  // Each package's src directory: `@stelar/core` is its index.ts, `@stelar/core/internal` its
+  // internal.ts, `@stelar/core/client` client/index.ts (the subpaths of its exports map).
+  for (const p of ['core', 'codec-tcp', 'codec-ws', 'transport-node', 'server']) alias[`@stelar/${p}`] = join(v.root, 'packages', p, 'src');
   v.bundle = join(bundleDir, `${v.name}.mjs`);
   await build({
-    entryPoints: [alias['@stelar/server']],
+    entryPoints: [join(alias['@stelar/server'], 'index.ts')],
     bundle: true,
     platform: 'node',
     format: 'esm',
@@ -122,6 +126,7 @@ async function startServer(s, room) {
     port,
     stats: async () => (await call('stats')).stats,
     gcStats: async () => (await call('gc')).stats,
+    gcReduceStats: async () => (await call('gcReduce')).stats,
     snapshot: async (file) => (await call('snapshot', { file })).file,
     stop: () => {
       const exited = new Promise((r) => child.once('exit', r));
@@ -418,9 +423,13 @@ async function idle(s, { conns }) {
   await openMany(s.kind, srv.port, 50, msgs).then((cs) => cs.forEach((c) => c.close()));
   await sleep(300);
   const a = await srv.gcStats();
+  const a2 = await srv.gcReduceStats();
   const clients = await openMany(s.kind, srv.port, conns, msgs);
   await sleep(300);
+  // --idle-wait S: leave the connections idle first (V8's memory reducer acts on idle processes).
+  if (IDLE_WAIT > 0) await sleep(IDLE_WAIT * 1000);
   const b = await srv.gcStats();
+  const b2 = await srv.gcReduceStats();
   if (snapDir) {
     // Heap snapshots with and without the connections: compare with heap-diff.mjs.
     mkdirSync(snapDir, { recursive: true });
@@ -431,7 +440,11 @@ async function idle(s, { conns }) {
   }
   for (const c of clients) c.close();
   await srv.stop();
-  return { rss: (b.rss - a.rss) / conns, heap: (b.heap - a.heap) / conns, external: (b.external - a.external) / conns };
+  const per = (k) => (b[k] - a[k]) / conns;
+  // v8Phys: growth of the V8 heap's resident pages (live objects plus the young generation V8
+  // grew during the set-up); native: RSS outside the V8 heap.
+  // rssReduced: both sides measured again after a memory-reducing GC (young generation shrunk).
+  return { rss: per('rss'), rssAnon: per('rssAnon'), rssFile: per('rssFile'), heap: per('heap'), v8Phys: per('v8Phys'), native: per('rss') - per('v8Phys'), external: per('external'), rssReduced: (b2.rss - a2.rss) / conns, v8PhysReduced: (b2.v8Phys - a2.v8Phys) / conns };
 }
 
 /** Connection set-up: open `conns` with `concurrency` handshakes in flight. µs of server CPU per set-up. */

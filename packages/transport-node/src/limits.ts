@@ -26,8 +26,8 @@ export interface ConnectionSlot {
 export class ConnectionLimits {
   readonly maxConnections: number;
   readonly maxConnectionsPerIp: number;
-  private total = 0;
-  private readonly perIp = new Map<string, number>();
+  /** Shared with the slots, which give their place back. */
+  private readonly counts: Counts = { total: 0, perIp: new Map<string, number>() };
 
   constructor(options: ConnectionLimitsOptions = {}) {
     this.maxConnections = positive('maxConnections', options.maxConnections, Infinity, true);
@@ -36,34 +36,50 @@ export class ConnectionLimits {
 
   /** Connections holding a slot. */
   get connections(): number {
-    return this.total;
+    return this.counts.total;
   }
 
   /** Connections holding a slot from `ip`. */
   connectionsFrom(ip: string): number {
-    return this.perIp.get(normalizeIp(ip)) ?? 0;
+    return this.counts.perIp.get(normalizeIp(ip)) ?? 0;
   }
 
   /** Takes a slot for a connection from `ip`, or says why not. */
   acquire(ip: string): ConnectionSlot | LimitRefusal {
     const key = normalizeIp(ip);
-    if (this.total >= this.maxConnections) return 'max-connections';
-    const n = this.perIp.get(key) ?? 0;
+    const counts = this.counts;
+    if (counts.total >= this.maxConnections) return 'max-connections';
+    const n = counts.perIp.get(key) ?? 0;
     if (n >= this.maxConnectionsPerIp) return 'max-connections-per-ip';
-    this.total++;
-    this.perIp.set(key, n + 1);
-    let held = true;
-    return {
-      ip: key,
-      release: () => {
-        if (!held) return;
-        held = false;
-        this.total--;
-        const left = (this.perIp.get(key) ?? 1) - 1;
-        if (left <= 0) this.perIp.delete(key);
-        else this.perIp.set(key, left);
-      },
-    };
+    counts.total++;
+    counts.perIp.set(key, n + 1);
+    return new LimitSlot(counts, key);
+  }
+}
+
+interface Counts {
+  total: number;
+  readonly perIp: Map<string, number>;
+}
+
+/** A held slot: an object with a prototype method, not a closure and its context per connection. */
+class LimitSlot implements ConnectionSlot {
+  private counts: Counts | undefined;
+  constructor(
+    counts: Counts,
+    readonly ip: string,
+  ) {
+    this.counts = counts;
+  }
+
+  release(): void {
+    const c = this.counts;
+    if (c === undefined) return;
+    this.counts = undefined;
+    c.total--;
+    const left = (c.perIp.get(this.ip) ?? 1) - 1;
+    if (left <= 0) c.perIp.delete(this.ip);
+    else c.perIp.set(this.ip, left);
   }
 }
 

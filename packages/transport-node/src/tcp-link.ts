@@ -26,6 +26,8 @@ export interface TcpLinkOptions {
   slot?: ConnectionSlot | undefined;
   /** Bounds on unfinished frames (budget and deadline), shared with other connections. Default: none. */
   guard?: InputGuard | undefined;
+  /** @internal Called once the socket has closed, after `onClose` (the listener's bookkeeping). */
+  onGone?: ((link: TcpLink) => void) | undefined;
 }
 
 const OWNER = Symbol('stelar.tcpLink');
@@ -64,11 +66,13 @@ export class TcpLink extends BaseLink {
   private readonly guard: InputGuard | undefined;
   /** Created when a frame first spans reads. */
   private input: InputEntry | undefined;
+  private readonly onGone: ((link: TcpLink) => void) | undefined;
 
   constructor(socket: Socket, init: LinkInit, options: TcpLinkOptions) {
     super(init, options.limits, options.report, options.slot);
     this.socket = socket;
     this.guard = options.guard;
+    this.onGone = options.onGone;
     this.decoder = new FrameDecoder((frame, size) => this.onFrame(frame, size), { maxFrameSize: options.maxFrameSize });
     socket.setNoDelay(true);
     socket.setTimeout(0);
@@ -100,7 +104,11 @@ export class TcpLink extends BaseLink {
 
   /** @internal (socket) */
   socketClose(): void {
-    this.onSocketClose();
+    try {
+      this.onSocketClose();
+    } finally {
+      this.onGone?.(this);
+    }
   }
 
   get bufferedAmount(): number {

@@ -69,16 +69,23 @@ export function listenTcp(acceptor: Acceptor, options: TcpListenOptions = {}): P
   let stopping = false;
   let onSocketGone: () => void = () => undefined;
 
+  // Listeners shared by the connections of this listener (`this` is the socket), and the link's
+  // own close hook: no closure, `once` wrapper or bound function per connection.
+  function onRawClose(this: net.Socket): void {
+    sockets.delete(this);
+    onSocketGone();
+  }
+  const onLinkGone = (link: TcpLink): void => {
+    links.delete(link);
+    onSocketGone();
+  };
   // Every accepted TCP socket (under TLS: the raw one), to bound `close()`.
   server.on('connection', (raw: net.Socket) => {
     sockets.add(raw);
-    raw.once('close', () => {
-      sockets.delete(raw);
-      onSocketGone();
-    });
+    raw.on('close', onRawClose);
   });
   const onSocket = (socket: net.Socket): void => {
-    socket.on('error', () => socket.destroy());
+    socket.on('error', destroyOnError);
     const ip = normalizeIp(socket.remoteAddress);
     const got = options.limits ? options.limits.acquire(ip) : freeSlot(ip);
     if (stopping || typeof got === 'string') {
@@ -91,13 +98,11 @@ export function listenTcp(acceptor: Acceptor, options: TcpListenOptions = {}): P
     const link = new TcpLink(
       socket,
       { transport, remoteAddress: ip, remotePort: socket.remotePort },
-      { maxFrameSize: acceptor.maxFrameSize, limits, report, slot, guard },
+      { maxFrameSize: acceptor.maxFrameSize, limits, report, slot, guard, onGone: onLinkGone },
     );
+    // The link destroys the socket on error from now on.
+    socket.off('error', destroyOnError);
     links.add(link);
-    socket.once('close', () => {
-      links.delete(link);
-      onSocketGone();
-    });
     try {
       link.attach(acceptor.accept(link));
     } catch (err) {
@@ -159,6 +164,10 @@ export function listenTcp(acceptor: Acceptor, options: TcpListenOptions = {}): P
     if (options.backlog !== undefined) listenOptions.backlog = options.backlog;
     server.listen(listenOptions);
   });
+}
+
+function destroyOnError(this: net.Socket): void {
+  this.destroy();
 }
 
 /** Tells an over-limit peer why (DISCONNECT) and closes; destroys it if it lingers. */

@@ -5,7 +5,7 @@ import { CloseCode, encodeCloseFrame, isValidCloseCode, Receiver, Sender, type P
 import { DEFAULT_CLOSE_TIMEOUT } from './options';
 import type { WsConnectionEvents, WsConnectionObserver, WsConnectionOptions, WsReadyState } from './ws-connection-options';
 import { WsInput } from './ws-input';
-import { Events, onSocketClose, onSocketData, onSocketEnd, onSocketError, own, SenderOut, writeFrame } from './ws-socket';
+import { Events, onSocketClose, onSocketData, onSocketDrain, onSocketEnd, onSocketError, own, SenderOut, writeFrame } from './ws-socket';
 
 /** Output bytes above which pings are answered only once the output drains. */
 const PONG_BACKLOG = 64 * 1024;
@@ -47,10 +47,6 @@ export class WsConnection extends EventEmitter<WsConnectionEvents> {
   private closeWritten = false;
   /** We want to half-close once our close frame is written. */
   private wantEnd = false;
-  private readonly onCloseWritten = (): void => {
-    this.closeWritten = true;
-    if (this.wantEnd) this.endNow();
-  };
   /** The socket closed while a compressed message was still inflating (see onSocketClose). */
   private socketGone = false;
   /** The latest ping to answer once the output drains (see answerPing). */
@@ -58,13 +54,11 @@ export class WsConnection extends EventEmitter<WsConnectionEvents> {
   private needDrain = false;
   /** The link built on this connection (see `setObserver`): called directly, before the events. */
   private observer: WsConnectionObserver | undefined;
-  private readonly checkDrain = (): void => {
-    if (!this.needDrain || this.state === 'closed') return;
-    if (this.sender.pendingBytes > 0 || this.socket.writableLength > 0) return;
-    this.needDrain = false;
-    this.observer?.onWsDrain();
-    this.emit('drain');
-  };
+  /**
+   * The write callback that checks for a drain, made on the first write that finds the output
+   * full (most connections never need it): no closure per idle connection.
+   */
+  private drainCallback: (() => void) | undefined;
 
   constructor(socket: Socket, options: WsConnectionOptions) {
     super();
@@ -96,7 +90,7 @@ export class WsConnection extends EventEmitter<WsConnectionEvents> {
     socket.on('error', onSocketError);
     socket.on('close', onSocketClose);
     socket.on('end', onSocketEnd);
-    socket.on('drain', this.checkDrain);
+    socket.on('drain', onSocketDrain);
     if (socket.destroyed) {
       // Closed before we got it: report once, asynchronously.
       process.nextTick(onSocketClose.bind(socket));
@@ -117,6 +111,21 @@ export class WsConnection extends EventEmitter<WsConnectionEvents> {
   socketEnd(): void {
     if (this.state === 'open') this.endNow();
     else this.requestEnd();
+  }
+
+  /** @internal (socket, and writes made while the output was full) */
+  checkDrain(): void {
+    if (!this.needDrain || this.state === 'closed') return;
+    if (this.sender.pendingBytes > 0 || this.socket.writableLength > 0) return;
+    this.needDrain = false;
+    this.observer?.onWsDrain();
+    this.emit('drain');
+  }
+
+  /** Our close frame has been handed to the socket. */
+  private closeWrittenNow(): void {
+    this.closeWritten = true;
+    if (this.wantEnd) this.endNow();
   }
 
   /** @internal (socket) */
@@ -208,7 +217,7 @@ export class WsConnection extends EventEmitter<WsConnectionEvents> {
     if (this.state !== 'open') return;
     this.state = 'closing';
     this.sent = { code: code ?? CloseCode.NO_STATUS, reason: code === undefined ? '' : reason };
-    if (!this.sender.close(code, reason, this.onCloseWritten)) this.closeWritten = true;
+    if (!this.sender.close(code, reason, () => this.closeWrittenNow())) this.closeWritten = true;
     this.startCloseTimer();
     // The receiver is done (peer's close already in, or a protocol error): nothing more to wait for.
     if (this.input.receiver.isDone) this.requestEnd();
@@ -306,7 +315,7 @@ export class WsConnection extends EventEmitter<WsConnectionEvents> {
   private write(header: Buffer, payload: Buffer): void {
     const s = this.socket;
     if (s.destroyed || s.writableEnded) return;
-    if (!writeFrame(s, header, payload, this.needDrain ? this.checkDrain : undefined)) this.needDrain = true;
+    if (!writeFrame(s, header, payload, this.needDrain ? (this.drainCallback ??= () => this.checkDrain()) : undefined)) this.needDrain = true;
   }
 
   private startCloseTimer(): void {
@@ -337,7 +346,7 @@ export class WsConnection extends EventEmitter<WsConnectionEvents> {
       this.state = 'closing';
       // Echo the status code (RFC 6455 §5.5.1).
       this.sent = { code: code ?? CloseCode.NO_STATUS, reason: '' };
-      if (!this.sender.close(code, undefined, this.onCloseWritten)) this.closeWritten = true;
+      if (!this.sender.close(code, undefined, () => this.closeWrittenNow())) this.closeWritten = true;
     }
     this.startCloseTimer();
     // The server closes the TCP connection first; a client waits for it (bounded by the timer).

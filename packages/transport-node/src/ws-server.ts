@@ -260,6 +260,10 @@ export function attachWebSocket(server: AnyServer, acceptor: Acceptor, options: 
   const reg = registryOf(server);
   let open = 0;
   let closed = false;
+  // One listener for every connection of this attachment ('close' is emitted once).
+  const onConnectionClose = (): void => {
+    open--;
+  };
 
   const attachment: Attachment = {
     owns: (pathname, req) => {
@@ -318,9 +322,7 @@ export function attachWebSocket(server: AnyServer, acceptor: Acceptor, options: 
           guard,
         });
         open++;
-        conn.once('close', () => {
-          open--;
-        });
+        conn.on('close', onConnectionClose);
         link = new WsLink(
           conn,
           {

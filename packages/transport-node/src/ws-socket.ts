@@ -26,6 +26,9 @@ export function onSocketClose(this: Socket): void {
 export function onSocketEnd(this: Socket): void {
   (this as OwnedSocket)[OWNER].socketEnd();
 }
+export function onSocketDrain(this: Socket): void {
+  (this as OwnedSocket)[OWNER].checkDrain();
+}
 export function onSocketData(this: Socket, chunk: Buffer): void {
   (this as OwnedSocket)[OWNER].socketData(chunk);
 }

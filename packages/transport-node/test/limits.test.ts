@@ -20,6 +20,26 @@ async function wsSetup(options: Parameters<typeof attachWebSocket>[2] = {}, acce
 }
 
 describe('connection limits', () => {
+  it('a slot gives its place back once, however often it is released', () => {
+    const limits = new ConnectionLimits({ maxConnections: 2, maxConnectionsPerIp: 1 });
+    const a = limits.acquire('::ffff:127.0.0.1');
+    expect(typeof a).not.toBe('string');
+    expect(limits.acquire('127.0.0.1')).toBe('max-connections-per-ip');
+    const b = limits.acquire('10.0.0.1');
+    expect(limits.acquire('10.0.0.2')).toBe('max-connections');
+    expect(limits.connections).toBe(2);
+    if (typeof a === 'string' || typeof b === 'string') throw new Error('refused');
+    expect(a.ip).toBe('127.0.0.1');
+    a.release();
+    a.release();
+    expect(limits.connections).toBe(1);
+    expect(limits.connectionsFrom('127.0.0.1')).toBe(0);
+    expect(limits.connectionsFrom('10.0.0.1')).toBe(1);
+    b.release();
+    expect(limits.connections).toBe(0);
+    expect(typeof limits.acquire('127.0.0.1')).not.toBe('string');
+  });
+
   it('answers 503 over maxConnections and per IP (WebSocket), sharing counts with TCP', async () => {
     const limits = new ConnectionLimits({ maxConnections: 3, maxConnectionsPerIp: 2 });
     const { port, acceptor, handle } = await wsSetup({ limits });

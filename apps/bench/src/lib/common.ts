@@ -82,6 +82,14 @@ export interface CpuStats {
 /** CpuStats and `process.memoryUsage()` in bytes, sampled after a full GC. */
 export interface ServerStats extends CpuStats {
   rss: number;
+  /**
+   * Part of `rss` that is pages of mapped files (Linux `RssFile`): code of node and its libraries
+   * touched for the first time (the optimising compiler's, for one) counts in RSS too, once per
+   * process and not per connection. 0 where `/proc/self/status` is missing.
+   */
+  rssFile: number;
+  /** Resident pages of the V8 heap (`total_physical_size`): live objects, young generation included. */
+  v8Physical: number;
   heapUsed: number;
   heapTotal: number;
   external: number;
