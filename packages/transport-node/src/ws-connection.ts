@@ -5,12 +5,7 @@ import { CloseCode, encodeCloseFrame, isValidCloseCode, Receiver, Sender, type P
 import { DEFAULT_CLOSE_TIMEOUT } from './options';
 import type { WsConnectionEvents, WsConnectionObserver, WsConnectionOptions, WsReadyState } from './ws-connection-options';
 import { WsInput } from './ws-input';
-import { Events, onSocketClose, onSocketData, onSocketDrain, onSocketEnd, onSocketError, own, SenderOut, writeFrame } from './ws-socket';
-
-/** Output bytes above which pings are answered only once the output drains. */
-const PONG_BACKLOG = 64 * 1024;
-
-const EMPTY = Buffer.alloc(0);
+import { EMPTY, Events, onSocketClose, onSocketData, onSocketDrain, onSocketEnd, onSocketError, own, PONG_BACKLOG, SenderOut, writeFrame } from './ws-socket';
 
 
 /**

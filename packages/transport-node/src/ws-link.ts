@@ -6,8 +6,8 @@ import type { ConnectionSlot } from './limits';
 import type { ErrorReporter, LinkLimits } from './options';
 import type { WsConnection } from './ws-connection';
 import { MERGE_MAX, type WsConnectionObserver } from './ws-connection-options';
+import { EMPTY } from './ws-socket';
 
-const EMPTY = Buffer.alloc(0);
 
 /**
  * Fan-out cache. Core hands the same frame object to every recipient of a broadcast, one after

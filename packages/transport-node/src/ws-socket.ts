@@ -9,6 +9,11 @@ import { holdWrites, releaseIfFull } from './coalesce';
 import { MERGE_MAX } from './ws-connection-options';
 import type { WsConnection } from './ws-connection';
 
+/** Output bytes above which pings are answered only once the output drains. */
+export const PONG_BACKLOG = 64 * 1024;
+/** The empty payload, shared. */
+export const EMPTY = Buffer.alloc(0);
+
 const OWNER = Symbol('stelar.wsConnection');
 type OwnedSocket = Socket & { [OWNER]: WsConnection };
 
