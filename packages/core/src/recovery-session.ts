@@ -14,6 +14,11 @@ export function countsForRx(type: number): boolean {
   return type === FrameType.JSON || type === FrameType.BINARY || type === FrameType.ACK_REQ || type === FrameType.JOIN || type === FrameType.LEAVE;
 }
 
+/** How far request id `id` is behind `newest` (ids wrap after 2^32 − 1): 0 for the newest, ≥ 2^31 for a newer one. */
+function ageOf(newest: number, id: number): number {
+  return (newest - id) >>> 0;
+}
+
 /** A copy with an array of its own for a small frame (it may be carved from the encoder's shared slab). */
 function own(frame: Uint8Array): Uint8Array {
   return frame.byteLength === frame.buffer.byteLength ? frame : frame.slice();
@@ -56,9 +61,11 @@ export class SessionRecovery {
   stored = false;
   /** Request ids handed to handlers and not answered yet. */
   private running: Set<number> | undefined = undefined;
-  /** Recent replies by request id (insertion order = age). */
+  /** Replies kept, by request id. */
   private replies: Map<number, Uint8Array> | undefined = undefined;
   private replyBytes = 0;
+  /** The newest request id with a reply kept (ids increase within a session, wrapping after 2^32 − 1). */
+  private newest = 0;
 
   /**
    * A request `id` the session has seen: `'running'` while its handler runs, its encoded reply
@@ -72,22 +79,37 @@ export class SessionRecovery {
     return undefined;
   }
 
-  /** A reply to `id` was sent (or kept for the client): remember it, bounded. */
+  /**
+   * A reply to `id` was sent (or kept for the client): remember it, bounded. The replies of the
+   * newest request ids are kept, not the latest answered: a request asked again after a resume
+   * whose reply was no longer kept runs again, and its reply must not push out the replies of the
+   * newer requests the client is asking again right after it (each would run again in turn).
+   */
   answered(id: number, frame: Uint8Array): void {
     if (this.running === undefined || !this.running.delete(id)) return;
     if (frame.length > REPLY_CACHE_BYTES) return;
     const replies = (this.replies ??= new Map());
     const copy = own(frame);
+    if (replies.size === 0 || ageOf(this.newest, id) >= 0x8000_0000) this.newest = id;
     replies.set(id, copy);
     this.replyBytes += copy.length;
-    for (const [k, v] of replies) {
-      if (replies.size <= REPLY_CACHE_ENTRIES && this.replyBytes <= REPLY_CACHE_BYTES) break;
-      replies.delete(k);
-      this.replyBytes -= v.length;
+    while (replies.size > REPLY_CACHE_ENTRIES || this.replyBytes > REPLY_CACHE_BYTES) {
+      // The oldest id goes (at most REPLY_CACHE_ENTRIES + 1 to look at).
+      let oldest = id;
+      let age = -1;
+      for (const k of replies.keys()) {
+        const a = ageOf(this.newest, k);
+        if (a > age) {
+          age = a;
+          oldest = k;
+        }
+      }
+      this.replyBytes -= replies.get(oldest)!.length;
+      replies.delete(oldest);
     }
   }
 
-  /** The replies kept, oldest first (a session record carries them to another process). */
+  /** The replies kept (a session record carries them to another process). */
   keptReplies(): [number, Uint8Array][] {
     return this.replies ? [...this.replies] : [];
   }
