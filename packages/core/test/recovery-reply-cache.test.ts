@@ -13,15 +13,15 @@ function run(rec: SessionRecovery, id: number, size = 8): boolean {
 describe('SessionRecovery reply cache', () => {
   it('keeps the replies of the newest ids; a kept one is answered again, not run', () => {
     const rec = new SessionRecovery();
-    for (let id = 1; id <= 20; id++) expect(run(rec, id)).toBe(true);
+    for (let id = 1; id <= REPLY_CACHE_ENTRIES + 4; id++) expect(run(rec, id)).toBe(true);
     expect(rec.keptReplies().map(([id]) => id)).toEqual(Array.from({ length: REPLY_CACHE_ENTRIES }, (_, i) => i + 5));
-    expect(rec.seen(20)).toEqual(reply(20));
+    expect(rec.seen(REPLY_CACHE_ENTRIES + 4)).toEqual(reply(REPLY_CACHE_ENTRIES + 4));
     expect(rec.cachedBytes).toBe(REPLY_CACHE_ENTRIES * 8);
   });
 
   it('a request asked again whose reply went runs again once, and does not push out the newer replies asked again after it', () => {
     const rec = new SessionRecovery();
-    // 17 requests answered, their replies all lost with the link: the client asks again for all, oldest first.
+    // One more request answered than the cache holds, their replies all lost with the link: the client asks again for all, oldest first.
     for (let id = 1; id <= REPLY_CACHE_ENTRIES + 1; id++) run(rec, id);
     const ran = [];
     for (let id = 1; id <= REPLY_CACHE_ENTRIES + 1; id++) if (run(rec, id)) ran.push(id);
@@ -34,14 +34,14 @@ describe('SessionRecovery reply cache', () => {
 
   it('replies answered out of order: still the newest ids are kept', () => {
     const rec = new SessionRecovery();
-    for (let id = 1; id <= 30; id++) expect(rec.seen(id)).toBeUndefined();
-    for (let id = 30; id >= 1; id--) rec.answered(id, reply(id));
+    for (let id = 1; id <= REPLY_CACHE_ENTRIES + 14; id++) expect(rec.seen(id)).toBeUndefined();
+    for (let id = REPLY_CACHE_ENTRIES + 14; id >= 1; id--) rec.answered(id, reply(id));
     expect(rec.keptReplies().map(([id]) => id).sort((a, b) => a - b)).toEqual(Array.from({ length: REPLY_CACHE_ENTRIES }, (_, i) => i + 15));
   });
 
   it('ids wrap after 2^32 − 1: the ids past the wrap are the newest', () => {
     const rec = new SessionRecovery();
-    const ids = Array.from({ length: 20 }, (_, i) => (0xffff_fff6 + i) >>> 0);
+    const ids = Array.from({ length: REPLY_CACHE_ENTRIES + 4 }, (_, i) => (0xffff_fff6 + i) >>> 0);
     for (const id of ids) run(rec, id);
     expect(rec.keptReplies().map(([id]) => id).sort((a, b) => ids.indexOf(a) - ids.indexOf(b))).toEqual(ids.slice(4));
   });
@@ -59,12 +59,12 @@ describe('SessionRecovery reply cache', () => {
 
   it('a record\'s replies restored on another process keep the same bound and order', () => {
     const a = new SessionRecovery();
-    for (let id = 1; id <= 20; id++) run(a, id);
+    for (let id = 1; id <= REPLY_CACHE_ENTRIES + 4; id++) run(a, id);
     const b = new SessionRecovery();
     b.restoreReplies([...a.keptReplies()].reverse());
     expect(b.keptReplies().map(([id]) => id).sort((x, y) => x - y)).toEqual(a.keptReplies().map(([id]) => id));
     const ran = [];
-    for (let id = 4; id <= 21; id++) if (run(b, id)) ran.push(id);
-    expect(ran).toEqual([4, 21]);
+    for (let id = 4; id <= REPLY_CACHE_ENTRIES + 5; id++) if (run(b, id)) ran.push(id);
+    expect(ran).toEqual([4, REPLY_CACHE_ENTRIES + 5]);
   });
 });
