@@ -48,6 +48,11 @@ if v then
 end
 return redis.call('EXISTS', KEYS[2])`;
 
+/** Keeps a record unless it was taken already (KEYS: record, mark; ARGV: record, ttl). */
+const KEEP = `if redis.call('EXISTS', KEYS[2]) == 1 then return 0 end
+redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+return 1`;
+
 /** 1: the record was there (or expired untaken): the session ends with its keeper. 0: someone took it. */
 const RELEASE = `if redis.call('DEL', KEYS[1]) == 1 then return 1 end
 if redis.call('EXISTS', KEYS[2]) == 1 then return 0 end
@@ -126,7 +131,10 @@ export class RedisStream implements BrokerLog {
     const c = this.cmd();
     if (!c) return false;
     this.counters.recordsKept++;
-    c.set(this.names(token)[0], Buffer.from(record.buffer, record.byteOffset, record.byteLength), 'PX', Math.max(1, Math.ceil(ttl))).catch(() => undefined);
+    // Written again while the session is away (a reply made after the link dropped): never over
+    // a claim, so a session another node took cannot be taken twice.
+    const [rec, mark] = this.names(token);
+    c.eval(KEEP, 2, rec, mark, Buffer.from(record.buffer, record.byteOffset, record.byteLength), String(Math.max(1, Math.ceil(ttl)))).catch(() => undefined);
     return true;
   }
 

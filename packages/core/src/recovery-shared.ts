@@ -148,6 +148,12 @@ export class SharedSessions<In extends object, Out extends object> {
     return rec.stored;
   }
 
+  /** Writes an absent session's record again (not once claimed: the store keeps a claimed one taken). */
+  refresh(s: ServerSession): void {
+    const rec = s.rec!;
+    if (rec.stored && !rec.claimed) this.shared.keep(rec.token, this.recordOf(s), Math.max(1, rec.expiresAt - now()));
+  }
+
   /**
    * The replay of a resume with a shared log, by offsets: the entries after the client's
    * `from` that address the session, except those its process had and did not send it while

@@ -316,6 +316,10 @@ export class Recovery<In extends object, Out extends object> implements AbsentHo
     if (this.held + this.log.bytes + bytes > maxLogBytes) this.log.trim(now(), maxLogBytes - this.held - bytes);
     if (this.held + this.log.bytes + bytes > maxLogBytes) return false;
     this.held += bytes;
+    // A reply made while away (its request was queued when the link dropped) must travel with a
+    // shared record too, or another node would run that request again.
+    const s = this.sharing && this.owners.get(link);
+    if (s) this.sharing!.refresh(s);
     return true;
   }
 
