@@ -148,10 +148,14 @@ export class SharedSessions<In extends object, Out extends object> {
     return rec.stored;
   }
 
-  /** Writes an absent session's record again (not once claimed: the store keeps a claimed one taken). */
-  refresh(s: ServerSession): void {
-    const rec = s.rec!;
-    if (rec.stored && !rec.claimed) this.shared.keep(rec.token, this.recordOf(s), Math.max(1, rec.expiresAt - now()));
+  /**
+   * Writes an absent session's record again when it holds something new (a reply made while away,
+   * its request queued when the link dropped), or another node would run that request again. Not
+   * once claimed: the store does not write over a claim.
+   */
+  refresh(s: ServerSession | undefined): void {
+    const rec = s?.rec;
+    if (s && rec && rec.stored && !rec.claimed) this.shared.keep(rec.token, this.recordOf(s), Math.max(1, rec.expiresAt - now()));
   }
 
   /**

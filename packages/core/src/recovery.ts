@@ -307,19 +307,14 @@ export class Recovery<In extends object, Out extends object> implements AbsentHo
     this.log.clear();
   }
 
-  // ── what absent sessions' placeholder links ask ─────────────────────────────
-
-  /** What an absent session holds goes before the oldest log entries in the process budget. */
+  /** An absent session's placeholder link holds more: before the oldest log entries in the process budget; refreshes a shared record. */
   hold(bytes: number, link: AbsentLink): boolean {
     const { maxBytes, maxLogBytes } = this.settings;
     if (link.held + bytes > maxBytes) return false;
     if (this.held + this.log.bytes + bytes > maxLogBytes) this.log.trim(now(), maxLogBytes - this.held - bytes);
     if (this.held + this.log.bytes + bytes > maxLogBytes) return false;
     this.held += bytes;
-    // A reply made while away (its request was queued when the link dropped) must travel with a
-    // shared record too, or another node would run that request again.
-    const s = this.sharing && this.owners.get(link);
-    if (s) this.sharing!.refresh(s);
+    this.sharing?.refresh(this.owners.get(link));
     return true;
   }
 
