@@ -1,7 +1,8 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { SendStatus, type ClientEngine, type Link, type LinkHandler } from '@stelar/core/client';
 import { RemoteConnectionHandle } from '@stelar/cluster';
-import { Cluster, recorder, sharedRedis, tick, until, type Events, type Node } from './helpers';
+import { recorder } from '@stelar/test-utils';
+import { Cluster, sharedRedis, tick, until, type Events, type Node } from './helpers';
 
 let redis: { url: string; stop(): Promise<void> };
 let cluster: Cluster;

@@ -1,6 +1,7 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { ClientEngine } from '@stelar/core/client';
-import { Cluster, recorder, sharedRedis, tick, until, type Events, type Node } from './helpers';
+import { recorder } from '@stelar/test-utils';
+import { Cluster, sharedRedis, tick, until, type Events, type Node } from './helpers';
 
 let redis: { url: string; stop(): Promise<void> };
 let cluster: Cluster;

@@ -7,22 +7,12 @@ import { fileURLToPath } from 'node:url';
 import { build, type Plugin } from 'esbuild';
 import { Hub, type AnyEvents, type HubOptions } from '@stelar/core';
 import { ClientEngine } from '@stelar/core/client';
+import { disposeNodes, freePort, redisForTest } from '@stelar/test-utils';
 import { sourceAliases } from '../../../scripts/source-aliases.mjs';
 import { memoryDialer, tick, until } from '../../core/test/memory-link';
 import { createRedisAdapter, type RedisAdapter, type RedisAdapterOptions } from '../src/index';
 
 export { tick, until };
-
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const port = (s.address() as { port: number }).port;
-      s.close(() => resolve(port));
-    });
-  });
-}
 
 function portOpen(port: number): Promise<boolean> {
   return new Promise((resolve) => {
@@ -191,13 +181,8 @@ export class RedisClusterServer {
   }
 }
 
-/** The suite's Redis: STELAR_REDIS_URL when the test runner started one, else our own. */
-export async function sharedRedis(): Promise<{ url: string; stop(): Promise<void> }> {
-  const url = process.env['STELAR_REDIS_URL'];
-  if (url) return { url, stop: async () => undefined };
-  const s = await RedisServer.start();
-  return { url: s.url, stop: () => s.stop() };
-}
+/** The suite's Redis: STELAR_REDIS_URL when the test runner started one, else our own (test-utils' `redisForTest`). */
+export const sharedRedis = redisForTest;
 
 /** The adapter's channel names for a prefix (see the README's channel layout). */
 export function channelsOf(prefix: string, sharded = false): { req: string; global: string; res(node: string): string; room(r: string): string } {
@@ -355,21 +340,6 @@ export class Cluster {
   }
 
   async dispose(): Promise<void> {
-    for (const c of this.clients.splice(0)) c.close();
-    for (const { hub } of this.nodes.splice(0)) {
-      await hub.drain({ timeout: 200 });
-      await hub.dispose();
-    }
+    await disposeNodes(this.clients, this.nodes, 200);
   }
-}
-
-/** Counts every event each client receives, by event name. */
-export function recorder(client: ClientEngine<Events>): Map<string, unknown[]> {
-  const got = new Map<string, unknown[]>();
-  client.onAny((event, data) => {
-    let list = got.get(event);
-    if (!list) got.set(event, (list = []));
-    list.push(data);
-  });
-  return got;
 }

@@ -6,7 +6,8 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { Cluster as RedisCluster, Redis, type ClusterOptions } from 'ioredis';
 import type { ClientEngine } from '@stelar/core/client';
-import { channelsOf, Cluster, RedisClusterServer, recorder, tick, until, type Events, type Node } from './helpers';
+import { recorder } from '@stelar/test-utils';
+import { channelsOf, Cluster, RedisClusterServer, tick, until, type Events, type Node } from './helpers';
 
 let server: RedisClusterServer;
 let template: RedisCluster;

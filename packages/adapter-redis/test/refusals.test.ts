@@ -6,7 +6,8 @@
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import { Redis } from 'ioredis';
-import { Cluster, RedisServer, recorder, tick, until } from './helpers';
+import { recorder } from '@stelar/test-utils';
+import { Cluster, RedisServer, tick, until } from './helpers';
 
 let server: RedisServer | undefined;
 let cluster: Cluster | undefined;

@@ -1,5 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { Cluster, RedisServer, freePort, recorder, tick, until } from './helpers';
+import { freePort, recorder } from '@stelar/test-utils';
+import { Cluster, RedisServer, tick, until } from './helpers';
 
 let server: RedisServer | undefined;
 let cluster: Cluster | undefined;

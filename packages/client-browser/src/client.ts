@@ -1,5 +1,6 @@
 import { backoffDelay, StelarError } from '@stelar/core/client';
 import type { AnyEvents, ClientEngine, ClientLifecycle, ClientRecoveryOptions, ClientRequestOptions, ClientState, ConnectOptions, ReconnectOptions } from '@stelar/core/client';
+import { aborted, bounded, userDelay } from './attempts';
 import { ATTEMPTS, COUNTERS, LOGGER, RECOVERY } from './features';
 import { failure, wake, type Chain, type Fn, type Joining, type Msg, type Waiter } from './helpers';
 import { DialError, resolveUrl, type BrowserClientOptions } from './options';
@@ -22,6 +23,7 @@ import { log } from './log';
  * options, counters, logger) sit behind the switches of src/features.ts: `if (RECOVERY) …` and
  * the like are dropped from stelar.min.js at build time, so code there costs that file nothing
  * while it stays out of the paths the small file shares (test/size.test.ts checks both files).
+ * Their stateless parts are modules of their own (src/attempts.ts, src/log.ts).
  */
 
 /**
@@ -402,10 +404,7 @@ export class StelarClient<In extends object = AnyEvents, Out extends object = In
       }
       let delay = backoffDelay(attempts++, backoff);
       if (ATTEMPTS && backoff.delay) {
-        // The user's delay, given the policy's; one that throws or is not a finite number ≥ 0 falls back to it.
-        const [v, ok] = attempt(() => backoff.delay!(attempts, e as Error, delay));
-        if (ok && (v as number) >= 0 && (v as number) < Infinity) delay = Math.min(Math.floor(v as number), 2147483647);
-        else notify('error', new StelarError('BAD_OPTIONS', ok ? `reconnect.delay returned ${typeof v == 'number' ? v : typeof v}, not a finite number ≥ 0` : `reconnect.delay threw: ${(v as Error)?.message ?? v}`, v));
+        delay = userDelay(backoff.delay, attempts, e as Error, delay, notify); // src/attempts.ts
         if (closed) return;
       }
       setState('reconnecting');
@@ -482,28 +481,6 @@ export class StelarClient<In extends object = AnyEvents, Out extends object = In
 
     // ── the public surface ────────────────────────────────────────────────────
 
-    const aborted = (signal: AbortSignal): StelarError =>
-      new StelarError('ABORTED', signal.reason instanceof Error ? `connect() aborted: ${signal.reason.message}` : 'connect() aborted', signal.reason);
-    /** A connect() caller with its own bounds (they end this wait only, never the client's attempts). */
-    const bounded = ({ timeout = 20_000, signal }: ConnectOptions = {}, resolve: () => void, reject: (e: unknown) => void): Waiter => {
-      const abort = (): void => w[1](aborted(signal!));
-      const t =
-        timeout > 0 &&
-        timeout < Infinity &&
-        setTimeout(() => w[1](new StelarError('TIMEOUT', `not connected within ${timeout} ms${lastAttempt ? ` (last attempt: ${lastAttempt.message})` : ''}`, lastAttempt)), Math.min(timeout, 2147483647));
-      const done =
-        (i: 0 | 1) =>
-        (v?: unknown): void => {
-          clearTimeout(t as never); // false: no timer
-          signal?.removeEventListener('abort', abort);
-          if (waiters.includes(w)) waiters.splice(waiters.indexOf(w), 1);
-          [resolve, reject][i]!(v as never);
-        };
-      const w: Waiter = [done(0), done(1)];
-      signal?.addEventListener('abort', abort);
-      return w;
-    };
-
     const on = (event: string, fn: Fn, once?: boolean): StelarClient<In, Out> => (handlers.set(event, [...(handlers.get(event) ?? []), [fn, once]]), this);
     const off = (event: string, fn?: Fn, all?: boolean): StelarClient<In, Out> => {
       const list = handlers.get(event) ?? [];
@@ -530,7 +507,7 @@ export class StelarClient<In extends object = AnyEvents, Out extends object = In
         new Promise<void>((resolve, reject) => {
           if (state == 'connected') resolve();
           else if (ATTEMPTS && co?.signal?.aborted) return reject(aborted(co.signal)); // nothing started
-          else waiters.push(ATTEMPTS ? bounded(co, resolve, reject) : [resolve, reject]);
+          else waiters.push(ATTEMPTS ? bounded(co, resolve, reject, waiters, () => lastAttempt) : [resolve, reject]);
           if (state == 'idle' || state == 'disconnected') {
             closed = false;
             attempts = 0;

@@ -1,12 +1,9 @@
-import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import * as net from 'node:net';
 import { createHook } from 'node:async_hooks';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { afterEach, beforeEach, expect } from 'vitest';
 import { encodeServerConnect, FrameDecoder, PROTOCOL_VERSION, type Frame } from '@stelar/codec-tcp';
 import { createServer, type ServerOptions, type StelarServer } from '@stelar/server';
+import { freePort, selfSignedCert, sleep, until } from '@stelar/test-utils';
 import { connect, type NodeClientOptions, type StelarClient } from '../src/index';
 
 // ── typed event maps (one per direction) ──────────────────────────────────────
@@ -36,47 +33,9 @@ export type Client = StelarClient<ServerToClient, ClientToServer>;
 export type Scheme = 'ws' | 'wss' | 'tcp' | 'tls';
 export const SCHEMES: readonly Scheme[] = ['ws', 'wss', 'tcp', 'tls'];
 
-export const tick = (ms = 0): Promise<void> => new Promise((r) => setTimeout(r, ms));
-
-export async function until(cond: () => boolean, what: string | (() => string) = 'condition', timeout = 5000): Promise<void> {
-  const end = Date.now() + timeout;
-  while (!cond()) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${typeof what === 'function' ? what() : what}`);
-    await tick(5);
-  }
-}
-
-// ── certificates ──────────────────────────────────────────────────────────────
-
-export interface Pem {
-  key: string;
-  cert: string;
-}
-
-const pems = new Map<string, Pem>();
-
-/** A self-signed certificate for 127.0.0.1 and localhost, made with openssl (cached per process). */
-export function selfSigned(cn = 'localhost'): Pem {
-  const cached = pems.get(cn);
-  if (cached) return cached;
-  const dir = mkdtempSync(join(tmpdir(), 'stelar-client-node-'));
-  try {
-    execFileSync(
-      'openssl',
-      [
-        'req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-subj', `/CN=${cn}`,
-        '-addext', 'subjectAltName=IP:127.0.0.1,DNS:localhost', '-days', '1',
-        '-keyout', join(dir, 'key.pem'), '-out', join(dir, 'cert.pem'),
-      ],
-      { stdio: 'ignore' },
-    );
-    const pem = { key: readFileSync(join(dir, 'key.pem'), 'utf8'), cert: readFileSync(join(dir, 'cert.pem'), 'utf8') };
-    pems.set(cn, pem);
-    return pem;
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
-}
+// Waiting, free ports and the test certificate (for 127.0.0.1 and localhost, made once per
+// process) are @stelar/test-utils' (`tick` is its `sleep`).
+export { freePort, selfSignedCert as selfSigned, sleep as tick, until };
 
 // ── servers and clients, cleaned up after every test ──────────────────────────
 
@@ -104,8 +63,9 @@ const timerHook = createHook({
   init(id, type, _trigger, resource) {
     if (!trackTimers || type !== 'Timeout') return;
     const frames = (new Error().stack ?? '').split('\n').slice(1).map((l) => l.trim());
-    // The first frame outside node's timer internals and this hook is the one that set the timer.
-    const caller = frames.find((f) => !f.includes('node:') && !f.includes('helpers.ts') && !f.startsWith('at AsyncHook.init')) ?? '';
+    // The first frame outside node's timer internals, this hook and the shared test helpers
+    // (`until` polls with a timer of its own) is the one that set the timer.
+    const caller = frames.find((f) => !f.includes('node:') && !f.includes('helpers.ts') && !/[\\/]test-utils[\\/]/.test(f) && !f.startsWith('at AsyncHook.init')) ?? '';
     if (/[\\/](vitest|@vitest)[\\/]/.test(caller)) return;
     timers.set(id, { timer: resource as { hasRef(): boolean }, where: caller });
   },
@@ -171,7 +131,7 @@ export interface Started {
  */
 export async function startServer(options: ServerOptions & { secure?: boolean } = {}, setup?: (s: Server) => void): Promise<Started> {
   const { secure, ...rest } = options;
-  const pem = secure ? selfSigned() : undefined;
+  const pem = secure ? selfSignedCert() : undefined;
   const server = createServer<ClientToServer, ServerToClient>({
     port: 0,
     tcpPort: 0,
@@ -200,7 +160,7 @@ export function client(url: string, options: NodeClientOptions = {}, { trust = t
   const c = connect<ServerToClient, ClientToServer>(url, {
     reconnect: false,
     heartbeat: false,
-    ...(secure && { ca: selfSigned().cert }),
+    ...(secure && { ca: selfSignedCert().cert }),
     ...options,
   });
   clients.push(c);
@@ -268,13 +228,4 @@ export async function rawTcpServer(onFrame: ((s: RawSession, f: Frame) => void) 
 /** The CONNECT a server answers with. */
 export function serverHello(id: string, heartbeat = 0): Uint8Array {
   return encodeServerConnect({ v: PROTOCOL_VERSION, id, heartbeat, maxFrame: 1024 * 1024 });
-}
-
-/** A port nothing listens on (bound, then released). */
-export async function freePort(): Promise<number> {
-  const s = net.createServer();
-  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
-  const port = (s.address() as net.AddressInfo).port;
-  await new Promise<void>((r) => s.close(() => r()));
-  return port;
 }

@@ -1,5 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { Cluster, recorder, tick, until } from './helpers';
+import { recorder } from '@stelar/test-utils';
+import { Cluster, tick, until } from './helpers';
 
 let cluster: Cluster | undefined;
 afterEach(async () => {

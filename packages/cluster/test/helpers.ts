@@ -1,5 +1,6 @@
 import { Hub, type AnyEvents, type HubOptions } from '@stelar/core';
 import { ClientEngine } from '@stelar/core/client';
+import { disposeNodes } from '@stelar/test-utils';
 import { memoryDialer, tick, until } from '../../core/test/memory-link';
 import { ClusterAdapter, MemoryBroker, MemoryBus, type ClusterAdapterOptions, type MemoryBrokerOptions } from '../src/index';
 
@@ -58,21 +59,6 @@ export class Cluster {
   }
 
   async dispose(): Promise<void> {
-    for (const c of this.clients.splice(0)) c.close();
-    for (const { hub } of this.nodes.splice(0)) {
-      await hub.drain({ timeout: 100 });
-      await hub.dispose();
-    }
+    await disposeNodes(this.clients, this.nodes, 100);
   }
-}
-
-/** Every event each client receives, by event name. */
-export function recorder(client: ClientEngine<Events>): Map<string, unknown[]> {
-  const got = new Map<string, unknown[]>();
-  client.onAny((event, data) => {
-    let list = got.get(event);
-    if (!list) got.set(event, (list = []));
-    list.push(data);
-  });
-  return got;
 }

@@ -2,7 +2,8 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import type { ClientEngine } from '@stelar/core/client';
 import { RemoteConnectionHandle } from '../src/index';
-import { Cluster, recorder, tick, until, type Events, type Node } from './helpers';
+import { recorder } from '@stelar/test-utils';
+import { Cluster, tick, until, type Events, type Node } from './helpers';
 
 let cluster: Cluster | undefined;
 afterEach(async () => {

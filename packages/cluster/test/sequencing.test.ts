@@ -9,7 +9,8 @@ import { MemoryBroker } from '../src/index';
 import { channelsOf } from '../src/channels';
 import { encodeBroadcast, Flag, headerFor, type BroadcastEnvelope } from '../src/envelope';
 import { Sequencer } from '../src/sequencing';
-import { Cluster, recorder, tick, until, type Events } from './helpers';
+import { recorder } from '@stelar/test-utils';
+import { Cluster, tick, until, type Events } from './helpers';
 
 let cluster: Cluster | undefined;
 afterEach(async () => {

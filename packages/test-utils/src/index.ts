@@ -10,3 +10,4 @@ export { CHROMIUM, launchChromium, launchChromiumProfile, requireChromium } from
 export { redisForTest, startRedis } from './redis';
 export { spawnChild, type Child } from './child';
 export { bundleSources } from './bundle';
+export { disposeNodes, recorder } from './nodes';

@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createServer as createTlsServer, connect as tlsConnect } from 'node:tls';
 import { afterAll, describe, expect, it } from 'vitest';
-import { bundleSources, CHROMIUM, freePort, launchChromium, requireChromium, selfSignedCert, sleep, spawnChild, startRedis, until } from '../src/index';
+import { bundleSources, CHROMIUM, disposeNodes, freePort, launchChromium, recorder, requireChromium, selfSignedCert, sleep, spawnChild, startRedis, until } from '../src/index';
 
 const dir = mkdtempSync(join(tmpdir(), 'stelar-test-utils-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -24,6 +24,14 @@ describe('until', () => {
   it('rejects after the timeout with what it waited for (both call forms)', async () => {
     await expect(until(() => false, 'the moon', 30)).rejects.toThrow('timed out after 30 ms waiting for the moon');
     await expect(until(() => false, 30)).rejects.toThrow('timed out after 30 ms waiting for condition');
+  });
+
+  it('asks a function description what to say only when it times out', async () => {
+    let asked = 0;
+    const say = (): string => `n = ${++asked}`;
+    await until(() => true, say, 30);
+    expect(asked).toBe(0);
+    await expect(until(() => false, say, 30)).rejects.toThrow('timed out after 30 ms waiting for n = 1');
   });
 });
 
@@ -107,5 +115,33 @@ describe('Chromium', () => {
     } finally {
       await browser.close();
     }
+  });
+});
+
+describe('recorder and disposeNodes', () => {
+  it('records the data of every event by name, in order', () => {
+    let handler: ((event: string, data: unknown) => void) | undefined;
+    const got = recorder({ onAny: (h) => (handler = h) });
+    handler!('a', 1);
+    handler!('b', { x: 2 });
+    handler!('a', 3);
+    expect([...got]).toEqual([
+      ['a', [1, 3]],
+      ['b', [{ x: 2 }]],
+    ]);
+  });
+
+  it('closes the clients, then drains and disposes each hub in turn, and empties both lists', async () => {
+    const log: string[] = [];
+    const clients = [1, 2].map((n) => ({ close: () => void log.push(`close ${n}`) }));
+    const hub = (n: number) => ({
+      drain: async (o: { timeout: number }) => (await sleep(5), log.push(`drain ${n} ${o.timeout}`)),
+      dispose: async () => void log.push(`dispose ${n}`),
+    });
+    const nodes = [{ hub: hub(1) }, { hub: hub(2) }];
+    await disposeNodes(clients, nodes, 100);
+    expect(log).toEqual(['close 1', 'close 2', 'drain 1 100', 'dispose 1', 'drain 2 100', 'dispose 2']);
+    expect(clients).toEqual([]);
+    expect(nodes).toEqual([]);
   });
 });
