@@ -17,6 +17,10 @@
  * micro-bench.
  *
  *   node apps/bench/dist/cluster.js [--smoke] [--repeat N] [--only TEXT] [--results DIR] [--readme FILE|none] [--no-micro]
+ *   node apps/bench/dist/cluster.js --render RESULTS_JSON [--readme FILE]   (rewrite the section only)
+ *
+ * `--only` takes names separated by commas ("ws, classic" is two filters). BENCH_TRACE=1 prints
+ * where the paced latency goes on the Stelar nodes (see cluster-node.ts).
  *
  * Writes bench/results/cluster.json and the cluster section of bench/README.md.
  */
@@ -229,8 +233,21 @@ async function runTarget(t: Target): Promise<Row> {
     await sleep(300); // the probes' joins settle
     const p0 = await Promise.all(probes.map((p) => p.call<Mark>('mark')));
     await Promise.all([...gens, ...probes].map((g) => g.call('sampleStart', { node: 0 })));
+    const tracing = process.env['BENCH_TRACE'] !== undefined && t.kind !== 'socketio';
+    if (tracing) await Promise.all(nodes.map((n) => n.call('traceStart')));
     const paced = await gens[0]!.call<{ sent: number }>('pace', { rate: setup.pacedRate, ms: setup.pacedMs }, setup.pacedMs + 30_000);
     await drain();
+    if (tracing) {
+      // Diagnosis (BENCH_TRACE, see cluster-node.ts): where the paced latency goes.
+      const tr = await Promise.all(nodes.map((n) => n.call<{ inbound: number[]; redis: number[]; turn: number[]; cpuUs: number }>('traceStop')));
+      const show = (xs: number[]): string => {
+        const v = [...xs].sort((a, b) => a - b);
+        return `p50 ${fmt(pct(v, 50) / 1000)} p90 ${fmt(pct(v, 90) / 1000)} p99 ${fmt(pct(v, 99) / 1000)} ms (${v.length})`;
+      };
+      console.log(`  trace: publisher → node 0 pub event ${show(tr[0]!.inbound)}`);
+      for (let i = 1; i < tr.length; i++) console.log(`  trace: publisher → Redis → node ${i} event loop ${show(tr[i]!.redis)}; end of that turn ${show(tr[i]!.turn)}`);
+      console.log(`  trace: CPU per paced message: ${tr.map((x, i) => `node ${i} ${fmt(x.cpuUs / paced.sent / 1000)} ms`).join(', ')}`);
+    }
     // Every probe has every paced message, or it is counted as an error.
     let probeMissing = 0;
     const until = Date.now() + 10_000;
@@ -242,7 +259,14 @@ async function runTarget(t: Target): Promise<Row> {
     }
     if (probeMissing > 0) console.log(`  ${t.name}: ${probeMissing} paced messages never reached a probe`);
     const all = (await Promise.all(gens.map((g) => g.call<number[]>('sampleStop')))).flat().sort((a, b) => a - b);
-    const samples = (await Promise.all(probes.map((p) => p.call<number[]>('sampleStop')))).flat().sort((a, b) => a - b);
+    const perProbe = await Promise.all(probes.map((p) => p.call<number[]>('sampleStop')));
+    if (tracing) {
+      for (const [i, xs] of perProbe.entries()) {
+        const v = [...xs].sort((a, b) => a - b);
+        console.log(`  trace: publisher → probe on node ${i + 1} p50 ${fmt(pct(v, 50) / 1000)} p90 ${fmt(pct(v, 90) / 1000)} p99 ${fmt(pct(v, 99) / 1000)} ms (${v.length})`);
+      }
+    }
+    const samples = perProbe.flat().sort((a, b) => a - b);
     const end = await Promise.all([...gens, ...probes].map((g) => g.call<Mark>('mark')));
     const fin = await stats();
     if (process.env['BENCH_DEBUG']) console.log(JSON.stringify(fin));
@@ -334,6 +358,12 @@ const fmt = (x: number, d = 2): string => (Number.isFinite(x) ? x.toFixed(d) : '
 const int = (x: number): string => Math.round(x).toLocaleString('en');
 
 async function main(): Promise<void> {
+  const render = arg('--render');
+  if (render !== undefined) {
+    writeSection(readme, JSON.parse(readFileSync(render, 'utf8')) as Parameters<typeof writeSection>[1]);
+    console.log(`cluster section of ${readme} rewritten from ${render}`);
+    return;
+  }
   mkdirSync(resultsDir, { recursive: true });
   const loadAtStart = Number(loadavg()[0]!.toFixed(2));
   const only = arg('--only');
@@ -376,7 +406,15 @@ async function main(): Promise<void> {
   console.log(`cluster scenario: ${out}`);
 }
 
-function writeSection(path: string, r: { setup: typeof setup & { repeat: number; node: string; cores: number; loadAtStart: number; loadAtEnd: number }; rows: Row[]; ratios: { target: string; deliveries: number; p99: number; redisCpu: number; serverCpu: number }[]; micro: { rows: MicroRow[]; setup: Record<string, unknown> } | undefined }): void {
+function fmtRange(xs: number[], d = 2): string {
+  const v = xs.filter(Number.isFinite);
+  if (v.length === 0) return '-';
+  const lo = Math.min(...v);
+  const hi = Math.max(...v);
+  return lo === hi ? fmt(lo, d) : `${fmt(lo, d)}–${fmt(hi, d)}`;
+}
+
+function writeSection(path: string, r: { setup: typeof setup & { repeat: number; node: string; cores: number; loadAtStart: number; loadAtEnd: number }; rows: Row[]; runs?: Record<string, Row[]>; ratios: { target: string; deliveries: number; p99: number; redisCpu: number; serverCpu: number }[]; micro: { rows: MicroRow[]; setup: Record<string, unknown> } | undefined }): void {
   const s = r.setup;
   const mark = (ok: boolean): string => (ok ? 'met' : 'missed');
   const pacedN = Math.round(((s.nodes - 1) * s.pacedRate * s.pacedMs) / 1000);
@@ -411,7 +449,7 @@ function writeSection(path: string, r: { setup: typeof setup & { repeat: number;
       '',
       'Throughput and Redis CPU come from bursts: each recipient is corked for a burst (one read from Redis or from a client: one system call instead of one per message) and the broadcasts of one event-loop turn go to Redis as one batch. The paced phase (one message every 50 ms) has nothing to batch: its latency is one trip through the publisher\'s node, Redis and the remote node\'s fan-out to its clients.',
       '',
-      `The paced figure is taken on the probes only (${s.nodes - 1} clients, ${s.nodes - 1} processes), so it no longer includes a generator reading one message on hundreds of sockets one after the other (the "all load clients" column, where that read order sets the p50 for every server alike). What it still does not isolate: every process (${s.nodes} servers, ${s.generators} generators, ${s.nodes - 1} probes, Redis, the controller) shares ${s.cores} cores with each other and with other work on the machine (the \`load\` column), so the p99 of ${pacedN} samples per run (${pacedN - Math.floor(0.99 * pacedN) - 1} samples above it) carries the scheduling of those processes; a single run is not a bound. See the Benchmark section of packages/adapter-redis/README.md for what limits each figure.`,
+      `The paced figure is taken on the probes only (${s.nodes - 1} client${s.nodes === 2 ? '' : 's'}, one process each), so a generator reading one message on hundreds of sockets one after the other is no longer in it. The "all load clients" column is the figure this page gave before the probes: in this run the probes' p50 is ${fmtRange(r.rows.map((x) => x.pacedP50Ms / x.pacedAllP50Ms))}× that one, so the generators' read order was not what set it. What sets it is the servers' fan-out: a paced message arrives alone, so each node writes it to each of its clients with one system call, and every remote node and both generators do that work at the same moment on ${s.cores} shared cores (\`BENCH_TRACE=1\` prints the breakdown: the Stelar nodes' CPU per paced message, the time from the send to the remote node's event loop and to the end of the turn that fans it out). What is not isolated: every process (${s.nodes} servers, ${s.generators} generators, ${s.nodes - 1} probes, Redis, the controller) shares ${s.cores} cores with the others and with other work on the machine (the \`load\` column), and the p99 of ${pacedN} samples per run (${pacedN - Math.floor(0.99 * pacedN) - 1} samples above it) carries that scheduling, Socket.IO's most (its p99 moved ${fmtRange(r.runs?.[r.rows.find((x) => x.kind === 'socketio')?.target ?? '']?.map((x) => x.pacedP99Ms) ?? [], 0)} ms between the runs of this table). The ratio of one run is not a bound. See the Benchmark section of packages/adapter-redis/README.md for what limits each figure.`,
       '',
       '',
     );
