@@ -137,6 +137,30 @@ async function traceRedis(url: string): Promise<void> {
   });
 }
 
+/** BENCH_TRACE_PROF=DIR (with BENCH_TRACE): a CPU profile of the paced phase only, DIR/paced-<pid>.cpuprofile. */
+const profile = {
+  session: undefined as import('node:inspector').Session | undefined,
+  async start(): Promise<void> {
+    const { Session } = await import('node:inspector');
+    const s = (this.session = new Session());
+    s.connect();
+    const post = (m: string, p: Record<string, unknown> = {}): Promise<unknown> => new Promise((res, rej) => s.post(m, p, (e, r) => (e ? rej(e) : res(r))));
+    await post('Profiler.enable');
+    await post('Profiler.setSamplingInterval', { interval: 100 });
+    await post('Profiler.start');
+  },
+  async stop(dir: string): Promise<void> {
+    const s = this.session;
+    if (!s) return;
+    this.session = undefined;
+    const { writeFileSync } = await import('node:fs');
+    const { join } = await import('node:path');
+    const r = await new Promise<{ profile: unknown }>((res, rej) => s.post('Profiler.stop', (e, x) => (e ? rej(e) : res(x as { profile: unknown }))));
+    writeFileSync(join(dir, `paced-${process.pid}.cpuprofile`), JSON.stringify(r.profile));
+    s.disconnect();
+  },
+};
+
 let running: Running | undefined;
 // BENCH_DEBUG: each server writes its event-loop delay and adapter counters every second to
 // <tmpdir>/stelar-cluster-node-<pid>.log.
@@ -164,15 +188,17 @@ serveRequests({
     const cpu = process.cpuUsage();
     return { user: cpu.user, system: cpu.system, connections: running?.connections() ?? 0, nodes: running?.nodes() ?? 0, rss: process.memoryUsage().rss, ...running?.extra() };
   },
-  traceStart() {
+  async traceStart() {
+    if (process.env['BENCH_TRACE_PROF']) await profile.start();
     trace.samples = { inbound: [], redis: [], turn: [] };
     trace.cpu = process.cpuUsage();
     trace.on = true;
     return null;
   },
-  traceStop() {
+  async traceStop() {
     trace.on = false;
     const cpu = process.cpuUsage(trace.cpu);
+    if (process.env['BENCH_TRACE_PROF']) await profile.stop(process.env['BENCH_TRACE_PROF']);
     return { ...trace.samples, cpuUs: cpu.user + cpu.system };
   },
   async stop() {

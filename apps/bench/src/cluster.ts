@@ -20,7 +20,8 @@
  *   node apps/bench/dist/cluster.js --render RESULTS_JSON [--readme FILE]   (rewrite the section only)
  *
  * `--only` takes names separated by commas ("ws, classic" is two filters). BENCH_TRACE=1 prints
- * where the paced latency goes on the Stelar nodes (see cluster-node.ts).
+ * where the paced latency goes on the Stelar nodes, and BENCH_TRACE_PROF=DIR with it writes a CPU
+ * profile of each node's paced phase only (see cluster-node.ts).
  *
  * Writes bench/results/cluster.json and the cluster section of bench/README.md.
  */
