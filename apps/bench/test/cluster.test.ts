@@ -54,7 +54,7 @@ describe('bench: cluster scenario (smoke)', () => {
       });
       const section = readFileSync(page, 'utf8');
       expect(section).toContain('| paced remote p50 / p99 ms (probes) | samples | all load clients p50 / p99 ms |');
-      expect(section).toContain('paced p99 (probes)');
+      expect(section).toContain('paced p99 (probes): median of runs (each run)');
       expect(section).not.toContain('not shown by this harness');
     } finally {
       rmSync(dir, { recursive: true, force: true });
