@@ -1,5 +1,5 @@
 /**
- * One server process of the real-process cluster bench (forked by cluster-real.ts): Stelar with
+ * One server process of the real-process cluster bench (forked by cluster.ts): Stelar with
  * `@stelar/adapter-redis` (classic or sharded), or Socket.IO with `@socket.io/redis-adapter`
  * (ioredis clients), on one Redis. Every connection joins one room; an event `pub` is relayed to
  * that room except its sender, as `fan`, on every node.
