@@ -371,7 +371,10 @@ async function main(): Promise<void> {
   const targets = (smoke ? SMOKE_TARGETS : TARGETS).filter((t) => only === undefined || only.split(',').some((o) => t.name.toLowerCase().includes(o.trim().toLowerCase())));
   const runs = new Map<string, Row[]>();
   for (let r = 0; r < repeat; r++) {
-    for (const t of targets) {
+    // Each round starts one target later, so no target always runs last (after the others have
+    // loaded the machine) or first.
+    const order = targets.map((_, i) => targets[(i + r) % targets.length]!);
+    for (const t of order) {
       console.log(`cluster: ${t.name} (run ${r + 1}/${repeat})`);
       const row = await runTarget(t);
       console.log(
@@ -438,7 +441,7 @@ function writeSection(path: string, r: { setup: typeof setup & { repeat: number;
     `- **Redis CPU per broadcast**: \`used_cpu_sys + used_cpu_user\` from \`INFO cpu\` over the same window, divided by the broadcasts sent.`,
     `- **Paced remote latency (probes)**: one publisher on node 0 sends ${s.pacedRate} messages/s for ${s.pacedMs} ms, no other publisher running. For each of the other ${s.nodes - 1} nodes a probe process of its own holds ONE client (the generators' raw client code, same protocol as the target), joined to the room after the ${s.nodes * s.clientsPerNode} load clients, which stay connected and receiving (every server still fans each paced message out to all of its clients; the probe is last in the room's order). Latency is send → receipt on the probes: the time stamp is \`process.hrtime.bigint()\` (Linux CLOCK_MONOTONIC, one clock for every process of the host) taken by the publisher just before its write and by the probe when it parses the frame, so it covers publisher → node 0 → Redis → remote node → fan-out → probe. A paced message that never reaches a probe counts as an error.`,
     `- **All load clients** (the figure before the probes, kept to show the change): the same paced messages, latency on every load client of the other nodes, read by the ${s.generators} generator processes one socket after the other.`,
-    `- Median of ${s.repeat} run${s.repeat === 1 ? '' : 's'} per target, targets interleaved. ${s.node}, ${s.cores} cores shared by the servers, the generators, Redis and other engineers' work: load average ${s.loadAtStart} at start, ${s.loadAtEnd} at end (the \`load\` column is at each target's start). Figures move by ±30 % between runs.`,
+    `- Median of ${s.repeat} run${s.repeat === 1 ? '' : 's'} per target, targets interleaved (each round starts one target later). ${s.node}, ${s.cores} cores shared by the servers, the generators, Redis and other engineers' work: load average ${s.loadAtStart} at start, ${s.loadAtEnd} at end (the \`load\` column is at each target's start). Figures move by ±30 % between runs.`,
     '',
     '| target | deliveries/s | broadcasts/s | Redis CPU µs / broadcast | server CPU µs / delivery | CPU % servers / generators / Redis | paced remote p50 / p99 ms (probes) | samples | all load clients p50 / p99 ms | errors | missed | load |',
     '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
