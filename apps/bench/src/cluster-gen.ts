@@ -1,5 +1,5 @@
 /**
- * Load generator of the real-process cluster bench (forked by cluster-real.ts): raw clients,
+ * Load generator of the real-process cluster bench (forked by cluster.ts): raw clients,
  * the same code for Stelar (WebSocket or TCP) and Socket.IO, so the client is not what is
  * measured.
  *
@@ -11,6 +11,13 @@
  *   on a node other than the publisher's reads the time stamp (CLOCK_MONOTONIC, shared by the
  *   processes of the machine).
  * - Publishers run a closed loop: at most `window` of their messages not yet seen by their probe.
+ * - The latency probes of the paced phase are this same program holding ONE client (cluster.ts
+ *   forks one per remote node, `perNode` 1 on that node and 0 elsewhere, no publisher), so the
+ *   probe reads with the same code as the load clients, in a process of its own.
+ * - Time stamps are `process.hrtime.bigint()`: CLOCK_MONOTONIC on Linux, one clock for all the
+ *   processes of the host. (`performance.timeOrigin + performance.now()` is not one clock: each
+ *   process's timeOrigin is the wall clock read once at its start, so it agrees across processes
+ *   only while the wall clock is not stepped or slewed between their starts.)
  */
 import * as net from 'node:net';
 import { encodeClientConnect, encodeJson, encodePong } from '@stelar/codec-tcp';

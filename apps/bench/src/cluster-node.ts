@@ -1,5 +1,5 @@
 /**
- * One server process of the real-process cluster bench (forked by cluster-real.ts): Stelar with
+ * One server process of the real-process cluster bench (forked by cluster.ts): Stelar with
  * `@stelar/adapter-redis` (classic or sharded), or Socket.IO with `@socket.io/redis-adapter`
  * (ioredis clients), on one Redis. Every connection joins one room; an event `pub` is relayed to
  * that room except its sender, as `fan`, on every node.
@@ -31,9 +31,11 @@ async function stelar(kind: string, url: string, sharded: boolean): Promise<Runn
     onError: () => undefined,
   });
   server.on('pub', (data: unknown, conn) => {
+    if (trace.on && typeof data === 'string') trace.stamp('inbound', data);
     conn.to(ROOM).emit('fan', data);
   });
   server.onConnection((conn) => conn.join(ROOM));
+  if (process.env['BENCH_TRACE']) await traceRedis(url);
   const info = await server.listen();
   await server.ready();
   const port = kind === 'stelar-ws' ? info.port : info.tcpPort;
@@ -103,6 +105,62 @@ async function socketio(url: string): Promise<Running> {
   };
 }
 
+/**
+ * BENCH_TRACE (diagnosis only, classic mode): between `traceStart` and `traceStop` a Stelar node
+ * records, for each paced message (publisher 0), the µs from its send stamp to (a) its `pub`
+ * event on this node (`inbound`: publisher → node 0) and (b) its arrival on a second subscriber
+ * connection of this process, psubscribed to every channel (`redis`: publisher → node 0 →
+ * Redis → this node's event loop), and (c) the end of that event-loop turn (`turn`), plus the
+ * CPU this process used in between. The probe's figure minus (b) is this node's fan-out plus
+ * the probe's own wake-up.
+ */
+const trace = {
+  on: false,
+  cpu: process.cpuUsage(),
+  samples: { inbound: [] as number[], redis: [] as number[], turn: [] as number[] },
+  stamp(kind: 'inbound' | 'redis', text: string): void {
+    const m = /(?:^|[^0-9])0:[0-9]+:([0-9]+)\|/.exec(text);
+    if (!m) return;
+    const sent = Number(m[1]);
+    this.samples[kind].push(Number(process.hrtime.bigint() / 1000n) - sent);
+    // The end of the event-loop turn that read it (the adapter's fan-out of it runs in that turn).
+    if (kind === 'redis') setImmediate(() => this.samples.turn.push(Number(process.hrtime.bigint() / 1000n) - sent));
+  },
+};
+
+async function traceRedis(url: string): Promise<void> {
+  const { Redis } = await import('ioredis');
+  const sub = new Redis(url);
+  await sub.psubscribe('*');
+  sub.on('pmessageBuffer', (_p: Buffer, _c: Buffer, msg: Buffer) => {
+    if (trace.on) trace.stamp('redis', msg.toString('latin1'));
+  });
+}
+
+/** BENCH_TRACE_PROF=DIR (with BENCH_TRACE): a CPU profile of the paced phase only, DIR/paced-<pid>.cpuprofile. */
+const profile = {
+  session: undefined as import('node:inspector').Session | undefined,
+  async start(): Promise<void> {
+    const { Session } = await import('node:inspector');
+    const s = (this.session = new Session());
+    s.connect();
+    const post = (m: string, p: Record<string, unknown> = {}): Promise<unknown> => new Promise((res, rej) => s.post(m, p, (e, r) => (e ? rej(e) : res(r))));
+    await post('Profiler.enable');
+    await post('Profiler.setSamplingInterval', { interval: 100 });
+    await post('Profiler.start');
+  },
+  async stop(dir: string): Promise<void> {
+    const s = this.session;
+    if (!s) return;
+    this.session = undefined;
+    const { writeFileSync } = await import('node:fs');
+    const { join } = await import('node:path');
+    const r = await new Promise<{ profile: unknown }>((res, rej) => s.post('Profiler.stop', (e, x) => (e ? rej(e) : res(x as { profile: unknown }))));
+    writeFileSync(join(dir, `paced-${process.pid}.cpuprofile`), JSON.stringify(r.profile));
+    s.disconnect();
+  },
+};
+
 let running: Running | undefined;
 // BENCH_DEBUG: each server writes its event-loop delay and adapter counters every second to
 // <tmpdir>/stelar-cluster-node-<pid>.log.
@@ -129,6 +187,19 @@ serveRequests({
   stats() {
     const cpu = process.cpuUsage();
     return { user: cpu.user, system: cpu.system, connections: running?.connections() ?? 0, nodes: running?.nodes() ?? 0, rss: process.memoryUsage().rss, ...running?.extra() };
+  },
+  async traceStart() {
+    if (process.env['BENCH_TRACE_PROF']) await profile.start();
+    trace.samples = { inbound: [], redis: [], turn: [] };
+    trace.cpu = process.cpuUsage();
+    trace.on = true;
+    return null;
+  },
+  async traceStop() {
+    trace.on = false;
+    const cpu = process.cpuUsage(trace.cpu);
+    if (process.env['BENCH_TRACE_PROF']) await profile.stop(process.env['BENCH_TRACE_PROF']);
+    return { ...trace.samples, cpuUs: cpu.user + cpu.system };
   },
   async stop() {
     await running?.close().catch(() => undefined);
