@@ -153,7 +153,11 @@ export class RedisBroker implements Broker {
       const again = wasReady;
       wasReady = true;
       down = false;
-      if (role === 'pub' && !this.closed) this.publisher?.onReady();
+      if (role === 'pub' && !this.closed) {
+        // (Back after a loss: the stream may have been lost with Redis; see RedisStream.beforeFlush.)
+        if (again) this.log?.beforeFlush(r);
+        this.publisher?.onReady();
+      }
       this.events?.up(side, again);
     });
     r.on('close', () => {

@@ -58,6 +58,30 @@ const RELEASE = `if redis.call('DEL', KEYS[1]) == 1 then return 1 end
 if redis.call('EXISTS', KEYS[2]) == 1 then return 0 end
 return 1`;
 
+/**
+ * Raises the stream past the last id this node read, if it is behind it (KEYS: stream; ARGV: that
+ * id's ms and seq). A Redis restarted without its data starts the stream again at its clock: if
+ * that clock is behind the last id read (another host's after a failover, a clock stepped back),
+ * new entries would get lower ids, which a reader waiting for later ids never sees. A marker entry
+ * (field `z`, no broadcast) at the next id makes every later `XADD *` id higher. Returns the
+ * stream's last id before, and 1 if it raised it.
+ */
+const FLOOR = `local top = '0-0'
+if redis.call('EXISTS', KEYS[1]) == 1 then
+  local info = redis.call('XINFO', 'STREAM', KEYS[1])
+  for i = 1, #info, 2 do
+    if info[i] == 'last-generated-id' then top = info[i + 1] end
+  end
+end
+local ms, seq = string.match(top, '^(%d+)-(%d+)$')
+ms = tonumber(ms)
+seq = tonumber(seq)
+local fms = tonumber(ARGV[1])
+local fseq = tonumber(ARGV[2])
+if ms > fms or (ms == fms and seq >= fseq) then return {top, 0} end
+redis.call('XADD', KEYS[1], ARGV[1] .. '-' .. (fseq + 1), 'z', '')
+return {top, 1}`;
+
 function sleep(ms: number): Promise<void> {
   return new Promise((r) => setTimeout(r, ms).unref());
 }
@@ -74,7 +98,11 @@ export class RedisStream implements BrokerLog {
   private closed = false;
   private readonly key: string;
   private lastId = '';
-  private counters = { recordsKept: 0, recordsRefused: 0, recordsTaken: 0, recordsMissing: 0, logReadErrors: 0 };
+  private counters = { recordsKept: 0, recordsRefused: 0, recordsTaken: 0, recordsMissing: 0, logReadErrors: 0, logRaised: 0, logSkipped: 0, logBadEntries: 0 };
+  /** The reader's connection dropped: the stream may have been lost with Redis (see FLOOR). */
+  private recheck = false;
+  /** Checked since the drop: the first marker read counts what was skipped (see `skipped`). */
+  private afterDrop = false;
   private length = 0;
   private lagMs = 0;
   /** A hub turned recovery on (the stream is read): only then is it polled. */
@@ -177,7 +205,8 @@ export class RedisStream implements BrokerLog {
     const last = rows.at(-1);
     // The window's first entry must still be there (the stream was not lost meanwhile).
     if (last === undefined || last[0].toString() !== toId) return undefined;
-    return rows.map(([id, fields]) => [offsetOfId(id.toString()), fields[1] ?? Buffer.alloc(0)]);
+    // (Markers, field `z`, are no broadcasts.)
+    return rows.filter(([, f]) => f[0]?.length === 1 && f[0][0] === 0x65).map(([id, fields]) => [offsetOfId(id.toString()), fields[1] ?? Buffer.alloc(0)]);
   }
 
   /** Reads from the end of the stream, for ever (see `BrokerLog.follow`). */
@@ -202,6 +231,10 @@ export class RedisStream implements BrokerLog {
     const block = 1000;
     while (!this.closed) {
       const r = this.reader();
+      if (this.recheck && !(await this.raise(r))) {
+        await sleep(50);
+        continue;
+      }
       let res: [Buffer, [Buffer, Buffer[]][]][] | null;
       try {
         // A read in flight when the connection drops is never answered: the drop ends the wait.
@@ -212,22 +245,80 @@ export class RedisStream implements BrokerLog {
       } catch {
         if (this.closed) return;
         this.counters.logReadErrors++;
+        this.recheck = true;
         // No answer: the connection is replaced (what it had in flight is not resent).
         if (r.status === 'ready') r.disconnect(true);
         await sleep(50);
         continue;
       }
       if (res === null || this.closed) continue;
+      let marker: string | undefined;
       for (const [, rows] of res) {
         for (const [id, fields] of rows) {
           const sid = id.toString();
+          if (fields[0]?.length === 1 && fields[0][0] === 0x7a) marker ??= this.lastId;
           this.lastId = sid;
           this.lagMs = Math.max(0, Date.now() - Number(sid.slice(0, sid.indexOf('-'))));
+          // (A marker that raised the stream, field `z`, is no broadcast.)
           const msg = fields[1];
-          if (msg !== undefined) entry(offsetOfId(sid), msg);
+          if (msg === undefined || fields[0]?.length !== 1 || fields[0][0] !== 0x65) continue;
+          try {
+            entry(offsetOfId(sid), msg);
+          } catch {
+            // Not one of ours (a foreign or damaged value): skipped and counted; the reader goes on.
+            this.counters.logBadEntries++;
+          }
         }
       }
+      if (marker !== undefined) await this.skipped(r, marker);
     }
+  }
+
+  /**
+   * After the reader's connection dropped, before reading on: if Redis came back without the
+   * stream (restarted without persistence) and its ids are now behind the last one read here, the
+   * stream is raised past it (FLOOR), so what is appended from then on is read at once instead of
+   * once Redis's clock has caught up. Entries appended before that with lower ids are not delivered
+   * here: counted (`logSkipped`). False if Redis could not be asked (asked again).
+   */
+  private async raise(r: RedisClient): Promise<boolean> {
+    const last = this.lastId;
+    const dash = last.indexOf('-');
+    try {
+      const [, raised] = await withTimeout(r.eval(FLOOR, 1, this.key, last.slice(0, dash), last.slice(dash + 1)) as Promise<[string, number]>, this.timeout);
+      this.recheck = false;
+      this.afterDrop = true;
+      if (Number(raised) === 1) this.counters.logRaised++;
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
+  /**
+   * A marker was read (this node's or another's): the stream had been lost and started again
+   * behind the last id read here, so its entries up to that id were appended after the restart
+   * and never read here. Counted once per connection drop (markers of other nodes follow).
+   */
+  private async skipped(r: RedisClient, upTo: string): Promise<void> {
+    if (!this.afterDrop) return;
+    this.afterDrop = false;
+    const lower = (await withTimeout(r.xrange(this.key, '-', upTo, 'COUNT', 10_000), this.timeout).catch(() => [])) as [string, string[]][];
+    this.counters.logSkipped += lower.filter(([, f]) => f[0] === 'e').length;
+  }
+
+  /**
+   * The publish connection is back: before what waited in the buffer goes out (on the same
+   * connection, so Redis runs this first), the stream is raised past the last id read here if it
+   * is behind it (see FLOOR), so those appends get ids the readers wait for.
+   */
+  beforeFlush(c: RedisClient): void {
+    if (!this.following || this.closed || this.lastId === '0-0') return;
+    const dash = this.lastId.indexOf('-');
+    (c.eval(FLOOR, 1, this.key, this.lastId.slice(0, dash), this.lastId.slice(dash + 1)) as Promise<[string, number]>).then(
+      ([, raised]) => void (Number(raised) === 1 && this.counters.logRaised++),
+      () => undefined,
+    );
   }
 
   /** Called every heartbeat: the stream's length (a gauge). */

@@ -141,7 +141,9 @@ export class StreamLog implements RecoveryLog, SharedLog {
       return undefined;
     }
     if (compareOffsets(offset, this.newest) <= 0) return undefined; // a copy (the broker re-read it)
-    const entry = new LogEntry(this.next++, offset, withOffset(frame, offset), target, now);
+    // Stamped first: a frame it cannot stamp throws before a seq is taken (the numbering has no gap).
+    const stamped = withOffset(frame, offset);
+    const entry = new LogEntry(this.next++, offset, stamped, target, now);
     this.items.push(entry);
     this.held += entry.stamped.length + ENTRY_OVERHEAD;
     this.newest = offset;
@@ -256,13 +258,15 @@ export class StreamLog implements RecoveryLog, SharedLog {
     const t = Date.now();
     for (const [offset, msg] of got) {
       let env;
+      let stamped;
       try {
         env = decodeBroadcast(msg);
+        stamped = withOffset(env.frame, offset);
       } catch {
-        continue;
+        continue; // not a broadcast of ours
       }
       const target = { rooms: env.rooms, exceptRooms: env.exceptRooms, exceptIds: env.exceptIds, volatile: (env.flags & Flag.VOLATILE) !== 0, local: false };
-      out.push(new LogEntry(0, offset, withOffset(env.frame, offset), target, t));
+      out.push(new LogEntry(0, offset, stamped, target, t));
     }
     this.readFromStore += out.length;
     return out;
