@@ -1,6 +1,6 @@
 import { backoffDelay, StelarError } from '@stelar/core/client';
 import type { AnyEvents, ClientEngine, ClientLifecycle, ClientRequestOptions, ClientState, ConnectOptions, ReconnectOptions } from '@stelar/core/client';
-import { aborted, bounded, userDelay } from './attempts';
+import { aborted, BEFORE_SESSION, bounded, userDelay } from './attempts';
 import { ATTEMPTS, COUNTERS, LOGGER, RECOVERY } from './features';
 import { failure, wake, type Chain, type Fn, type Joining, type Msg, type Waiter } from './helpers';
 import { DialError, resolveUrl, type BrowserClientOptions } from './options';
@@ -9,22 +9,11 @@ import { log } from './log';
 import { resume, type Resume } from './resume';
 
 /*
- * The browser client: the behaviour of core's `ClientEngine` (state machine, reconnection with
- * backoff and full jitter, offline queue, requests, rooms, heartbeats) over the page's
- * `WebSocket`, written for the size of the <script> bundle: closures instead of fields, the
- * socket driven directly (no `Link`/`Dialer` layer between them), arrays and maps instead of
- * core's queue and handler-registry classes, short messages.
- *
- * Shared with core: `StelarError`, `backoffDelay` (`failure` below reads errors as core's
- * `toErrorBody` does), the option and lifecycle types, and the public surface, which is
- * `ClientEngine`'s by construction (test/api.test.ts checks that every member exists). The
- * Chromium tests in test/parity.test.ts hold it to core's behaviour against the real server.
- *
- * The features after issue 14's set (connection-state recovery, connect_error and connect()'s
- * options, counters, logger) sit behind the switches of src/features.ts: `if (RECOVERY) …` and
- * the like are dropped from stelar.min.js at build time, so code there costs that file nothing
- * while it stays out of the paths the small file shares (test/size.test.ts checks both files).
- * Their stateless parts are modules of their own (src/attempts.ts, src/log.ts).
+ * The browser client: core's `ClientEngine`'s behaviour and surface (test/api.test.ts,
+ * test/parity.test.ts) over the page's `WebSocket`, written for the size of the <script> bundle.
+ * Code under `if (RECOVERY …)` and the other switches of src/features.ts is dropped from
+ * stelar.min.js at build time (test/size.test.ts); README (Size) says how it fits and which parts
+ * are modules of their own.
  */
 
 /**
@@ -74,9 +63,6 @@ export class StelarClient<In extends object = AnyEvents, Out extends object = In
     const waiters: Waiter[] = [];
     /** The one timer running: the connect timer of an attempt, the heartbeat of a session, or the retry delay. */
     let timer: ReturnType<typeof setTimeout> | undefined;
-
-    /** Frame types a Stelar server may send before its CONNECT (bit per type byte): PING, PONG, CONNECT, DISCONNECT, ERROR. */
-    const BEFORE_SESSION = (1 << T.PING) | (1 << T.PONG) | (1 << T.CONNECT) | (1 << T.DISCONNECT) | (1 << T.ERROR);
 
     // Counters (core's engine: messagesSent, messagesReceived, connectedAt, lastError).
     let nSent = 0;
