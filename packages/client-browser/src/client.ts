@@ -312,8 +312,7 @@ export class StelarClient<In extends object = AnyEvents, Out extends object = In
       bytes = 0;
       for (const f of again.concat(queue.splice(0))) enqueue(f) || f.d?.(full());
       rooms.forEach((w, room) => w || rooms.set(room, [])); // joined rooms are to be joined again
-      if (RECOVERY) rooms.forEach((w) => w && (w.j = 0));
-      if (RECOVERY) rec.gone = undefined;
+      if (RECOVERY) rec.released();
     };
     /** Connection-state recovery (src/resume.ts), on unless `recovery: false`; its state is its own. */
     const rec = (RECOVERY && resume(o.recovery, send, track, sendJoin, release, notify, pending, queue, rooms)) as Resume;
@@ -353,8 +352,7 @@ export class StelarClient<In extends object = AnyEvents, Out extends object = In
       gen++;
       if (had) {
         // A session the server keeps (recovery) keeps its requests and rooms until its next answer.
-        if (RECOVERY && rec.token && !closed) rec.gone = why;
-        else release(why);
+        if (!(RECOVERY && !closed && rec.away(why))) release(why);
       }
       const fatal = code == 4001 || code == 4002;
       const byCode = fatal && E(code == 4001 ? 'UNAUTHORIZED' : 'VERSION_MISMATCH', reason || 'refused');

@@ -15,10 +15,6 @@ type Answer = { token: string; recovered: boolean; rx: number };
 
 /** The recovery of one client: its fields are what the client reads and sets; its methods are called at the points named. */
 export interface Resume {
-  /** The secret to present in the next CONNECT (the session the server keeps while away). */
-  token: string | undefined;
-  /** Why the last session's link went (requests fail with it when the session does not come back). */
-  gone: StelarError | undefined;
   /** Counts sessions: a server request is answered only in the session it came in. */
   epoch: number;
   /** CONNECT's body: `recover` with recovery on, `{}` to opt in, a token to resume. */
@@ -37,6 +33,10 @@ export interface Resume {
   leave(room: string): void;
   /** join(): the room is no longer one to leave after the resume. */
   join(room: string): void;
+  /** The session's link went (`why`): true when the server keeps the session, its requests and rooms kept until its next answer. */
+  away(why: StelarError): unknown;
+  /** The session is over for good (the client released its requests and rooms). */
+  released(): void;
   /** The final stop: nothing to resume. */
   end(): void;
 }
@@ -56,8 +56,11 @@ export const resume = (
   const keep = o !== false && { ...(o as ClientRecoveryOptions) };
   /** The server offered recovery for this session: offsets on JSON and BINARY frames, sent frames counted and kept. */
   let active = false;
-  /** The session `token` is for. */
+  /** The secret to present in the next CONNECT, and the session it is for. */
+  let token: string | undefined;
   let rsid: string | undefined;
+  /** Why the last session's link went (requests fail with it when the session does not come back). */
+  let gone: StelarError | undefined;
   let offset = ZERO;
   /** Frames counted (JSON, BINARY, ACK_REQ, JOIN, LEAVE) since the session opened, and the most recent of them: [seq, frame]. */
   let count = 0;
@@ -70,10 +73,8 @@ export const resume = (
   let tried: string | undefined;
   let done = false;
   const r: Resume = {
-    token: undefined,
-    gone: undefined,
     epoch: 0,
-    hello: (auth) => (keep ? { v: 1, auth, recover: r.token ? { token: r.token, offset } : {} } : { v: 1, auth }),
+    hello: (auth) => (keep ? { v: 1, auth, recover: token ? { token, offset } : {} } : { v: 1, auth }),
     sent(f) {
       if (keep && active && f[4] != T.ACK_RES) {
         ring.push([++count, f]);
@@ -91,10 +92,10 @@ export const resume = (
     answer(a, id) {
       if (a !== undefined && !(typeof a?.token == 'string' && typeof a.recovered == 'boolean' && a.rx >= 0)) fail('BAD_PAYLOAD', 'bad recovery');
       ans = a;
-      tried = r.token ? rsid : undefined;
+      tried = token ? rsid : undefined;
       done = !!a?.recovered && id == tried;
       active = !!a;
-      r.token = a?.token;
+      token = a?.token;
       if (!done) (rsid = id), (offset = ZERO), (count = ringBytes = 0), (ring = []);
     },
     resumed() {
@@ -116,7 +117,7 @@ export const resume = (
       } else {
         // A new session: the previous one's requests fail (or go first in the queue with `retry`).
         r.epoch++;
-        if (r.gone) release(r.gone);
+        if (gone) release(gone);
       }
       leftAway.clear();
       return done;
@@ -125,10 +126,15 @@ export const resume = (
       if (tried && !done) notify('recovery_failed', { id, previousId: tried });
       return { id, recovered: done };
     },
-    leave: (room) => r.token && leftAway.add(room),
+    leave: (room) => token && leftAway.add(room),
     join: (room) => leftAway.delete(room),
+    away: (why) => token && (gone = why),
+    released() {
+      gone = undefined;
+      rooms.forEach((w) => w && (w.j = 0));
+    },
     end() {
-      r.token = r.gone = undefined;
+      token = gone = undefined;
       leftAway.clear();
     },
   };
