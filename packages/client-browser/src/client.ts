@@ -6,7 +6,7 @@ import { failure, wake, type Chain, type Fn, type Joining, type Msg, type Waiter
 import { DialError, resolveUrl, type BrowserClientOptions } from './options';
 import { attempt, decode, E, encoder, errorOf, fail, frame, json, obj, parse, T, tooLarge, u32, u32be, type Frame } from './wire';
 import { log } from './log';
-import { resume, type Resume } from './resume';
+import { resume, type Answer, type Resume } from './resume';
 
 /*
  * The browser client: core's `ClientEngine`'s behaviour and surface (test/api.test.ts,
@@ -199,7 +199,7 @@ export class StelarClient<In extends object = AnyEvents, Out extends object = In
       if (type == T.CONNECT) {
         if (sid) fail('PROTOCOL', 'duplicate CONNECT');
         // The session: { v, id, heartbeat, maxFrame, recovery? }.
-        const hello = obj(p, 'id', 'string') as { id: string; heartbeat: unknown; maxFrame: unknown; recovery?: { token: string; recovered: boolean; rx: number } };
+        const hello = obj(p, 'id', 'string') as { id: string; heartbeat: unknown; maxFrame: unknown; recovery?: Answer };
         const { id, heartbeat, maxFrame: max } = hello;
         if (RECOVERY) rec.answer(hello.recovery, id);
         stopTimers();

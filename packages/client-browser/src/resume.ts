@@ -7,13 +7,13 @@ import type { Joining, Msg } from './helpers';
 // under `RECOVERY &&`, so stelar.min.js, built without it, pays nothing for the module. It owns the
 // recovery state; what it shares with the client (the queue, requests, rooms, sending) it is given.
 
-/** The last non-zero offset received, as CONNECT carries it (16 hex digits). */
+/** The zero offset (16 hex digits, as CONNECT carries offsets): none received, or a message not recoverable. */
 const ZERO = '0000000000000000';
 
 /** The server's answer to `recover`, inside its CONNECT. */
-type Answer = { token: string; recovered: boolean; rx: number };
+export type Answer = { token: string; recovered: boolean; rx: number };
 
-/** The recovery of one client: its fields are what the client reads and sets; its methods are called at the points named. */
+/** The recovery of one client: `epoch` is read by the client; the methods are called at the points named. */
 export interface Resume {
   /** Counts sessions: a server request is answered only in the session it came in. */
   epoch: number;
@@ -25,7 +25,10 @@ export interface Resume {
   data(p: Uint8Array): Uint8Array;
   /** The server's CONNECT, before the session opens: a malformed `recovery` is a protocol error (thrown). */
   answer(ans: Answer | undefined, id: string): void;
-  /** The session is open: after a resume, sends again what the server did not get (true); else a new session (false). */
+  /**
+   * The session is open: after a resume, sends again what the server did not get (true); else a
+   * new session (false): the previous one's requests and rooms are released, for the client to join the rooms again.
+   */
   resumed(): boolean;
   /** The `connected` notification's argument, after `recovery_failed` when a resume was refused. */
   connected(id: string): { id: string; recovered: boolean };
@@ -61,6 +64,7 @@ export const resume = (
   let rsid: string | undefined;
   /** Why the last session's link went (requests fail with it when the session does not come back). */
   let gone: StelarError | undefined;
+  /** The last non-zero offset received. */
   let offset = ZERO;
   /** Frames counted (JSON, BINARY, ACK_REQ, JOIN, LEAVE) since the session opened, and the most recent of them: [seq, frame]. */
   let count = 0;
