@@ -1,10 +1,14 @@
 import { StelarError, type ConnectOptions, type ReconnectOptions } from '@stelar/core/client';
 import type { Waiter } from './helpers';
-import { attempt } from './wire';
+import { attempt, T } from './wire';
 
 // The parts of the client (src/client.ts) behind the ATTEMPTS switch of src/features.ts that keep
-// no state of their own: connect()'s own bounds, and the user's `reconnect.delay`. Functions of
-// what they are given, so stelar.min.js, built without them, pays nothing for the module.
+// no state of their own: what a Stelar server sends first, connect()'s own bounds, and the user's
+// `reconnect.delay`. Functions of what they are given, so stelar.min.js, built without them, pays
+// nothing for the module.
+
+/** Frame types a Stelar server may send before its CONNECT (bit per type byte): PING, PONG, CONNECT, DISCONNECT, ERROR. */
+export const BEFORE_SESSION = (1 << T.PING) | (1 << T.PONG) | (1 << T.CONNECT) | (1 << T.DISCONNECT) | (1 << T.ERROR);
 
 /** connect()'s rejection when its signal aborts. */
 export const aborted = (signal: AbortSignal): StelarError =>

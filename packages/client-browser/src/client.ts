@@ -1,29 +1,19 @@
 import { backoffDelay, StelarError } from '@stelar/core/client';
-import type { AnyEvents, ClientEngine, ClientLifecycle, ClientRecoveryOptions, ClientRequestOptions, ClientState, ConnectOptions, ReconnectOptions } from '@stelar/core/client';
-import { aborted, bounded, userDelay } from './attempts';
+import type { AnyEvents, ClientEngine, ClientLifecycle, ClientRequestOptions, ClientState, ConnectOptions, ReconnectOptions } from '@stelar/core/client';
+import { aborted, BEFORE_SESSION, bounded, userDelay } from './attempts';
 import { ATTEMPTS, COUNTERS, LOGGER, RECOVERY } from './features';
 import { failure, wake, type Chain, type Fn, type Joining, type Msg, type Waiter } from './helpers';
 import { DialError, resolveUrl, type BrowserClientOptions } from './options';
 import { attempt, decode, E, encoder, errorOf, fail, frame, json, obj, parse, T, tooLarge, u32, u32be, type Frame } from './wire';
 import { log } from './log';
+import { resume, type Answer, type Resume } from './resume';
 
 /*
- * The browser client: the behaviour of core's `ClientEngine` (state machine, reconnection with
- * backoff and full jitter, offline queue, requests, rooms, heartbeats) over the page's
- * `WebSocket`, written for the size of the <script> bundle: closures instead of fields, the
- * socket driven directly (no `Link`/`Dialer` layer between them), arrays and maps instead of
- * core's queue and handler-registry classes, short messages.
- *
- * Shared with core: `StelarError`, `backoffDelay` (`failure` below reads errors as core's
- * `toErrorBody` does), the option and lifecycle types, and the public surface, which is
- * `ClientEngine`'s by construction (test/api.test.ts checks that every member exists). The
- * Chromium tests in test/parity.test.ts hold it to core's behaviour against the real server.
- *
- * The features after issue 14's set (connection-state recovery, connect_error and connect()'s
- * options, counters, logger) sit behind the switches of src/features.ts: `if (RECOVERY) …` and
- * the like are dropped from stelar.min.js at build time, so code there costs that file nothing
- * while it stays out of the paths the small file shares (test/size.test.ts checks both files).
- * Their stateless parts are modules of their own (src/attempts.ts, src/log.ts).
+ * The browser client: core's `ClientEngine`'s behaviour and surface (test/api.test.ts,
+ * test/parity.test.ts) over the page's `WebSocket`, written for the size of the <script> bundle.
+ * Code under `if (RECOVERY …)` and the other switches of src/features.ts is dropped from
+ * stelar.min.js at build time (test/size.test.ts); README (Size) says how it fits and which parts
+ * are modules of their own.
  */
 
 /**
@@ -74,29 +64,6 @@ export class StelarClient<In extends object = AnyEvents, Out extends object = In
     /** The one timer running: the connect timer of an attempt, the heartbeat of a session, or the retry delay. */
     let timer: ReturnType<typeof setTimeout> | undefined;
 
-    // Connection-state recovery (docs/protocol.md §8; core's ClientResume), on unless `recovery: false`.
-    const keep = RECOVERY && o.recovery !== false && { ...(o.recovery as ClientRecoveryOptions) }; // true and undefined give {}
-    /** The server offered recovery for this session: offsets on JSON and BINARY frames, sent frames counted and kept. */
-    let active = false;
-    /** The secret to present in the next CONNECT, and the session it is for. */
-    let token: string | undefined;
-    let rsid: string | undefined;
-    /** Frame types a Stelar server may send before its CONNECT (bit per type byte): PING, PONG, CONNECT, DISCONNECT, ERROR. */
-    const BEFORE_SESSION = (1 << T.PING) | (1 << T.PONG) | (1 << T.CONNECT) | (1 << T.DISCONNECT) | (1 << T.ERROR);
-    /** The last non-zero offset received, as CONNECT carries it (16 hex digits). */
-    const ZERO = '0000000000000000';
-    let offset = ZERO;
-    /** Frames counted (JSON, BINARY, ACK_REQ, JOIN, LEAVE) since the session opened, and the most recent of them: [seq, frame]. */
-    let count = 0;
-    let ring: [number, Msg][] = [];
-    let ringBytes = 0;
-    /** Counts sessions: a server request is answered only in the session it came in. */
-    let epoch = 0;
-    /** Rooms left while a resumable session was away, to leave on the server after the resume. */
-    const leftAway = (RECOVERY && new Set<string>()) as Set<string>;
-    /** Why the last session's link went (requests fail with it when it does not come back). */
-    let gone: StelarError | undefined;
-
     // Counters (core's engine: messagesSent, messagesReceived, connectedAt, lastError).
     let nSent = 0;
     let nReceived = 0;
@@ -127,12 +94,7 @@ export class StelarClient<In extends object = AnyEvents, Out extends object = In
         : volatile && ws!.bufferedAmount > (o.highWaterMark ?? 1 << 20) ? 2
         : (raw(f), 0);
       if (!s) {
-        // Counted frames (not ACK_RES) are kept, bounded, to send again after a resume.
-        if (RECOVERY && keep && active && f[4] != T.ACK_RES) {
-          ring.push([++count, f]);
-          ringBytes += f.length;
-          while (ring.length > (keep.maxMessages ?? 1000) || ringBytes > (keep.maxBytes ?? 1 << 20)) ringBytes -= ring.shift()![1].length;
-        }
+        if (RECOVERY) rec.sent(f); // kept to send again after a resume
         // A message counts once: not an event or a request's frame sent again after a resume (nor a request's frame after its first).
         if (COUNTERS && !f.c) nSent++;
         if (COUNTERS || RECOVERY) f.c = 1; // sent once
@@ -237,54 +199,24 @@ export class StelarClient<In extends object = AnyEvents, Out extends object = In
       if (type == T.CONNECT) {
         if (sid) fail('PROTOCOL', 'duplicate CONNECT');
         // The session: { v, id, heartbeat, maxFrame, recovery? }.
-        const hello = obj(p, 'id', 'string') as { id: string; heartbeat: unknown; maxFrame: unknown; recovery?: { token: string; recovered: boolean; rx: number } };
+        const hello = obj(p, 'id', 'string') as { id: string; heartbeat: unknown; maxFrame: unknown; recovery?: Answer };
         const { id, heartbeat, maxFrame: max } = hello;
-        const ans = RECOVERY ? hello.recovery : undefined;
-        if (RECOVERY && ans !== undefined && !(typeof ans?.token == 'string' && typeof ans.recovered == 'boolean' && ans.rx >= 0)) fail('BAD_PAYLOAD', 'bad recovery');
+        if (RECOVERY) rec.answer(hello.recovery, id);
         stopTimers();
         sid = id;
         maxFrame = typeof max == 'number' ? max : 0;
         attempts = 0;
         ever = true;
         if (COUNTERS) openedAt = Date.now();
-        const tried = RECOVERY && token ? rsid : undefined;
-        const resumed = RECOVERY && !!ans?.recovered && id == tried;
-        if (RECOVERY) {
-          active = !!ans;
-          token = ans?.token;
-          if (!resumed) (rsid = id), (offset = ZERO), (count = ringBytes = 0), (ring = []);
-        }
-        if (resumed) {
-          // What the server did not get (after its count rx) goes again, in order, but settled
-          // requests; then the requests that are answered once (retry, JOIN, LEAVE) are asked
-          // again; then the rooms changed while away.
-          const rx = ans!.rx;
-          const again = ring.filter(([n]) => n > rx);
-          const lost = count - rx - again.length;
-          ring = [];
-          count = rx;
-          ringBytes = 0;
-          again.forEach(([, f]) => f.s || send(f));
-          if (lost > 0) notify('error', E('QUEUE_FULL', `${lost} message(s) sent before the link was lost were not kept to send again`));
-          pending.forEach((f) => queue.includes(f) || (f.c && !(f.r || f[4]! > T.ACK_RES)) || again.some((a) => a[1] == f) || send(f));
-          leftAway.forEach((room) => track(room, {}, (i) => frame(T.LEAVE, room, i)).catch(() => undefined));
-          rooms.forEach((w, room) => w && !w.j && sendJoin(room));
-        } else {
-          // A new session: the previous one's requests fail (or go first in the queue with
-          // `retry`), and every room is joined again.
-          if (RECOVERY) epoch++;
-          if (RECOVERY && gone) release(gone);
-          // Rooms first, then the offline queue in order, then new sends: the state flips last.
-          for (const room of rooms.keys()) sendJoin(room);
-        }
-        if (RECOVERY) leftAway.clear();
+        // A resumed session sends again what the server did not get; a new one joins every room
+        // again. Rooms first, then the offline queue in order, then new sends: the state flips last.
+        for (const room of RECOVERY && rec.resumed() ? [] : rooms.keys()) sendJoin(room);
         bytes = 0;
         queue.splice(0).forEach(flush);
         setState('connected');
         if (hb !== false) every = hb?.interval ?? ((heartbeat as number) > 0 ? (heartbeat as number) : 25_000);
         alive();
-        if (tried && !resumed) notify('recovery_failed', { id, previousId: tried });
-        notify('connected', RECOVERY ? { id, recovered: resumed } : { id });
+        notify('connected', RECOVERY ? rec.connected(id) : { id }); // after recovery_failed, if a resume was refused
         wake(waiters, 0);
       } else if (type == T.ERROR) {
         if (sid) notify('error', errorOf(p), event || undefined);
@@ -299,19 +231,14 @@ export class StelarClient<In extends object = AnyEvents, Out extends object = In
       } else if (type < 3 || ask) {
         if (COUNTERS) nReceived++;
         // A session with recovery: an 8-byte offset before each JSON and BINARY payload (all zeros: not recoverable).
-        if (RECOVERY && active && !ask) {
-          if (p.length < 8) fail('BAD_PAYLOAD', 'no offset');
-          const hex = [...p.subarray(0, 8)].map((b) => (b + 256).toString(16).slice(1)).join('');
-          if (hex != ZERO) offset = hex;
-          p = p.subarray(8);
-        }
-        const e = epoch;
+        if (RECOVERY && !ask) p = rec.data(p);
+        const e = RECOVERY && rec.epoch;
         /**
          * Answers the request (its id is the payload's first 4 bytes): `v` when `ok`, else the
          * `{code, message}` of what the handler threw.
          */
         const reply = (v: unknown, ok?: unknown): unknown =>
-          (RECOVERY && e != epoch) ||
+          (RECOVERY && e != rec.epoch) ||
           attempt(() => send(frame(T.ACK_RES, event, json(ok ? v : { code: (v = failure(v)).code, message: (v as Error).message }), [...p.subarray(0, 4), ok ? 0 : 1])))[1] ||
           reply(E('HANDLER_ERROR', 'reply is not JSON'));
         // The handlers run a microtask later (before the next message), the data decoded; data that
@@ -376,7 +303,7 @@ export class StelarClient<In extends object = AnyEvents, Out extends object = In
       queue.length = bytes = 0;
       pending.forEach((f) => f.d!(E('DISCONNECTED', 'client closed')));
       rooms.forEach((w, room) => (w as Joining)[0] && (rooms.delete(room), wake(w as Joining, 1, e))); // callers waiting to join
-      if (RECOVERY) (token = gone = undefined), leftAway.clear();
+      if (RECOVERY) rec.end();
     };
     /** The session is over: requests on the wire fail with `gone` (`retry` ones go back to the front of the queue); rooms are to be joined again. */
     const release = (why: unknown): void => {
@@ -385,9 +312,10 @@ export class StelarClient<In extends object = AnyEvents, Out extends object = In
       bytes = 0;
       for (const f of again.concat(queue.splice(0))) enqueue(f) || f.d?.(full());
       rooms.forEach((w, room) => w || rooms.set(room, [])); // joined rooms are to be joined again
-      if (RECOVERY) rooms.forEach((w) => w && (w.j = 0));
-      if (RECOVERY) gone = undefined;
+      if (RECOVERY) rec.released();
     };
+    /** Connection-state recovery (src/resume.ts), on unless `recovery: false`; its state is its own. */
+    const rec = (RECOVERY && resume(o.recovery, send, track, sendJoin, release, notify, pending, queue, rooms)) as Resume;
     /** A failed attempt (before any session), reported as `connect_error`. */
     const failed = (e: unknown, willRetry: boolean): void => {
       if (COUNTERS) lastError = e as Error;
@@ -424,8 +352,7 @@ export class StelarClient<In extends object = AnyEvents, Out extends object = In
       gen++;
       if (had) {
         // A session the server keeps (recovery) keeps its requests and rooms until its next answer.
-        if (RECOVERY && token && !closed) gone = why;
-        else release(why);
+        if (!(RECOVERY && !closed && rec.away(why))) release(why);
       }
       const fatal = code == 4001 || code == 4002;
       const byCode = fatal && E(code == 4001 ? 'UNAUTHORIZED' : 'VERSION_MISMATCH', reason || 'refused');
@@ -450,7 +377,7 @@ export class StelarClient<In extends object = AnyEvents, Out extends object = In
         if (g != gen) return; // closed or timed out meanwhile
         // JSON leaves `auth` out when undefined, and `recover` with recovery off: {} opts in, a token
         // asks to resume. An `auth` JSON cannot carry (a cycle, a BigInt; binary in stelar.min.js) fails the attempt here.
-        const hello = frame(T.CONNECT, '', json(keep ? { v: 1, auth, recover: token ? { token, offset } : {} } : { v: 1, auth }));
+        const hello = frame(T.CONNECT, '', json(RECOVERY ? rec.hello(auth) : { v: 1, auth }));
         const s = (ws = new (o.WebSocket ?? WebSocket)(href, o.protocols));
         s.binaryType = 'arraybuffer';
         s.onopen = () => {
@@ -544,7 +471,7 @@ export class StelarClient<In extends object = AnyEvents, Out extends object = In
       },
       request: (event: string, data?: unknown, opts: ClientRequestOptions = {}) => track(event, opts, (id) => frame(T.ACK_REQ, event, json(data), id)),
       async join(room: string) {
-        if (RECOVERY) leftAway.delete(room);
+        if (RECOVERY) rec.join(room);
         const w = rooms.get(room) ?? [];
         if (w) {
           rooms.set(room, w);
@@ -559,7 +486,7 @@ export class StelarClient<In extends object = AnyEvents, Out extends object = In
         if (w) wake(w, 1, E('REJECTED', `left "${room}" before it was joined`));
         if (sid) await track(room, {}, (id) => frame(T.LEAVE, room, id));
         // A session the server keeps while away leaves the room on the server after the resume.
-        else if (RECOVERY && token) leftAway.add(room);
+        else if (RECOVERY) rec.leave(room);
       },
     } satisfies Record<Exclude<keyof ClientEngine, 'state' | 'id' | 'connected' | 'queued' | 'rooms' | 'messagesSent' | 'messagesReceived' | 'connectedAt' | 'lastError'>, Fn>);
   }
