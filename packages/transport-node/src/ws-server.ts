@@ -288,6 +288,7 @@ export function attachWebSocket(server: AnyServer, acceptor: Acceptor, options: 
         return;
       }
       const acceptedAt = reg.acceptedAt.get(socket);
+      reg.acceptedAt.delete(socket); // only the upgrade needs it: no entry per open connection
       if (acceptedAt !== undefined && Date.now() - acceptedAt > handshakeTimeout) {
         refuse(socket, 408, 'WebSocket handshake timeout');
         return;
