@@ -112,3 +112,9 @@ function detach(chunk: Buffer): Buffer {
   chunk.copy(out);
   return out;
 }
+
+/**
+ * The queue of a receiver that holds no input (an idle connection whose reads all ended on frame
+ * boundaries): shared and always empty, nothing is ever pushed into it.
+ */
+export const NO_INPUT = new ChunkQueue();

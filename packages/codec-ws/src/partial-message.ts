@@ -26,7 +26,8 @@ export class PartialMessage {
   /** The message's opcode (text or binary); 0 while no message is open. */
   private opcode = 0;
   private isCompressed = false;
-  private readonly utf8 = new Utf8Validator();
+  /** Made on the first text message (binary-only connections never need one). */
+  private utf8: Utf8Validator | null = null;
   private bytes = 0;
   private fragments: Buffer[] = [];
   /** The open block gathering small held pieces (after `fragments`), and how much of it is used. */
@@ -61,7 +62,7 @@ export class PartialMessage {
     this.opcode = opcode;
     this.isCompressed = compressed;
     this.clear();
-    this.utf8.reset();
+    if (opcode === Opcode.TEXT) (this.utf8 ??= new Utf8Validator()).reset();
   }
 
   /**
@@ -72,7 +73,7 @@ export class PartialMessage {
   add(data: Buffer, last: boolean): WsError | undefined {
     if (data.length === 0) return undefined;
     if (this.bytes + data.length > this.maxMessageSize) return new WsError('WS_MESSAGE_TOO_LARGE', CloseCode.MESSAGE_TOO_BIG, `Message exceeds ${this.maxMessageSize} bytes`);
-    if (this.opcode === Opcode.TEXT && !this.utf8.write(data)) return new WsError('WS_INVALID_UTF8', CloseCode.INVALID_PAYLOAD, 'Text message is not valid UTF-8');
+    if (this.opcode === Opcode.TEXT && !this.utf8!.write(data)) return new WsError('WS_INVALID_UTF8', CloseCode.INVALID_PAYLOAD, 'Text message is not valid UTF-8');
     this.bytes += data.length;
     if (last) {
       // The usual one-piece message, or the end of one: a view, no copy.
@@ -84,7 +85,7 @@ export class PartialMessage {
 
   /** The whole message (no message is open any more), or why it fails (text ending inside a UTF-8 sequence). */
   finish(): Buffer | WsError {
-    if (this.opcode === Opcode.TEXT && !this.utf8.end()) return new WsError('WS_INVALID_UTF8', CloseCode.INVALID_PAYLOAD, 'Text message ends inside a UTF-8 sequence');
+    if (this.opcode === Opcode.TEXT && !this.utf8!.end()) return new WsError('WS_INVALID_UTF8', CloseCode.INVALID_PAYLOAD, 'Text message ends inside a UTF-8 sequence');
     this.opcode = 0;
     this.isCompressed = false;
     this.seal();
@@ -140,3 +141,9 @@ function copyOf(data: Buffer, n: number): Buffer {
   data.copy(out, 0, 0, n);
   return out;
 }
+
+/**
+ * The message of a receiver that has not assembled one yet (whole unfragmented frames skip the
+ * assembly): shared and never opened, so an idle connection has no message state of its own.
+ */
+export const NO_MESSAGE = new PartialMessage(0);

@@ -1,13 +1,13 @@
 /**
  * The incremental frame parser and message assembler a transport feeds with raw socket chunks.
  */
-import { ChunkQueue } from './chunks';
+import { ChunkQueue, NO_INPUT } from './chunks';
 import { decodeCloseBody } from './close';
 import { CloseCode, WsError } from './errors';
 import { checkLength64, Opcode, type Role } from './frame';
 import { headerViolation, lengthViolation, wholeFrame, wholeFrameAt } from './header-rules';
 import { keyAtPhase, unmask, xorMask } from './mask';
-import { PartialMessage } from './partial-message';
+import { NO_MESSAGE, PartialMessage } from './partial-message';
 import type { PerMessageDeflate } from './permessage-deflate';
 import { DEFAULT_MAX_MESSAGE_SIZE, type ReceiverHandlers, type ReceiverOptions } from './receiver-options';
 import { isValidUtf8 } from './utf8';
@@ -37,14 +37,14 @@ export class Receiver {
   readonly maxFrameSize: number;
   readonly maxBufferedBytes: number;
 
-  private readonly queue = new ChunkQueue();
+  /** Raw input held between pushes: `NO_INPUT` until the first bytes are held. */
+  private queue: ChunkQueue = NO_INPUT;
   private state = State.INFO;
   private inLoop = false;
   private inflating = false;
   private needDrain = false;
   private done = false;
   private errored = false;
-
   // Current frame.
   private fin = false;
   private rsv1 = false;
@@ -55,15 +55,11 @@ export class Receiver {
   private payloadRead = 0;
   /** The current frame is uncompressed data, consumed as it arrives. */
   private streaming = false;
-  /**
-   * The current frame's masking key, its 4 bytes big-endian in one number: no buffer per
-   * connection (a small pooled Buffer here kept a whole 8 KiB pool slab alive per ~20 idle
-   * connections). The bytes go to a shared scratch key right before each unmask.
-   */
+  /** The current frame's masking key, big-endian in one number: no (pool-pinning) buffer per connection. */
   private maskKey = 0;
 
-  // Current message (a data message started and not finished).
-  private readonly msg: PartialMessage;
+  /** The data message being assembled, `NO_MESSAGE` until the first (whole frames skip it). */
+  private msg: PartialMessage = NO_MESSAGE;
   /** Bytes of a compressed frame handed to the inflater and not yet inflated. */
   private inflateBytes = 0;
   private completed = 0;
@@ -74,7 +70,6 @@ export class Receiver {
     this.deflate = options.deflate;
     this.maxMessageSize = options.maxMessageSize ?? DEFAULT_MAX_MESSAGE_SIZE;
     this.maxFrameSize = options.maxFrameSize ?? this.maxMessageSize;
-    this.msg = new PartialMessage(this.maxMessageSize);
     // Never below one whole frame: a compressed frame is buffered whole before inflating.
     this.maxBufferedBytes = Math.max(options.maxBufferedBytes ?? this.maxFrameSize + 1024 * 1024, this.maxFrameSize + 14);
   }
@@ -139,9 +134,9 @@ export class Receiver {
       const used = this.wholeFrames(chunk);
       if (this.done) return true;
       // Input pushed from inside a handler was queued; it comes after the rest of this chunk.
-      if (used < chunk.length) this.queue.unshift(used > 0 ? chunk.subarray(used) : chunk);
+      if (used < chunk.length) this.input().unshift(used > 0 ? chunk.subarray(used) : chunk);
       else if (this.queue.length === 0) return true;
-    } else this.queue.push(chunk);
+    } else this.input().push(chunk);
     if (!this.inflating && !this.inLoop) this.run();
     if (this.done) return true;
     if (this.queue.length > this.maxBufferedBytes) {
@@ -195,19 +190,20 @@ export class Receiver {
     return off;
   }
 
+  /** The queue to hold input in: this receiver's own, made on first use. */
+  private input(): ChunkQueue {
+    return this.queue === NO_INPUT ? (this.queue = new ChunkQueue()) : this.queue;
+  }
+
   /** Stops processing and drops all buffered data (e.g. when the socket closes). */
   destroy(): void {
     this.done = true;
-    this.queue.clear();
-    this.msg.clear();
+    this.queue = NO_INPUT;
+    this.msg = NO_MESSAGE;
     this.inflateBytes = 0;
   }
 
-  /**
-   * Fails the connection from outside, e.g. when a transport's limit on unfinished input is hit:
-   * the buffers are dropped and `onError(err)` is called, as for a protocol violation. No-op
-   * once done.
-   */
+  /** Fails from outside (a transport's limit hit): buffers dropped, `onError(err)`, as for a violation; no-op once done. */
   abort(err: WsError): void {
     this.failWith(err);
   }
@@ -229,9 +225,7 @@ export class Receiver {
   private run(): void {
     this.inLoop = true;
     try {
-      while (!this.done && !this.inflating) {
-        if (!this.step()) break;
-      }
+      while (!this.done && !this.inflating && this.step());
     } finally {
       this.inLoop = false;
     }
@@ -327,7 +321,10 @@ export class Receiver {
       const start = this.opcode !== Opcode.CONTINUATION;
       const compressed = start ? this.rsv1 : this.msg.compressed;
       if (this.failed(lengthViolation(n, compressed, start ? 0 : this.msg.length, this.maxFrameSize, this.maxMessageSize))) return false;
-      if (start) this.msg.start(this.opcode, compressed);
+      if (start) {
+        if (this.msg === NO_MESSAGE) this.msg = new PartialMessage(this.maxMessageSize);
+        this.msg.start(this.opcode, compressed);
+      }
       this.streaming = !compressed;
     }
     this.state = this.masked ? State.MASK_KEY : State.PAYLOAD;

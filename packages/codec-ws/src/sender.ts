@@ -71,6 +71,9 @@ export interface SendOptions {
 
 type Task = { frame: EncodedFrame; after?: () => void } | { data: Buffer; opcode: number; fin: boolean; rsv1: boolean };
 
+/** The queue of every sender that never had to queue (most connections): nothing is pushed into it. */
+const NO_TASKS: Task[] = [];
+
 /**
  * Ordered frame output for one connection. Uncompressed frames are written synchronously when
  * nothing is queued; compressed ones go through the deflate instance asynchronously, and every
@@ -81,7 +84,8 @@ export class Sender {
   private readonly deflate: PerMessageDeflate | undefined;
   /** Called as methods of the options object (which may then be a class instance, no closures). */
   private readonly out: SenderOptions;
-  private readonly tasks: Task[] = [];
+  /** Frames waiting behind a compression: the shared empty `NO_TASKS` until the first one. */
+  private tasks: Task[] = NO_TASKS;
   private head = 0;
   private compressing = false;
   private closed = false;
@@ -189,6 +193,7 @@ export class Sender {
       task.after?.();
       return;
     }
+    if (this.tasks === NO_TASKS) this.tasks = [];
     this.tasks.push(task);
     this.queuedBytes += 'frame' in task ? task.frame[1].length : task.data.length;
     this.flush();

@@ -116,4 +116,31 @@ describe('Receiver: whole frames read straight from the chunk', () => {
     r.push(Buffer.concat([serverFrame(0x82, bytes(0x61)), serverFrame(0x82, bytes(0x62))]));
     expect(seen).toEqual(['a']);
   });
+
+  it('whole frames leave a receiver without input queue or message state of its own (made on first need, and still right)', () => {
+    type Inside = { queue: object; msg: object };
+    const inside = (r: Receiver): Inside => r as unknown as Inside;
+    const a = recorder({ role: 'server' });
+    const b = recorder({ role: 'server' });
+    feed(a.receiver, Buffer.concat([clientFrame(0x82, Buffer.alloc(20)), clientFrame(0x81, Buffer.from('x'))]));
+    expect(a.events).toHaveLength(2);
+    // Idle receivers share the same empty queue and closed message.
+    expect(inside(a.receiver).queue).toBe(inside(b.receiver).queue);
+    expect(inside(a.receiver).msg).toBe(inside(b.receiver).msg);
+    // A frame split across reads needs a queue; a fragmented text message needs a message (and UTF-8 state).
+    const split = clientFrame(0x81, Buffer.from('héllo'));
+    a.receiver.push(split.subarray(0, 3));
+    expect(inside(a.receiver).queue).not.toBe(inside(b.receiver).queue);
+    a.receiver.push(split.subarray(3));
+    expect(inside(a.receiver).msg).not.toBe(inside(b.receiver).msg);
+    feed(a.receiver, Buffer.concat([clientFrame(0x01, Buffer.from([0xc3])), clientFrame(0x80, Buffer.from([0xa9]))]));
+    feed(b.receiver, Buffer.concat([clientFrame(0x01, Buffer.from([0xc3])), clientFrame(0x80, Buffer.from([0xc3]))]));
+    expect(a.events.slice(2)).toEqual([msg('héllo'), msg('é')]);
+    expect(b.events).toEqual([err('WS_INVALID_UTF8', 1007)]);
+    // The shared ones were not written to: a fresh receiver still starts idle and empty.
+    const c = recorder({ role: 'server' });
+    expect(c.receiver.pendingBytes).toBe(0);
+    expect(c.receiver.isIdle).toBe(true);
+    expect(inside(c.receiver).queue).toBe(inside(b.receiver).queue); // b failed: it dropped its own
+  });
 });

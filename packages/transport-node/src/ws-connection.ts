@@ -49,14 +49,14 @@ export class WsConnection extends EventEmitter<WsConnectionEvents> {
   private needDrain = false;
   /** The link built on this connection (see `setObserver`): called directly, before the events. */
   private observer: WsConnectionObserver | undefined;
-  /**
-   * The write callback that checks for a drain, made on the first write that finds the output
-   * full (most connections never need it): no closure per idle connection.
-   */
+  /** The write callback that checks for a drain, made on the first write finding the output full. */
   private drainCallback: (() => void) | undefined;
 
   constructor(socket: Socket, options: WsConnectionOptions) {
     super();
+    // No listener table (a ~180 B dictionary a server connection, served by its observer, never uses)
+    // until the first `on`: Node's EventEmitter makes it then when `_events` is undefined.
+    (this as unknown as { _events: undefined })._events = undefined;
     this.socket = socket;
     this.role = options.role;
     this.protocol = options.protocol;

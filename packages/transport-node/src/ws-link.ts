@@ -79,6 +79,8 @@ export interface WsLinkOptions {
   limits: LinkLimits;
   report: ErrorReporter;
   slot?: ConnectionSlot | undefined;
+  /** Called once the connection has closed (after the link's `onClose`): a listener's counter. */
+  onClosed?: (() => void) | undefined;
 }
 
 /**
@@ -91,12 +93,14 @@ export class WsLink extends BaseLink implements WsConnectionObserver {
   private readonly decodeOptions: { readonly maxFrameSize: number };
   /** The close we asked for while the connection was open (reported by `onClose`). */
   private initiated: { code: number; reason: string } | undefined;
+  private readonly onClosed: (() => void) | undefined;
 
   constructor(connection: WsConnection, init: LinkInit, options: WsLinkOptions) {
     super(init, options.limits, options.report, options.slot);
     this.connection = connection;
     this.server = connection.role === 'server';
     this.decodeOptions = decodeOptionsFor(options.maxFrameSize);
+    this.onClosed = options.onClosed;
     connection.setObserver(this);
   }
 
@@ -130,6 +134,7 @@ export class WsLink extends BaseLink implements WsConnectionObserver {
       const sent = connection.closeSent;
       this.finish(sent ? sent.code : code, sent ? sent.reason : reason);
     }
+    this.onClosed?.();
   }
 
   get bufferedAmount(): number {

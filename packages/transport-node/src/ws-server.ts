@@ -260,7 +260,7 @@ export function attachWebSocket(server: AnyServer, acceptor: Acceptor, options: 
   const reg = registryOf(server);
   let open = 0;
   let closed = false;
-  // One listener for every connection of this attachment ('close' is emitted once).
+  // Called by each link of this attachment once, when its connection has closed.
   const onConnectionClose = (): void => {
     open--;
   };
@@ -288,6 +288,7 @@ export function attachWebSocket(server: AnyServer, acceptor: Acceptor, options: 
         return;
       }
       const acceptedAt = reg.acceptedAt.get(socket);
+      reg.acceptedAt.delete(socket); // only the upgrade needs it: no entry per open connection
       if (acceptedAt !== undefined && Date.now() - acceptedAt > handshakeTimeout) {
         refuse(socket, 408, 'WebSocket handshake timeout');
         return;
@@ -321,8 +322,6 @@ export function attachWebSocket(server: AnyServer, acceptor: Acceptor, options: 
           protocol: result.protocol,
           guard,
         });
-        open++;
-        conn.on('close', onConnectionClose);
         link = new WsLink(
           conn,
           {
@@ -331,8 +330,9 @@ export function attachWebSocket(server: AnyServer, acceptor: Acceptor, options: 
             remotePort: forwarded === undefined ? socket.remotePort : undefined,
             upgradeRequest: { url: req.url ?? '/', headers: req.headers },
           },
-          { maxFrameSize: acceptor.maxFrameSize, limits, report, slot },
+          { maxFrameSize: acceptor.maxFrameSize, limits, report, slot, onClosed: onConnectionClose },
         );
+        open++;
       } catch (err) {
         slot.release();
         pmd?.close();

@@ -265,6 +265,22 @@ describe('attachWebSocket: closing', () => {
     expect(handle.connections).toBe(0);
   });
 
+  it('a server connection has no listener table until a listener comes (its link is called directly); events still work after one', async () => {
+    const { url, acceptor, handle } = await setup();
+    const client = await dial(url);
+    const server = await acceptor.peer(0);
+    const conn = (server.link as unknown as { connection: WsConnection }).connection;
+    expect((conn as unknown as { _events: unknown })._events).toBeUndefined();
+    expect(conn.listenerCount('message')).toBe(0);
+    const seen: number[] = [];
+    conn.on('message', (data) => seen.push(data.length));
+    client.link.send(encodeJson('hi', 1));
+    await until(() => seen.length === 1 && server.frames.length === 1, 'message event and frame');
+    client.link.close(1000, 'done');
+    await until(() => server.closed !== null);
+    expect(handle.connections).toBe(0);
+  });
+
   it('closes from the client', async () => {
     const { url, acceptor, handle } = await setup();
     const client = await dial(url);
