@@ -12,16 +12,8 @@ import { Hub } from '@stelar/core';
 import { createServer, type StelarServer } from '@stelar/server';
 import { connect, type StelarClient } from '@stelar/client-node';
 import { createRedisAdapter, idOfOffset, offsetOfId, type RedisAdapterOptions } from '../src/index';
+import { until } from '@stelar/test-utils';
 import { RedisClusterServer, RedisServer, tick, uniquePrefix } from './helpers';
-
-/** Waits for `cond`, failing with what it waited for after `timeout` ms. */
-async function until(cond: () => boolean, what: string | (() => string) = 'a condition', timeout = 3_000): Promise<void> {
-  const start = Date.now();
-  while (!cond()) {
-    if (Date.now() - start > timeout) throw new Error(`timed out waiting for ${typeof what === 'function' ? what() : what}`);
-    await tick(2);
-  }
-}
 
 let redis: RedisServer | undefined;
 const servers: StelarServer[] = [];
@@ -34,6 +26,17 @@ afterEach(async () => {
   await redis?.stop();
   redis = undefined;
 });
+
+/** A ws:// client on `port` (closed after the test), in `room`, collecting the `n` of each 'news' it gets. */
+async function newsReader(port: number, room: string, reconnect: false | { baseDelay: number; maxDelay: number }): Promise<{ c: StelarClient; got: number[] }> {
+  const c = connect(`ws://127.0.0.1:${port}/`, { heartbeat: false, reconnect });
+  clients.push(c);
+  await c.connect();
+  await c.join(room);
+  const got: number[] = [];
+  c.on('news', (m) => void got.push(m.n));
+  return { c, got };
+}
 
 /** A TCP proxy that sends each new connection to the next target in turn, and can cut every connection. */
 async function switcher(targets: number[]) {
@@ -261,12 +264,7 @@ describe('recovery across nodes, more', () => {
       },
     });
     const p = await switcher([a!.port, b!.port]);
-    const c = connect(`ws://127.0.0.1:${p.port}/`, { heartbeat: false, reconnect: { baseDelay: 50, maxDelay: 50 } });
-    clients.push(c);
-    await c.connect();
-    await c.join('r');
-    const got: number[] = [];
-    c.on('news', (m) => void got.push(m.n));
+    const { c, got } = await newsReader(p.port, 'r', { baseDelay: 50, maxDelay: 50 });
     b!.server.to('r').emit('news', { n: 1 });
     await until(() => got.length === 1);
     const connected: { id: string; recovered?: boolean }[] = [];
@@ -327,12 +325,7 @@ describe('recovery across nodes, more', () => {
     };
     const a = await start();
     const p = await switcher([a.port]);
-    const c = connect(`ws://127.0.0.1:${p.port}/`, { heartbeat: false, reconnect: false });
-    clients.push(c);
-    await c.connect();
-    await c.join('r');
-    const got: number[] = [];
-    c.on('news', (m) => void got.push(m.n));
+    const { c, got } = await newsReader(p.port, 'r', false);
     a.server.to('r').emit('news', { n: 1 });
     await until(() => got.length === 1);
     p.cut();
@@ -359,12 +352,7 @@ describe('recovery across nodes, more', () => {
   it('a Redis killed (-9) and restarted while both nodes stream: nothing lost, and losses counted when the publish buffer overflows', async () => {
     redis = await RedisServer.start();
     const { nodes: [a, b] } = await nodes(2, { adapter: { publishTimeout: 10_000, maxPendingPublishes: 200 } });
-    const c = connect(`ws://127.0.0.1:${b!.port}/`, { heartbeat: false, reconnect: false });
-    clients.push(c);
-    await c.connect();
-    await c.join('room');
-    const got: number[] = [];
-    c.on('news', (m) => void got.push(m.n));
+    const { got } = await newsReader(b!.port, 'room', false);
     let sent = 0;
     const emit = (k: number): void => {
       for (let i = 0; i < k; i++) a!.server.to('room').emit('news', { n: sent++ });
@@ -413,12 +401,7 @@ describe('recovery across nodes, more', () => {
   it('a Redis restarted without its data whose clock is behind the last entry read: the stream is raised past it, broadcasts go on at once', async () => {
     redis = await RedisServer.start();
     const { prefix, nodes: [a, b] } = await nodes(2);
-    const c = connect(`ws://127.0.0.1:${b!.port}/`, { heartbeat: false, reconnect: false });
-    clients.push(c);
-    await c.connect();
-    await c.join('room');
-    const got: number[] = [];
-    c.on('news', (m) => void got.push(m.n));
+    const { got } = await newsReader(b!.port, 'room', false);
     a!.server.to('room').emit('news', { n: 1 });
     await until(() => got.length === 1);
     // The last entry both nodes read has an id 8 s ahead of Redis's clock (as one written by a
