@@ -7,6 +7,7 @@ import { afterEach } from 'vitest';
 import { ClientEngine, type ClientOptions } from '../src/client/index';
 import { Hub, type AnyEvents, type Connection, type HubOptions } from '../src/index';
 import { SendStatus, type Link, type LinkHandler } from '../src/internal';
+import type { SessionHost } from '../src/session';
 import { linkPair, memoryDialer } from './memory-link';
 
 /** Registers the clean-up and returns `setup`, which makes a hub (heartbeats off) and what talks to it. */
@@ -97,4 +98,20 @@ export function openSessions<In extends object, Out extends object>(hub: Hub<In,
     const conn = [...hub.connections.values()].at(-1)!;
     return { conn, handler, ...rec };
   });
+}
+
+/** A SessionHost that does nothing (rooms, counts, timeouts ignored; broadcasting from it throws): for a session tested on its own. */
+export function inertHost(nodeId = 'n1', requestTimeout = 1000): SessionHost {
+  return {
+    nodeId,
+    requestTimeout,
+    joinRooms: () => undefined,
+    leaveRoom: () => false,
+    countSend: () => undefined,
+    pendingDelta: () => undefined,
+    requestTimedOut: () => undefined,
+    broadcastFrom: () => {
+      throw new Error('not here');
+    },
+  };
 }

@@ -6,21 +6,10 @@ import { StelarError } from '../src/errors';
 import { HubContext } from '../src/hub-context';
 import { hubSettings } from '../src/hub-options';
 import { Metrics } from '../src/metrics';
-import { ServerSession, type SessionHost } from '../src/session';
-import { recordingLink } from './fixtures';
+import { ServerSession } from '../src/session';
+import { inertHost, recordingLink } from './fixtures';
 
-const host: SessionHost = {
-  nodeId: 'n1',
-  requestTimeout: 1000,
-  joinRooms: () => undefined,
-  leaveRoom: () => false,
-  countSend: () => undefined,
-  pendingDelta: () => undefined,
-  requestTimedOut: () => undefined,
-  broadcastFrom: () => {
-    throw new Error('not here');
-  },
-};
+const host = inertHost('n1');
 
 function context() {
   const ctx = new HubContext('n1', new MemoryAdapter(), new Metrics(() => 0), hubSettings({}), { logger: false });

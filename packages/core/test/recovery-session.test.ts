@@ -9,21 +9,10 @@ import { addRoom, attachLink, markAbsent, markOpen } from '../src/connection-acc
 import { SendStatus } from '../src/link';
 import { MemoryRecoveryLog, RECOVERY_DEFAULTS, type RecoverySettings } from '../src/recovery-log';
 import { AbsentLink, countsForRx, keptOnLoss, planReplay, REPLY_CACHE_BYTES, REPLY_CACHE_ENTRIES, SessionRecovery, type AbsentHost } from '../src/recovery-session';
-import { ServerSession, type SessionHost } from '../src/session';
-import { recordingLink } from './fixtures';
+import { ServerSession } from '../src/session';
+import { inertHost, recordingLink } from './fixtures';
 
-const host: SessionHost = {
-  nodeId: 'n1',
-  requestTimeout: 1000,
-  joinRooms: () => undefined,
-  leaveRoom: () => false,
-  countSend: () => undefined,
-  pendingDelta: () => undefined,
-  requestTimedOut: () => undefined,
-  broadcastFrom: () => {
-    throw new Error('not here');
-  },
-};
+const host = inertHost('n1');
 
 /** An ACK_RES frame of about `n` bytes, in an array of its own (the encoder's may be carved from a shared slab). */
 const reply = (id: number, n = 10) => encodeAckResult(id, 'e', 'x'.repeat(n)).slice();

@@ -13,21 +13,10 @@ import { LogEntry, RECOVERY_DEFAULTS, type RecoveryLog, type RecoverySettings, t
 import { Recovery } from '../src/recovery';
 import type { SharedSessions } from '../src/recovery-shared';
 import { AbsentLink } from '../src/recovery-session';
-import { ServerSession, type SessionHost } from '../src/session';
-import { recordingLink } from './fixtures';
+import { ServerSession } from '../src/session';
+import { inertHost, recordingLink } from './fixtures';
 
-const host: SessionHost = {
-  nodeId: 'n',
-  requestTimeout: 1000,
-  joinRooms: () => undefined,
-  leaveRoom: () => false,
-  countSend: () => undefined,
-  pendingDelta: () => undefined,
-  requestTimedOut: () => undefined,
-  broadcastFrom: () => {
-    throw new Error('not here');
-  },
-};
+const host = inertHost('n');
 
 const at = (n: number): Offset => ({ hi: 0, lo: n });
 type Target = { rooms: string[]; exceptRooms: string[]; exceptIds: string[]; volatile: boolean; local: boolean };
