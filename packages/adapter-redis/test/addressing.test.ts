@@ -1,23 +1,14 @@
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { SendStatus, type ClientEngine, type Link, type LinkHandler } from '@stelar/core/client';
 import { RemoteConnectionHandle } from '@stelar/cluster';
 import { recorder } from '@stelar/test-utils';
-import { Cluster, sharedRedis, tick, until, type Events, type Node } from './helpers';
+import { Cluster, useRedis, tick, until, type Events, type Node } from './helpers';
 
-let redis: { url: string; stop(): Promise<void> };
+const redis = useRedis();
 let cluster: Cluster;
-beforeAll(async () => {
-  redis = await sharedRedis();
-});
-afterAll(async () => {
-  await redis?.stop();
-});
-afterEach(async () => {
-  await cluster?.dispose();
-});
 
 async function threeNodes(sharded: boolean): Promise<{ nodes: Node[]; clients: ClientEngine<Events>[] }> {
-  cluster = new Cluster(redis.url);
+  cluster = redis.cluster();
   const nodes = await cluster.start(3, { sharded });
   const clients: ClientEngine<Events>[] = [];
   for (const n of nodes) clients.push(await n.client());
@@ -112,7 +103,7 @@ describe.each([
 
 describe('publish before the local fan-out', () => {
   it('the message is written to Redis before the first local member gets it', async () => {
-    cluster = new Cluster(redis.url);
+    cluster = redis.cluster();
     const [a, b] = await cluster.start(2);
     const remote = await b!.client();
     await remote.join('r');
@@ -152,7 +143,7 @@ describe('publish before the local fan-out', () => {
 
 describe('remote broadcasts to corkable links', () => {
   it('the recipients of the broadcasts of one Redis read are corked until it is handled: every cork has its uncork, frames are sent corked', async () => {
-    cluster = new Cluster(redis.url);
+    cluster = redis.cluster();
     const [a, b] = await cluster.start(2);
     const log: string[] = [];
     let depth = 0;

@@ -3,28 +3,19 @@
  * item 8): one reply per recipient on every node, binary values in the data and the replies,
  * and a silent recipient failing the request with TIMEOUT and the replies that came.
  */
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { StelarError } from '@stelar/core';
-import { Cluster, sharedRedis } from './helpers';
+import { Cluster, useRedis } from './helpers';
 
-let redis: { url: string; stop(): Promise<void> };
+const redis = useRedis();
 let cluster: Cluster;
-beforeAll(async () => {
-  redis = await sharedRedis();
-});
-afterAll(async () => {
-  await redis?.stop();
-});
-afterEach(async () => {
-  await cluster?.dispose();
-});
 
 describe.each([
   ['classic', false],
   ['sharded', true],
 ])('broadcast requests over Redis (%s)', (_name, sharded) => {
   it('one reply per recipient on three nodes; TIMEOUT names the silent one', async () => {
-    cluster = new Cluster(redis.url);
+    cluster = redis.cluster();
     const nodes = await cluster.start(3, { sharded });
     for (const [i, n] of nodes.entries()) {
       const c = await n.client();

@@ -1,23 +1,14 @@
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { ClientEngine } from '@stelar/core/client';
 import { recorder } from '@stelar/test-utils';
-import { Cluster, sharedRedis, tick, until, type Events, type Node } from './helpers';
+import { Cluster, useRedis, tick, until, type Events, type Node } from './helpers';
 
-let redis: { url: string; stop(): Promise<void> };
+const redis = useRedis();
 let cluster: Cluster;
-beforeAll(async () => {
-  redis = await sharedRedis();
-});
-afterAll(async () => {
-  await redis?.stop();
-});
-afterEach(async () => {
-  await cluster?.dispose();
-});
 
 /** Three nodes with two clients each; returns clients by node. */
 async function threeNodes(sharded: boolean): Promise<{ nodes: Node[]; clients: ClientEngine<Events>[][] }> {
-  cluster = new Cluster(redis.url);
+  cluster = redis.cluster();
   const nodes = await cluster.start(3, { sharded });
   const clients: ClientEngine<Events>[][] = [];
   for (const n of nodes) clients.push([await n.client(), await n.client()]);
@@ -207,7 +198,7 @@ describe('cross-node queries', () => {
 
 describe('sharded mode', () => {
   it('a node subscribes a room channel while it has local members, and only then', async () => {
-    cluster = new Cluster(redis.url);
+    cluster = redis.cluster();
     const [a, b] = await cluster.start(2, { sharded: true });
     const { Redis } = await import('ioredis');
     const r = new Redis(redis.url);

@@ -5,6 +5,7 @@ import { createServer, connect as netConnect } from 'node:net';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { build, type Plugin } from 'esbuild';
+import { afterAll, afterEach, beforeAll } from 'vitest';
 import { Hub, type AnyEvents, type HubOptions } from '@stelar/core';
 import { ClientEngine } from '@stelar/core/client';
 import { disposeNodes, freePort, redisForTest } from '@stelar/test-utils';
@@ -342,4 +343,36 @@ export class Cluster {
   async dispose(): Promise<void> {
     await disposeNodes(this.clients, this.nodes, 200);
   }
+}
+
+/**
+ * One Redis for the test file (started before its first test, stopped after its last) and the
+ * clusters it makes (`cluster()`), each disposed of after the test that made it.
+ */
+export function useRedis(): { readonly url: string; cluster(): Cluster } {
+  let redis: { url: string; stop(): Promise<void> } | undefined;
+  const made: Cluster[] = [];
+  beforeAll(async () => {
+    redis = await sharedRedis();
+  });
+  afterAll(async () => {
+    await redis?.stop();
+  });
+  afterEach(async () => {
+    for (const c of made.splice(0)) await c.dispose();
+  });
+  const url = (): string => {
+    if (!redis) throw new Error('useRedis(): Redis is not started yet (use it inside a test)');
+    return redis.url;
+  };
+  return {
+    get url() {
+      return url();
+    },
+    cluster() {
+      const c = new Cluster(url());
+      made.push(c);
+      return c;
+    },
+  };
 }

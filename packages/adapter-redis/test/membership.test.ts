@@ -1,17 +1,11 @@
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it } from 'vitest';
 import { Redis } from 'ioredis';
-import { channelsOf, Cluster, sharedRedis, spawnNode, tick, until, type NodeProcess } from './helpers';
+import { channelsOf, Cluster, useRedis, spawnNode, tick, until, type NodeProcess } from './helpers';
 
-let redis: { url: string; stop(): Promise<void> };
+const redis = useRedis();
 let cluster: Cluster;
 const raw: Redis[] = [];
 const procs: NodeProcess[] = [];
-beforeAll(async () => {
-  redis = await sharedRedis();
-});
-afterAll(async () => {
-  await redis?.stop();
-});
 afterEach(async () => {
   for (const p of procs.splice(0)) await p.kill();
   await cluster?.dispose();

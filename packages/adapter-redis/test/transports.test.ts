@@ -1,18 +1,12 @@
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it } from 'vitest';
 import { createServer, type StelarServer } from '@stelar/server';
 import { connect, type StelarClient } from '@stelar/client-node';
 import { createRedisAdapter, type RedisAdapter } from '../src/index';
-import { sharedRedis, tick, uniquePrefix, until } from './helpers';
+import { useRedis, tick, uniquePrefix, until } from './helpers';
 
-let redis: { url: string; stop(): Promise<void> };
+const redis = useRedis();
 const servers: StelarServer[] = [];
 const clients: StelarClient[] = [];
-beforeAll(async () => {
-  redis = await sharedRedis();
-});
-afterAll(async () => {
-  await redis?.stop();
-});
 afterEach(async () => {
   for (const c of clients.splice(0)) c.close();
   for (const s of servers.splice(0)) await s.close({ timeout: 500 });
