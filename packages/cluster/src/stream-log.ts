@@ -1,5 +1,5 @@
 import { compareOffsets, withOffset, ZERO_OFFSET, type Offset } from '@stelar/codec-tcp';
-import { ENTRY_OVERHEAD, LogEntry, type BroadcastTarget, type RecoveryLog, type RecoverySettings, type SessionRecord, type SharedLog } from '@stelar/core/internal';
+import { LogEntry, LogWindow, type BroadcastTarget, type RecoveryLog, type RecoverySettings, type SessionRecord, type SharedLog } from '@stelar/core/internal';
 import type { BrokerLog } from './broker';
 import { decodeBroadcast, Flag } from './envelope';
 import { readUtf8, utf8 } from './utf8';
@@ -61,11 +61,7 @@ export function decodeRecord(b: Uint8Array): SessionRecord | undefined {
 export class StreamLog implements RecoveryLog, SharedLog {
   sessions = 0;
   readonly shared: SharedLog = this;
-  private items: (LogEntry | undefined)[] = [];
-  private head = 0;
-  private next = 1;
-  private dropped = 0;
-  private held = 0;
+  private readonly window: LogWindow;
   /** Every entry after this offset is held (or was trimmed, then `floor` moves): where reading started. */
   private floor: Offset = ZERO_OFFSET;
   private newest: Offset = ZERO_OFFSET;
@@ -89,7 +85,9 @@ export class StreamLog implements RecoveryLog, SharedLog {
     readonly taken: (id: string) => void,
     /** Asks the other nodes to park the session of a token digest; true if one did. */
     private readonly ask: (digest: string) => Promise<boolean>,
-  ) {}
+  ) {
+    this.window = new LogWindow(settings.maxDisconnection);
+  }
 
   opened(token: string): void {
     this.digests.set(this.log.hash(token), token);
@@ -110,19 +108,19 @@ export class StreamLog implements RecoveryLog, SharedLog {
   }
 
   get entries(): number {
-    return this.items.length - this.head;
+    return this.window.entries;
   }
 
   get bytes(): number {
-    return this.held;
+    return this.window.bytes;
   }
 
   get last(): number {
-    return this.next - 1;
+    return this.window.last;
   }
 
   get trimmed(): number {
-    return this.dropped;
+    return this.window.trimmed;
   }
 
   get lastOffset(): Offset {
@@ -143,9 +141,7 @@ export class StreamLog implements RecoveryLog, SharedLog {
     if (compareOffsets(offset, this.newest) <= 0) return undefined; // a copy (the broker re-read it)
     // Stamped first: a frame it cannot stamp throws before a seq is taken (the numbering has no gap).
     const stamped = withOffset(frame, offset);
-    const entry = new LogEntry(this.next++, offset, stamped, target, now);
-    this.items.push(entry);
-    this.held += entry.stamped.length + ENTRY_OVERHEAD;
+    const entry = this.window.add((seq) => new LogEntry(seq, offset, stamped, target, now));
     this.newest = offset;
     this.trim(now, this.budget());
     if (this.waiters.length > 0) this.wake();
@@ -158,29 +154,16 @@ export class StreamLog implements RecoveryLog, SharedLog {
   }
 
   seqOf(offset: Offset): number {
-    const i = this.firstAfter(offset);
-    return i === this.head ? this.dropped : this.items[i - 1]!.seq;
+    return this.window.seqAtOrBefore(offset);
   }
 
-  *entriesAfter(from: number): Iterable<LogEntry> {
-    const first = this.next - this.entries;
-    for (let i = this.head + Math.max(0, from + 1 - first); i < this.items.length; i++) yield this.items[i]!;
+  entriesAfter(from: number): Iterable<LogEntry> {
+    return this.window.after(from);
   }
 
   trim(now: number, budget: number): void {
-    const oldest = now - this.settings.maxDisconnection;
-    while (this.head < this.items.length) {
-      const e = this.items[this.head]!;
-      if (e.at >= oldest && this.held <= budget) break;
-      this.items[this.head++] = undefined;
-      this.held -= e.stamped.length + ENTRY_OVERHEAD;
-      this.dropped = e.seq;
-      this.floor = e.offset;
-    }
-    if (this.head > 1024 && this.head * 2 > this.items.length) {
-      this.items = this.items.slice(this.head);
-      this.head = 0;
-    }
+    const dropped = this.window.trim(now, budget);
+    if (dropped) this.floor = dropped.offset;
   }
 
   /** Kept: other nodes' sessions may resume here whether or not this node has any (trimming bounds it). */
@@ -188,37 +171,21 @@ export class StreamLog implements RecoveryLog, SharedLog {
 
   /** Frees everything (the adapter closes). */
   close(): void {
-    this.items = [];
-    this.head = 0;
-    this.held = 0;
+    this.window.clear();
     for (const w of this.waiters.splice(0)) w.done(false);
-  }
-
-  /** Index of the first held entry whose offset is after `offset`. */
-  private firstAfter(offset: Offset): number {
-    let lo = this.head;
-    let hi = this.items.length;
-    while (lo < hi) {
-      const mid = (lo + hi) >>> 1;
-      if (compareOffsets(this.items[mid]!.offset, offset) <= 0) lo = mid + 1;
-      else hi = mid;
-    }
-    return lo;
   }
 
   // ── SharedLog ───────────────────────────────────────────────────────────────
 
   after(from: Offset): LogEntry[] | undefined {
     if (compareOffsets(from, this.floor) < 0) return undefined;
-    return this.items.slice(this.firstAfter(from)) as LogEntry[];
+    return this.window.afterOffset(from);
   }
 
   offsetOf(seq: number): Offset | undefined {
     // The newest entry before what is held: where reading started, or the last one trimmed.
-    if (seq === this.dropped) return this.floor;
-    const first = this.next - this.entries;
-    if (seq < first || seq >= this.next) return undefined;
-    return this.items[this.head + (seq - first)]!.offset;
+    if (seq === this.window.trimmed) return this.floor;
+    return this.window.entry(seq)?.offset;
   }
 
   reach(offset: Offset): Promise<boolean> {

@@ -15,7 +15,8 @@ export type { AnyConnection } from './connection';
 export { addRoom, firstVisit, linkOf, removeRoom } from './connection-access';
 export { LocalConnectionHandle, infoOf } from './handle';
 // Connection-state recovery: what an adapter implements (`Adapter.recovery`) and hands recipients.
-export { ENTRY_OVERHEAD, LogEntry, MemoryRecoveryLog, OutFrame, type RecoveryLog, type RecoverySettings, type SessionRecord, type SharedLog } from './recovery-log';
+export { ENTRY_OVERHEAD, LogWindow } from './log-window';
+export { LogEntry, MemoryRecoveryLog, OutFrame, type RecoveryLog, type RecoverySettings, type SessionRecord, type SharedLog } from './recovery-log';
 
 // Helpers the sibling packages share with the core.
 export { toErrorBody } from './errors';

@@ -1,6 +1,7 @@
 import { withOffset, ZERO_OFFSET, type Offset } from '@stelar/codec-tcp';
 import type { BroadcastTarget, Target } from './adapter';
 import type { AnyConnection } from './connection';
+import { LogWindow } from './log-window';
 
 /** Connection-state recovery (`HubOptions.recovery`): how long and how much is kept. */
 export interface RecoveryOptions {
@@ -42,9 +43,6 @@ export function recoverySettings(o: RecoveryOptions | boolean | undefined): Reco
   }
   return Object.freeze(s);
 }
-
-/** Bookkeeping counted per log entry besides its frame (the entry object and its place in the log). */
-export const ENTRY_OVERHEAD = 96;
 
 /**
  * One logged broadcast: its place in the log, its offset, the frame as recovering sessions get
@@ -212,78 +210,55 @@ function numberOf(o: Offset): number {
  */
 export class MemoryRecoveryLog implements RecoveryLog {
   sessions = 0;
-  private items: (LogEntry | undefined)[] = [];
-  private head = 0;
-  private next = 1;
-  private dropped = 0;
-  private held = 0;
+  private readonly window: LogWindow;
   /** The process budget left for the log (the hub passes it on each append). */
   budget: () => number;
 
-  constructor(
-    private readonly settings: RecoverySettings,
-    budget?: () => number,
-  ) {
+  constructor(settings: RecoverySettings, budget?: () => number) {
+    this.window = new LogWindow(settings.maxDisconnection);
     this.budget = budget ?? (() => settings.maxLogBytes);
   }
 
   get entries(): number {
-    return this.items.length - this.head;
+    return this.window.entries;
   }
 
   get bytes(): number {
-    return this.held;
+    return this.window.bytes;
   }
 
   get last(): number {
-    return this.next - 1;
+    return this.window.last;
   }
 
   get trimmed(): number {
-    return this.dropped;
+    return this.window.trimmed;
   }
 
   seqOf(offset: Offset): number {
-    return Math.min(numberOf(offset), this.next - 1);
+    return Math.min(numberOf(offset), this.window.last);
   }
 
   append(frame: Uint8Array, target: BroadcastTarget, now: number): LogEntry | undefined {
     if (this.sessions === 0 || target.volatile || target.local) return undefined;
-    const seq = this.next++;
-    const offset = offsetOf(seq);
-    const entry = new LogEntry(seq, offset, withOffset(frame, offset), target, now);
-    this.items.push(entry);
-    this.held += entry.stamped.length + ENTRY_OVERHEAD;
-    this.trim(now, this.budget());
+    const entry = this.window.add((seq) => {
+      const offset = offsetOf(seq);
+      return new LogEntry(seq, offset, withOffset(frame, offset), target, now);
+    });
+    this.window.trim(now, this.budget());
     return entry;
   }
 
-  *entriesAfter(from: number): Iterable<LogEntry> {
-    const first = this.next - this.entries;
-    let i = this.head + Math.max(0, from + 1 - first);
-    for (; i < this.items.length; i++) yield this.items[i]!;
+  entriesAfter(from: number): Iterable<LogEntry> {
+    return this.window.after(from);
   }
 
   trim(now: number, budget: number): void {
-    const oldest = now - this.settings.maxDisconnection;
-    while (this.head < this.items.length) {
-      const e = this.items[this.head]!;
-      if (e.at >= oldest && this.held <= budget) break;
-      this.items[this.head++] = undefined;
-      this.held -= e.stamped.length + ENTRY_OVERHEAD;
-      this.dropped = e.seq;
-    }
-    if (this.head > 1024 && this.head * 2 > this.items.length) {
-      this.items = this.items.slice(this.head);
-      this.head = 0;
-    }
+    this.window.trim(now, budget);
   }
 
   clear(): void {
-    if (this.entries > 0) this.dropped = this.next - 1;
-    this.items = [];
-    this.head = 0;
-    this.held = 0;
+    this.window.clear();
   }
 }
 

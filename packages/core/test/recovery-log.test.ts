@@ -1,6 +1,7 @@
 import { decodeFrame, encodeJson, readOffset, ZERO_OFFSET } from '@stelar/codec-tcp';
 import { describe, expect, it } from 'vitest';
-import { addressedIn, ENTRY_OVERHEAD, MemoryRecoveryLog, OutFrame, RECOVERY_DEFAULTS, recoverySettings } from '../src/recovery-log';
+import { ENTRY_OVERHEAD } from '../src/log-window';
+import { addressedIn, MemoryRecoveryLog, OutFrame, RECOVERY_DEFAULTS, recoverySettings } from '../src/recovery-log';
 
 const target = (rooms: string[] = [], exceptRooms: string[] = [], exceptIds: string[] = [], flags: { volatile?: boolean; local?: boolean } = {}) => ({
   rooms,
