@@ -5,23 +5,22 @@
  * (both sockets destroyed, whatever is in flight lost) 100 times while a room streams from both
  * nodes: every message arrives exactly once and in order, in both directions, resumed every time.
  */
-import * as net from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { Cluster as RedisCluster, Redis } from 'ioredis';
 import { Hub } from '@stelar/core';
 import { createServer, type StelarServer } from '@stelar/server';
 import { connect, type StelarClient } from '@stelar/client-node';
 import { createRedisAdapter, idOfOffset, offsetOfId, type RedisAdapterOptions } from '../src/index';
-import { until } from '@stelar/test-utils';
+import { cuttingProxy, until, type CuttingProxy } from '@stelar/test-utils';
 import { RedisClusterServer, RedisServer, tick, uniquePrefix } from './helpers';
 
 let redis: RedisServer | undefined;
 const servers: StelarServer[] = [];
 const clients: StelarClient[] = [];
-const proxies: net.Server[] = [];
+const proxies: CuttingProxy[] = [];
 afterEach(async () => {
   for (const c of clients.splice(0)) c.close();
-  for (const p of proxies.splice(0)) p.close();
+  for (const p of proxies.splice(0)) await p.close();
   for (const s of servers.splice(0)) await s.close({ timeout: 300 });
   await redis?.stop();
   redis = undefined;
@@ -39,57 +38,10 @@ async function newsReader(port: number, room: string, reconnect: false | { baseD
 }
 
 /** A TCP proxy that sends each new connection to the next target in turn, and can cut every connection. */
-async function switcher(targets: number[]) {
-  // eslint-disable-next-line no-param-reassign
-  const pairs = new Set<net.Socket[]>();
-  const stale: net.Socket[] = [];
-  let next = 0;
-  const server = net.createServer((inbound) => {
-    const outbound = net.connect(targets[next++ % targets.length]!, '127.0.0.1');
-    const pair = [inbound, outbound];
-    pairs.add(pair);
-    const kill = (): void => {
-      pairs.delete(pair);
-      inbound.destroy();
-      outbound.destroy();
-    };
-    for (const s of pair) {
-      s.on('error', kill);
-      s.on('close', kill);
-    }
-    inbound.pipe(outbound);
-    outbound.pipe(inbound);
-  });
-  proxies.push(server);
-  server.on('close', () => {
-    for (const s of stale) s.destroy();
-  });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  return {
-    port: (server.address() as net.AddressInfo).port,
-    retarget: (to: number[]): void => {
-      targets = to;
-      next = 0;
-    },
-    cut: (): void => {
-      for (const pair of [...pairs]) for (const s of pair) s.resetAndDestroy();
-      pairs.clear();
-    },
-    /** Cuts the client's side only: the server's socket stays open and silent (a half-open link). */
-    cutClientSide: (): void => {
-      for (const pair of [...pairs]) {
-        const [inbound, outbound] = pair as [net.Socket, net.Socket];
-        inbound.unpipe(outbound);
-        outbound.unpipe(inbound);
-        outbound.removeAllListeners('close');
-        outbound.removeAllListeners('error');
-        outbound.on('error', () => undefined);
-        inbound.resetAndDestroy();
-        stale.push(outbound);
-      }
-      pairs.clear();
-    },
-  };
+async function switcher(targets: number[]): Promise<CuttingProxy> {
+  const p = await cuttingProxy(targets);
+  proxies.push(p);
+  return p;
 }
 
 async function nodes(n: number, options: { recovery?: object; adapter?: RedisAdapterOptions; setup?: (s: StelarServer, i: number) => void } = {}) {

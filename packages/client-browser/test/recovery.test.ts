@@ -3,52 +3,12 @@
 // while a room streams and the page sends; every message arrives exactly once and in order, both
 // ways, a `retry` request runs once, and every reconnection is a resume. Run against this
 // package's engine as stelar.full.min.js has it and against core's ClientEngine (the same test).
-import * as net from 'node:net';
 import { describe, expect, it } from 'vitest';
+import { cuttingProxy as proxy } from '@stelar/test-utils';
 import { page, site, until, useChromium, useEngine, type EngineName } from './harness';
 
 const ENGINES: EngineName[] = ['browser engine (full)', "core's ClientEngine"];
 useChromium(ENGINES);
-
-/** A TCP proxy to `target` whose connections can be cut (both sockets reset) and refused for a while. */
-async function proxy(target: number) {
-  const pairs = new Set<net.Socket[]>();
-  let refusing = false;
-  let accepted = 0;
-  const server = net.createServer((inbound) => {
-    if (refusing) return void inbound.destroy();
-    accepted++;
-    const outbound = net.connect(target, '127.0.0.1');
-    const pair = [inbound, outbound];
-    pairs.add(pair);
-    const kill = (): void => {
-      pairs.delete(pair);
-      inbound.destroy();
-      outbound.destroy();
-    };
-    for (const s of pair) s.on('error', kill).on('close', kill);
-    inbound.pipe(outbound);
-    outbound.pipe(inbound);
-  });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  const cut = (): void => {
-    for (const pair of [...pairs]) for (const s of pair) s.resetAndDestroy();
-    pairs.clear();
-  };
-  return {
-    port: (server.address() as net.AddressInfo).port,
-    cut,
-    refuse: (on: boolean) => void (refusing = on),
-    get accepted() {
-      return accepted;
-    },
-    close: () =>
-      new Promise<void>((r) => {
-        cut();
-        server.close(() => r());
-      }),
-  };
-}
 
 const DROPS = 100;
 

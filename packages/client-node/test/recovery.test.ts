@@ -4,58 +4,17 @@
  * room streams and the client sends; every message arrives exactly once, in order, in both
  * directions, and the session is resumed each time.
  */
-import * as net from 'node:net';
 import { describe, expect, it } from 'vitest';
+import { cuttingProxy } from '@stelar/test-utils';
 import { client, onCleanup, startServer, until, useFixtures, type Scheme } from './helpers';
 
 useFixtures();
 
-/** A TCP proxy to `target` whose connections can be cut (both sockets destroyed) and refused for a while. */
+/** A cutting TCP proxy to `target`, closed after the test. */
 async function proxy(target: number) {
-  const pairs = new Set<net.Socket[]>();
-  let refusing = false;
-  let accepted = 0;
-  const server = net.createServer((inbound) => {
-    if (refusing) {
-      inbound.destroy();
-      return;
-    }
-    accepted++;
-    const outbound = net.connect(target, '127.0.0.1');
-    const pair = [inbound, outbound];
-    pairs.add(pair);
-    const kill = (): void => {
-      pairs.delete(pair);
-      inbound.destroy();
-      outbound.destroy();
-    };
-    for (const s of pair) {
-      s.on('error', kill);
-      s.on('close', kill);
-    }
-    inbound.pipe(outbound);
-    outbound.pipe(inbound);
-  });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  const cut = (): void => {
-    for (const pair of [...pairs]) for (const s of pair) s.resetAndDestroy();
-    pairs.clear();
-  };
-  onCleanup(
-    () =>
-      new Promise<void>((r) => {
-        cut();
-        server.close(() => r());
-      }),
-  );
-  return {
-    port: (server.address() as net.AddressInfo).port,
-    cut,
-    refuse: (on: boolean) => void (refusing = on),
-    get accepted() {
-      return accepted;
-    },
-  };
+  const p = await cuttingProxy(target);
+  onCleanup(() => p.close());
+  return p;
 }
 
 const DROPS = 100;

@@ -5,6 +5,7 @@
  */
 export { sleep, until } from './wait';
 export { freePort } from './net';
+export { cuttingProxy, type CuttingProxy } from './proxy';
 export { selfSignedCert } from './tls';
 export { CHROMIUM, launchChromium, launchChromiumProfile, requireChromium } from './chromium';
 export { redisForTest, startRedis } from './redis';
