@@ -1,7 +1,7 @@
 import { DEFAULT_MAX_FRAME_SIZE, ErrorCode, FrameType, HEADER_SIZE, LENGTH_PREFIX_SIZE, MAX_EVENT_LENGTH } from './constants';
 import { FrameError } from './errors';
 import { checkBody } from './rules';
-import { utf8Decode } from './utf8';
+import { decodeName } from './utf8';
 
 /** A decoded frame. `payload` is a view into the received bytes, not a copy. */
 export interface Frame {
@@ -45,7 +45,7 @@ function readFrame(bytes: Uint8Array, typeAt: number, end: number): Frame {
   const type = bytes[typeAt] as FrameType;
   const eventLen = (bytes[typeAt + 1]! << 8) | bytes[typeAt + 2]!;
   const evStart = typeAt + 3;
-  const event = utf8Decode(bytes, evStart, evStart + eventLen);
+  const event = decodeName(bytes, evStart, evStart + eventLen);
   const payload = bytes.subarray(evStart + eventLen, end);
   checkBody(type, event, payload);
   return { type, event, payload };
