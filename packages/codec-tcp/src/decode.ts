@@ -1,7 +1,7 @@
 import { DEFAULT_MAX_FRAME_SIZE, ErrorCode, FrameType, HEADER_SIZE, LENGTH_PREFIX_SIZE, MAX_EVENT_LENGTH } from './constants';
 import { FrameError } from './errors';
 import { checkBody } from './rules';
-import { utf8Decode } from './utf8';
+import { decodeName } from './utf8';
 
 /** A decoded frame. `payload` is a view into the received bytes, not a copy. */
 export interface Frame {
@@ -45,7 +45,7 @@ function readFrame(bytes: Uint8Array, typeAt: number, end: number): Frame {
   const type = bytes[typeAt] as FrameType;
   const eventLen = (bytes[typeAt + 1]! << 8) | bytes[typeAt + 2]!;
   const evStart = typeAt + 3;
-  const event = utf8Decode(bytes, evStart, evStart + eventLen);
+  const event = decodeName(bytes, evStart, evStart + eventLen);
   const payload = bytes.subarray(evStart + eventLen, end);
   checkBody(type, event, payload);
   return { type, event, payload };
@@ -72,6 +72,13 @@ export function decodeMessage(bytes: Uint8Array, options: DecodeOptions = {}): F
   if (bytes.length < HEADER_SIZE - LENGTH_PREFIX_SIZE) throw new FrameError(ErrorCode.FRAME_TOO_SHORT, `message of ${bytes.length} bytes is below the 3-byte header`);
   checkHeader(totalLen, bytes[0]!, (bytes[1]! << 8) | bytes[2]!, limitOf(options));
   return readFrame(bytes, 0, bytes.length);
+}
+
+/** `bytes` in an array of its own, whatever its class. */
+function copyOf(bytes: Uint8Array): Uint8Array {
+  const out = new Uint8Array(bytes.length);
+  out.set(bytes);
+  return out;
 }
 
 /** Pieces shorter than this are copied into a block rather than kept as views of their chunk. */
@@ -206,7 +213,8 @@ export class FrameDecoder {
     if (len >= SMALL_PIECE) {
       this.seal();
       const view = src.subarray(start, end);
-      this.parts.push(len * 2 >= src.length ? view : view.slice());
+      // A copy of its own (not `slice`: on a Node Buffer, what sockets give, that is a view).
+      this.parts.push(len * 2 >= src.length ? view : copyOf(view));
     } else {
       let block = this.block;
       if (block === null || this.blockLen + len > block.length) {
@@ -226,7 +234,7 @@ export class FrameDecoder {
     const block = this.block;
     if (block === null) return;
     const used = block.subarray(0, this.blockLen);
-    if (this.blockLen > 0) this.parts.push(this.blockLen * 2 >= block.length ? used : used.slice());
+    if (this.blockLen > 0) this.parts.push(this.blockLen * 2 >= block.length ? used : copyOf(used));
     this.block = null;
     this.blockLen = 0;
   }

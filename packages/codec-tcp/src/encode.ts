@@ -84,7 +84,8 @@ export function allocFrame(size: number): Uint8Array {
     slab = new Uint8Array(SLAB_SIZE);
     slabUsed = 0;
   }
-  const frame = slab.subarray(slabUsed, slabUsed + size);
+  // A view made directly on the slab's buffer: cheaper than `subarray` (no species lookup).
+  const frame = new Uint8Array(slab.buffer, slabUsed, size);
   slabUsed += (size + 7) & ~7; // keep frames 8-byte aligned
   return frame;
 }
@@ -112,7 +113,8 @@ function layout(type: FrameType, event: string, body: Uint8Array, id = -1, statu
   frame[4] = type;
   frame[5] = ev.length >>> 8;
   frame[6] = ev.length & 0xff;
-  if (ev.length > 0) frame.set(ev, HEADER_SIZE);
+  if (ev.length > 16) frame.set(ev, HEADER_SIZE);
+  else for (let i = 0; i < ev.length; i++) frame[HEADER_SIZE + i] = ev[i]!;
   let at = HEADER_SIZE + ev.length;
   if (id >= 0) {
     putU32(frame, at, id);

@@ -57,6 +57,39 @@ export function utf8Decode(bytes: Uint8Array, start = 0, end = bytes.length): st
   }
 }
 
+/* Event names repeat endlessly on a hot path: the last names decoded are kept with their bytes
+   (a small direct-mapped table, bounded: NAME_SLOTS names of at most 255 bytes). A name whose
+   bytes equal a kept one's is that string, with no decoding: the bytes are compared, never hashed
+   past three of them. Only bytes that decoded as valid UTF-8 are kept, so a hit is as strict as
+   decoding. Reusing the same string also lets a Map lookup by it use its cached hash. */
+const NAME_SLOTS = 128;
+const slotBytes: (Uint8Array | undefined)[] = new Array<Uint8Array | undefined>(NAME_SLOTS).fill(undefined);
+const slotNames: string[] = new Array<string>(NAME_SLOTS).fill('');
+
+/**
+ * `utf8Decode` for short strings that repeat (event and room names, at most 255 bytes): the same
+ * string for the same bytes, strict UTF-8 either way.
+ * @throws FrameError BAD_UTF8
+ */
+export function decodeName(bytes: Uint8Array, start: number, end: number): string {
+  const len = end - start;
+  if (len === 0) return '';
+  const slot = (len * 31 + bytes[start]! * 7 + bytes[start + (len >> 1)]! * 3 + bytes[end - 1]!) & (NAME_SLOTS - 1);
+  const kept = slotBytes[slot];
+  if (kept !== undefined && kept.length === len) {
+    let i = 0;
+    while (i < len && kept[i] === bytes[start + i]) i++;
+    if (i === len) return slotNames[slot]!;
+  }
+  const name = utf8Decode(bytes, start, end);
+  // A copy of its own (a Buffer's `slice` would be a view pinning, and seeing changes to, the input).
+  const own = new Uint8Array(len);
+  for (let i = 0; i < len; i++) own[i] = bytes[start + i]!;
+  slotBytes[slot] = own;
+  slotNames[slot] = name;
+  return name;
+}
+
 /** True when a JS string has no lone surrogates, so it round-trips through UTF-8. */
 export function isWellFormed(text: string): boolean {
   const f = (text as { isWellFormed?: () => boolean }).isWellFormed;

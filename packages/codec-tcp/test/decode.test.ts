@@ -13,6 +13,7 @@ import {
   utf8Encode,
   type FrameErrorCode,
 } from '../src/index';
+import { decodeName } from '../src/utf8';
 import { collector, concat, expectCode, hex, raw, u32 } from './helpers';
 
 /** Every way of decoding: whole TCP frame, WebSocket message, and the stream decoder (whole and byte by byte). */
@@ -250,5 +251,43 @@ describe('utf8Encode / utf8Decode', () => {
     expectCode(() => utf8Decode(hex('61 ff')), 'BAD_UTF8');
     expectCode(() => utf8Decode(hex('e2 82 ac e2'), 0, 4), 'BAD_UTF8');
     expect(utf8Decode(hex('e2 82 ac e2'), 0, 3)).toBe('€');
+  });
+});
+
+describe('event names: the same bytes give the same string, decoded once (decodeName)', () => {
+  const decodeAll = (events: (string | Uint8Array)[]): string[] => events.map((e) => decodeFrame(raw(FrameType.JSON, e)).event);
+
+  it('a repeated name is the string decoded the first time, whatever buffer its bytes are in', () => {
+    const names = ['chat:message', 'é€😀', 'x'.repeat(255), 'a', 'ab'];
+    for (const name of names) {
+      const first = decodeName(Buffer.from(`--${name}--`), 2, 2 + utf8Encode(name).length);
+      expect(first).toBe(name);
+      const again = decodeName(utf8Encode(name), 0, utf8Encode(name).length);
+      expect(again).toBe(first);
+    }
+    expect(decodeName(utf8Encode('abc'), 1, 1)).toBe('');
+  });
+
+  it('names that share length, first, middle and last byte are told apart by their bytes', () => {
+    // Same slot in the table: every lookup compares the bytes, so they replace each other.
+    const names = ['a1b2c', 'a9b7c', 'a1b2c', 'a3b2c', 'a9b7c'];
+    expect(decodeAll(names)).toEqual(names);
+    expect(decodeAll(Array.from({ length: 500 }, (_, i) => `event-${i}`))).toEqual(Array.from({ length: 500 }, (_, i) => `event-${i}`));
+  });
+
+  it('is as strict as decoding: invalid UTF-8 is BAD_UTF8 even right after a valid name of the same shape', () => {
+    expect(decodeAll([hex('61 c3 a9 62')])).toEqual(['aéb']);
+    // Same length, first, middle and last byte; the middle pair is an overlong form.
+    expectRefused(raw(FrameType.JSON, hex('61 c0 a9 62')), 'BAD_UTF8');
+    expectRefused(raw(FrameType.JSON, hex('61 ed a0 80 62')), 'BAD_UTF8'); // a surrogate
+    expect(decodeAll([hex('61 c3 a9 62')])).toEqual(['aéb']);
+  });
+
+  it('keeps a copy of the bytes: changing the input afterwards changes nothing', () => {
+    const bytes = Buffer.from('mutable-name');
+    expect(decodeName(bytes, 0, bytes.length)).toBe('mutable-name');
+    bytes[0] = 0x4d; // 'M'
+    expect(decodeName(bytes, 0, bytes.length)).toBe('Mutable-name');
+    expect(decodeName(Buffer.from('mutable-name'), 0, 12)).toBe('mutable-name');
   });
 });

@@ -8,6 +8,7 @@
 import { Buffer } from 'node:buffer';
 import { CloseCode, WsError } from './errors';
 import { Opcode } from './frame';
+import { keyAtPhase, xorMask } from './mask';
 import { Utf8Validator } from './utf8';
 
 /**
@@ -33,6 +34,14 @@ export class PartialMessage {
   /** The open block gathering small held pieces (after `fragments`), and how much of it is used. */
   private block: Buffer | null = null;
   private blockLength = 0;
+  /**
+   * A message that is one masked binary frame of known size (`expectMasked`): its pieces are held
+   * still masked until half of it has come, then `whole` (the message's own buffer) is allocated
+   * and every byte is unmasked straight into it, so each byte is read and written once (no
+   * unmask in place and then a concatenating copy). `whole` at most doubles the bytes received.
+   */
+  private total = 0;
+  private whole: Buffer | null = null;
 
   /** `maxMessageSize`: a block never grows past what the message may still take. */
   constructor(private readonly maxMessageSize: number) {}
@@ -66,6 +75,50 @@ export class PartialMessage {
   }
 
   /**
+   * The open message is a single masked binary frame of `total` bytes: its pieces come masked,
+   * through `addMasked`.
+   */
+  expectMasked(total: number): void {
+    this.total = total;
+  }
+
+  /** True while the open message takes masked pieces (`expectMasked`). */
+  get takesMasked(): boolean {
+    return this.total > 0;
+  }
+
+  /**
+   * Appends a masked piece of an `expectMasked` message, or returns why it fails (too large).
+   * `key`: the frame's masking key (its 4 bytes big-endian in one number). The piece itself is
+   * left as it is (still masked).
+   */
+  addMasked(data: Buffer, key: number): WsError | undefined {
+    const len = data.length;
+    if (len === 0) return undefined;
+    if (this.bytes + len > this.maxMessageSize) return new WsError('WS_MESSAGE_TOO_LARGE', CloseCode.MESSAGE_TOO_BIG, `Message exceeds ${this.maxMessageSize} bytes`);
+    const at = this.bytes;
+    this.bytes += len;
+    let whole = this.whole;
+    if (whole === null) {
+      if (this.bytes * 2 < this.total) {
+        this.keep(data);
+        return undefined;
+      }
+      // Half of it has come: the message's own buffer, and what is held unmasked into it.
+      whole = this.whole = Buffer.allocUnsafe(this.total);
+      this.seal();
+      let o = 0;
+      for (const f of this.fragments) {
+        xorMask(f, 0, whole, o, f.length, keyAtPhase(key, o & 3), 0);
+        o += f.length;
+      }
+      this.fragments = [];
+    }
+    xorMask(data, 0, whole, at, len, keyAtPhase(key, at & 3), 0);
+    return undefined;
+  }
+
+  /**
    * Appends a piece, or returns why the message fails (too large, or text that is not UTF-8).
    * `last`: the message ends with this piece, so it is used before the receiver's `push` returns
    * and may stay a view.
@@ -88,6 +141,15 @@ export class PartialMessage {
     if (this.opcode === Opcode.TEXT && !this.utf8!.end()) return new WsError('WS_INVALID_UTF8', CloseCode.INVALID_PAYLOAD, 'Text message ends inside a UTF-8 sequence');
     this.opcode = 0;
     this.isCompressed = false;
+    const whole = this.whole;
+    if (whole !== null) {
+      // An `expectMasked` message: every byte has been unmasked into it (its frame is complete).
+      this.whole = null;
+      this.total = 0;
+      this.bytes = 0;
+      return whole;
+    }
+    this.total = 0;
     this.seal();
     const frags = this.fragments;
     const message = frags.length === 0 ? EMPTY : frags.length === 1 ? frags[0]! : Buffer.concat(frags, this.bytes);
@@ -99,6 +161,8 @@ export class PartialMessage {
   /** Drops what is held. */
   clear(): void {
     this.bytes = 0;
+    this.total = 0;
+    this.whole = null;
     if (this.fragments.length > 0) this.fragments = [];
     this.block = null;
     this.blockLength = 0;

@@ -210,9 +210,8 @@ export class Receiver {
 
   /** Reports `err`, if there is one; true when it did. */
   private failed(err: WsError | undefined): boolean {
-    if (err === undefined) return false;
-    this.failWith(err);
-    return true;
+    if (err !== undefined) this.failWith(err);
+    return err !== undefined;
   }
 
   private failWith(err: WsError): void {
@@ -281,9 +280,13 @@ export class Receiver {
           if (q.length === 0) return false;
           const n = Math.min(q.length, remaining);
           const piece = q.consume(n);
-          if (this.masked) unmask(piece, keyAtPhase(this.maskKey, this.payloadRead & 3));
+          const phase = this.payloadRead & 3;
           this.payloadRead += n;
-          if (!this.addData(piece, this.fin && n === remaining)) return false;
+          const msg = this.msg;
+          if (msg.takesMasked) {
+            if (this.failed(msg.addMasked(piece, this.maskKey))) return false;
+          } else if (this.masked) unmask(piece, keyAtPhase(this.maskKey, phase));
+          if (!msg.takesMasked && !this.addData(piece, this.fin && n === remaining)) return false;
           if (n < remaining) return false;
         }
         this.state = State.INFO;
@@ -324,6 +327,8 @@ export class Receiver {
       if (start) {
         if (this.msg === NO_MESSAGE) this.msg = new PartialMessage(this.maxMessageSize);
         this.msg.start(this.opcode, compressed);
+        // One masked binary frame (a large upload): unmasked once, into a buffer of its own.
+        if (this.fin && this.masked && !compressed && this.opcode === Opcode.BINARY && n > 0) this.msg.expectMasked(n);
       }
       this.streaming = !compressed;
     }
@@ -379,9 +384,7 @@ export class Receiver {
    * ends with this piece, so it is used before `push` returns and may stay a view.
    */
   private addData(data: Buffer, last: boolean): boolean {
-    const err = this.msg.add(data, last);
-    if (err) this.failWith(err);
-    return err === undefined;
+    return !this.failed(this.msg.add(data, last));
   }
 
   private finishMessage(): void {

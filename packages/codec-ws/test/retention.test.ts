@@ -82,6 +82,27 @@ describe('Receiver: bytes held by an unfinished message', () => {
     r.destroy();
   });
 
+  it('one masked 4 MiB binary frame in 64 KiB reads: its own buffer comes at half of it, never over 2x held', async () => {
+    const r = new Receiver({ role: 'server', maxMessageSize: 8 * MiB }, quiet());
+    const size = 4 * MiB;
+    const wire = clientFrame(0x82, Buffer.alloc(size, 0x63));
+    // The temporaries of clientFrame (2 x 4 MiB) are freed off the main thread: let that finish.
+    arrayBuffers();
+    await new Promise((r) => setTimeout(r, 100));
+    const before = arrayBuffers();
+    const ratios: string[] = [];
+    for (let at = 0; at < wire.length - 64 * KiB; at += 64 * KiB) {
+      r.push(Buffer.from(wire.subarray(at, at + 64 * KiB)));
+      const received = Math.min(at + 64 * KiB - 14, size);
+      expect(r.pendingBytes).toBe(received);
+      const held = arrayBuffers() - before;
+      if ((at / (64 * KiB)) % 8 === 7) ratios.push((held / received).toFixed(2));
+      expect(held, `after ${received} bytes`).toBeLessThan(2 * received + 64 * KiB);
+    }
+    console.log(`one 4 MiB masked frame in 64 KiB reads, held / received every 512 KiB: ${ratios.join(' ')}`);
+    r.destroy();
+  });
+
   it('the assembled message is exact, and a whole frame in one read is delivered as a view of it', () => {
     const messages: Buffer[] = [];
     const views: Buffer[] = [];

@@ -183,8 +183,9 @@ export class Connection<In extends object = AnyEvents, Out extends object = In, 
    * not volatile is logged as a broadcast to this id, so it reaches the client even if away.
    */
   emit<K extends EventName<Out>>(event: K, ...args: EmitArgs<Out, K>): boolean {
-    const [data, options] = args as [unknown, EmitOptions | undefined];
-    return this.sendEvent(event, data, options?.volatile ?? false, options?.compress);
+    // Indexed, not destructured: no iterator on the per-message path.
+    const options = args[1] as EmitOptions | undefined;
+    return this.sendEvent(event, args[0], options?.volatile ?? false, options?.compress);
   }
 
   /** This connection's `emit` with permessage-deflate allowed (`true`, the default) or not: `conn.compress(false).emit('img', bytes)`. */

@@ -23,9 +23,12 @@ function ageOf(newest: number, id: number): number {
   return (newest - id) >>> 0;
 }
 
-/** A copy with an array of its own for a small frame (it may be carved from the encoder's shared slab). */
+/**
+ * A copy with an array of its own for a small frame (it may be carved from the encoder's shared
+ * slab). Not `slice`: on a Node Buffer that is a view of the same memory.
+ */
 function own(frame: Uint8Array): Uint8Array {
-  return frame.byteLength === frame.buffer.byteLength ? frame : frame.slice();
+  return frame.byteLength === frame.buffer.byteLength ? frame : new Uint8Array(frame);
 }
 
 /**

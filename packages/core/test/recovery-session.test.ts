@@ -60,10 +60,10 @@ describe('SessionRecovery', () => {
     expect(rec.cachedBytes).toBe(f.length);
   });
 
-  it('keeps a copy of a reply carved from a larger buffer, the frame itself otherwise', () => {
+  it.each(['Uint8Array', 'Buffer'])('keeps a copy of a reply carved from a larger buffer (a %s), the frame itself otherwise', (kind) => {
     const rec = new SessionRecovery();
     const whole = reply(1);
-    const slab = new Uint8Array(whole.length + 100);
+    const slab = kind === 'Buffer' ? Buffer.alloc(whole.length + 100) : new Uint8Array(whole.length + 100);
     slab.set(whole, 50);
     const carved = slab.subarray(50, 50 + whole.length);
     rec.seen(1);
