@@ -5,8 +5,7 @@
 import { Buffer } from 'node:buffer';
 import type { Socket } from 'node:net';
 import type { PerMessageDeflate, ReceiverHandlers, Role, SenderOptions, WsError } from '@stelar/codec-ws';
-import { holdWrites, releaseIfFull } from './coalesce';
-import { MERGE_MAX } from './ws-connection-options';
+import { commit, initOut, put, reserve, writeOut } from './coalesce';
 import type { WsConnection } from './ws-connection';
 
 /** Output bytes above which pings are answered only once the output drains. */
@@ -20,6 +19,7 @@ type OwnedSocket = Socket & { [OWNER]: WsConnection };
 /** Makes `connection` the owner of `socket`: the shared listeners below find it there. */
 export function own(socket: Socket, connection: WsConnection): void {
   (socket as OwnedSocket)[OWNER] = connection;
+  initOut(socket);
 }
 
 export function onSocketError(this: Socket, err: Error): void {
@@ -77,28 +77,35 @@ export class SenderOut implements SenderOptions {
 }
 
 /**
- * Writes one frame, `header` then `payload` (either may be empty), and returns what `socket.write`
- * did. Outside this socket's own reads (a broadcast, a timer) writes wait for the end of the turn;
- * small frames go as one merged buffer, bigger ones as two corked writes.
+ * Writes one frame, `header` then `payload` (either may be empty), and returns false at or above
+ * the socket's high-water mark (as `socket.write`). Outside this socket's own reads (a broadcast,
+ * a timer) writes wait for the end of the turn; small parts are gathered into one buffer, a large
+ * payload is written as it is after them (see coalesce.ts).
  */
 export function writeFrame(s: Socket, header: Buffer, payload: Buffer, cb: (() => void) | undefined): boolean {
-  holdWrites(s);
-  let ok: boolean;
-  if (payload.length === 0) {
-    ok = s.write(header, cb);
-  } else if (header.length === 0) {
-    ok = s.write(payload, cb);
-  } else if (header.length + payload.length <= MERGE_MAX) {
-    const merged = Buffer.allocUnsafe(header.length + payload.length);
-    header.copy(merged, 0);
-    payload.copy(merged, header.length);
-    ok = s.write(merged, cb);
-  } else {
-    s.cork();
-    s.write(header);
-    ok = s.write(payload, cb);
-    s.uncork();
+  if (payload.length === 0) return writeOut(s, header, cb);
+  if (header.length !== 0) writeOut(s, header);
+  return writeOut(s, payload, cb);
+}
+
+/**
+ * Writes one unmasked binary frame whose payload is `data` from `from` on (at most
+ * GATHER_CHUNK_MAX - 4 bytes): header and payload encoded straight into the socket's gather buffer.
+ * Returns false at or above the socket's high-water mark.
+ */
+export function writeBinary(s: Socket, data: Uint8Array, from: number, cb: (() => void) | undefined): boolean {
+  const n = data.length - from;
+  const h = n < 126 ? 2 : 4;
+  const o = reserve(s, h + n, cb);
+  const b = o.buf!;
+  const at = o.end;
+  b[at] = 0x82; // FIN + binary
+  if (h === 2) b[at + 1] = n;
+  else {
+    b[at + 1] = 126;
+    b[at + 2] = n >>> 8;
+    b[at + 3] = n & 0xff;
   }
-  releaseIfFull(s);
-  return ok;
+  put(b, at + h, data, from, n);
+  return commit(o, h + n);
 }
