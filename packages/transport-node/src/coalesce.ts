@@ -37,6 +37,8 @@ const SLAB_SIZE = 64 * 1024;
 const MIN_REGION = 512;
 /** Spare gather states kept for reuse (one per socket written in a turn is in use). */
 const POOL_MAX = 256;
+/** Bytes before each region that belong to it (see `open`). */
+export const PAD = 4;
 
 const OUT = Symbol('stelar.out');
 type OutSocket = Socket & { [OUT]?: Out | null };
@@ -178,16 +180,19 @@ function endOfTurn(): void {
   list.length = 0;
 }
 
-/** Opens a region for `o` with room for `need` (≤ GATHER_MAX) bytes. */
+/**
+ * Opens a region for `o` with room for `need` (≤ GATHER_MAX) bytes, after {@link PAD} bytes of its
+ * own: an encoder may write up to PAD bytes before a chunk if it puts them back (writeBinary).
+ */
 function open(o: Out, need: number): void {
   const want = need > MIN_REGION ? need : MIN_REGION;
-  if (slab === null || SLAB_SIZE - top < want) {
+  if (slab === null || SLAB_SIZE - top < want + PAD) {
     slab = Buffer.allocUnsafeSlow(SLAB_SIZE);
     top = 0;
   }
   o.buf = slab;
-  o.start = o.end = top;
-  o.limit = top += want;
+  o.start = o.end = top + PAD;
+  o.limit = top = o.start + want;
 }
 
 /** Makes room for `n` more bytes (n ≤ GATHER_CHUNK_MAX), flushing first when the cap would be passed. */
@@ -197,7 +202,7 @@ function room(o: Out, n: number): void {
     if (one === null) return open(o, n);
     o.one = null;
     open(o, one.length + n);
-    put(o.buf!, o.end, one, 0, one.length);
+    o.buf!.set(one, o.end);
     o.end += one.length;
     return;
   }
@@ -221,12 +226,6 @@ function room(o: Out, n: number): void {
   open(o, want);
   old.copy(o.buf!, o.start, from, from + used);
   o.end = o.start + used;
-}
-
-/** Copies `n` bytes of `src` from `from` into `dst` at `at` (a loop for tiny ones: no subarray). */
-export function put(dst: Buffer, at: number, src: Uint8Array, from: number, n: number): void {
-  if (n < 64) for (let i = 0; i < n; i++) dst[at + i] = src[from + i]!;
-  else dst.set(from === 0 && n === src.length ? src : src.subarray(from, from + n), at);
 }
 
 function setCallback(o: Out, cb: (() => void) | undefined): void {
@@ -263,7 +262,7 @@ export function writeOut(socket: Socket, chunk: Uint8Array, cb?: () => void): bo
     if (o.one === null && o.buf === null) o.one = chunk;
     else {
       room(o, n);
-      put(o.buf!, o.end, chunk, 0, n);
+      o.buf!.set(chunk, o.end);
       o.end += n;
     }
   }

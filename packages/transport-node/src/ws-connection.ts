@@ -193,15 +193,16 @@ export class WsConnection extends EventEmitter<WsConnectionEvents> {
   }
 
   /**
-   * @internal One binary message of `data` from `from` on (at most GATHER_CHUNK_MAX - 4 bytes),
-   * encoded straight into the socket's gather buffer. Server role without permessage-deflate
-   * only: its Sender never queues (nothing is compressed), so this keeps the call order.
+   * @internal One binary message: a Stelar frame without its 4-byte totalLen (at most
+   * GATHER_CHUNK_MAX - 4 bytes), encoded straight into the socket's gather buffer. Server role
+   * without permessage-deflate only: its Sender never queues (nothing is compressed), so this
+   * keeps the call order.
    */
-  sendBinaryGathered(data: Uint8Array, from: number): boolean {
+  sendStelarFrame(frame: Uint8Array): boolean {
     if (this.state !== 'open') return false;
     const s = this.socket;
     if (s.destroyed || s.writableEnded) return true;
-    if (!writeBinary(s, data, from, this.needDrain ? (this.drainCallback ??= () => this.checkDrain()) : undefined)) this.needDrain = true;
+    if (!writeBinary(s, frame, this.needDrain ? (this.drainCallback ??= () => this.checkDrain()) : undefined)) this.needDrain = true;
     return true;
   }
 

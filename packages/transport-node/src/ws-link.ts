@@ -176,7 +176,7 @@ export class WsLink extends BaseLink implements WsConnectionObserver {
       if (deflate === undefined && bodyLength + 4 <= GATHER_CHUNK_MAX) {
         const s = c.socket;
         if (isReading(s) || gathered(s) !== 0) {
-          c.sendBinaryGathered(frame, LENGTH_PREFIX_SIZE);
+          c.sendStelarFrame(frame);
           return;
         }
       }

@@ -5,7 +5,7 @@
 import { Buffer } from 'node:buffer';
 import type { Socket } from 'node:net';
 import type { PerMessageDeflate, ReceiverHandlers, Role, SenderOptions, WsError } from '@stelar/codec-ws';
-import { commit, initOut, put, reserve, writeOut } from './coalesce';
+import { commit, initOut, reserve, writeOut } from './coalesce';
 import type { WsConnection } from './ws-connection';
 
 /** Output bytes above which pings are answered only once the output drains. */
@@ -89,23 +89,32 @@ export function writeFrame(s: Socket, header: Buffer, payload: Buffer, cb: (() =
 }
 
 /**
- * Writes one unmasked binary frame whose payload is `data` from `from` on (at most
- * GATHER_CHUNK_MAX - 4 bytes): header and payload encoded straight into the socket's gather buffer.
- * Returns false at or above the socket's high-water mark.
+ * Writes one unmasked binary frame whose payload is a Stelar frame without its 4-byte totalLen
+ * (at most GATHER_CHUNK_MAX - 4 bytes): header and payload encoded straight into the socket's
+ * gather buffer. Returns false at or above the socket's high-water mark.
  */
-export function writeBinary(s: Socket, data: Uint8Array, from: number, cb: (() => void) | undefined): boolean {
-  const n = data.length - from;
+export function writeBinary(s: Socket, frame: Uint8Array, cb: (() => void) | undefined): boolean {
+  const n = frame.length - 4;
   const h = n < 126 ? 2 : 4;
   const o = reserve(s, h + n, cb);
   const b = o.buf!;
   const at = o.end;
-  b[at] = 0x82; // FIN + binary
-  if (h === 2) b[at + 1] = n;
-  else {
+  // The whole frame is copied so that its body lands after the header (one `set`, no subarray):
+  // its 4-byte totalLen then covers the header's place, and for a 2-byte header also the 2 bytes
+  // before `at` (this region's own: earlier bytes or its pad), put back after.
+  if (h === 4) {
+    b.set(frame, at);
     b[at + 1] = 126;
     b[at + 2] = n >>> 8;
     b[at + 3] = n & 0xff;
+  } else {
+    const x = b[at - 2]!;
+    const y = b[at - 1]!;
+    b.set(frame, at - 2);
+    b[at - 2] = x;
+    b[at - 1] = y;
+    b[at + 1] = n;
   }
-  put(b, at + h, data, from, n);
+  b[at] = 0x82; // FIN + binary
   return commit(o, h + n);
 }
