@@ -215,10 +215,16 @@ function room(o: Out, n: number): void {
   let want = 2 * (o.limit - o.start);
   if (want < used + n) want = used + n;
   if (want > GATHER_MAX) want = GATHER_MAX;
-  // The newest region of the slab grows in place (one socket written at a time: no copy).
-  if (o.buf === slab && top === o.limit && o.start + want <= SLAB_SIZE) {
-    o.limit = top = o.start + want;
-    return;
+  if (o.buf === slab && top === o.limit) {
+    // The newest region of the slab (one socket written at a time) grows in place; at the end of
+    // the slab it is handed over as it is rather than copied to a new slab.
+    if (o.start + want > SLAB_SIZE) want = SLAB_SIZE - o.start;
+    if (want >= used + n) {
+      o.limit = top = o.start + want;
+      return;
+    }
+    flush(o);
+    return open(o, n);
   }
   const old = o.buf;
   const from = o.start;
