@@ -194,7 +194,7 @@ export class WsConnection extends EventEmitter<WsConnectionEvents> {
 
   /**
    * @internal One binary message: a Stelar frame without its 4-byte totalLen (at most
-   * GATHER_CHUNK_MAX - 4 bytes), encoded straight into the socket's gather buffer. Server role
+   * GATHER_MAX - 4 bytes), encoded straight into the socket's gather buffer. Server role
    * without permessage-deflate only: its Sender never queues (nothing is compressed), so this
    * keeps the call order.
    */

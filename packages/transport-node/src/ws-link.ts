@@ -1,7 +1,7 @@
 import { Buffer } from 'node:buffer';
 import { decodeMessage, DisconnectCode, FrameError, LENGTH_PREFIX_SIZE } from '@stelar/codec-tcp';
 import { encodeFrameHeader, isValidCloseCode, Opcode, type WsError } from '@stelar/codec-ws';
-import { GATHER_CHUNK_MAX, flushOut, gathered, isReading } from './coalesce';
+import { GATHER_MAX, flushOut, gathered, isReading } from './coalesce';
 import { BaseLink, type LinkInit } from './link-base';
 import type { ConnectionSlot } from './limits';
 import type { ErrorReporter, LinkLimits } from './options';
@@ -170,10 +170,11 @@ export class WsLink extends BaseLink implements WsConnectionObserver {
     const bodyLength = frame.length - LENGTH_PREFIX_SIZE;
     // Uncompressed: no deflate negotiated, below its threshold, or `compress(false)` asked for it.
     if (this.server && (deflate === undefined || !compress || bodyLength < deflate.threshold)) {
-      // Without deflate the Sender never queues: a small frame is encoded straight into the
-      // socket's gather buffer when it has company there (its own read's replies, or frames
-      // already gathered); a broadcast's first frame for a socket is the shared one below.
-      if (deflate === undefined && bodyLength + 4 <= GATHER_CHUNK_MAX) {
+      // Without deflate the Sender never queues: a frame that would be merged into one buffer
+      // anyway is encoded straight into the socket's gather buffer when it has company there
+      // (its own read's replies, or frames already gathered); a broadcast's first frame for a
+      // socket is the shared one below.
+      if (deflate === undefined && bodyLength + 4 <= GATHER_MAX) {
         const s = c.socket;
         if (isReading(s) || gathered(s) !== 0) {
           c.sendStelarFrame(frame);

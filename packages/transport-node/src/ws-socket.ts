@@ -90,7 +90,7 @@ export function writeFrame(s: Socket, header: Buffer, payload: Buffer, cb: (() =
 
 /**
  * Writes one unmasked binary frame whose payload is a Stelar frame without its 4-byte totalLen
- * (at most GATHER_CHUNK_MAX - 4 bytes): header and payload encoded straight into the socket's
+ * (at most GATHER_MAX - 4 bytes): header and payload encoded straight into the socket's
  * gather buffer. Returns false at or above the socket's high-water mark.
  */
 export function writeBinary(s: Socket, frame: Uint8Array, cb: (() => void) | undefined): boolean {
