@@ -88,7 +88,11 @@ export function gathered(socket: Socket): number {
   return o == null ? 0 : bytesOf(o);
 }
 
+/** Gather states attached to sockets now. */
+let live = 0;
+
 function acquire(s: Socket): Out {
+  live++;
   const o = pool.pop() ?? new Out();
   o.socket = s;
   (s as OutSocket)[OUT] = o;
@@ -96,6 +100,7 @@ function acquire(s: Socket): Out {
 }
 
 function recycle(o: Out): void {
+  live--;
   o.socket = null;
   o.one = null;
   o.buf = null;
@@ -344,6 +349,11 @@ export function isReading(socket: Socket): boolean {
 /** Corks `socket` until the end of this turn, unless something already holds it corked. */
 export function holdWrites(socket: Socket): void {
   prepare(socket);
+}
+
+/** @internal gather states attached to sockets now (tests: none once the turn is over). */
+export function liveGathers(): number {
+  return live;
 }
 
 /** @internal sockets corked until the end of this turn (tests). */
