@@ -10,15 +10,16 @@ import type { Socket } from 'node:net';
  * trip gets no extra latency, and a burst of broadcasts handled in one turn leaves in one system
  * call per recipient.
  *
- * Combining: while a socket is corked this way, small chunks (≤ {@link COPY_MAX}) are
- * copied into one contiguous gather buffer, handed to the socket as ONE `write` when the cork ends
- * (end of the read, end of the turn, `link.uncork()`, `end()`), when it reaches
+ * Combining: while a socket is corked, a small chunk (≤ {@link COPY_MAX}) that finds bytes
+ * already queued is copied into a gather buffer instead of becoming one more entry of the
+ * socket's Writable queue; the gather buffer is handed to the socket as ONE `write` when the cork
+ * ends (end of the read, end of the turn, `link.uncork()`, `end()`), when it reaches
  * {@link GATHER_MAX}, or before a bigger chunk (written as it is: large payloads are not copied).
- * Writing N small frames then costs one pass through the socket's Writable and no per-frame
- * Buffer conversion. A socket's first chunk of a cork is only referenced, not copied (a broadcast
- * frame shared by every recipient stays shared when it is each one's only frame).
+ * N small frames then cost two queue entries, not N, and no per-frame Buffer conversion. The
+ * first chunk of a cork is written as it is: a broadcast frame shared by every recipient stays
+ * shared (and uncopied) when it is each one's only frame.
  *
- * Memory: the gather state of a socket exists only between its first write and the end of the
+ * Memory: a gather state exists only between a socket's second small write and the end of the
  * cork (at most one turn); buffers are cut from a shared 64 KiB slab (a flushed buffer keeps its
  * slab alive until the socket has written it). Nothing stays per idle connection.
  *
@@ -38,19 +39,21 @@ export const GATHER_MAX = 16 * 1024;
 const SLAB_SIZE = 64 * 1024;
 /** Smallest buffer cut for a socket (enough for a few small frames without growing). */
 const MIN_REGION = 512;
-/** Spare gather states kept for reuse (one per socket written in a turn is in use). */
-const POOL_MAX = 256;
+/** Spare gather states kept for reuse (process-wide). */
+const POOL_MAX = 1024;
 /** Bytes before each region that belong to it (see `open`). */
 export const PAD = 4;
 
+/** Listed for the end of the turn: corked by us (HELD) or not (LISTED: released, or corked by someone else). */
+const HELD = 1;
+const LISTED = 2;
+const TURN = Symbol('stelar.turn');
 const OUT = Symbol('stelar.out');
-type OutSocket = Socket & { [OUT]?: Out | null };
+type OutSocket = Socket & { [TURN]?: number; [OUT]?: Out | null };
 
 /** What is gathered for one socket during one cork. */
 class Out {
   socket: Socket | null = null;
-  /** The only chunk so far, not copied. */
-  one: Uint8Array | null = null;
   /** The slab holding this socket's region [start, limit), filled up to `end`. */
   buf: Buffer | null = null;
   start = 0;
@@ -58,134 +61,105 @@ class Out {
   limit = 0;
   /** A write callback asked for (a drain check): attached to the flush's `write`. */
   cb: (() => void) | undefined = undefined;
-  /** Corked by us until the end of the turn. */
-  held = false;
-  /** In the end-of-turn list. */
-  listed = false;
 }
+export type { Out };
 
 let slab: Buffer | null = null;
 let top = 0;
 const pool: Out[] = [];
-let listed: Out[] = [];
-let spare: Out[] = [];
+/** Gather states attached to sockets now. */
+let live = 0;
+let listed: Socket[] = [];
+let spare: Socket[] = [];
 let scheduled = false;
 /** The socket whose read is being handled (its writes leave when the read is done). */
 let reading: Socket | null = null;
 
-/** Prepares `socket` for the gather state (same shape for every socket a link owns). */
+/** Gives `socket` the properties this module sets (same shape for every socket a link owns). */
 export function initOut(socket: Socket): void {
-  (socket as OutSocket)[OUT] = null;
-}
-
-function bytesOf(o: Out): number {
-  return o.one !== null ? o.one.length : o.end - o.start;
+  const s = socket as OutSocket;
+  s[TURN] = 0;
+  s[OUT] = null;
 }
 
 /** Bytes gathered for `socket` and not yet handed to it (they count in `bufferedAmount`). */
 export function gathered(socket: Socket): number {
   const o = (socket as OutSocket)[OUT];
-  return o == null ? 0 : bytesOf(o);
+  return o == null ? 0 : o.end - o.start;
 }
 
-/** Gather states attached to sockets now. */
-let live = 0;
+function list(s: OutSocket, state: number): void {
+  if (!s[TURN]) {
+    listed.push(s);
+    if (!scheduled) {
+      scheduled = true;
+      setImmediate(endOfTurn);
+    }
+  }
+  s[TURN] = state;
+}
 
-function acquire(s: Socket): Out {
+/** Before a write: a socket nobody corks is corked until the end of the turn. */
+function prepare(s: Socket): void {
+  if (s.writableCorked === 0) {
+    s.cork();
+    list(s, HELD);
+  }
+}
+
+/** A gather state for `s` (listed for the end of the turn unless its own read flushes it). */
+function startOut(s: Socket): Out {
   live++;
   const o = pool.pop() ?? new Out();
   o.socket = s;
   (s as OutSocket)[OUT] = o;
+  if (s !== reading && !(s as OutSocket)[TURN]) list(s, LISTED);
   return o;
 }
 
-function recycle(o: Out): void {
+/** Flushes and drops the gather state of `s`, if any. */
+function dropOut(s: Socket): void {
+  const o = (s as OutSocket)[OUT];
+  if (o == null) return;
+  (s as OutSocket)[OUT] = null;
+  flush(o);
   live--;
   o.socket = null;
-  o.one = null;
-  o.buf = null;
-  o.start = o.end = o.limit = 0;
-  o.cb = undefined;
-  o.held = false;
-  o.listed = false;
   if (pool.length < POOL_MAX) pool.push(o);
-}
-
-function schedule(o: Out): void {
-  o.listed = true;
-  listed.push(o);
-  if (!scheduled) {
-    scheduled = true;
-    setImmediate(endOfTurn);
-  }
-}
-
-/**
- * The gather state of `s` before a write: outside the socket's own read, it is corked until the
- * end of the turn (unless something else corks it) and listed for that turn's flush.
- */
-function prepare(s: Socket): Out {
-  let o = (s as OutSocket)[OUT];
-  if (o == null) o = acquire(s);
-  if (s !== reading && !o.listed) schedule(o);
-  if (s.writableCorked === 0) {
-    s.cork();
-    o.held = true;
-    if (!o.listed) schedule(o);
-  }
-  return o;
-}
-
-/** Takes what is gathered as one chunk (null if nothing) and empties the state. */
-function take(o: Out): Uint8Array | null {
-  if (o.one !== null) {
-    const one = o.one;
-    o.one = null;
-    return one;
-  }
-  const buf = o.buf;
-  if (buf === null) return null;
-  // The unused tail of the newest region goes back to the slab: the next region follows on.
-  if (buf === slab && top === o.limit) top = o.end;
-  o.buf = null;
-  const chunk = o.end > o.start ? buf.subarray(o.start, o.end) : null;
-  o.start = o.end = o.limit = 0;
-  return chunk;
 }
 
 /** Hands what is gathered to the socket (dropped if the socket is gone or ended). */
 function flush(o: Out): void {
-  const chunk = take(o);
+  const buf = o.buf;
+  if (buf === null) return;
+  // The unused tail of the newest region goes back to the slab: the next region follows on.
+  if (buf === slab && top === o.limit) top = o.end;
+  o.buf = null;
+  const start = o.start;
+  const end = o.end;
+  o.start = o.end = o.limit = 0;
   const cb = o.cb;
   o.cb = undefined;
   const s = o.socket!;
-  if (chunk !== null && !s.destroyed && !s.writableEnded) s.write(chunk, cb);
-}
-
-/** A gather state leaves its socket: flushed, uncorked if we corked it, recycled. */
-function finish(o: Out): void {
-  const s = o.socket!;
-  // Detach first: an uncork can run code that writes again, which then starts a new state.
-  (s as OutSocket)[OUT] = null;
-  const held = o.held;
-  flush(o);
-  recycle(o);
-  // end() and destroy() may have uncorked it already; uncork() is then a no-op.
-  if (held) s.uncork();
+  if (end > start && !s.destroyed && !s.writableEnded) s.write(buf.subarray(start, end), cb);
 }
 
 function endOfTurn(): void {
   scheduled = false;
   // Swap first: writes made while flushing wait for the next turn.
-  const list = listed;
+  const sockets = listed;
   listed = spare;
-  spare = list;
-  for (let i = 0; i < list.length; i++) {
-    const o = list[i]!;
-    // Finished already? (recycled states have no socket, or belong to a later cork)
-    if (o.listed && o.socket !== null) finish(o);
+  spare = sockets;
+  for (let i = 0; i < sockets.length; i++) {
+    const s = sockets[i] as OutSocket;
+    const state = s[TURN];
+    // Cleared first: an uncork can run code that writes again, which then lists it anew.
+    s[TURN] = 0;
+    dropOut(s);
+    // end() and destroy() may have uncorked it already; uncork() is then a no-op.
+    if (state === HELD) s.uncork();
   }
-  list.length = 0;
+  sockets.length = 0;
 }
 
 /**
@@ -205,19 +179,7 @@ function open(o: Out, need: number): void {
 
 /** Makes room for `n` more bytes (n ≤ GATHER_MAX), flushing first when the cap would be passed. */
 function room(o: Out, n: number): void {
-  if (o.buf === null) {
-    const one = o.one;
-    if (one === null) return open(o, n);
-    if (one.length + n > GATHER_MAX) {
-      flush(o);
-      return open(o, n);
-    }
-    o.one = null;
-    open(o, one.length + n);
-    o.buf!.set(one, o.end);
-    o.end += one.length;
-    return;
-  }
+  if (o.buf === null) return open(o, n);
   if (o.end + n <= o.limit) return;
   const used = o.end - o.start;
   if (used + n > GATHER_MAX) {
@@ -254,37 +216,45 @@ function setCallback(o: Out, cb: (() => void) | undefined): void {
 }
 
 /** After a write: true below the high-water mark (as `socket.write`); a held socket at or above it is released now. */
-function settle(s: Socket, o: Out): boolean {
-  const ok = s.writableLength + bytesOf(o) < s.writableHighWaterMark;
-  if (!ok && o.held) {
-    flush(o);
-    o.held = false;
+function settle(s: Socket): boolean {
+  const o = (s as OutSocket)[OUT];
+  const ok = s.writableLength + (o == null ? 0 : o.end - o.start) < s.writableHighWaterMark;
+  if (!ok && (s as OutSocket)[TURN] === HELD) {
+    if (o != null) flush(o);
+    (s as OutSocket)[TURN] = LISTED;
     s.uncork();
   }
   return ok;
 }
 
 /**
- * Writes `chunk` to `socket` after what is queued: gathered when small, else what is gathered
- * then `chunk` as it is. `cb` runs once it is handed to the OS. Returns false at or above the
- * socket's high-water mark (as `socket.write`).
+ * Writes `chunk` to `socket` after what is queued: a small one is gathered when bytes are
+ * already queued, a big one goes as it is after what is gathered. `cb` runs once it is handed to
+ * the OS. Returns false at or above the socket's high-water mark (as `socket.write`).
  */
 export function writeOut(socket: Socket, chunk: Uint8Array, cb?: () => void): boolean {
-  const o = prepare(socket);
+  prepare(socket);
   const n = chunk.length;
-  if (n > COPY_MAX) {
-    flush(o);
+  let o = (socket as OutSocket)[OUT];
+  if (n > COPY_MAX || n === 0) {
+    if (o != null) flush(o);
     socket.write(chunk, cb);
-  } else if (n !== 0) {
+  } else if (o == null && socket.writableLength === 0) {
+    // The first chunk of this cork: as it is (a broadcast frame stays shared, a lone reply uncopied).
+    socket.write(chunk, cb);
+  } else {
+    o ??= startOut(socket);
     setCallback(o, cb);
-    if (o.one === null && o.buf === null) o.one = chunk;
-    else {
-      room(o, n);
-      o.buf!.set(chunk, o.end);
-      o.end += n;
-    }
+    room(o, n);
+    o.buf!.set(chunk, o.end);
+    o.end += n;
   }
-  return settle(socket, o);
+  return settle(socket);
+}
+
+/** Whether a small frame for `socket` would now join bytes already queued (then it is best encoded into the gather buffer). */
+export function hasCompany(socket: Socket): boolean {
+  return socket === reading || (socket as OutSocket)[OUT] != null || socket.writableLength !== 0;
 }
 
 /**
@@ -292,7 +262,8 @@ export function writeOut(socket: Socket, chunk: Uint8Array, cb?: () => void): bo
  * the gather buffer directly; it then calls {@link commit}.
  */
 export function reserve(socket: Socket, n: number, cb?: () => void): Out {
-  const o = prepare(socket);
+  prepare(socket);
+  const o = (socket as OutSocket)[OUT] ?? startOut(socket);
   setCallback(o, cb);
   room(o, n);
   return o;
@@ -301,12 +272,10 @@ export function reserve(socket: Socket, n: number, cb?: () => void): Out {
 /** `n` bytes were written at `o.end` (after {@link reserve}). Returns false at or above the high-water mark. */
 export function commit(o: Out, n: number): boolean {
   o.end += n;
-  return settle(o.socket!, o);
+  return settle(o.socket!);
 }
 
-export type { Out };
-
-/** Hands what is gathered for `socket` to it now (before `uncork()` and `end()`, or when the caller needs it written). */
+/** Hands what is gathered for `socket` to it now (before `uncork()` and `end()`). */
 export function flushOut(socket: Socket): void {
   const o = (socket as OutSocket)[OUT];
   if (o != null) flush(o);
@@ -329,21 +298,8 @@ export function readStart(socket: Socket): Socket | null {
 /** The read of `socket` is done: what was gathered is written, then the socket is uncorked. */
 export function readDone(socket: Socket, prev: Socket | null): void {
   reading = prev;
-  const o = (socket as OutSocket)[OUT];
-  if (o != null) {
-    if (o.listed) flush(o);
-    else {
-      (socket as OutSocket)[OUT] = null;
-      flush(o);
-      recycle(o);
-    }
-  }
+  dropOut(socket);
   socket.uncork();
-}
-
-/** Whether `socket`'s own read is being handled now (its replies are gathered until the read ends). */
-export function isReading(socket: Socket): boolean {
-  return socket === reading;
 }
 
 /** Corks `socket` until the end of this turn, unless something already holds it corked. */
@@ -359,6 +315,6 @@ export function liveGathers(): number {
 /** @internal sockets corked until the end of this turn (tests). */
 export function heldSockets(): number {
   let n = 0;
-  for (const o of listed) if (o.held && o.socket !== null) n++;
+  for (const s of listed) if ((s as OutSocket)[TURN] === HELD) n++;
   return n;
 }

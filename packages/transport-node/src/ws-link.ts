@@ -1,7 +1,7 @@
 import { Buffer } from 'node:buffer';
 import { decodeMessage, DisconnectCode, FrameError, LENGTH_PREFIX_SIZE } from '@stelar/codec-tcp';
 import { encodeFrameHeader, isValidCloseCode, Opcode, type WsError } from '@stelar/codec-ws';
-import { GATHER_MAX, flushOut, gathered, isReading } from './coalesce';
+import { GATHER_MAX, flushOut, hasCompany } from './coalesce';
 import { BaseLink, type LinkInit } from './link-base';
 import type { ConnectionSlot } from './limits';
 import type { ErrorReporter, LinkLimits } from './options';
@@ -171,15 +171,12 @@ export class WsLink extends BaseLink implements WsConnectionObserver {
     // Uncompressed: no deflate negotiated, below its threshold, or `compress(false)` asked for it.
     if (this.server && (deflate === undefined || !compress || bodyLength < deflate.threshold)) {
       // Without deflate the Sender never queues: a frame that would be merged into one buffer
-      // anyway is encoded straight into the socket's gather buffer when it has company there
-      // (its own read's replies, or frames already gathered); a broadcast's first frame for a
-      // socket is the shared one below.
-      if (deflate === undefined && bodyLength + 4 <= GATHER_MAX) {
-        const s = c.socket;
-        if (isReading(s) || gathered(s) !== 0) {
-          c.sendStelarFrame(frame);
-          return;
-        }
+      // anyway is encoded straight into the socket's gather buffer when bytes are queued before
+      // it (its own read's replies, or a burst); a socket's first frame of a broadcast is the
+      // shared one below.
+      if (deflate === undefined && bodyLength + 4 <= GATHER_MAX && hasCompany(c.socket)) {
+        c.sendStelarFrame(frame);
+        return;
       }
       if (bodyLength + 4 <= MERGE_MAX) c.sendEncoded(smallWire(frame));
       else c.sendEncoded(largeHeader(bodyLength), Buffer.from(frame.buffer, frame.byteOffset + LENGTH_PREFIX_SIZE, bodyLength));
