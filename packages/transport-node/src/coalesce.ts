@@ -49,6 +49,8 @@ const HELD = 1;
 const LISTED = 2;
 const TURN = Symbol('stelar.turn');
 const OUT = Symbol('stelar.out');
+// Set on a socket only once it is held or gathers (an idle connection that only answered in its
+// reads never gets them: no memory per idle connection).
 type OutSocket = Socket & { [TURN]?: number; [OUT]?: Out | null };
 
 /** What is gathered for one socket during one cork. */
@@ -74,13 +76,6 @@ let spare: Socket[] = [];
 let scheduled = false;
 /** The socket whose read is being handled (its writes leave when the read is done). */
 let reading: Socket | null = null;
-
-/** Gives `socket` the properties this module sets (same shape for every socket a link owns). */
-export function initOut(socket: Socket): void {
-  const s = socket as OutSocket;
-  s[TURN] = 0;
-  s[OUT] = null;
-}
 
 /** Bytes gathered for `socket` and not yet handed to it (they count in `bufferedAmount`). */
 export function gathered(socket: Socket): number {
@@ -254,7 +249,7 @@ export function writeOut(socket: Socket, chunk: Uint8Array, cb?: () => void): bo
 
 /** Whether a small frame for `socket` would now join bytes already queued (then it is best encoded into the gather buffer). */
 export function hasCompany(socket: Socket): boolean {
-  return socket === reading || (socket as OutSocket)[OUT] != null || socket.writableLength !== 0;
+  return (socket as OutSocket)[OUT] != null || socket.writableLength !== 0;
 }
 
 /**

@@ -11,7 +11,7 @@ import {
   type Frame,
 } from '@stelar/codec-tcp';
 import { CloseCode } from '@stelar/codec-ws';
-import { endOut, flushOut, gathered, initOut, readDone, readStart, writeOut } from './coalesce';
+import { endOut, flushOut, gathered, readDone, readStart, writeOut } from './coalesce';
 import type { InputEntry, InputGuard } from './input-guard';
 import { BaseLink, type LinkInit } from './link-base';
 import type { ConnectionSlot } from './limits';
@@ -78,7 +78,6 @@ export class TcpLink extends BaseLink {
     socket.setTimeout(0);
     // Shared listener functions that find this link on the socket: no closures per connection.
     (socket as OwnedSocket)[OWNER] = this;
-    initOut(socket);
     socket.on('data', onSocketData);
     socket.on('error', destroySocket);
     socket.on('end', onSocketEnd);

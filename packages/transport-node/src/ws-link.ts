@@ -172,8 +172,8 @@ export class WsLink extends BaseLink implements WsConnectionObserver {
     if (this.server && (deflate === undefined || !compress || bodyLength < deflate.threshold)) {
       // Without deflate the Sender never queues: a frame that would be merged into one buffer
       // anyway is encoded straight into the socket's gather buffer when bytes are queued before
-      // it (its own read's replies, or a burst); a socket's first frame of a broadcast is the
-      // shared one below.
+      // it (its own read's replies, or a burst); a socket's first frame of a cork is the
+      // (shared, for a broadcast) one below.
       if (deflate === undefined && bodyLength + 4 <= GATHER_MAX && hasCompany(c.socket)) {
         c.sendStelarFrame(frame);
         return;

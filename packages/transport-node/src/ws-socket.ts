@@ -5,7 +5,7 @@
 import { Buffer } from 'node:buffer';
 import type { Socket } from 'node:net';
 import type { PerMessageDeflate, ReceiverHandlers, Role, SenderOptions, WsError } from '@stelar/codec-ws';
-import { commit, initOut, reserve, writeOut } from './coalesce';
+import { commit, reserve, writeOut } from './coalesce';
 import type { WsConnection } from './ws-connection';
 
 /** Output bytes above which pings are answered only once the output drains. */
@@ -19,7 +19,6 @@ type OwnedSocket = Socket & { [OWNER]: WsConnection };
 /** Makes `connection` the owner of `socket`: the shared listeners below find it there. */
 export function own(socket: Socket, connection: WsConnection): void {
   (socket as OwnedSocket)[OWNER] = connection;
-  initOut(socket);
 }
 
 export function onSocketError(this: Socket, err: Error): void {
