@@ -48,10 +48,9 @@ export const PAD = 4;
 const HELD = 1;
 const LISTED = 2;
 const TURN = Symbol('stelar.turn');
-const OUT = Symbol('stelar.out');
-// Set on a socket only once it is held or gathers (an idle connection that only answered in its
-// reads never gets them: no memory per idle connection).
-type OutSocket = Socket & { [TURN]?: number; [OUT]?: Out | null };
+// Set on a socket only once it is held (as before combining); the gather states are in `outs`,
+// not on the sockets: no property, so no memory, per idle connection.
+type OutSocket = Socket & { [TURN]?: number };
 
 /** What is gathered for one socket during one cork. */
 class Out {
@@ -69,8 +68,22 @@ export type { Out };
 let slab: Buffer | null = null;
 let top = 0;
 const pool: Out[] = [];
-/** Gather states attached to sockets now. */
-let live = 0;
+/** The gather states of sockets now (at most one turn each). */
+const outs = new Map<Socket, Out>();
+/** The last socket found in `outs` (a read's replies all go to one socket). */
+let lastSocket: Socket | null = null;
+let lastOut: Out | undefined;
+
+function outOf(s: Socket): Out | undefined {
+  if (s === lastSocket) return lastOut;
+  if (outs.size === 0) return undefined;
+  const o = outs.get(s);
+  if (o !== undefined) {
+    lastSocket = s;
+    lastOut = o;
+  }
+  return o;
+}
 let listed: Socket[] = [];
 let spare: Socket[] = [];
 let scheduled = false;
@@ -79,8 +92,8 @@ let reading: Socket | null = null;
 
 /** Bytes gathered for `socket` and not yet handed to it (they count in `bufferedAmount`). */
 export function gathered(socket: Socket): number {
-  const o = (socket as OutSocket)[OUT];
-  return o == null ? 0 : o.end - o.start;
+  const o = outOf(socket);
+  return o === undefined ? 0 : o.end - o.start;
 }
 
 function list(s: OutSocket, state: number): void {
@@ -104,21 +117,25 @@ function prepare(s: Socket): void {
 
 /** A gather state for `s` (listed for the end of the turn unless its own read flushes it). */
 function startOut(s: Socket): Out {
-  live++;
   const o = pool.pop() ?? new Out();
   o.socket = s;
-  (s as OutSocket)[OUT] = o;
+  outs.set(s, o);
+  lastSocket = s;
+  lastOut = o;
   if (s !== reading && !(s as OutSocket)[TURN]) list(s, LISTED);
   return o;
 }
 
 /** Flushes and drops the gather state of `s`, if any. */
 function dropOut(s: Socket): void {
-  const o = (s as OutSocket)[OUT];
-  if (o == null) return;
-  (s as OutSocket)[OUT] = null;
+  const o = outOf(s);
+  if (o === undefined) return;
+  outs.delete(s);
+  if (lastSocket === s) {
+    lastSocket = null;
+    lastOut = undefined;
+  }
   flush(o);
-  live--;
   o.socket = null;
   if (pool.length < POOL_MAX) pool.push(o);
 }
@@ -212,10 +229,10 @@ function setCallback(o: Out, cb: (() => void) | undefined): void {
 
 /** After a write: true below the high-water mark (as `socket.write`); a held socket at or above it is released now. */
 function settle(s: Socket): boolean {
-  const o = (s as OutSocket)[OUT];
-  const ok = s.writableLength + (o == null ? 0 : o.end - o.start) < s.writableHighWaterMark;
+  const o = outOf(s);
+  const ok = s.writableLength + (o === undefined ? 0 : o.end - o.start) < s.writableHighWaterMark;
   if (!ok && (s as OutSocket)[TURN] === HELD) {
-    if (o != null) flush(o);
+    if (o !== undefined) flush(o);
     (s as OutSocket)[TURN] = LISTED;
     s.uncork();
   }
@@ -230,11 +247,11 @@ function settle(s: Socket): boolean {
 export function writeOut(socket: Socket, chunk: Uint8Array, cb?: () => void): boolean {
   prepare(socket);
   const n = chunk.length;
-  let o = (socket as OutSocket)[OUT];
+  let o = outOf(socket);
   if (n > COPY_MAX || n === 0) {
-    if (o != null) flush(o);
+    if (o !== undefined) flush(o);
     socket.write(chunk, cb);
-  } else if (o == null && socket.writableLength === 0) {
+  } else if (o === undefined && socket.writableLength === 0) {
     // The first chunk of this cork: as it is (a broadcast frame stays shared, a lone reply uncopied).
     socket.write(chunk, cb);
   } else {
@@ -249,7 +266,7 @@ export function writeOut(socket: Socket, chunk: Uint8Array, cb?: () => void): bo
 
 /** Whether a small frame for `socket` would now join bytes already queued (then it is best encoded into the gather buffer). */
 export function hasCompany(socket: Socket): boolean {
-  return (socket as OutSocket)[OUT] != null || socket.writableLength !== 0;
+  return socket.writableLength !== 0 || outOf(socket) !== undefined;
 }
 
 /**
@@ -258,7 +275,7 @@ export function hasCompany(socket: Socket): boolean {
  */
 export function reserve(socket: Socket, n: number, cb?: () => void): Out {
   prepare(socket);
-  const o = (socket as OutSocket)[OUT] ?? startOut(socket);
+  const o = outOf(socket) ?? startOut(socket);
   setCallback(o, cb);
   room(o, n);
   return o;
@@ -272,8 +289,8 @@ export function commit(o: Out, n: number): boolean {
 
 /** Hands what is gathered for `socket` to it now (before `uncork()` and `end()`). */
 export function flushOut(socket: Socket): void {
-  const o = (socket as OutSocket)[OUT];
-  if (o != null) flush(o);
+  const o = outOf(socket);
+  if (o !== undefined) flush(o);
 }
 
 /** Flushes what is gathered, then ends the socket (if not already ended). */
@@ -304,7 +321,7 @@ export function holdWrites(socket: Socket): void {
 
 /** @internal gather states attached to sockets now (tests: none once the turn is over). */
 export function liveGathers(): number {
-  return live;
+  return outs.size;
 }
 
 /** @internal sockets corked until the end of this turn (tests). */
