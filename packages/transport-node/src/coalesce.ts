@@ -137,6 +137,7 @@ function dropOut(s: Socket): void {
   }
   flush(o);
   o.socket = null;
+  o.cb = undefined;
   if (pool.length < POOL_MAX) pool.push(o);
 }
 
@@ -220,10 +221,14 @@ function room(o: Out, n: number): void {
   o.end = o.start + used;
 }
 
-function setCallback(o: Out, cb: (() => void) | undefined): void {
+/** After `room(o, n)`: `cb` is to run once the bytes about to be gathered are handed to the OS. */
+function setCallback(o: Out, cb: (() => void) | undefined, n: number): void {
   if (cb === undefined || o.cb === cb) return;
-  // One callback per flush: a different one waits for the bytes before it to be handed over.
-  if (o.cb !== undefined) flush(o);
+  if (o.cb !== undefined) {
+    // One callback per flush: the bytes of the other one go first.
+    flush(o);
+    open(o, n);
+  }
   o.cb = cb;
 }
 
@@ -256,8 +261,8 @@ export function writeOut(socket: Socket, chunk: Uint8Array, cb?: () => void): bo
     socket.write(chunk, cb);
   } else {
     o ??= startOut(socket);
-    setCallback(o, cb);
     room(o, n);
+    setCallback(o, cb, n);
     o.buf!.set(chunk, o.end);
     o.end += n;
   }
@@ -276,8 +281,8 @@ export function hasCompany(socket: Socket): boolean {
 export function reserve(socket: Socket, n: number, cb?: () => void): Out {
   prepare(socket);
   const o = outOf(socket) ?? startOut(socket);
-  setCallback(o, cb);
   room(o, n);
+  setCallback(o, cb, n);
   return o;
 }
 

@@ -365,6 +365,29 @@ describe('combining: memory, bounds, destroy, TLS', () => {
     expect(process.getActiveResourcesInfo().filter((r) => r === 'Immediate')).toEqual([]);
   });
 
+  it('write callbacks of gathered chunks run once their bytes are handed over, in order', async () => {
+    const server = net.createServer();
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    cleanups.push(() => new Promise<void>((r) => server.close(() => r())));
+    const accepted = new Promise<Socket>((r) => server.once('connection', r));
+    const client = net.connect({ host: '127.0.0.1', port: (server.address() as net.AddressInfo).port });
+    cleanups.push(() => client.destroy());
+    const s = await accepted;
+    cleanups.push(() => s.destroy());
+    const received: Buffer[] = [];
+    client.on('data', (c: Buffer) => received.push(c));
+    const calls: string[] = [];
+    const token = readStart(s);
+    writeOut(s, Buffer.from('a'));
+    writeOut(s, Buffer.from('b'), () => calls.push(`b:${s.writableLength}`));
+    writeOut(s, Buffer.from('c'), () => calls.push('c'));
+    writeOut(s, Buffer.from('d'));
+    expect(calls).toEqual([]);
+    readDone(s, token);
+    await until(() => calls.length === 2 && Buffer.concat(received).toString() === 'abcd', 'callbacks and bytes');
+    expect(calls).toEqual(['b:0', 'c']);
+  });
+
   it('terminate() or a socket error drops gathered bytes: nothing reaches the peer, no error', async () => {
     const errors: unknown[] = [];
     const { acceptor, listener } = await tcpServer({ onError: (e) => errors.push(e) });
