@@ -39,8 +39,8 @@ export const GATHER_MAX = 16 * 1024;
 const SLAB_SIZE = 64 * 1024;
 /** Smallest buffer cut for a socket (enough for a few small frames without growing). */
 const MIN_REGION = 512;
-/** Spare gather states kept for reuse (process-wide). */
-const POOL_MAX = 1024;
+/** Spare gather states kept for reuse (process-wide; a few: a burst to 1000 sockets makes 1000 anyway). */
+const POOL_MAX = 64;
 /** Bytes before each region that belong to it (see `open`). */
 export const PAD = 4;
 
