@@ -170,10 +170,9 @@ export class WsLink extends BaseLink implements WsConnectionObserver {
     const bodyLength = frame.length - LENGTH_PREFIX_SIZE;
     // Uncompressed: no deflate negotiated, below its threshold, or `compress(false)` asked for it.
     if (this.server && (deflate === undefined || !compress || bodyLength < deflate.threshold)) {
-      // Without deflate the Sender never queues: a frame that would be merged into one buffer
-      // anyway is encoded straight into the socket's gather buffer when bytes are queued before
-      // it (its own read's replies, or a burst); a socket's first frame of a cork is the
-      // (shared, for a broadcast) one below.
+      // Without deflate the Sender never queues: during the socket's own read, a frame that finds
+      // bytes queued (pipelined replies) is encoded straight into the read's gather buffer; the
+      // first reply, and broadcasts, are the (shared) one-buffer frame below.
       if (deflate === undefined && bodyLength + 4 <= GATHER_MAX && hasCompany(c.socket)) {
         c.sendStelarFrame(frame);
         return;

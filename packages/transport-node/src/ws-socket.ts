@@ -5,7 +5,7 @@
 import { Buffer } from 'node:buffer';
 import type { Socket } from 'node:net';
 import type { PerMessageDeflate, ReceiverHandlers, Role, SenderOptions, WsError } from '@stelar/codec-ws';
-import { commit, reserve, writeOut } from './coalesce';
+import { commit, gathered, reserve, writeOut } from './coalesce';
 import type { WsConnection } from './ws-connection';
 
 /** Output bytes above which pings are answered only once the output drains. */
@@ -75,27 +75,36 @@ export class SenderOut implements SenderOptions {
   }
 }
 
+/** Whether `socket` is below its high-water mark, counting gathered bytes (what `socket.write` returns). */
+function below(s: Socket): boolean {
+  return s.writableLength + gathered(s) < s.writableHighWaterMark;
+}
+
 /**
  * Writes one frame, `header` then `payload` (either may be empty), and returns false at or above
  * the socket's high-water mark (as `socket.write`). Outside this socket's own reads (a broadcast,
- * a timer) writes wait for the end of the turn; small parts are gathered into one buffer, a large
- * payload is written as it is after them (see coalesce.ts).
+ * a timer) writes wait for the end of the turn; during them small parts are gathered into one
+ * buffer, a large payload is written as it is after them (see coalesce.ts).
  */
 export function writeFrame(s: Socket, header: Buffer, payload: Buffer, cb: (() => void) | undefined): boolean {
-  if (payload.length === 0) return writeOut(s, header, cb);
-  if (header.length !== 0) writeOut(s, header);
-  return writeOut(s, payload, cb);
+  if (payload.length === 0) writeOut(s, header, cb);
+  else {
+    if (header.length !== 0) writeOut(s, header);
+    writeOut(s, payload, cb);
+  }
+  return below(s);
 }
 
 /**
  * Writes one unmasked binary frame whose payload is a Stelar frame without its 4-byte totalLen
- * (at most GATHER_MAX - 4 bytes): header and payload encoded straight into the socket's
- * gather buffer. Returns false at or above the socket's high-water mark.
+ * (at most GATHER_MAX - 4 bytes), header and payload encoded straight into the gather buffer of
+ * the socket being read (only when `hasCompany(s)`). Returns false at or above the socket's
+ * high-water mark.
  */
 export function writeBinary(s: Socket, frame: Uint8Array, cb: (() => void) | undefined): boolean {
   const n = frame.length - 4;
   const h = n < 126 ? 2 : 4;
-  const o = reserve(s, h + n, cb);
+  const o = reserve(h + n, cb);
   const b = o.buf!;
   const at = o.end;
   // The whole frame is copied so that its body lands after the header (one `set`, no subarray):
@@ -115,5 +124,6 @@ export function writeBinary(s: Socket, frame: Uint8Array, cb: (() => void) | und
     b[at + 1] = n;
   }
   b[at] = 0x82; // FIN + binary
-  return commit(o, h + n);
+  commit(s, h + n);
+  return below(s);
 }
