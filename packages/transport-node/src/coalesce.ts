@@ -172,9 +172,11 @@ function setCallback(cb: (() => void) | undefined, n: number): void {
 /**
  * Writes `chunk` to `socket` after what is queued. During the socket's own read, a small chunk
  * that finds bytes queued is gathered; otherwise it is written as it is (outside reads: the
- * socket held to the end of the turn). `cb` runs once it is handed to the OS.
+ * socket held to the end of the turn). `cb` runs once it is handed to the OS. Returns false at or
+ * above the socket's high-water mark, gathered bytes included (as `socket.write`).
  */
-export function writeOut(socket: Socket, chunk: Uint8Array, cb?: () => void): void {
+export function writeOut(socket: Socket, chunk: Uint8Array, cb?: () => void): boolean {
+  let ok: boolean;
   if (socket === reading) {
     const n = chunk.length;
     if (n <= COPY_MAX && n !== 0 && (g.buf !== null || socket.writableLength !== 0)) {
@@ -182,15 +184,17 @@ export function writeOut(socket: Socket, chunk: Uint8Array, cb?: () => void): vo
       setCallback(cb, n);
       g.buf!.set(chunk, g.end);
       g.end += n;
+      ok = socket.writableLength + g.end - g.start < socket.writableHighWaterMark;
     } else {
       flush();
-      socket.write(chunk, cb);
+      ok = socket.write(chunk, cb);
     }
   } else {
     holdWrites(socket);
-    socket.write(chunk, cb);
+    ok = socket.write(chunk, cb);
   }
-  releaseIfFull(socket);
+  if (!ok) releaseIfFull(socket);
+  return ok;
 }
 
 /** Whether a small frame for `socket` would be gathered now (then it is best encoded into the gather buffer directly). */
@@ -208,10 +212,12 @@ export function reserve(n: number, cb?: () => void): Gather {
   return g;
 }
 
-/** `n` bytes were written at `g.end` (after {@link reserve}) for `socket`. */
-export function commit(socket: Socket, n: number): void {
+/** `n` bytes were written at `g.end` (after {@link reserve}) for `socket`. Returns false at or above its high-water mark. */
+export function commit(socket: Socket, n: number): boolean {
   g.end += n;
-  releaseIfFull(socket);
+  const ok = socket.writableLength + g.end - g.start < socket.writableHighWaterMark;
+  if (!ok) releaseIfFull(socket);
+  return ok;
 }
 
 /** Hands what is gathered for `socket` to it now (before `uncork()`). */

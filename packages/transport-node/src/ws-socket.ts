@@ -5,7 +5,7 @@
 import { Buffer } from 'node:buffer';
 import type { Socket } from 'node:net';
 import type { PerMessageDeflate, ReceiverHandlers, Role, SenderOptions, WsError } from '@stelar/codec-ws';
-import { commit, gathered, reserve, writeOut } from './coalesce';
+import { commit, reserve, writeOut } from './coalesce';
 import type { WsConnection } from './ws-connection';
 
 /** Output bytes above which pings are answered only once the output drains. */
@@ -75,11 +75,6 @@ export class SenderOut implements SenderOptions {
   }
 }
 
-/** Whether `socket` is below its high-water mark, counting gathered bytes (what `socket.write` returns). */
-function below(s: Socket): boolean {
-  return s.writableLength + gathered(s) < s.writableHighWaterMark;
-}
-
 /**
  * Writes one frame, `header` then `payload` (either may be empty), and returns false at or above
  * the socket's high-water mark (as `socket.write`). Outside this socket's own reads (a broadcast,
@@ -87,12 +82,9 @@ function below(s: Socket): boolean {
  * buffer, a large payload is written as it is after them (see coalesce.ts).
  */
 export function writeFrame(s: Socket, header: Buffer, payload: Buffer, cb: (() => void) | undefined): boolean {
-  if (payload.length === 0) writeOut(s, header, cb);
-  else {
-    if (header.length !== 0) writeOut(s, header);
-    writeOut(s, payload, cb);
-  }
-  return below(s);
+  if (payload.length === 0) return writeOut(s, header, cb);
+  if (header.length !== 0) writeOut(s, header);
+  return writeOut(s, payload, cb);
 }
 
 /**
@@ -124,6 +116,5 @@ export function writeBinary(s: Socket, frame: Uint8Array, cb: (() => void) | und
     b[at + 1] = n;
   }
   b[at] = 0x82; // FIN + binary
-  commit(s, h + n);
-  return below(s);
+  return commit(s, h + n);
 }
