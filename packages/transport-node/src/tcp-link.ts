@@ -122,8 +122,8 @@ export class TcpLink extends BaseLink {
   }
 
   protected write(frame: Uint8Array): void {
-    // Small frames are gathered into one buffer until the end of this socket's read, or of the
-    // turn outside its reads (a broadcast, a timer): see coalesce.ts.
+    // During this socket's own read small frames are gathered into one buffer; outside its reads
+    // (a broadcast, a timer) writes wait for the end of the turn: see coalesce.ts.
     writeOut(this.socket, frame);
   }
 

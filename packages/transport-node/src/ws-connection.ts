@@ -194,9 +194,9 @@ export class WsConnection extends EventEmitter<WsConnectionEvents> {
 
   /**
    * @internal One binary message: a Stelar frame without its 4-byte totalLen (at most
-   * GATHER_MAX - 4 bytes), encoded straight into the socket's gather buffer. Server role
-   * without permessage-deflate only: its Sender never queues (nothing is compressed), so this
-   * keeps the call order.
+   * GATHER_MAX - 4 bytes), encoded straight into the gather buffer of this socket's read (only
+   * when `hasCompany(socket)`). Server role without permessage-deflate only: its Sender never
+   * queues (nothing is compressed), so this keeps the call order.
    */
   sendStelarFrame(frame: Uint8Array): boolean {
     if (this.state !== 'open') return false;
