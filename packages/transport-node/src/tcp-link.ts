@@ -11,7 +11,7 @@ import {
   type Frame,
 } from '@stelar/codec-tcp';
 import { CloseCode } from '@stelar/codec-ws';
-import { holdWrites, releaseIfFull } from './coalesce';
+import { endOut, flushOut, gathered, readDone, readStart, writeOut } from './coalesce';
 import type { InputEntry, InputGuard } from './input-guard';
 import { BaseLink, type LinkInit } from './link-base';
 import type { ConnectionSlot } from './limits';
@@ -88,7 +88,7 @@ export class TcpLink extends BaseLink {
 
   /** @internal (socket) the peer half-closed: finish our side after what is queued (the socket may allow half-open). */
   socketEnd(): void {
-    if (!this.socket.writableEnded) this.socket.end();
+    endOut(this.socket);
     this.startCloseTimer();
   }
 
@@ -112,7 +112,8 @@ export class TcpLink extends BaseLink {
   }
 
   get bufferedAmount(): number {
-    return this.socket.writableLength;
+    const s = this.socket;
+    return s.writableLength + gathered(s);
   }
 
   protected get writable(): boolean {
@@ -121,11 +122,9 @@ export class TcpLink extends BaseLink {
   }
 
   protected write(frame: Uint8Array): void {
-    const s = this.socket;
-    // Outside this socket's own reads (a broadcast, a timer), writes wait for the end of the turn.
-    holdWrites(s);
-    s.write(frame);
-    releaseIfFull(s);
+    // During this socket's own read small frames are gathered into one buffer; outside its reads
+    // (a broadcast, a timer) writes wait for the end of the turn: see coalesce.ts.
+    writeOut(this.socket, frame);
   }
 
   cork(): void {
@@ -133,13 +132,14 @@ export class TcpLink extends BaseLink {
   }
 
   uncork(): void {
-    this.socket.uncork();
+    const s = this.socket;
+    flushOut(s);
+    s.uncork();
   }
 
   ping(): void {
     if (this.closing || !this.writable) return;
-    holdWrites(this.socket);
-    this.socket.write(PING);
+    writeOut(this.socket, PING);
   }
 
   close(code: number, reason: string): void {
@@ -148,8 +148,8 @@ export class TcpLink extends BaseLink {
     this.first ??= { code, reason, remote: false };
     const s = this.socket;
     if (!s.destroyed && !s.writableEnded) {
-      s.write(encodeDisconnect(code, reason));
-      s.end();
+      writeOut(s, encodeDisconnect(code, reason));
+      endOut(s);
     }
     this.startCloseTimer();
   }
@@ -171,10 +171,10 @@ export class TcpLink extends BaseLink {
 
   private onData(chunk: Buffer): void {
     if (this.failed) return;
-    // Everything written while this chunk is handled (replies, acks, pongs) leaves in one
-    // writev() when the chunk is done, instead of one write() system call per frame.
+    // Everything written while this chunk is handled (replies, acks, pongs) leaves when the chunk
+    // is done, small frames gathered into one buffer: one write, not one per frame.
     const s = this.socket;
-    s.cork();
+    const token = readStart(s);
     try {
       this.decoder.push(chunk);
     } catch (err) {
@@ -185,7 +185,7 @@ export class TcpLink extends BaseLink {
         this.protocolError('INTERNAL', String(err), DisconnectCode.INTERNAL_ERROR);
       }
     } finally {
-      s.uncork();
+      readDone(s, token);
     }
     // Frames that end inside this chunk cost nothing here; only a frame left unfinished does.
     if (this.guard !== undefined && (this.input?.started === true || this.decoder.bufferedBytes !== 0)) this.trackInput();

@@ -5,7 +5,8 @@ import { CloseCode, encodeCloseFrame, isValidCloseCode, Receiver, Sender, type P
 import { DEFAULT_CLOSE_TIMEOUT } from './options';
 import type { WsConnectionEvents, WsConnectionObserver, WsConnectionOptions, WsReadyState } from './ws-connection-options';
 import { WsInput } from './ws-input';
-import { EMPTY, Events, onSocketClose, onSocketData, onSocketDrain, onSocketEnd, onSocketError, own, PONG_BACKLOG, SenderOut, writeFrame } from './ws-socket';
+import { endOut, gathered } from './coalesce';
+import { EMPTY, Events, onSocketClose, onSocketData, onSocketDrain, onSocketEnd, onSocketError, own, PONG_BACKLOG, SenderOut, writeBinary, writeFrame } from './ws-socket';
 
 
 /**
@@ -111,7 +112,8 @@ export class WsConnection extends EventEmitter<WsConnectionEvents> {
   /** @internal (socket, and writes made while the output was full) */
   checkDrain(): void {
     if (!this.needDrain || this.state === 'closed') return;
-    if (this.sender.pendingBytes > 0 || this.socket.writableLength > 0) return;
+    const s = this.socket;
+    if (this.sender.pendingBytes > 0 || s.writableLength > 0 || gathered(s) > 0) return;
     this.needDrain = false;
     this.observer?.onWsDrain();
     this.emit('drain');
@@ -150,7 +152,8 @@ export class WsConnection extends EventEmitter<WsConnectionEvents> {
 
   /** Bytes queued and not yet handed to the OS: the socket's buffer plus what waits for compression. */
   get bufferedAmount(): number {
-    return this.socket.writableLength + this.sender.pendingBytes;
+    const s = this.socket;
+    return s.writableLength + gathered(s) + this.sender.pendingBytes;
   }
 
   /** The close frame we sent, if any (`code` 1005 when it had no body). */
@@ -187,6 +190,20 @@ export class WsConnection extends EventEmitter<WsConnectionEvents> {
     const ok = payload.length === 0 ? this.sender.sendParts(EMPTY, header) : this.sender.sendParts(header, payload);
     if (this.sender.pendingBytes > 0) this.needDrain = true;
     return ok;
+  }
+
+  /**
+   * @internal One binary message: a Stelar frame without its 4-byte totalLen (at most
+   * GATHER_MAX - 4 bytes), encoded straight into the gather buffer of this socket's read (only
+   * when `hasCompany(socket)`). Server role without permessage-deflate only: its Sender never
+   * queues (nothing is compressed), so this keeps the call order.
+   */
+  sendStelarFrame(frame: Uint8Array): boolean {
+    if (this.state !== 'open') return false;
+    const s = this.socket;
+    if (s.destroyed || s.writableEnded) return true;
+    if (!writeBinary(s, frame, this.needDrain ? (this.drainCallback ??= () => this.checkDrain()) : undefined)) this.needDrain = true;
+    return true;
   }
 
   /** Sends a ping (payload at most 125 bytes). */
@@ -282,7 +299,7 @@ export class WsConnection extends EventEmitter<WsConnectionEvents> {
   private answerPing(payload: Buffer): void {
     // Only bytes the peer has not read count: a compression in progress for a peer that does
     // read must not hold the pong back (RFC 6455 §5.5.2: answer as soon as practical).
-    if (this.socket.writableLength < PONG_BACKLOG) {
+    if (this.socket.writableLength + gathered(this.socket) < PONG_BACKLOG) {
       this.sender.pong(payload);
       return;
     }
@@ -330,8 +347,7 @@ export class WsConnection extends EventEmitter<WsConnectionEvents> {
   }
 
   private endNow(): void {
-    const s = this.socket;
-    if (!s.destroyed && !s.writableEnded) s.end();
+    endOut(this.socket);
   }
 
   private onPeerClose(code: number | undefined, reason: string): void {

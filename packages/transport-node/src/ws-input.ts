@@ -1,6 +1,7 @@
 import type { Buffer } from 'node:buffer';
 import type { Socket } from 'node:net';
 import { CloseCode, WsError, type Receiver } from '@stelar/codec-ws';
+import { readDone, readStart } from './coalesce';
 import type { InputEntry, InputGuard } from './input-guard';
 
 /**
@@ -22,10 +23,10 @@ export class WsInput {
     private readonly guard: InputGuard | undefined,
   ) {}
 
-  /** A chunk from the socket. Frames written while it is handled (replies, pongs) leave in one writev(). */
+  /** A chunk from the socket. Frames written while it is handled (replies, pongs) leave when it is done, small ones in one buffer. */
   push(chunk: Buffer): void {
     const s = this.socket;
-    s.cork();
+    const token = readStart(s);
     try {
       const r = this.receiver;
       if (!r.push(chunk)) {
@@ -35,7 +36,7 @@ export class WsInput {
       // Messages that end inside this chunk cost nothing here; only one left unfinished does.
       if (this.guard !== undefined && (this.entry?.started === true || !r.isIdle)) this.track();
     } finally {
-      s.uncork();
+      readDone(s, token);
     }
   }
 

@@ -1,6 +1,7 @@
 import { Buffer } from 'node:buffer';
 import { decodeMessage, DisconnectCode, FrameError, LENGTH_PREFIX_SIZE } from '@stelar/codec-tcp';
 import { encodeFrameHeader, isValidCloseCode, Opcode, type WsError } from '@stelar/codec-ws';
+import { GATHER_MAX, flushOut, hasCompany } from './coalesce';
 import { BaseLink, type LinkInit } from './link-base';
 import type { ConnectionSlot } from './limits';
 import type { ErrorReporter, LinkLimits } from './options';
@@ -169,6 +170,13 @@ export class WsLink extends BaseLink implements WsConnectionObserver {
     const bodyLength = frame.length - LENGTH_PREFIX_SIZE;
     // Uncompressed: no deflate negotiated, below its threshold, or `compress(false)` asked for it.
     if (this.server && (deflate === undefined || !compress || bodyLength < deflate.threshold)) {
+      // Without deflate the Sender never queues: during the socket's own read, a frame that finds
+      // bytes queued (pipelined replies) is encoded straight into the read's gather buffer; the
+      // first reply, and broadcasts, are the (shared) one-buffer frame below.
+      if (deflate === undefined && bodyLength + 4 <= GATHER_MAX && hasCompany(c.socket)) {
+        c.sendStelarFrame(frame);
+        return;
+      }
       if (bodyLength + 4 <= MERGE_MAX) c.sendEncoded(smallWire(frame));
       else c.sendEncoded(largeHeader(bodyLength), Buffer.from(frame.buffer, frame.byteOffset + LENGTH_PREFIX_SIZE, bodyLength));
       return;
@@ -181,7 +189,9 @@ export class WsLink extends BaseLink implements WsConnectionObserver {
   }
 
   uncork(): void {
-    this.connection.socket.uncork();
+    const s = this.connection.socket;
+    flushOut(s);
+    s.uncork();
   }
 
   ping(): void {

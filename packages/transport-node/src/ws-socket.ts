@@ -5,8 +5,7 @@
 import { Buffer } from 'node:buffer';
 import type { Socket } from 'node:net';
 import type { PerMessageDeflate, ReceiverHandlers, Role, SenderOptions, WsError } from '@stelar/codec-ws';
-import { holdWrites, releaseIfFull } from './coalesce';
-import { MERGE_MAX } from './ws-connection-options';
+import { commit, reserve, writeOut } from './coalesce';
 import type { WsConnection } from './ws-connection';
 
 /** Output bytes above which pings are answered only once the output drains. */
@@ -77,28 +76,45 @@ export class SenderOut implements SenderOptions {
 }
 
 /**
- * Writes one frame, `header` then `payload` (either may be empty), and returns what `socket.write`
- * did. Outside this socket's own reads (a broadcast, a timer) writes wait for the end of the turn;
- * small frames go as one merged buffer, bigger ones as two corked writes.
+ * Writes one frame, `header` then `payload` (either may be empty), and returns false at or above
+ * the socket's high-water mark (as `socket.write`). Outside this socket's own reads (a broadcast,
+ * a timer) writes wait for the end of the turn; during them small parts are gathered into one
+ * buffer, a large payload is written as it is after them (see coalesce.ts).
  */
 export function writeFrame(s: Socket, header: Buffer, payload: Buffer, cb: (() => void) | undefined): boolean {
-  holdWrites(s);
-  let ok: boolean;
-  if (payload.length === 0) {
-    ok = s.write(header, cb);
-  } else if (header.length === 0) {
-    ok = s.write(payload, cb);
-  } else if (header.length + payload.length <= MERGE_MAX) {
-    const merged = Buffer.allocUnsafe(header.length + payload.length);
-    header.copy(merged, 0);
-    payload.copy(merged, header.length);
-    ok = s.write(merged, cb);
+  if (payload.length === 0) return writeOut(s, header, cb);
+  if (header.length !== 0) writeOut(s, header);
+  return writeOut(s, payload, cb);
+}
+
+/**
+ * Writes one unmasked binary frame whose payload is a Stelar frame without its 4-byte totalLen
+ * (at most GATHER_MAX - 4 bytes), header and payload encoded straight into the gather buffer of
+ * the socket being read (only when `hasCompany(s)`). Returns false at or above the socket's
+ * high-water mark.
+ */
+export function writeBinary(s: Socket, frame: Uint8Array, cb: (() => void) | undefined): boolean {
+  const n = frame.length - 4;
+  const h = n < 126 ? 2 : 4;
+  const o = reserve(h + n, cb);
+  const b = o.buf!;
+  const at = o.end;
+  // The whole frame is copied so that its body lands after the header (one `set`, no subarray):
+  // its 4-byte totalLen then covers the header's place, and for a 2-byte header also the 2 bytes
+  // before `at` (this region's own: earlier bytes or its pad), put back after.
+  if (h === 4) {
+    b.set(frame, at);
+    b[at + 1] = 126;
+    b[at + 2] = n >>> 8;
+    b[at + 3] = n & 0xff;
   } else {
-    s.cork();
-    s.write(header);
-    ok = s.write(payload, cb);
-    s.uncork();
+    const x = b[at - 2]!;
+    const y = b[at - 1]!;
+    b.set(frame, at - 2);
+    b[at - 2] = x;
+    b[at - 1] = y;
+    b[at + 1] = n;
   }
-  releaseIfFull(s);
-  return ok;
+  b[at] = 0x82; // FIN + binary
+  return commit(s, h + n);
 }
