@@ -6,8 +6,7 @@ import { DEFAULT_CLOSE_TIMEOUT } from './options';
 import type { WsConnectionEvents, WsConnectionObserver, WsConnectionOptions, WsReadyState } from './ws-connection-options';
 import { WsInput } from './ws-input';
 import { endOut, gathered } from './coalesce';
-import { EMPTY, Events, onSocketClose, onSocketData, onSocketDrain, onSocketEnd, onSocketError, own, PONG_BACKLOG, SenderOut, writeBinary, writeFrame } from './ws-socket';
-
+import { attach, EMPTY, Events, onSocketClose, onSocketData, PONG_BACKLOG, SenderOut, writeBinary, writeFrame } from './ws-socket';
 
 /**
  * One RFC 6455 connection over a connected `net.Socket` or `tls.TLSSocket`, in either role, on
@@ -43,7 +42,7 @@ export class WsConnection extends EventEmitter<WsConnectionEvents> {
   private closeWritten = false;
   /** We want to half-close once our close frame is written. */
   private wantEnd = false;
-  /** The socket closed while a compressed message was still inflating (see onSocketClose). */
+  /** The socket closed while a compressed message was still inflating (see socketClose). */
   private socketGone = false;
   /** The latest ping to answer once the output drains (see answerPing). */
   private latePong: Buffer | null = null;
@@ -78,15 +77,9 @@ export class WsConnection extends EventEmitter<WsConnectionEvents> {
     this.input = new WsInput(socket, receiver, options.guard);
     this.sender = new Sender(new SenderOut(this, options.role, options.deflate));
 
-    socket.setTimeout(0);
-    socket.setNoDelay(true);
-    // Listeners are shared functions that find this connection on the socket: no closure (and
-    // no captured context, which kept the upgrade's `head` buffer alive) per connection.
-    own(socket, this);
-    socket.on('error', onSocketError);
-    socket.on('close', onSocketClose);
-    socket.on('end', onSocketEnd);
-    socket.on('drain', onSocketDrain);
+    // Shared listener functions that find this connection on the socket: no closure (and no
+    // captured context, which kept the upgrade's `head` buffer alive) per connection.
+    attach(socket, this);
     if (socket.destroyed) {
       // Closed before we got it: report once, asynchronously.
       process.nextTick(onSocketClose.bind(socket));
@@ -105,7 +98,7 @@ export class WsConnection extends EventEmitter<WsConnectionEvents> {
 
   /** @internal (socket) the peer half-closed: without a closing handshake there is nothing left to say. */
   socketEnd(): void {
-    if (this.state === 'open') this.endNow();
+    if (this.state === 'open') endOut(this.socket);
     else this.requestEnd();
   }
 
@@ -122,17 +115,12 @@ export class WsConnection extends EventEmitter<WsConnectionEvents> {
   /** Our close frame has been handed to the socket. */
   private closeWrittenNow(): void {
     this.closeWritten = true;
-    if (this.wantEnd) this.endNow();
+    if (this.wantEnd) endOut(this.socket);
   }
 
   /** @internal (socket) */
   socketData(chunk: Buffer): void {
     this.input.push(chunk);
-  }
-
-  /** @internal (socket) */
-  socketClose(): void {
-    this.onSocketClose();
   }
 
   /**
@@ -193,10 +181,9 @@ export class WsConnection extends EventEmitter<WsConnectionEvents> {
   }
 
   /**
-   * @internal One binary message: a Stelar frame without its 4-byte totalLen (at most
-   * GATHER_MAX - 4 bytes), encoded straight into the gather buffer of this socket's read (only
-   * when `hasCompany(socket)`). Server role without permessage-deflate only: its Sender never
-   * queues (nothing is compressed), so this keeps the call order.
+   * @internal One binary message: a Stelar frame without its totalLen (≤ GATHER_MAX - 4 bytes),
+   * encoded straight into the gather buffer of this socket's read (when `hasCompany(socket)`).
+   * Server role without permessage-deflate only: its Sender never queues, so order is kept.
    */
   sendStelarFrame(frame: Uint8Array): boolean {
     if (this.state !== 'open') return false;
@@ -343,11 +330,7 @@ export class WsConnection extends EventEmitter<WsConnectionEvents> {
   private requestEnd(): void {
     this.wantEnd = true;
     this.startCloseTimer();
-    if (this.closeWritten) this.endNow();
-  }
-
-  private endNow(): void {
-    endOut(this.socket);
+    if (this.closeWritten) endOut(this.socket);
   }
 
   private onPeerClose(code: number | undefined, reason: string): void {
@@ -386,7 +369,8 @@ export class WsConnection extends EventEmitter<WsConnectionEvents> {
     this.requestEnd();
   }
 
-  private onSocketClose(): void {
+  /** @internal (socket) */
+  socketClose(): void {
     if (this.state === 'closed' || this.socketGone) return;
     this.socketGone = true;
     if (this.input.receiver.isBusy) {

@@ -21,6 +21,17 @@ export function own(socket: Socket, connection: WsConnection): void {
   (socket as OwnedSocket)[OWNER] = connection;
 }
 
+/** Sets `socket` up for `connection`: no timeout, no Nagle, and the shared listeners below. */
+export function attach(socket: Socket, connection: WsConnection): void {
+  socket.setTimeout(0);
+  socket.setNoDelay(true);
+  own(socket, connection);
+  socket.on('error', onSocketError);
+  socket.on('close', onSocketClose);
+  socket.on('end', onSocketEnd);
+  socket.on('drain', onSocketDrain);
+}
+
 export function onSocketError(this: Socket, err: Error): void {
   (this as OwnedSocket)[OWNER].socketError(err);
 }
