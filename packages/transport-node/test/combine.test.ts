@@ -354,18 +354,24 @@ describe('combining: bufferedAmount, high-water mark and drain', () => {
   }
 });
 
+/** A connected pair on loopback (closed after the test): the server side, and what the client receives. */
+async function socketPair(): Promise<{ s: Socket; received: Buffer[] }> {
+  const server = net.createServer();
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  cleanups.push(() => new Promise<void>((r) => server.close(() => r())));
+  const accepted = new Promise<Socket>((r) => server.once('connection', r));
+  const client = net.connect({ host: '127.0.0.1', port: (server.address() as net.AddressInfo).port });
+  cleanups.push(() => client.destroy());
+  const s = await accepted;
+  cleanups.push(() => s.destroy());
+  const received: Buffer[] = [];
+  client.on('data', (c: Buffer) => received.push(c));
+  return { s, received };
+}
+
 describe('combining: memory, bounds, destroy, TLS', () => {
   it('no gather state outlives its read, and a gather buffer never exceeds GATHER_MAX', async () => {
-    const server = net.createServer();
-    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-    cleanups.push(() => new Promise<void>((r) => server.close(() => r())));
-    const accepted = new Promise<Socket>((r) => server.once('connection', r));
-    const client = net.connect({ host: '127.0.0.1', port: (server.address() as net.AddressInfo).port });
-    cleanups.push(() => client.destroy());
-    const s = await accepted;
-    cleanups.push(() => s.destroy());
-    const received: Buffer[] = [];
-    client.on('data', (c: Buffer) => received.push(c));
+    const { s, received } = await socketPair();
     const counts = countWrites(s);
     const chunks = Array.from({ length: 1000 }, (_, i) => new Uint8Array(100).fill(i & 0xff));
     expect(liveGathers()).toBe(0);
@@ -398,16 +404,7 @@ describe('combining: memory, bounds, destroy, TLS', () => {
   });
 
   it('write callbacks of gathered chunks run once their bytes are handed over, in order', async () => {
-    const server = net.createServer();
-    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-    cleanups.push(() => new Promise<void>((r) => server.close(() => r())));
-    const accepted = new Promise<Socket>((r) => server.once('connection', r));
-    const client = net.connect({ host: '127.0.0.1', port: (server.address() as net.AddressInfo).port });
-    cleanups.push(() => client.destroy());
-    const s = await accepted;
-    cleanups.push(() => s.destroy());
-    const received: Buffer[] = [];
-    client.on('data', (c: Buffer) => received.push(c));
+    const { s, received } = await socketPair();
     const calls: string[] = [];
     const token = readStart(s);
     writeOut(s, Buffer.from('a'));
