@@ -74,13 +74,6 @@ export function decodeMessage(bytes: Uint8Array, options: DecodeOptions = {}): F
   return readFrame(bytes, 0, bytes.length);
 }
 
-/** `bytes` in an array of its own, whatever its class. */
-function copyOf(bytes: Uint8Array): Uint8Array {
-  const out = new Uint8Array(bytes.length);
-  out.set(bytes);
-  return out;
-}
-
 /** Pieces shorter than this are copied into a block rather than kept as views of their chunk. */
 const SMALL_PIECE = 4096;
 /** Size bounds of the blocks that gather small pieces. */
@@ -213,8 +206,8 @@ export class FrameDecoder {
     if (len >= SMALL_PIECE) {
       this.seal();
       const view = src.subarray(start, end);
-      // A copy of its own (not `slice`: on a Node Buffer, what sockets give, that is a view).
-      this.parts.push(len * 2 >= src.length ? view : copyOf(view));
+      // A copy of its own, whatever the input's class (`slice` of a Node Buffer, what sockets give, is a view).
+      this.parts.push(len * 2 >= src.length ? view : new Uint8Array(view));
     } else {
       let block = this.block;
       if (block === null || this.blockLen + len > block.length) {
@@ -234,7 +227,7 @@ export class FrameDecoder {
     const block = this.block;
     if (block === null) return;
     const used = block.subarray(0, this.blockLen);
-    if (this.blockLen > 0) this.parts.push(this.blockLen * 2 >= block.length ? used : copyOf(used));
+    if (this.blockLen > 0) this.parts.push(this.blockLen * 2 >= block.length ? used : new Uint8Array(used));
     this.block = null;
     this.blockLen = 0;
   }

@@ -4,7 +4,7 @@
 // one frame to the socket (merged or corked, held to the end of the turn).
 import { Buffer } from 'node:buffer';
 import type { Socket } from 'node:net';
-import type { PerMessageDeflate, ReceiverHandlers, Role, SenderOptions, WsError } from '@stelar/codec-ws';
+import { Opcode, type PerMessageDeflate, type ReceiverHandlers, type Role, type SenderOptions, type WsError } from '@stelar/codec-ws';
 import { commit, reserve, writeOut } from './coalesce';
 import type { WsConnection } from './ws-connection';
 
@@ -126,6 +126,6 @@ export function writeBinary(s: Socket, frame: Uint8Array, cb: (() => void) | und
     b[at - 1] = y;
     b[at + 1] = n;
   }
-  b[at] = 0x82; // FIN + binary
+  b[at] = 0x80 | Opcode.BINARY; // FIN + binary
   return commit(s, h + n);
 }
